@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Types shared by the kernel programs (mcpfence.bpf.c) and userspace.
+ * Only __u8..__u64 here: this header is included on both sides.
+ */
+#ifndef MCPFENCE_H
+#define MCPFENCE_H
+
+/* Identity ids: allocated by the agent for identity strings, kept in the
+ * pinned identity_names map. A process tagged at exec by the kernel is named
+ * by its Unix user: its identity id is MF_UID_IDENTITY | uid. */
+#define MF_UID_IDENTITY 0x80000000u
+/* Binding key identity that stands for "any identity" (rules with who "*"). */
+#define MF_ANY_IDENTITY 0u
+
+#define MF_NAME_MAX 128 /* identity and server names, NUL included */
+
+/* Protocol bits of a port segment. */
+#define MF_PROTO_TCP 0x1
+#define MF_PROTO_UDP 0x2
+
+/* Verdicts, as stored in segments and audit records. */
+#define MF_DENY 0
+#define MF_ALLOW 1
+#define MF_WOULD_DENY 2 /* audit mode: a denial recorded but not enforced */
+
+/* Rule index of a verdict that no rule gave (nothing matched: deny). */
+#define MF_RULE_DEFAULT 0xffffu
+
+/* Port segments per prefix after flattening (see userspace/lib/compile.c). */
+#define MF_MAX_SEGS 32
+
+/* Address families inside rule keys. */
+#define MF_FAMILY_V4 4
+#define MF_FAMILY_V6 6
+
+/* ---- process tags: tags map, tgid -> struct mf_tag ---- */
+#define MF_TAG_EXEC 0x1     /* tagged by the kernel at exec (servers.*.exec) */
+#define MF_TAG_LAUNCHER 0x2 /* tagged by the agent at a launcher's request */
+
+struct mf_tag {
+	__u32 identity_id;
+	__u32 server_id;
+	__u32 flags;
+	__u32 reserved;
+};
+
+/* ---- executables tagged at exec: exec_servers map ---- */
+struct mf_exec_key {
+	__u64 ino;
+	__u32 dev; /* kernel encoding: major << 20 | minor */
+	__u32 reserved;
+};
+
+struct mf_exec_val {
+	__u32 server_id;
+	__u32 reserved;
+};
+
+/* ---- policy, double-buffered in two slots (0, 1) ----
+ * The agent writes the inactive slot, then flips config.active_slot with a
+ * single 4-byte store: a decision sees the old or the new policy, whole. */
+struct mf_config {
+	__u32 active_slot;
+	__u32 reserved;
+};
+
+#define MF_POLICY_LOADED 0x1
+#define MF_POLICY_AUDIT_ONLY 0x2   /* mode "audit": record denials, block nothing */
+#define MF_POLICY_AUDIT_ALLOWED 0x4 /* audit.allowed "all" */
+
+struct mf_policy_cfg {
+	__u32 flags;
+	__u32 generation; /* policy load counter, copied into audit records */
+};
+
+/* bindings map: (slot, identity, server) -> ruleset */
+struct mf_binding_key {
+	__u32 slot;
+	__u32 identity_id; /* MF_ANY_IDENTITY for the fallback */
+	__u32 server_id;
+};
+
+struct mf_binding {
+	__u32 ruleset_id;
+	__u32 reserved;
+};
+
+/* rules map: LPM trie over (ruleset, family, address).
+ * prefixlen = 32 (ruleset) + 8 (family) + address prefix length.
+ * Ruleset ids are unique across both slots. */
+struct mf_rule_key {
+	__u32 prefixlen;
+	__u32 ruleset_id;
+	__u8 family;
+	__u8 addr[16]; /* IPv4 in the first 4 bytes, network order */
+	__u8 reserved[3];
+};
+
+#define MF_RULE_KEY_FIXED_BITS 40
+
+/* One port range of one or both protocols, with its verdict. Segments of a
+ * value do not overlap; a port outside all segments is denied by default. */
+struct mf_seg {
+	__u16 lo;
+	__u16 hi;
+	__u8 protos;
+	__u8 verdict;
+	__u16 rule; /* index of the policy rule that decided, or MF_RULE_DEFAULT */
+};
+
+struct mf_rule_val {
+	__u32 nsegs;
+	__u32 reserved;
+	struct mf_seg segs[MF_MAX_SEGS];
+};
+
+/* ---- audit records, kernel -> agent through the events ring buffer ---- */
+enum mf_event_type {
+	MF_EV_CONNECT = 1,     /* connect(), TCP or UDP */
+	MF_EV_SENDMSG = 2,     /* sendto/sendmsg with a destination, UDP */
+	MF_EV_SOCKET = 3,      /* inet socket of a type/protocol the hooks cannot judge */
+	MF_EV_SOCKET_KILL = 4, /* socket family the hooks cannot see: process killed */
+	MF_EV_TAG_EXEC = 5,    /* process tagged at exec */
+	MF_EV_TAG_LOST = 6,    /* a tag could not be stored: process killed */
+};
+
+struct mf_event {
+	__u64 ts_ns; /* CLOCK_BOOTTIME */
+	__u32 tgid;
+	__u32 pid;
+	__u32 identity_id;
+	__u32 server_id;
+	__u32 generation;
+	__u16 rule;
+	__u8 type;
+	__u8 verdict;
+	__u8 family; /* MF_FAMILY_V4/V6 as judged; socket events: AF_* */
+	__u8 proto;  /* IPPROTO_TCP/UDP; socket events: protocol */
+	__u16 port;  /* host order */
+	__u8 addr[16];
+	__u32 aux; /* socket events: socket type */
+	__u32 reserved;
+	char comm[16];
+};
+
+/* ---- counters: per-CPU array, summed by the agent ---- */
+enum mf_counter {
+	MF_CNT_ALLOWED = 0,
+	MF_CNT_DENIED,
+	MF_CNT_WOULD_DENY,
+	MF_CNT_AUDIT_DROPPED, /* records that found the ring buffer full */
+	MF_CNT_TAG_INHERITED,
+	MF_CNT_TAG_EXEC,
+	MF_CNT_TAG_FAILED, /* tags that could not be stored (map full) */
+	MF_CNT_SOCKET_REFUSED,
+	MF_CNT_KILLED,
+	MF_CNT_MAX,
+};
+
+#endif /* MCPFENCE_H */

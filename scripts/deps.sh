@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install what mcpfence needs to build, test and demo, on Debian (as root).
+# Idempotent and non-interactive: `make deps` runs it before every `make test`.
+set -euo pipefail
+
+packages=(
+	# build
+	make gcc clang llvm libbpf-dev bpftool libelf-dev libjansson-dev zlib1g-dev pkg-config
+	# tests and demo
+	iproute2 perl redis-server redis-tools jq socat procps util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+# Node.js may come from elsewhere (with its own npm): only install Debian's when absent.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	missing+=(nodejs npm)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: missing packages: ${missing[*]} (run as root to install them)" >&2
+		exit 1
+	fi
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The MCP round-trip test's client and server, pinned by tests/mcp/package-lock.json.
+here=$(cd "$(dirname "$0")/.." && pwd)
+lock=$here/tests/mcp/package-lock.json
+stamp=$here/tests/mcp/node_modules/.mcpfence-lock
+if [ -f "$lock" ] && ! cmp -s "$lock" "$stamp" 2>/dev/null; then
+	echo "deps: npm ci in tests/mcp"
+	(cd "$here/tests/mcp" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	cp "$lock" "$stamp"
+fi
