@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Control protocol framing (proto.c) and the name table (strmap.c): short
+ * reads, several lines in one read, the size cap, malformed messages.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "strmap.h"
+#include "tap.h"
+
+/* Feed text through a socketpair in pieces of `chunk` bytes; collect lines. */
+static int lines_of(const char *text, size_t chunk, size_t max, char out[][64], int nout)
+{
+	struct mf_linebuf lb;
+	size_t len = strlen(text), sent = 0;
+	int sv[2], n = 0, r = 0;
+	char *line;
+	size_t llen;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return -errno;
+	mf_linebuf_init(&lb, max);
+	while (sent < len || r == 0) {
+		if (sent < len) {
+			size_t k = len - sent < chunk ? len - sent : chunk;
+
+			if (write(sv[0], text + sent, k) != (ssize_t)k)
+				break;
+			sent += k;
+			if (sent == len)
+				shutdown(sv[0], SHUT_WR);
+		}
+		if (mf_linebuf_fill(&lb, sv[1]) <= 0)
+			break;
+		while ((r = mf_linebuf_next(&lb, &line, &llen)) == 1 && n < nout)
+			snprintf(out[n++], 64, "%s", line);
+		if (r < 0) {
+			n = r;
+			break;
+		}
+		r = 0;
+	}
+	mf_linebuf_free(&lb);
+	close(sv[0]);
+	close(sv[1]);
+	return n;
+}
+
+static void test_short_reads(void)
+{
+	const char *text = "{\"op\":\"status\"}\n{\"op\":\"ps\"}\n{\"op\":\"whoami\"}\n";
+	char lines[8][64];
+
+	for (size_t chunk = 1; chunk <= 7; chunk += 3) {
+		subtest_start("lines split across reads of %zu bytes", chunk);
+		if (ASSERT_EQ(lines_of(text, chunk, 1024, lines, 8), 3, "line count")) {
+			ASSERT_STREQ(lines[0], "{\"op\":\"status\"}", "first line");
+			ASSERT_STREQ(lines[2], "{\"op\":\"whoami\"}", "last line");
+		}
+		subtest_end();
+	}
+	subtest_start("several lines in one read");
+	ASSERT_EQ(lines_of(text, 4096, 1024, lines, 8), 3, "line count");
+	subtest_end();
+}
+
+static void test_size_cap(void)
+{
+	char big[200], lines[4][64];
+
+	memset(big, 'x', sizeof(big) - 2);
+	big[sizeof(big) - 2] = '\n';
+	big[sizeof(big) - 1] = '\0';
+	subtest_start("a line over the cap is refused");
+	ASSERT_EQ(lines_of(big, 4096, 100, lines, 4), -EMSGSIZE, "result");
+	subtest_end();
+
+	subtest_start("a line over the cap without newline is refused before it ends");
+	big[sizeof(big) - 2] = 'x';
+	ASSERT_EQ(lines_of(big, 4096, 100, lines, 4), -EMSGSIZE, "result");
+	subtest_end();
+
+	subtest_start("a line exactly at the cap is accepted");
+	memset(big, 'y', 100);
+	big[100] = '\n';
+	big[101] = '\0';
+	ASSERT_EQ(lines_of(big, 7, 100, lines, 4), 1, "line count");
+	subtest_end();
+}
+
+static void test_parse(void)
+{
+	static const struct {
+		const char *line, *error;
+	} bad[] = {
+		{ "{\"op\": \"status\"", "malformed message" },
+		{ "[1, 2]", "not a JSON object" },
+		{ "\"op\"", "malformed message" },
+		{ "{\"op\": 1, \"op\": 2}", "malformed message" },
+		{ "", "malformed message" },
+	};
+	char err[256];
+	json_t *obj;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		subtest_start("malformed message %zu is rejected with a reason", i);
+		err[0] = '\0';
+		obj = mf_json_parse_object(bad[i].line, strlen(bad[i].line), err, sizeof(err));
+		ASSERT_TRUE(obj == NULL, "parse result");
+		ASSERT_TRUE(strstr(err, bad[i].error) != NULL, err);
+		json_decref(obj);
+		subtest_end();
+	}
+
+	subtest_start("a message survives encoding as one line and parsing back");
+	obj = json_pack("{s:s, s:s}", "op", "tag", "identity", "alice\n@example.com");
+	{
+		size_t len;
+		char *line = mf_json_line(obj, &len);
+		json_t *back;
+
+		ASSERT_TRUE(line && memchr(line, '\n', len) == line + len - 1,
+			    "one newline, at the end");
+		back = mf_json_parse_object(line, len - 1, err, sizeof(err));
+		ASSERT_TRUE(back && json_equal(obj, back), "round trip");
+		json_decref(back);
+		free(line);
+	}
+	json_decref(obj);
+	subtest_end();
+}
+
+static void test_socket_path(void)
+{
+	subtest_start("socket path: explicit, then $MCPFENCE_SOCKET, then the default");
+	unsetenv(MF_SOCKET_ENV);
+	ASSERT_STREQ(mf_socket_path(NULL), MF_DEFAULT_SOCKET, "default");
+	setenv(MF_SOCKET_ENV, "/tmp/x.sock", 1);
+	ASSERT_STREQ(mf_socket_path(NULL), "/tmp/x.sock", "environment");
+	ASSERT_STREQ(mf_socket_path("/a.sock"), "/a.sock", "explicit");
+	unsetenv(MF_SOCKET_ENV);
+	subtest_end();
+}
+
+static void test_strmap(void)
+{
+	struct mf_strmap m;
+	char key[32];
+	uint32_t v;
+	int bad = 0;
+
+	subtest_start("name table: 10000 names in, each found, absent ones not");
+	mf_strmap_init(&m);
+	for (uint32_t i = 0; i < 10000; i++) {
+		snprintf(key, sizeof(key), "user%u@example.com", i);
+		if (mf_strmap_put(&m, key, i))
+			bad++;
+	}
+	for (uint32_t i = 0; i < 10000; i++) {
+		snprintf(key, sizeof(key), "user%u@example.com", i);
+		if (!mf_strmap_get(&m, key, &v) || v != i)
+			bad++;
+	}
+	ASSERT_EQ(bad, 0, "lookups that failed");
+	ASSERT_EQ(m.len, 10000, "entries");
+	ASSERT_TRUE(!mf_strmap_get(&m, "nobody", &v), "absent name");
+	mf_strmap_put(&m, "user7@example.com", 70);
+	ASSERT_TRUE(mf_strmap_get(&m, "user7@example.com", &v) && v == 70, "replaced value");
+	ASSERT_EQ(m.len, 10000, "entries after replace");
+	mf_strmap_free(&m);
+	subtest_end();
+}
+
+int main(void)
+{
+	test_short_reads();
+	test_size_cap();
+	test_parse();
+	test_socket_path();
+	test_strmap();
+	return tap_done();
+}

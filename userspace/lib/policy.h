@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Policy model: parse and validate a policy file (policy.c), then compile it
+ * into flattened rulesets that the kernel looks up in one LPM-trie lookup
+ * (compile.c). Nothing here touches the kernel: the agent writes the result
+ * into maps.
+ */
+#ifndef MCPFENCE_POLICY_H
+#define MCPFENCE_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "../../bpf/mcpfence.h"
+
+#define MF_POLICY_VERSION 1
+#define MF_ERR_MAX 512
+
+/* Limits that keep a policy, its compiled form and the kernel maps bounded. */
+#define MF_MAX_RULES 65535 /* rule indices stay below MF_RULE_DEFAULT */
+#define MF_MAX_SERVERS 4096
+#define MF_MAX_GROUPS 4096
+#define MF_MAX_MEMBERS 65536 /* identities listed in groups, all groups together */
+#define MF_MAX_WHO 1000000 /* "who" entries, all rules together */
+#define MF_MAX_DESTS 1000000 /* allow and deny entries, all rules together */
+#define MF_MAX_PORT_RANGES 1000000 /* "ports" items, all entries together */
+#define MF_MAX_LAUNCHERS 1024
+#define MF_MAX_EXEC 4096 /* executable paths, all servers together */
+#define MF_EXEC_PATH_MAX 4095 /* bytes, NUL excluded */
+#define MF_MAX_BINDINGS 1048576 /* compiled (identity, server) bindings */
+#define MF_MAX_FLAT_ENTRIES 2097152 /* compiled prefix entries, all rulesets together */
+#define MF_MAX_COMPILE_WORK 16777216 /* (identity, rule) pairs plus entries flattened */
+
+struct mf_cidr {
+	uint8_t family; /* MF_FAMILY_V4 or MF_FAMILY_V6 (v4-mapped v6 is stored as v4) */
+	uint8_t plen;
+	uint8_t addr[16]; /* network order; IPv4 in the first 4 bytes; host bits zero */
+};
+
+struct mf_port_range {
+	uint16_t lo, hi;
+};
+
+struct mf_dest {
+	struct mf_cidr cidr;
+	uint8_t protos; /* MF_PROTO_TCP | MF_PROTO_UDP */
+	size_t nports;  /* 0: all ports */
+	struct mf_port_range *ports;
+};
+
+struct mf_rule {
+	char *name;
+	char *server;
+	char **who; /* identities, "group:NAME" or "*" */
+	size_t nwho;
+	struct mf_dest *allow;
+	size_t nallow;
+	struct mf_dest *deny;
+	size_t ndeny;
+};
+
+struct mf_server {
+	char *name;
+	char **exec; /* absolute executable paths tagged at exec */
+	size_t nexec;
+};
+
+struct mf_group {
+	char *name;
+	char **members;
+	size_t nmembers;
+};
+
+struct mf_launcher {
+	char *user;  /* may be NULL */
+	char *group; /* may be NULL */
+};
+
+struct mf_policy {
+	int version;
+	bool audit_only;    /* "mode": "audit" */
+	bool audit_allowed; /* "audit": { "allowed": "all" } */
+	struct mf_server *servers;
+	size_t nservers;
+	struct mf_group *groups;
+	size_t ngroups;
+	struct mf_rule *rules;
+	size_t nrules;
+	struct mf_launcher *launchers;
+	size_t nlaunchers;
+};
+
+/*
+ * Parse and validate policy text. On error returns -EINVAL (or -ENOMEM) and
+ * writes "FILE:LINE:COL: message" into err. On success *out is a policy to
+ * free with mf_policy_free().
+ */
+int mf_policy_parse(const char *text, size_t len, const char *filename, struct mf_policy **out,
+		    char *err, size_t errlen);
+void mf_policy_free(struct mf_policy *policy);
+
+/* Identity and server names: 1..127 bytes of [A-Za-z0-9._@+-], no leading '-'. */
+bool mf_name_valid(const char *name);
+
+/* ---- compiled form ---- */
+
+struct mf_flat_entry {
+	uint8_t family;
+	uint8_t plen;
+	uint8_t addr[16];
+	struct mf_rule_val val;
+};
+
+struct mf_ruleset {
+	size_t nentries;
+	struct mf_flat_entry *entries;
+};
+
+struct mf_compiled_binding {
+	const char *identity; /* NULL: any identity; points into the policy */
+	const char *server;   /* points into the policy */
+	uint32_t ruleset;     /* index into rulesets */
+};
+
+struct mf_compiled {
+	size_t nrulesets;
+	struct mf_ruleset *rulesets;
+	size_t nbindings;
+	struct mf_compiled_binding *bindings;
+};
+
+/*
+ * Compile a parsed policy. Every (server, identity) pair that the policy
+ * names gets a binding to the ruleset of the rules that apply to it (those
+ * naming the identity, one of its groups, or "*"); a (server, any identity)
+ * binding holds the "*" rules. Identical rulesets are shared.
+ * The compiled form keeps pointers into policy: free it first.
+ * Returns 0, or -EINVAL with a message in err (e.g. a prefix needing more
+ * than MF_MAX_SEGS port segments), or -ENOMEM.
+ */
+int mf_policy_compile(const struct mf_policy *policy, struct mf_compiled **out, char *err,
+		      size_t errlen);
+void mf_compiled_free(struct mf_compiled *compiled);
+
+/*
+ * Decide as the kernel does: longest-prefix lookup of (family, addr) in the
+ * ruleset, then the first segment holding (proto bit, port). Returns MF_ALLOW
+ * or MF_DENY and sets *rule (MF_RULE_DEFAULT when nothing matched).
+ * addr: 4 bytes for MF_FAMILY_V4, 16 for MF_FAMILY_V6.
+ */
+int mf_compiled_decide(const struct mf_compiled *compiled, uint32_t ruleset, uint8_t family,
+		       const uint8_t *addr, uint8_t proto_bit, uint16_t port, uint16_t *rule);
+
+/*
+ * The reference semantics, straight from the policy text, for tests and
+ * `policy explain`: among the allow and deny entries of the rules that apply
+ * to (identity, server) whose family, prefix, protocol and ports hold the
+ * destination, the longest prefix decides; deny wins a tie; the lowest rule
+ * index is reported; nothing matches: deny. identity NULL stands for an
+ * identity that no rule names: only the "*" rules apply to it.
+ */
+int mf_policy_decide(const struct mf_policy *policy, const char *identity, const char *server,
+		     uint8_t family, const uint8_t *addr, uint8_t proto_bit, uint16_t port,
+		     uint16_t *rule);
+
+/*
+ * How the kernel judges a destination before its lookup: an IPv4-mapped IPv6
+ * address is IPv4; 0.0.0.0 is 127.0.0.1 and :: is ::1 (where connect() sends
+ * them). Writes the address to judge into out (16 bytes, IPv4 in the first 4)
+ * and returns its family, or 0 when family is neither MF_FAMILY_V4 nor V6.
+ * Both decide functions apply it.
+ */
+uint8_t mf_dest_normalize(uint8_t family, const uint8_t *addr, uint8_t out[16]);
+
+/* Whether addr (of the cidr's family) lies in the cidr's prefix. */
+bool mf_cidr_contains(const struct mf_cidr *cidr, const uint8_t *addr);
+
+/* "10.0.0.0/8", "2001:db8::/32"; buf of at least MF_CIDR_STRLEN bytes. */
+#define MF_CIDR_STRLEN 51
+const char *mf_cidr_format(const struct mf_cidr *cidr, char *buf, size_t len);
+
+#endif /* MCPFENCE_POLICY_H */

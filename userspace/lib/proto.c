@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+void mf_linebuf_init(struct mf_linebuf *lb, size_t max)
+{
+	memset(lb, 0, sizeof(*lb));
+	lb->max = max;
+}
+
+void mf_linebuf_free(struct mf_linebuf *lb)
+{
+	free(lb->buf);
+	memset(lb, 0, sizeof(*lb));
+}
+
+ssize_t mf_linebuf_fill(struct mf_linebuf *lb, int fd)
+{
+	ssize_t n;
+
+	/* Drop consumed bytes before growing. */
+	if (lb->start) {
+		memmove(lb->buf, lb->buf + lb->start, lb->len - lb->start);
+		lb->len -= lb->start;
+		lb->start = 0;
+	}
+	if (lb->cap - lb->len < 4096) {
+		size_t cap = lb->cap ? lb->cap * 2 : 8192;
+		char *buf;
+
+		/* One line of max bytes, its '\n' and room for a read. */
+		if (cap > lb->max + 8192)
+			cap = lb->max + 8192;
+		if (cap <= lb->len)
+			return -EMSGSIZE;
+		buf = realloc(lb->buf, cap);
+		if (!buf)
+			return -ENOMEM;
+		lb->buf = buf;
+		lb->cap = cap;
+	}
+	n = read(fd, lb->buf + lb->len, lb->cap - lb->len);
+	if (n < 0)
+		return -errno;
+	lb->len += n;
+	return n;
+}
+
+int mf_linebuf_next(struct mf_linebuf *lb, char **line, size_t *len)
+{
+	char *begin = lb->buf + lb->start;
+	size_t avail = lb->len - lb->start;
+	char *nl = avail ? memchr(begin, '\n', avail) : NULL;
+
+	if (!nl)
+		return avail > lb->max ? -EMSGSIZE : 0;
+	if ((size_t)(nl - begin) > lb->max)
+		return -EMSGSIZE;
+	*nl = '\0';
+	*line = begin;
+	*len = nl - begin;
+	lb->start += *len + 1;
+	return 1;
+}
+
+char *mf_json_line(const json_t *obj, size_t *len)
+{
+	char *s = json_dumps(obj, JSON_COMPACT);
+	size_t n;
+	char *line;
+
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	line = realloc(s, n + 2);
+	if (!line) {
+		free(s);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	if (len)
+		*len = n + 1;
+	return line;
+}
+
+json_t *mf_json_parse_object(const char *line, size_t len, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+
+	if (!obj) {
+		snprintf(err, errlen, "malformed message at column %d: %s", jerr.column, jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		snprintf(err, errlen, "malformed message: not a JSON object");
+		return NULL;
+	}
+	return obj;
+}
+
+int mf_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+const char *mf_socket_path(const char *explicit_path)
+{
+	const char *env;
+
+	if (explicit_path)
+		return explicit_path;
+	env = getenv(MF_SOCKET_ENV);
+	if (env && *env)
+		return env;
+	return MF_DEFAULT_SOCKET;
+}
+
+int mf_client_connect(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int mf_client_read(int fd, struct mf_linebuf *lb, json_t **obj)
+{
+	char err[256];
+	char *line;
+	size_t len;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		r = mf_linebuf_next(lb, &line, &len);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			break;
+		n = mf_linebuf_fill(lb, fd);
+		if (n == -EINTR)
+			continue;
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return 0;
+	}
+	*obj = mf_json_parse_object(line, len, err, sizeof(err));
+	return *obj ? 1 : -EPROTO;
+}
+
+int mf_client_call(int fd, struct mf_linebuf *lb, const json_t *req, json_t **reply)
+{
+	size_t len;
+	char *line = mf_json_line(req, &len);
+	int err;
+
+	if (!line)
+		return -ENOMEM;
+	err = mf_write_all(fd, line, len);
+	free(line);
+	if (err)
+		return err;
+	err = mf_client_read(fd, lb, reply);
+	if (err == 0)
+		return -ECONNRESET;
+	return err < 0 ? err : 0;
+}

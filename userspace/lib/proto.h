@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Control protocol between the CLI and the agent: one JSON object per line
+ * over a Unix stream socket. Requests carry "op"; replies carry "ok" and,
+ * when ok is false, "error". An audit subscription turns the connection into
+ * a stream of record objects. Lines are capped: a peer that sends a longer
+ * one is told so and disconnected.
+ */
+#ifndef MCPFENCE_PROTO_H
+#define MCPFENCE_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#define MF_DEFAULT_SOCKET "/run/mcpfence/control.sock"
+#define MF_SOCKET_ENV "MCPFENCE_SOCKET"
+#define MF_LINE_MAX_USER (64u << 10) /* requests of non-root peers */
+#define MF_LINE_MAX_ROOT (64u << 20) /* root may load large policies */
+
+/* Input buffer that yields whole lines. */
+struct mf_linebuf {
+	char *buf;
+	size_t start; /* first unconsumed byte */
+	size_t len;   /* bytes held, from 0 */
+	size_t cap;
+	size_t max; /* longest line accepted */
+};
+
+void mf_linebuf_init(struct mf_linebuf *lb, size_t max);
+void mf_linebuf_free(struct mf_linebuf *lb);
+/* Read once from fd: >0 bytes read, 0 at end of file, -errno (-EAGAIN included). */
+ssize_t mf_linebuf_fill(struct mf_linebuf *lb, int fd);
+/* Next whole line without its '\n' (NUL-terminated in place): 1 found,
+ * 0 need more input, -EMSGSIZE the line is longer than max. */
+int mf_linebuf_next(struct mf_linebuf *lb, char **line, size_t *len);
+
+/* Encode obj compactly, '\n'-terminated; free() the result. */
+char *mf_json_line(const json_t *obj, size_t *len);
+/* Parse a line as a JSON object; NULL with a message in err otherwise. */
+json_t *mf_json_parse_object(const char *line, size_t len, char *err, size_t errlen);
+
+/* Write all of buf to a blocking fd: 0 or -errno. */
+int mf_write_all(int fd, const void *buf, size_t len);
+
+/* The socket path: explicit, else $MCPFENCE_SOCKET, else the default. */
+const char *mf_socket_path(const char *explicit_path);
+/* Connect to the agent: fd or -errno. */
+int mf_client_connect(const char *path);
+/* Send req and read one reply object. 0 with *reply set, or -errno / -EPROTO. */
+int mf_client_call(int fd, struct mf_linebuf *lb, const json_t *req, json_t **reply);
+/* Read the next object from a blocking fd: 1, 0 at end of file, -errno. */
+int mf_client_read(int fd, struct mf_linebuf *lb, json_t **obj);
+
+#endif /* MCPFENCE_PROTO_H */
