@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * mcpfenced: the root agent. Loads and pins the kernel programs, compiles
+ * policy into maps, serves the control socket and fans audit records out.
+ * Enforcement is pinned in bpffs and outlives the agent unless it is told
+ * to detach (--detach-on-exit, `mcpfence uninstall`).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+
+#include "agent.h"
+#include "pins.h"
+
+extern const char mf_default_policy[];
+
+static const char usage[] =
+	"usage: mcpfenced [OPTIONS]\n"
+	"\n"
+	"The mcpfence agent (run as root). Loads the kernel programs, attaches them at the\n"
+	"cgroup v2 root, pins them under the pin directory, loads policy and serves the\n"
+	"control socket that `mcpfence` talks to. Runs in the foreground; stop it with\n"
+	"SIGINT or SIGTERM. Enforcement stays pinned after it exits unless told otherwise.\n"
+	"\n"
+	"  --policy FILE      policy to load at start (default: keep the active policy,\n"
+	"                     or the embedded default when there is none)\n"
+	"  --socket PATH      control socket (default: $MCPFENCE_SOCKET, else\n"
+	"                     " MF_DEFAULT_SOCKET ")\n"
+	"  --pin-dir DIR      bpffs directory for pinned maps and links\n"
+	"                     (default: " MF_DEFAULT_PIN_DIR ")\n"
+	"  --audit-log FILE   append every audit record to FILE as a JSON line\n"
+	"  --cgroup DIR       attach at this cgroup v2 directory instead of the root\n"
+	"  --detach-on-exit   remove programs and pins when the agent exits\n"
+	"  --uninstall        remove the programs and pins of --pin-dir, then exit\n"
+	"  -v, --verbose      say more on stderr\n"
+	"  -h, --help         show this help\n"
+	"\n"
+	"SIGHUP reloads the --policy file.\n";
+
+static int read_file(const char *path, char **text, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	size_t cap = 0, n = 0;
+	char *buf = NULL;
+
+	if (!f)
+		return -errno;
+	for (;;) {
+		if (cap - n < 65536) {
+			char *b;
+
+			cap = cap ? cap * 2 : 65536;
+			if (cap > MF_LINE_MAX_ROOT) {
+				free(buf);
+				fclose(f);
+				return -EFBIG;
+			}
+			b = realloc(buf, cap + 1);
+			if (!b) {
+				free(buf);
+				fclose(f);
+				return -ENOMEM;
+			}
+			buf = b;
+		}
+		size_t got = fread(buf + n, 1, cap - n, f);
+
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		free(buf);
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	return 0;
+}
+
+/* Check the policy file before anything touches the kernel. */
+static int check_policy_file(const char *path)
+{
+	struct mf_compiled *compiled = NULL;
+	struct mf_policy *policy = NULL;
+	char err[MF_ERR_MAX];
+	size_t len;
+	char *text;
+	int ret;
+
+	ret = read_file(path, &text, &len);
+	if (ret) {
+		fprintf(stderr, "mcpfenced: cannot read %s: %s\n", path, strerror(-ret));
+		return ret;
+	}
+	ret = mf_policy_parse(text, len, path, &policy, err, sizeof(err));
+	if (!ret)
+		ret = mf_policy_compile(policy, &compiled, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "mcpfenced: %s\n", err);
+	mf_compiled_free(compiled);
+	mf_policy_free(policy);
+	free(text);
+	return ret;
+}
+
+static int load_policy_file(struct agent *a, const char *path)
+{
+	json_t *warnings = json_array();
+	char err[MF_ERR_MAX];
+	size_t len, i;
+	json_t *w;
+	char *text;
+	int ret;
+
+	ret = read_file(path, &text, &len);
+	if (ret) {
+		fprintf(stderr, "mcpfenced: cannot read %s: %s\n", path, strerror(-ret));
+		json_decref(warnings);
+		return ret;
+	}
+	ret = policy_load_text(a, text, len, path, err, sizeof(err), warnings);
+	if (ret)
+		fprintf(stderr, "mcpfenced: %s\n", err);
+	json_array_foreach(warnings, i, w)
+		fprintf(stderr, "mcpfenced: warning: %s\n", json_string_value(w));
+	if (!ret)
+		audit_emit(a, json_pack("{s:s, s:s, s:s, s:I}", "event", "policy-load", "verdict",
+					"allow", "source", path, "generation",
+					(json_int_t)a->current.generation));
+	json_decref(warnings);
+	free(text);
+	return ret;
+}
+
+/* At start without --policy: keep what is active (its text is saved beside
+ * the socket), or load the embedded default when nothing is. */
+static int load_initial_policy(struct agent *a)
+{
+	char saved[PATH_MAX + 32], dir[PATH_MAX];
+	json_t *warnings;
+	char err[MF_ERR_MAX];
+	int ret;
+
+	if (a->opt.policy_path)
+		return load_policy_file(a, a->opt.policy_path);
+	snprintf(dir, sizeof(dir), "%s", a->opt.socket_path);
+	snprintf(saved, sizeof(saved), "%s/active-policy.json", dirname(dir));
+	if (a->current.generation && access(saved, R_OK) == 0)
+		return load_policy_file(a, saved);
+	if (a->current.generation) {
+		fprintf(stderr, "mcpfenced: keeping the active policy (generation %u); its text "
+				"is not available\n",
+			a->current.generation);
+		return 0;
+	}
+	warnings = json_array();
+	ret = policy_load_text(a, mf_default_policy, strlen(mf_default_policy), "(default)", err,
+			       sizeof(err), warnings);
+	json_decref(warnings);
+	if (ret)
+		fprintf(stderr, "mcpfenced: embedded default policy: %s\n", err);
+	return ret;
+}
+
+static int setup_signals(struct agent *a)
+{
+	static struct {
+		enum watch_kind kind;
+	} signal_watch = { WATCH_SIGNAL };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &signal_watch };
+	sigset_t mask;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL))
+		return -errno;
+	a->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (a->signal_fd < 0)
+		return -errno;
+	return epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, a->signal_fd, &ev) ? -errno : 0;
+}
+
+static void on_signal(struct agent *a)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			if (a->opt.policy_path)
+				load_policy_file(a, a->opt.policy_path);
+			continue;
+		}
+		a->stop = true;
+	}
+}
+
+static int run(struct agent *a)
+{
+	static struct {
+		enum watch_kind kind;
+	} ringbuf_watch = { WATCH_RINGBUF };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &ringbuf_watch };
+	struct epoll_event events[64];
+
+	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(a->ringbuf), &ev))
+		return -errno;
+	while (!a->stop) {
+		int n = epoll_wait(a->epoll_fd, events, 64, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (int i = 0; i < n && !a->stop; i++) {
+			enum watch_kind *kind = events[i].data.ptr;
+
+			switch (*kind) {
+			case WATCH_SIGNAL:
+				on_signal(a);
+				break;
+			case WATCH_LISTEN:
+				control_accept(a);
+				break;
+			case WATCH_RINGBUF:
+				audit_poll(a);
+				break;
+			case WATCH_CLIENT:
+				control_client_event(a, (struct client *)kind, events[i].events);
+				/* A client freed here may appear later in events: stop the batch. */
+				i = n;
+				break;
+			}
+		}
+		control_reap(a);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_POLICY = 256, OPT_SOCKET, OPT_PIN_DIR, OPT_AUDIT_LOG, OPT_CGROUP, OPT_DETACH,
+	       OPT_UNINSTALL };
+	static const struct option longopts[] = {
+		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "detach-on-exit", no_argument, NULL, OPT_DETACH },
+		{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct agent a = {
+		.cgroup_fd = -1, .epoll_fd = -1, .signal_fd = -1, .listen_fd = -1,
+	};
+	bool uninstall = false;
+	int opt, err;
+
+	a.opt.pin_dir = MF_DEFAULT_PIN_DIR;
+	while ((opt = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_POLICY:
+			a.opt.policy_path = optarg;
+			break;
+		case OPT_SOCKET:
+			a.opt.socket_path = optarg;
+			break;
+		case OPT_PIN_DIR:
+			a.opt.pin_dir = optarg;
+			break;
+		case OPT_AUDIT_LOG:
+			a.opt.audit_log = optarg;
+			break;
+		case OPT_CGROUP:
+			a.opt.cgroup_path = optarg;
+			break;
+		case OPT_DETACH:
+			a.opt.detach_on_exit = true;
+			break;
+		case OPT_UNINSTALL:
+			uninstall = true;
+			break;
+		case 'v':
+			a.opt.verbose = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "mcpfenced: unexpected argument '%s'\n%s", argv[optind], usage);
+		return 2;
+	}
+	a.opt.socket_path = mf_socket_path(a.opt.socket_path);
+	if (geteuid() != 0) {
+		fprintf(stderr, "mcpfenced: must run as root\n");
+		return 1;
+	}
+	if (uninstall) {
+		err = mf_unpin_dir(a.opt.pin_dir);
+		if (err)
+			fprintf(stderr, "mcpfenced: cannot remove %s: %s\n", a.opt.pin_dir,
+				strerror(-err));
+		return err ? 1 : 0;
+	}
+	if (a.opt.policy_path && check_policy_file(a.opt.policy_path))
+		return 1;
+
+	a.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	err = a.epoll_fd < 0 ? -errno : setup_signals(&a);
+	if (!err)
+		err = bpf_setup(&a);
+	if (!err)
+		err = names_load(&a);
+	if (!err)
+		err = policy_restore(&a);
+	if (!err)
+		err = audit_setup(&a);
+	if (!err)
+		err = load_initial_policy(&a);
+	if (!err)
+		err = control_setup(&a);
+	if (!err) {
+		fprintf(stderr, "mcpfenced: enforcing (policy generation %u), control socket %s\n",
+			a.current.generation, a.opt.socket_path);
+		err = run(&a);
+	}
+
+	control_teardown(&a);
+	if (a.skel)
+		audit_teardown(&a);
+	bpf_teardown(&a);
+	if (a.opt.detach_on_exit || a.uninstall_requested) {
+		int uerr = mf_unpin_dir(a.opt.pin_dir);
+
+		if (uerr)
+			fprintf(stderr, "mcpfenced: cannot remove %s: %s\n", a.opt.pin_dir,
+				strerror(-uerr));
+		else if (a.opt.verbose)
+			fprintf(stderr, "mcpfenced: detached, %s removed\n", a.opt.pin_dir);
+	}
+	policy_free_all(&a);
+	names_free(&a);
+	if (a.signal_fd >= 0)
+		close(a.signal_fd);
+	if (a.epoll_fd >= 0)
+		close(a.epoll_fd);
+	return err ? 1 : 0;
+}

@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Writing a compiled policy into the kernel without a window.
+ *
+ * Bindings and rules exist in two slots. A load fills the inactive slot,
+ * then flips mf_config.active_slot with one 4-byte store: every decision
+ * sees either the old policy or the new one, whole. A policy that does not
+ * parse or compile is refused before any map is written.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent.h"
+#include "mcpfence.skel.h"
+
+#define RULESET_SLOT_BIT 31
+
+static int slot_keys_add(struct slot_keys *sk, const struct mf_rule_key *key)
+{
+	if (sk->len == sk->cap) {
+		size_t cap = sk->cap ? sk->cap * 2 : 1024;
+		struct mf_rule_key *keys = realloc(sk->keys, cap * sizeof(*keys));
+
+		if (!keys)
+			return -ENOMEM;
+		sk->keys = keys;
+		sk->cap = cap;
+	}
+	sk->keys[sk->len++] = *key;
+	return 0;
+}
+
+/* Remove the bindings of a slot (small map: collect, then delete). */
+static int clear_bindings(struct agent *a, uint32_t slot)
+{
+	int fd = bpf_map__fd(a->skel->maps.bindings);
+	struct mf_binding_key key, next, *doomed = NULL;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+	int err = 0;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (key.slot != slot)
+			continue;
+		if (n == cap) {
+			struct mf_binding_key *d;
+
+			cap = cap ? cap * 2 : 256;
+			d = realloc(doomed, cap * sizeof(*d));
+			if (!d) {
+				free(doomed);
+				return -ENOMEM;
+			}
+			doomed = d;
+		}
+		doomed[n++] = key;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_delete_elem(fd, &doomed[i]) && errno != ENOENT)
+			err = -errno;
+	}
+	free(doomed);
+	return err;
+}
+
+/* Remove the rules of a slot: the keys this agent wrote or found at start. */
+static int clear_rules(struct agent *a, uint32_t slot)
+{
+	int fd = bpf_map__fd(a->skel->maps.rules);
+	struct slot_keys *sk = &a->slot_keys[slot];
+	int err = 0;
+
+	for (size_t i = 0; i < sk->len; i++) {
+		if (bpf_map_delete_elem(fd, &sk->keys[i]) && errno != ENOENT)
+			err = -errno;
+	}
+	sk->len = 0;
+	return err;
+}
+
+/* After a restart: learn which rule keys each slot holds. */
+static int scan_rules(struct agent *a)
+{
+	int fd = bpf_map__fd(a->skel->maps.rules);
+	struct mf_rule_key key, next;
+	void *prev = NULL;
+
+	a->slot_keys[0].len = a->slot_keys[1].len = 0;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (slot_keys_add(&a->slot_keys[key.ruleset_id >> RULESET_SLOT_BIT], &key))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int write_rules(struct agent *a, uint32_t slot, const struct mf_compiled *c)
+{
+	int fd = bpf_map__fd(a->skel->maps.rules);
+	struct slot_keys *sk = &a->slot_keys[slot];
+
+	for (size_t r = 0; r < c->nrulesets; r++) {
+		const struct mf_ruleset *rs = &c->rulesets[r];
+		uint32_t ruleset_id = (slot << RULESET_SLOT_BIT) | (uint32_t)(r + 1);
+
+		for (size_t i = 0; i < rs->nentries; i++) {
+			const struct mf_flat_entry *e = &rs->entries[i];
+			struct mf_rule_key key = {
+				.prefixlen = MF_RULE_KEY_FIXED_BITS + e->plen,
+				.ruleset_id = ruleset_id,
+				.family = e->family,
+			};
+
+			memcpy(key.addr, e->addr, sizeof(key.addr));
+			if (slot_keys_add(sk, &key))
+				return -ENOMEM;
+			if (bpf_map_update_elem(fd, &key, &e->val, BPF_ANY))
+				return -errno;
+		}
+	}
+	return 0;
+}
+
+static int write_binding(int fd, uint32_t slot, uint32_t identity, uint32_t server,
+			 uint32_t ruleset_id)
+{
+	struct mf_binding_key key = { .slot = slot, .identity_id = identity, .server_id = server };
+	struct mf_binding val = { .ruleset_id = ruleset_id };
+
+	return bpf_map_update_elem(fd, &key, &val, BPF_ANY) ? -errno : 0;
+}
+
+static int write_bindings(struct agent *a, uint32_t slot, const struct mf_compiled *c)
+{
+	int fd = bpf_map__fd(a->skel->maps.bindings);
+	uint32_t server, identity;
+	int err;
+
+	for (size_t i = 0; i < c->nbindings; i++) {
+		const struct mf_compiled_binding *b = &c->bindings[i];
+		uint32_t ruleset_id = (slot << RULESET_SLOT_BIT) | (b->ruleset + 1);
+		struct passwd *pw;
+
+		err = server_id_get(a, b->server, &server);
+		if (err)
+			return err;
+		if (!b->identity) {
+			err = write_binding(fd, slot, MF_ANY_IDENTITY, server, ruleset_id);
+			if (err)
+				return err;
+			continue;
+		}
+		err = identity_id_get(a, b->identity, &identity);
+		if (!err)
+			err = write_binding(fd, slot, identity, server, ruleset_id);
+		if (err)
+			return err;
+		/* Processes tagged at exec are named by their Unix user. */
+		pw = getpwnam(b->identity);
+		if (pw) {
+			err = write_binding(fd, slot, MF_UID_IDENTITY | pw->pw_uid, server,
+					    ruleset_id);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* Kernel dev_t encoding, as in inode->i_sb->s_dev. */
+static uint32_t kernel_dev(dev_t dev)
+{
+	return (major(dev) << 20) | minor(dev);
+}
+
+/* Add the exec keys of the new policy, then (after the flip) drop stale ones. */
+static int write_exec_servers(struct agent *a, const struct mf_policy *p, json_t *warnings,
+			      struct mf_exec_key **keys_out, size_t *nkeys_out)
+{
+	int fd = bpf_map__fd(a->skel->maps.exec_servers);
+	struct mf_exec_key *keys = NULL;
+	size_t n = 0;
+	int err;
+
+	for (size_t s = 0; s < p->nservers; s++) {
+		const struct mf_server *srv = &p->servers[s];
+		uint32_t server;
+
+		if (!srv->nexec)
+			continue;
+		err = server_id_get(a, srv->name, &server);
+		if (err)
+			goto fail;
+		for (size_t i = 0; i < srv->nexec; i++) {
+			struct mf_exec_val val = { .server_id = server };
+			struct mf_exec_key key = {};
+			struct stat st;
+			void *k;
+
+			if (stat(srv->exec[i], &st)) {
+				json_array_append_new(
+					warnings, json_sprintf("servers.%s.exec: cannot stat %s: %s; "
+							       "it is not tagged at exec",
+							       srv->name, srv->exec[i],
+							       strerror(errno)));
+				continue;
+			}
+			key.ino = st.st_ino;
+			key.dev = kernel_dev(st.st_dev);
+			if (bpf_map_update_elem(fd, &key, &val, BPF_ANY)) {
+				err = -errno;
+				goto fail;
+			}
+			k = realloc(keys, (n + 1) * sizeof(*keys));
+			if (!k) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			keys = k;
+			keys[n++] = key;
+		}
+	}
+	*keys_out = keys;
+	*nkeys_out = n;
+	return 0;
+fail:
+	free(keys);
+	return err;
+}
+
+static void drop_stale_exec_servers(struct agent *a, const struct mf_exec_key *keep, size_t n)
+{
+	int fd = bpf_map__fd(a->skel->maps.exec_servers);
+	struct mf_exec_key key, next;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		bool wanted = false;
+
+		key = next;
+		for (size_t i = 0; i < n && !wanted; i++)
+			wanted = memcmp(&keep[i], &key, sizeof(key)) == 0;
+		if (wanted) {
+			prev = &key;
+			continue;
+		}
+		/* Deleted: restart the walk, the successor of a deleted key is unknown. */
+		bpf_map_delete_elem(fd, &key);
+		prev = NULL;
+	}
+}
+
+static void loaded_policy_free(struct loaded_policy *lp)
+{
+	mf_policy_free(lp->policy);
+	free(lp->source);
+	free(lp->text);
+	memset(lp, 0, sizeof(*lp));
+}
+
+/* Keep the active policy's text beside the socket, for an agent restart. */
+static void save_active_text(struct agent *a)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32], tmp[PATH_MAX + 64];
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s", a->opt.socket_path);
+	snprintf(path, sizeof(path), "%s/active-policy.json", dirname(dir));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fputs(a->current.text, f);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+	else
+		unlink(tmp);
+}
+
+int policy_load_text(struct agent *a, const char *text, size_t len, const char *source,
+		     char *err, size_t errlen, json_t *warnings)
+{
+	struct mf_policy_cfg cfg = {};
+	struct mf_config config = {};
+	struct mf_compiled *compiled = NULL;
+	struct mf_policy *policy = NULL;
+	struct mf_exec_key *exec_keys = NULL;
+	size_t nexec_keys = 0;
+	uint32_t slot = a->active_slot ^ 1, zero = 0;
+	int ret;
+
+	ret = mf_policy_parse(text, len, source, &policy, err, errlen);
+	if (ret)
+		return ret;
+	ret = mf_policy_compile(policy, &compiled, err, errlen);
+	if (ret) {
+		mf_policy_free(policy);
+		return ret;
+	}
+
+	/* The inactive slot: nothing reads it until the flip. */
+	ret = clear_bindings(a, slot);
+	if (!ret)
+		ret = clear_rules(a, slot);
+	if (!ret)
+		ret = write_rules(a, slot, compiled);
+	if (!ret)
+		ret = write_bindings(a, slot, compiled);
+	if (!ret)
+		ret = write_exec_servers(a, policy, warnings, &exec_keys, &nexec_keys);
+	if (ret) {
+		snprintf(err, errlen, "%s: cannot write policy into the kernel: %s", source,
+			 strerror(-ret));
+		clear_bindings(a, slot);
+		clear_rules(a, slot);
+		goto out;
+	}
+	cfg.flags = MF_POLICY_LOADED;
+	if (policy->audit_only)
+		cfg.flags |= MF_POLICY_AUDIT_ONLY;
+	if (policy->audit_allowed)
+		cfg.flags |= MF_POLICY_AUDIT_ALLOWED;
+	cfg.generation = a->current.generation + 1;
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.policy_cfg), &slot, &cfg, BPF_ANY)) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: cannot write policy config: %s", source,
+			 strerror(errno));
+		goto out;
+	}
+
+	/* The flip: from here on every decision uses the new slot. */
+	config.active_slot = slot;
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.mf_config), &zero, &config, BPF_ANY)) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: cannot activate policy: %s", source, strerror(errno));
+		goto out;
+	}
+	a->active_slot = slot;
+	drop_stale_exec_servers(a, exec_keys, nexec_keys);
+
+	loaded_policy_free(&a->previous);
+	a->previous = a->current;
+	a->current.policy = policy;
+	a->current.generation = cfg.generation;
+	a->current.source = strdup(source);
+	a->current.text = strndup(text, len);
+	policy = NULL;
+	if (a->current.text)
+		save_active_text(a);
+out:
+	free(exec_keys);
+	mf_compiled_free(compiled);
+	mf_policy_free(policy);
+	return ret;
+}
+
+/* After a restart: learn the active slot and generation, clear the other slot. */
+int policy_restore(struct agent *a)
+{
+	struct mf_policy_cfg cfg = {};
+	struct mf_config config = {};
+	uint32_t zero = 0;
+	int err;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.mf_config), &zero, &config))
+		return -errno;
+	a->active_slot = config.active_slot & 1;
+	if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.policy_cfg), &a->active_slot, &cfg))
+		return -errno;
+	a->current.generation = cfg.generation;
+	err = scan_rules(a);
+	if (!err)
+		err = clear_bindings(a, a->active_slot ^ 1);
+	if (!err)
+		err = clear_rules(a, a->active_slot ^ 1);
+	return err;
+}
+
+void policy_free_all(struct agent *a)
+{
+	loaded_policy_free(&a->current);
+	loaded_policy_free(&a->previous);
+	for (int i = 0; i < 2; i++) {
+		free(a->slot_keys[i].keys);
+		memset(&a->slot_keys[i], 0, sizeof(a->slot_keys[i]));
+	}
+}

@@ -1,0 +1,724 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * mcpfence: the control CLI. Every verb but `policy check` talks to the
+ * agent over its control socket.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pins.h"
+#include "policy.h"
+#include "proto.h"
+
+static const char *socket_opt;
+
+static const char usage[] =
+	"usage: mcpfence [--socket PATH] COMMAND [ARGS]\n"
+	"\n"
+	"Per-identity, kernel-enforced egress control for MCP servers.\n"
+	"\n"
+	"Commands:\n"
+	"  run --identity ID --server NAME -- CMD [ARGS...]\n"
+	"                         run CMD governed as ID for server NAME\n"
+	"  policy check FILE      validate a policy file (no root needed)\n"
+	"  policy load FILE       replace the active policy, atomically (root)\n"
+	"  policy show            print the active policy (root)\n"
+	"  ps [--json]            list governed processes\n"
+	"  audit [--follow] [--json] [--identity ID] [--verdict allow|deny|would-deny]\n"
+	"                         show audit records (recent ones, then new ones with --follow)\n"
+	"  status [--json]        agent, programs, policy and counters\n"
+	"  whoami [--json]        the identity and server of this process, if governed\n"
+	"  uninstall [--pin-dir DIR]\n"
+	"                         stop enforcing: detach programs and remove pins (root)\n"
+	"\n"
+	"Options:\n"
+	"  --socket PATH          agent control socket (default: $MCPFENCE_SOCKET, else\n"
+	"                         " MF_DEFAULT_SOCKET ")\n"
+	"  -h, --help             show help; `mcpfence COMMAND --help` for a command\n";
+
+/* ---- talking to the agent ---- */
+
+struct session {
+	int fd;
+	struct mf_linebuf lb;
+};
+
+static int session_open(struct session *s)
+{
+	const char *path = mf_socket_path(socket_opt);
+
+	s->fd = mf_client_connect(path);
+	if (s->fd < 0) {
+		fprintf(stderr, "mcpfence: cannot reach the agent at %s: %s (is mcpfenced running?)\n",
+			path, strerror(-s->fd));
+		return -1;
+	}
+	mf_linebuf_init(&s->lb, MF_LINE_MAX_ROOT);
+	return 0;
+}
+
+static void session_close(struct session *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	mf_linebuf_free(&s->lb);
+}
+
+/* Send req (consumed) and return the reply when ok, else print the error. */
+static json_t *session_call(struct session *s, json_t *req)
+{
+	json_t *reply = NULL;
+	int err = mf_client_call(s->fd, &s->lb, req, &reply);
+
+	json_decref(req);
+	if (err) {
+		fprintf(stderr, "mcpfence: no answer from the agent: %s\n", strerror(-err));
+		return NULL;
+	}
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		const char *msg = json_string_value(json_object_get(reply, "error"));
+
+		fprintf(stderr, "mcpfence: %s\n", msg ? msg : "the agent refused without a reason");
+		json_decref(reply);
+		return NULL;
+	}
+	return reply;
+}
+
+/* One request, one reply, for the simple verbs. */
+static json_t *call_once(json_t *req)
+{
+	struct session s;
+	json_t *reply;
+
+	if (session_open(&s)) {
+		json_decref(req);
+		return NULL;
+	}
+	reply = session_call(&s, req);
+	session_close(&s);
+	return reply;
+}
+
+static void print_json(const json_t *obj)
+{
+	char *line = mf_json_line(obj, NULL);
+
+	if (line)
+		fputs(line, stdout);
+	free(line);
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return false;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Parse the only flag most verbs take. */
+static int parse_json_flag(int argc, char **argv, const char *help, bool *json)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			*json = true;
+			continue;
+		}
+		fprintf(stderr, "mcpfence: unexpected argument '%s'\n%s", argv[i], help);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- policy ---- */
+
+static int read_file(const char *path, char **text, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap + 1);
+
+	if (!f || !buf) {
+		int err = f ? -ENOMEM : -errno;
+
+		free(buf);
+		if (f)
+			fclose(f);
+		return err;
+	}
+	for (;;) {
+		size_t got;
+
+		if (n == cap) {
+			char *b;
+
+			if (cap >= MF_LINE_MAX_ROOT / 2) {
+				free(buf);
+				fclose(f);
+				return -EFBIG;
+			}
+			cap *= 2;
+			b = realloc(buf, cap + 1);
+			if (!b) {
+				free(buf);
+				fclose(f);
+				return -ENOMEM;
+			}
+			buf = b;
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		if (!got)
+			break;
+		n += got;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	return 0;
+}
+
+static const char policy_help[] = "usage: mcpfence policy check FILE\n"
+				  "       mcpfence policy load FILE\n"
+				  "       mcpfence policy show\n"
+				  "\n"
+				  "check validates FILE and reports errors as FILE:LINE:COL: message\n"
+				  "(exit 1). load replaces the agent's policy in one step: a policy\n"
+				  "that does not check changes nothing. show prints the active one.\n"
+				  "The format: policy/README.md.\n";
+
+static int policy_check(const char *path)
+{
+	struct mf_compiled *compiled = NULL;
+	struct mf_policy *policy = NULL;
+	char err[MF_ERR_MAX];
+	size_t len, entries = 0;
+	char *text;
+	int ret;
+
+	ret = read_file(path, &text, &len);
+	if (ret) {
+		fprintf(stderr, "mcpfence: cannot read %s: %s\n", path, strerror(-ret));
+		return 1;
+	}
+	ret = mf_policy_parse(text, len, path, &policy, err, sizeof(err));
+	if (!ret)
+		ret = mf_policy_compile(policy, &compiled, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "%s\n", err);
+	} else {
+		for (size_t i = 0; i < compiled->nrulesets; i++)
+			entries += compiled->rulesets[i].nentries;
+		printf("%s: ok: %zu servers, %zu rules, %zu rulesets, %zu kernel entries\n", path,
+		       policy->nservers, policy->nrules, compiled->nrulesets, entries);
+	}
+	mf_compiled_free(compiled);
+	mf_policy_free(policy);
+	free(text);
+	return ret ? 1 : 0;
+}
+
+static int policy_load(const char *path)
+{
+	json_t *reply, *w;
+	size_t len, i;
+	char *text;
+	int ret;
+
+	ret = read_file(path, &text, &len);
+	if (ret) {
+		fprintf(stderr, "mcpfence: cannot read %s: %s\n", path, strerror(-ret));
+		return 1;
+	}
+	reply = call_once(json_pack("{s:s, s:s%, s:s}", "op", "policy_load", "text", text, len,
+				    "source", path));
+	free(text);
+	if (!reply)
+		return 1;
+	json_array_foreach(json_object_get(reply, "warnings"), i, w)
+		fprintf(stderr, "mcpfence: warning: %s\n", json_string_value(w));
+	printf("policy loaded from %s (generation %lld)\n", path,
+	       (long long)json_integer_value(json_object_get(reply, "generation")));
+	json_decref(reply);
+	return 0;
+}
+
+static int cmd_policy(int argc, char **argv)
+{
+	json_t *reply;
+
+	if (wants_help(argc, argv)) {
+		fputs(policy_help, stdout);
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "check") == 0)
+		return policy_check(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "load") == 0)
+		return policy_load(argv[2]);
+	if (argc == 2 && strcmp(argv[1], "show") == 0) {
+		reply = call_once(json_pack("{s:s}", "op", "policy_show"));
+		if (!reply)
+			return 1;
+		fputs(json_string_value(json_object_get(reply, "text")), stdout);
+		json_decref(reply);
+		return 0;
+	}
+	fputs(policy_help, stderr);
+	return 2;
+}
+
+/* ---- run ---- */
+
+static const char run_help[] =
+	"usage: mcpfence run --identity ID --server NAME [--] CMD [ARGS...]\n"
+	"\n"
+	"Ask the agent to tag this process with ID and NAME, then exec CMD. The tag\n"
+	"passes to every process CMD starts; the kernel judges each of their outbound\n"
+	"connections by the policy for ID on NAME. stdin, stdout and stderr pass\n"
+	"through untouched, so this fits an MCP host's \"command\"/\"args\".\n"
+	"\n"
+	"Refuses to start CMD when the agent is not reachable or refuses the tag (an\n"
+	"identity you may not assert, an unknown server, or a process that is governed\n"
+	"already). MCPFENCE_IDENTITY and MCPFENCE_SERVER are set for CMD, for\n"
+	"information only: the kernel's tag is the authority.\n"
+	"\n"
+	"  --identity ID   the user the server works for (root and policy launchers may\n"
+	"                  assert anyone; other users only their own user name)\n"
+	"  --server NAME   a server declared in the policy\n";
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "identity", required_argument, NULL, 'i' },
+		{ "server", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *identity = NULL, *server = NULL;
+	struct session s;
+	json_t *reply;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			identity = optarg;
+			break;
+		case 's':
+			server = optarg;
+			break;
+		case 'h':
+			fputs(run_help, stdout);
+			return 0;
+		default:
+			fputs(run_help, stderr);
+			return 2;
+		}
+	}
+	if (!identity || !server || optind >= argc) {
+		fprintf(stderr, "mcpfence: run needs --identity, --server and a command\n%s",
+			run_help);
+		return 2;
+	}
+	if (!mf_name_valid(identity) || !mf_name_valid(server)) {
+		fprintf(stderr, "mcpfence: invalid %s '%s': use 1-127 of A-Z a-z 0-9 . _ @ + -\n",
+			mf_name_valid(identity) ? "server" : "identity",
+			mf_name_valid(identity) ? server : identity);
+		return 2;
+	}
+	if (session_open(&s)) {
+		fprintf(stderr, "mcpfence: refusing to start %s ungoverned\n", argv[optind]);
+		return 1;
+	}
+	reply = session_call(&s, json_pack("{s:s, s:s, s:s}", "op", "tag", "identity", identity,
+					   "server", server));
+	session_close(&s);
+	if (!reply) {
+		fprintf(stderr, "mcpfence: refusing to start %s\n", argv[optind]);
+		return 1;
+	}
+	json_decref(reply);
+	setenv("MCPFENCE_IDENTITY", identity, 1);
+	setenv("MCPFENCE_SERVER", server, 1);
+	execvp(argv[optind], argv + optind);
+	fprintf(stderr, "mcpfence: cannot run %s: %s\n", argv[optind], strerror(errno));
+	return 127;
+}
+
+/* ---- ps, status, whoami ---- */
+
+static const char ps_help[] = "usage: mcpfence ps [--json]\n"
+			      "\n"
+			      "List governed processes: pid, identity, server, how it was tagged,\n"
+			      "command. Root sees all; other users their own processes.\n";
+
+static int cmd_ps(int argc, char **argv)
+{
+	bool json = false;
+	json_t *reply, *p;
+	size_t i;
+
+	if (wants_help(argc, argv)) {
+		fputs(ps_help, stdout);
+		return 0;
+	}
+	if (parse_json_flag(argc, argv, ps_help, &json))
+		return 2;
+	reply = call_once(json_pack("{s:s}", "op", "ps"));
+	if (!reply)
+		return 1;
+	if (json) {
+		json_array_foreach(json_object_get(reply, "processes"), i, p)
+			print_json(p);
+	} else {
+		printf("%-8s %-28s %-14s %-9s %s\n", "PID", "IDENTITY", "SERVER", "TAGGED-BY",
+		       "COMMAND");
+		json_array_foreach(json_object_get(reply, "processes"), i, p)
+		{
+			const char *cmd = json_string_value(json_object_get(p, "cmdline"));
+
+			printf("%-8lld %-28s %-14s %-9s %s\n",
+			       (long long)json_integer_value(json_object_get(p, "pid")),
+			       json_string_value(json_object_get(p, "identity")),
+			       json_string_value(json_object_get(p, "server")),
+			       json_string_value(json_object_get(p, "tagged_by")),
+			       cmd && *cmd ? cmd : json_string_value(json_object_get(p, "comm")));
+		}
+	}
+	json_decref(reply);
+	return 0;
+}
+
+static const char status_help[] = "usage: mcpfence status [--json]\n"
+				  "\n"
+				  "Is the agent up, which programs are attached and pinned, which\n"
+				  "policy is active, and the counters (decisions, dropped audit\n"
+				  "records, tags). Exit 1 when the agent cannot be reached.\n";
+
+static int cmd_status(int argc, char **argv)
+{
+	json_t *reply, *pol, *cnt, *progs, *v, *prog;
+	bool json = false;
+	const char *key;
+	size_t i;
+
+	if (wants_help(argc, argv)) {
+		fputs(status_help, stdout);
+		return 0;
+	}
+	if (parse_json_flag(argc, argv, status_help, &json))
+		return 2;
+	reply = call_once(json_pack("{s:s}", "op", "status"));
+	if (!reply)
+		return 1;
+	if (json) {
+		print_json(reply);
+		json_decref(reply);
+		return 0;
+	}
+	pol = json_object_get(reply, "policy");
+	cnt = json_object_get(reply, "counters");
+	progs = json_object_get(reply, "programs");
+	printf("agent:     running (pid %lld), socket %s\n",
+	       (long long)json_integer_value(json_object_get(reply, "agent_pid")),
+	       json_string_value(json_object_get(reply, "socket")));
+	printf("pins:      %s\n", json_string_value(json_object_get(reply, "pin_dir")));
+	if (json_is_true(json_object_get(pol, "loaded")))
+		printf("policy:    %s, generation %lld, mode %s, %lld rules\n",
+		       json_string_value(json_object_get(pol, "source")),
+		       (long long)json_integer_value(json_object_get(pol, "generation")),
+		       json_string_value(json_object_get(pol, "mode")),
+		       (long long)json_integer_value(json_object_get(pol, "rules")));
+	else
+		printf("policy:    none loaded (governed processes are denied everything)\n");
+	printf("governed:  %lld processes, %lld audit subscribers\n",
+	       (long long)json_integer_value(json_object_get(reply, "governed_processes")),
+	       (long long)json_integer_value(json_object_get(reply, "subscribers")));
+	printf("programs: ");
+	json_array_foreach(progs, i, prog)
+		printf(" %s%s", json_string_value(json_object_get(prog, "section")),
+		       json_is_true(json_object_get(prog, "pinned")) ? "" : "(NOT PINNED)");
+	printf("\ncounters: ");
+	json_object_foreach(cnt, key, v)
+		printf(" %s=%lld", key, (long long)json_integer_value(v));
+	printf("\n");
+	json_decref(reply);
+	return 0;
+}
+
+static const char whoami_help[] =
+	"usage: mcpfence whoami [--json]\n"
+	"\n"
+	"Print the identity and server this process is governed as, from the kernel's\n"
+	"tag (the agent finds the caller by its socket credentials), or 'ungoverned'.\n"
+	"A server can use it to pick per-user credentials without trusting its input.\n";
+
+static int cmd_whoami(int argc, char **argv)
+{
+	bool json = false;
+	json_t *reply;
+
+	if (wants_help(argc, argv)) {
+		fputs(whoami_help, stdout);
+		return 0;
+	}
+	if (parse_json_flag(argc, argv, whoami_help, &json))
+		return 2;
+	reply = call_once(json_pack("{s:s}", "op", "whoami"));
+	if (!reply)
+		return 1;
+	if (json)
+		print_json(reply);
+	else if (json_is_true(json_object_get(reply, "governed")))
+		printf("%s %s\n", json_string_value(json_object_get(reply, "identity")),
+		       json_string_value(json_object_get(reply, "server")));
+	else
+		printf("ungoverned\n");
+	json_decref(reply);
+	return 0;
+}
+
+/* ---- audit ---- */
+
+static const char audit_help[] =
+	"usage: mcpfence audit [--follow] [--json] [--identity ID] [--verdict V]\n"
+	"\n"
+	"Show the agent's recent audit records, one per line: time, verdict, identity,\n"
+	"server, pid/command, destination, rule. With --follow, keep printing new ones.\n"
+	"Root sees every record; other users only those of their own identity.\n"
+	"\n"
+	"  --follow         keep the stream open\n"
+	"  --json           one JSON object per record\n"
+	"  --identity ID    only records of ID\n"
+	"  --verdict V      only allow, deny or would-deny (audit mode) records\n";
+
+static void render_record(const json_t *r)
+{
+	const char *event = json_string_value(json_object_get(r, "event"));
+	const char *addr = json_string_value(json_object_get(r, "addr"));
+	const char *family = json_string_value(json_object_get(r, "family"));
+	const char *proto = json_string_value(json_object_get(r, "proto"));
+	const char *rule = json_string_value(json_object_get(r, "rule"));
+	const char *comm = json_string_value(json_object_get(r, "comm"));
+	char dest[96], who[48];
+
+	if (!event)
+		event = "?";
+	if (addr) {
+		bool v6 = family && strcmp(family, "ipv6") == 0;
+
+		snprintf(dest, sizeof(dest), "%s %s%s%s:%lld", proto ? proto : "?",
+			 v6 ? "[" : "", addr, v6 ? "]" : "",
+			 (long long)json_integer_value(json_object_get(r, "port")));
+	} else if (strcmp(event, "socket") == 0 || strcmp(event, "socket-kill") == 0) {
+		snprintf(dest, sizeof(dest), "%s family=%lld type=%lld proto=%lld", event,
+			 (long long)json_integer_value(json_object_get(r, "socket_family")),
+			 (long long)json_integer_value(json_object_get(r, "socket_type")),
+			 (long long)json_integer_value(json_object_get(r, "protocol")));
+	} else if (strcmp(event, "policy-load") == 0) {
+		const char *e = json_string_value(json_object_get(r, "error"));
+
+		snprintf(dest, sizeof(dest), "policy-load %s", e ? e : "");
+		if (!e)
+			snprintf(dest, sizeof(dest), "policy-load generation %lld",
+				 (long long)json_integer_value(json_object_get(r, "generation")));
+	} else {
+		const char *reason = json_string_value(json_object_get(r, "reason"));
+
+		snprintf(dest, sizeof(dest), "%s%s%s", event, reason ? ": " : "",
+			 reason ? reason : "");
+	}
+	if (json_integer_value(json_object_get(r, "pid")))
+		snprintf(who, sizeof(who), "%lld/%s",
+			 (long long)json_integer_value(json_object_get(r, "pid")), comm ? comm : "-");
+	else
+		snprintf(who, sizeof(who), "-");
+	printf("%-24s %-10s %-24s %-12s %-22s %-28s %s\n",
+	       json_string_value(json_object_get(r, "ts")) ?: "-",
+	       json_string_value(json_object_get(r, "verdict")) ?: "-",
+	       json_string_value(json_object_get(r, "identity")) ?: "-",
+	       json_string_value(json_object_get(r, "server")) ?: "-", who, dest, rule ? rule : "");
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "follow", no_argument, NULL, 'f' },    { "json", no_argument, NULL, 'j' },
+		{ "identity", required_argument, NULL, 'i' },
+		{ "verdict", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },      {},
+	};
+	const char *identity = NULL, *verdict = NULL;
+	bool follow = false, json = false;
+	struct session s;
+	json_t *req, *reply, *rec;
+	int opt, r;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "fjh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			follow = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'i':
+			identity = optarg;
+			break;
+		case 'v':
+			verdict = optarg;
+			break;
+		case 'h':
+			fputs(audit_help, stdout);
+			return 0;
+		default:
+			fputs(audit_help, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "mcpfence: unexpected argument '%s'\n%s", argv[optind], audit_help);
+		return 2;
+	}
+	req = json_pack("{s:s, s:b}", "op", "audit", "follow", follow);
+	if (identity)
+		json_object_set_new(req, "identity", json_string(identity));
+	if (verdict)
+		json_object_set_new(req, "verdict", json_string(verdict));
+	if (session_open(&s)) {
+		json_decref(req);
+		return 1;
+	}
+	reply = session_call(&s, req);
+	if (!reply) {
+		session_close(&s);
+		return 1;
+	}
+	json_decref(reply);
+	if (follow)
+		setvbuf(stdout, NULL, _IOLBF, 0);
+	while ((r = mf_client_read(s.fd, &s.lb, &rec)) > 0) {
+		if (json_is_true(json_object_get(rec, "end"))) {
+			json_decref(rec);
+			break;
+		}
+		if (json_object_get(rec, "dropped")) {
+			fprintf(stderr, "mcpfence: %lld audit records were dropped for this reader\n",
+				(long long)json_integer_value(json_object_get(rec, "dropped")));
+		} else if (json) {
+			print_json(rec);
+		} else {
+			render_record(rec);
+		}
+		json_decref(rec);
+	}
+	session_close(&s);
+	if (r < 0) {
+		fprintf(stderr, "mcpfence: audit stream broken: %s\n", strerror(-r));
+		return 1;
+	}
+	if (r == 0 && follow) {
+		fprintf(stderr, "mcpfence: the agent closed the audit stream\n");
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- uninstall ---- */
+
+static const char uninstall_help[] =
+	"usage: mcpfence uninstall [--pin-dir DIR]\n"
+	"\n"
+	"Stop enforcing: the agent detaches its programs, removes its pins and exits.\n"
+	"When no agent answers, the pins under DIR (default /sys/fs/bpf/mcpfence) are\n"
+	"removed directly. Governed processes are no longer restricted afterwards.\n";
+
+static int cmd_uninstall(int argc, char **argv)
+{
+	const char *pin_dir = "/sys/fs/bpf/mcpfence";
+	const char *path = mf_socket_path(socket_opt);
+	json_t *reply;
+	int fd, err;
+
+	if (wants_help(argc, argv)) {
+		fputs(uninstall_help, stdout);
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "--pin-dir") == 0) {
+		pin_dir = argv[2];
+	} else if (argc != 1) {
+		fputs(uninstall_help, stderr);
+		return 2;
+	}
+	fd = mf_client_connect(path);
+	if (fd >= 0) {
+		close(fd);
+		reply = call_once(json_pack("{s:s}", "op", "uninstall"));
+		if (!reply)
+			return 1;
+		json_decref(reply);
+		printf("mcpfence: the agent detached and is exiting\n");
+		return 0;
+	}
+	err = mf_unpin_dir(pin_dir);
+	if (err) {
+		fprintf(stderr, "mcpfence: cannot remove %s: %s\n", pin_dir, strerror(-err));
+		return 1;
+	}
+	printf("mcpfence: removed %s\n", pin_dir);
+	return 0;
+}
+
+static const struct verb {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} verbs[] = {
+	{ "run", cmd_run },       { "policy", cmd_policy }, { "ps", cmd_ps },
+	{ "audit", cmd_audit },   { "status", cmd_status }, { "whoami", cmd_whoami },
+	{ "uninstall", cmd_uninstall },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			socket_opt = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(argv[optind], verbs[i].name) == 0)
+			return verbs[i].run(argc - optind, argv + optind);
+	}
+	fprintf(stderr, "mcpfence: unknown command '%s'\n%s", argv[optind], usage);
+	return 2;
+}
