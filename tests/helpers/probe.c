@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * probe: one network operation, its outcome on stdout ("OK" or the errno
+ * name), for the end-to-end tests. Wrappers run the operation somewhere
+ * else in the process tree, the way an escaping server would:
+ *
+ *   probe connect tcp|udp ADDR PORT     connect() (ADDR v4 or v6, v4-mapped too)
+ *   probe sendto udp ADDR PORT          one datagram with an explicit address
+ *   probe sendmsg-connected ADDR PORT   UDP connect() then send() without address
+ *   probe fastopen ADDR PORT            TCP sendto(MSG_FASTOPEN)
+ *   probe socket raw|icmp|sctp|udplite|mptcp|packet
+ *   probe fork OP...                    in a child process
+ *   probe daemon OP...                  in a grandchild after double fork + setsid
+ *   probe thread OP...                  in a new thread
+ *   probe leader-exit OP...             in a thread, after the main thread exited
+ *   probe repeat N OP...                N times; prints each outcome with its count
+ *
+ * Closed ports answer ECONNREFUSED: a connect that got that far was allowed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+static const char *errno_name(int err)
+{
+	switch (err) {
+	case 0:
+		return "OK";
+	case EPERM:
+		return "EPERM";
+	case EACCES:
+		return "EACCES";
+	case ECONNREFUSED:
+		return "ECONNREFUSED";
+	case ENETUNREACH:
+		return "ENETUNREACH";
+	case EINVAL:
+		return "EINVAL";
+	case EAFNOSUPPORT:
+		return "EAFNOSUPPORT";
+	case EPROTONOSUPPORT:
+		return "EPROTONOSUPPORT";
+	case ESOCKTNOSUPPORT:
+		return "ESOCKTNOSUPPORT";
+	case ETIMEDOUT:
+		return "ETIMEDOUT";
+	case EINPROGRESS:
+		return "EINPROGRESS";
+	default:
+		return strerror(err);
+	}
+}
+
+static int parse_addr(const char *addr, const char *port, struct sockaddr_storage *ss,
+		      socklen_t *len)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(atoi(port));
+		*len = sizeof(*in4);
+		return AF_INET;
+	}
+	if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(atoi(port));
+		*len = sizeof(*in6);
+		return AF_INET6;
+	}
+	fprintf(stderr, "probe: bad address %s\n", addr);
+	exit(2);
+}
+
+static int op_connect(int type, const char *addr, const char *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int family = parse_addr(addr, port, &ss, &len);
+	int fd = socket(family, type, 0), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (connect(fd, (struct sockaddr *)&ss, len))
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int op_sendto(const char *addr, const char *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int family = parse_addr(addr, port, &ss, &len);
+	int fd = socket(family, SOCK_DGRAM, 0), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int op_sendmsg_connected(const char *addr, const char *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int family = parse_addr(addr, port, &ss, &len);
+	int fd = socket(family, SOCK_DGRAM, 0), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (connect(fd, (struct sockaddr *)&ss, len) || send(fd, "x", 1, 0) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int op_fastopen(const char *addr, const char *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int family = parse_addr(addr, port, &ss, &len);
+	int fd = socket(family, SOCK_STREAM, 0), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (sendto(fd, "x", 1, MSG_FASTOPEN, (struct sockaddr *)&ss, len) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int op_socket(const char *kind)
+{
+	int family = AF_INET, type, proto, fd;
+
+	if (strcmp(kind, "raw") == 0) {
+		type = SOCK_RAW;
+		proto = IPPROTO_UDP;
+	} else if (strcmp(kind, "icmp") == 0) {
+		type = SOCK_DGRAM;
+		proto = IPPROTO_ICMP;
+	} else if (strcmp(kind, "sctp") == 0) {
+		type = SOCK_STREAM;
+		proto = IPPROTO_SCTP;
+	} else if (strcmp(kind, "udplite") == 0) {
+		type = SOCK_DGRAM;
+		proto = IPPROTO_UDPLITE;
+	} else if (strcmp(kind, "mptcp") == 0) {
+		type = SOCK_STREAM;
+		proto = IPPROTO_MPTCP;
+	} else if (strcmp(kind, "packet") == 0) {
+		family = AF_PACKET;
+		type = SOCK_DGRAM;
+		proto = 0;
+	} else {
+		fprintf(stderr, "probe: unknown socket kind %s\n", kind);
+		exit(2);
+	}
+	fd = socket(family, type, proto);
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+static void print_result(int err);
+static int run_op(int argc, char **argv);
+
+struct thread_arg {
+	int argc;
+	char **argv;
+	int err;
+};
+
+static void *thread_main(void *p)
+{
+	struct thread_arg *t = p;
+
+	t->err = run_op(t->argc, t->argv);
+	return NULL;
+}
+
+static void *leader_exit_thread(void *p)
+{
+	struct thread_arg *t = p;
+
+	usleep(100000); /* let the main thread be gone */
+	print_result(run_op(t->argc, t->argv));
+	fflush(stdout);
+	exit(0);
+}
+
+/* Run OP in a child (or grandchild); its outcome comes back through a pipe. */
+static int in_child(int argc, char **argv, int daemonize)
+{
+	int pipefd[2], err = EIO;
+	pid_t pid;
+
+	if (pipe(pipefd))
+		return errno;
+	pid = fork();
+	if (pid < 0)
+		return errno;
+	if (pid == 0) {
+		close(pipefd[0]);
+		if (daemonize) {
+			if (fork() != 0)
+				_exit(0);
+			setsid();
+			if (fork() != 0)
+				_exit(0);
+		}
+		err = run_op(argc, argv);
+		if (write(pipefd[1], &err, sizeof(err)) != sizeof(err))
+			_exit(1);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &err, sizeof(err)) != sizeof(err))
+		err = EIO;
+	close(pipefd[0]);
+	waitpid(pid, NULL, 0);
+	return err;
+}
+
+static int run_op(int argc, char **argv)
+{
+	if (argc < 1)
+		goto usage;
+	if (strcmp(argv[0], "connect") == 0 && argc == 4)
+		return op_connect(strcmp(argv[1], "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM, argv[2],
+				  argv[3]);
+	if (strcmp(argv[0], "sendto") == 0 && argc == 4)
+		return op_sendto(argv[2], argv[3]);
+	if (strcmp(argv[0], "sendmsg-connected") == 0 && argc == 3)
+		return op_sendmsg_connected(argv[1], argv[2]);
+	if (strcmp(argv[0], "fastopen") == 0 && argc == 3)
+		return op_fastopen(argv[1], argv[2]);
+	if (strcmp(argv[0], "socket") == 0 && argc == 2)
+		return op_socket(argv[1]);
+	if (strcmp(argv[0], "fork") == 0)
+		return in_child(argc - 1, argv + 1, 0);
+	if (strcmp(argv[0], "daemon") == 0)
+		return in_child(argc - 1, argv + 1, 1);
+	if (strcmp(argv[0], "thread") == 0) {
+		struct thread_arg t = { argc - 1, argv + 1, EIO };
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, thread_main, &t))
+			return EAGAIN;
+		pthread_join(th, NULL);
+		return t.err;
+	}
+	if (strcmp(argv[0], "leader-exit") == 0) {
+		static struct thread_arg t;
+		pthread_t th;
+
+		t.argc = argc - 1;
+		t.argv = argv + 1;
+		if (pthread_create(&th, NULL, leader_exit_thread, &t))
+			return EAGAIN;
+		pthread_exit(NULL);
+	}
+usage:
+	fprintf(stderr, "probe: bad arguments (see tests/helpers/probe.c)\n");
+	exit(2);
+}
+
+static void print_result(int err)
+{
+	printf("%s\n", errno_name(err));
+}
+
+/* repeat N OP...: "EPERM=1000" or "ECONNREFUSED=998 EPERM=2" */
+static void repeat(int n, int argc, char **argv)
+{
+	int counts[256] = {}, first = 1;
+
+	for (int i = 0; i < n; i++) {
+		int err = run_op(argc, argv);
+
+		counts[err < 255 ? err : 255]++;
+	}
+	for (int e = 0; e < 256; e++) {
+		if (!counts[e])
+			continue;
+		printf("%s%s=%d", first ? "" : " ", errno_name(e), counts[e]);
+		first = 0;
+	}
+	printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 3 && strcmp(argv[1], "repeat") == 0) {
+		repeat(atoi(argv[2]), argc - 3, argv + 3);
+		return 0;
+	}
+	print_result(run_op(argc - 1, argv + 1));
+	return 0;
+}
