@@ -46,12 +46,13 @@ __attribute__((unused)) static void subtest_end(void)
 	fflush(stdout);
 }
 
-/* An assertion failed at line: log why and fail the running subtest. */
-__attribute__((format(printf, 2, 3), unused)) static void fail_at(int line, const char *fmt, ...)
+/* An assertion failed at file:line: log why and fail the running subtest. */
+__attribute__((format(printf, 3, 4), unused)) static void fail_at(const char *file, int line,
+								const char *fmt, ...)
 {
 	va_list ap;
 
-	printf("# %s:%d: ", __FILE__, line);
+	printf("# %s:%d: ", file, line);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -71,7 +72,7 @@ __attribute__((unused)) static int tap_done(void)
 	({                                                                              \
 		bool ok__ = (cond);                                                     \
 		if (!ok__)                                                              \
-			fail_at(__LINE__, "%s: unexpectedly false: %s", what, #cond); \
+			fail_at(__FILE__, __LINE__, "%s: unexpectedly false: %s", what, #cond); \
 		ok__;                                                                   \
 	})
 
@@ -80,7 +81,7 @@ __attribute__((unused)) static int tap_done(void)
 		long long a__ = (actual), e__ = (expected);                                  \
 		bool ok__ = a__ == e__;                                                      \
 		if (!ok__)                                                                   \
-			fail_at(__LINE__, "%s: actual %lld != expected %lld", what, a__, e__); \
+			fail_at(__FILE__, __LINE__, "%s: actual %lld != expected %lld", what, a__, e__); \
 		ok__;                                                                        \
 	})
 
@@ -89,7 +90,7 @@ __attribute__((unused)) static int tap_done(void)
 		const char *a__ = (actual), *e__ = (expected);                            \
 		bool ok__ = a__ && e__ ? !strcmp(a__, e__) : a__ == e__;                  \
 		if (!ok__)                                                                \
-			fail_at(__LINE__, "%s:\n#   actual   '%s'\n#   expected '%s'", what, \
+			fail_at(__FILE__, __LINE__, "%s:\n#   actual   '%s'\n#   expected '%s'", what, \
 				a__ ? a__ : "(null)", e__ ? e__ : "(null)");              \
 		ok__;                                                                     \
 	})

@@ -29,7 +29,7 @@
 		int ret__ = mf_policy_parse(text, strlen(text), "p.json", policy, err__, \
 					    sizeof(err__));                              \
 		if (ret__)                                                               \
-			fail_at(__LINE__, "parse: error %d: %s", ret__, err__);          \
+			fail_at(__FILE__, __LINE__, "parse: error %d: %s", ret__, err__);          \
 		!ret__;                                                                  \
 	})
 
@@ -38,9 +38,63 @@
 		char err__[MF_ERR_MAX] = "";                                           \
 		int ret__ = mf_policy_compile(policy, compiled, err__, sizeof(err__)); \
 		if (ret__)                                                             \
-			fail_at(__LINE__, "compile: error %d: %s", ret__, err__);      \
+			fail_at(__FILE__, __LINE__, "compile: error %d: %s", ret__, err__);      \
 		!ret__;                                                                \
 	})
+
+/* ---- launchers, exec matches with arguments, patterns ---- */
+
+static void test_trust(void)
+{
+	static const char text[] =
+		"{ \"version\": 1, \"admin_group\": \"mcpadmin\",\n"
+		"  \"launchers\": [ { \"exe\": \"/usr/bin/gateway\", \"may_assert\": "
+		"[\"*@example.com\", \"svc-*\"] } ],\n"
+		"  \"servers\": { \"fs\": { \"exec\": [ \"/opt/fs\", { \"path\": \"/usr/bin/node\", "
+		"\"args\": [\"/opt/mcp/fs.js\", \"--root\"] } ] } } }";
+	struct mf_policy *pol = NULL;
+	char *args[] = { "a", "bc" };
+
+	subtest_start("launchers with exe and may_assert, exec matches with arguments");
+	if (ASSERT_PARSE(text, &pol)) {
+		ASSERT_STREQ(pol->admin_group, "mcpadmin", "admin_group");
+		ASSERT_STREQ(pol->launchers[0].exe, "/usr/bin/gateway", "launcher exe");
+		if (ASSERT_EQ(pol->launchers[0].nmay_assert, 2, "patterns"))
+			ASSERT_STREQ(pol->launchers[0].may_assert[1], "svc-*", "pattern");
+		ASSERT_EQ(pol->servers[0].nexec, 1, "plain exec paths");
+		if (ASSERT_EQ(pol->servers[0].nexec_args, 1, "exec matches with arguments")) {
+			ASSERT_STREQ(pol->servers[0].exec_args[0].path, "/usr/bin/node", "path");
+			ASSERT_EQ(pol->servers[0].exec_args[0].nargs, 2, "nargs");
+			ASSERT_STREQ(pol->servers[0].exec_args[0].args[1], "--root", "arg");
+		}
+	}
+	mf_policy_free(pol);
+	subtest_end();
+
+	subtest_start("identity patterns");
+	ASSERT_TRUE(mf_pattern_match("*@example.com", "alice@example.com"), "suffix");
+	ASSERT_TRUE(!mf_pattern_match("*@example.com", "alice@example.com.evil"), "suffix only");
+	ASSERT_TRUE(!mf_pattern_match("*@example.com", "alice@exampleXcom"), "no regex dot");
+	ASSERT_TRUE(mf_pattern_match("svc-*-prod", "svc-a-b-prod"), "inner star");
+	ASSERT_TRUE(!mf_pattern_match("svc-*-prod", "svc-prod"), "inner star needs its parts");
+	ASSERT_TRUE(mf_pattern_match("alice", "alice") && !mf_pattern_match("alice", "alice2"),
+		    "no star: exact");
+	ASSERT_TRUE(mf_pattern_match("*", "anyone"), "star alone");
+	subtest_end();
+
+	subtest_start("exec argument hash: FNV-1a 64 over each argument and its NUL");
+	/* FNV-1a of "a\0bc\0", computed by hand from the definition. */
+	{
+		uint64_t h = 0xcbf29ce484222325ull;
+		const unsigned char bytes[] = { 'a', 0, 'b', 'c', 0 };
+
+		for (size_t i = 0; i < sizeof(bytes); i++)
+			h = (h ^ bytes[i]) * 0x100000001b3ull;
+		ASSERT_TRUE(mf_exec_args_hash(args, 2) == h, "hash of a, bc");
+		ASSERT_TRUE(mf_exec_args_hash(args, 1) != h, "a prefix hashes differently");
+	}
+	subtest_end();
+}
 
 /* ---- helpers ---- */
 
@@ -76,7 +130,7 @@ static struct dest dest_of(const char *text)
 	struct dest d = { .family = strchr(text, ':') ? MF_FAMILY_V6 : MF_FAMILY_V4 };
 
 	if (inet_pton(d.family == MF_FAMILY_V6 ? AF_INET6 : AF_INET, text, d.addr) != 1)
-		fail_at(__LINE__, "bad address in the test: %s", text);
+		fail_at(__FILE__, __LINE__, "bad address in the test: %s", text);
 	return d;
 }
 
@@ -130,13 +184,13 @@ static void check_decision(const struct mf_policy *pol, const struct mf_compiled
 
 	got = mf_policy_decide(pol, identity, server, d.family, d.addr, proto, port, &got_rule);
 	if (got != verdict || got_rule != rule)
-		fail_at(line, "reference: %s %s %s %s/%u: actual %s rule %u, expected %s rule %u",
+		fail_at(__FILE__, line, "reference: %s %s %s %s/%u: actual %s rule %u, expected %s rule %u",
 			identity ? identity : "(any)", server, addr,
 			proto == MF_PROTO_TCP ? "tcp" : "udp", port, got ? "allow" : "deny",
 			got_rule, verdict ? "allow" : "deny", rule);
 	got = compiled_decide(c, identity, server, d.family, d.addr, proto, port, &got_rule);
 	if (got != verdict || got_rule != rule)
-		fail_at(line, "compiled: %s %s %s %s/%u: actual %s rule %u, expected %s rule %u",
+		fail_at(__FILE__, line, "compiled: %s %s %s %s/%u: actual %s rule %u, expected %s rule %u",
 			identity ? identity : "(any)", server, addr,
 			proto == MF_PROTO_TCP ? "tcp" : "udp", port, got ? "allow" : "deny",
 			got_rule, verdict ? "allow" : "deny", rule);
@@ -370,7 +424,24 @@ static const struct error_case {
 	{ "bad audit value", "{ \"version\": 1, \"audit\": { \"allowed\": true } }",
 	  "p.json:1:39: audit.allowed: expected a string, got a boolean" },
 	{ "launcher without user or group", "{ \"version\": 1, \"launchers\": [ {} ] }",
-	  "p.json:1:32: launchers[0]: a launcher needs a \"user\" or a \"group\"" },
+	  "p.json:1:32: launchers[0]: a launcher needs a \"user\", a \"group\" or an \"exe\"" },
+	{ "launcher with a bad identity pattern",
+	  "{ \"version\": 1, \"launchers\": [ { \"user\": \"h\", \"may_assert\": [\"a b*\"] } ] }",
+	  "p.json:1:62: launchers[0].may_assert[0]: invalid identity pattern 'a b*': names are "
+	  "1..127 characters of A-Z a-z 0-9 . _ @ + -, not starting with '-', and '*'" },
+	{ "exec path matched with and without arguments",
+	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"exec\": [\"/bin/node\", "
+	  "{ \"path\": \"/bin/node\", \"args\": [\"/s.js\"] }] } } }",
+	  "p.json:2:45: servers.a.exec[1]: '/bin/node' is matched both with and without arguments: "
+	  "a plain path tags every process that runs it" },
+	{ "exec match with too many arguments",
+	  "{ \"version\": 1, \"servers\": { \"a\": { \"exec\": [ { \"path\": \"/bin/node\", "
+	  "\"args\": [\"1\", \"2\", \"3\", \"4\", \"5\"] } ] } } }",
+	  "p.json:1:78: servers.a.exec[0].args: too many arguments: 5 (limit 4)" },
+	{ "exec match with an empty argument",
+	  "{ \"version\": 1, \"servers\": { \"a\": { \"exec\": [ { \"path\": \"/bin/node\", "
+	  "\"args\": [\"\"] } ] } } }",
+	  "p.json:1:79: servers.a.exec[0].args[0]: an argument is 1..255 bytes, without NUL" },
 	{ "relative exec path",
 	  "{ \"version\": 1,\n  \"servers\": { \"a\": {}, \"b\": { \"exec\": "
 	  "[\"/bin/x\", \"bin/y\"] } } }",
@@ -701,7 +772,7 @@ static bool load_policy(const char *srcdir, const char *file, struct mf_policy *
 	ret = mf_policy_parse(text, len, path, pol, err, sizeof(err));
 	free(text);
 	if (ret || mf_policy_compile(*pol, comp, err, sizeof(err))) {
-		fail_at(__LINE__, "%s", err);
+		fail_at(__FILE__, __LINE__, "%s", err);
 		return false;
 	}
 	return true;
@@ -1033,7 +1104,7 @@ static void test_random(uint64_t seed)
 			if (mismatches++ < 5) {
 				inet_ntop(d.family == MF_FAMILY_V4 ? AF_INET : AF_INET6, d.addr,
 					  addr, sizeof(addr));
-				fail_at(__LINE__,
+				fail_at(__FILE__, __LINE__,
 					"policy %d: %s %s %s %s/%u: compiled %d rule %u, "
 					"reference %d rule %u",
 					p, id ? id : "(any)", server, addr,
@@ -1147,6 +1218,7 @@ int main(void)
 	test_policy_dir(srcdir, "policy");
 	test_policy_dir(srcdir, "policy/examples");
 	test_example_files(srcdir);
+	test_trust();
 	test_random(seed);
 	test_large();
 

@@ -38,7 +38,8 @@ struct parser {
 	json_t *servers; /* name -> index */
 	json_t *groups;	 /* name -> index */
 	json_t *rules;	 /* name -> index */
-	json_t *execs;	 /* path -> server index */
+	json_t *execs;	 /* path (+ args) -> server index */
+	json_t *exec_kinds; /* path -> true if matched with args, false if plain */
 	size_t rule;	 /* index of the rule being parsed */
 	size_t server;	 /* index of the server being parsed */
 	size_t nmembers, nwho, ndests, nports, nexec;
@@ -464,9 +465,85 @@ static int parse_launcher_group(struct parser *p, json_t *v, void *out)
 	return parse_name(p, v, "group name", out);
 }
 
+/* Why path is not a clean absolute path, or NULL. */
+static const char *exec_path_problem(const char *path)
+{
+	const char *c, *end;
+
+	if (path[0] != '/')
+		return "not an absolute path";
+	if (strlen(path) > MF_EXEC_PATH_MAX)
+		return "longer than 4095 bytes";
+	for (c = path + 1;; c = end + 1) {
+		end = strchrnul(c, '/');
+		if (end == c)
+			return "has an empty component";
+		if ((end - c == 1 && c[0] == '.') || (end - c == 2 && !strncmp(c, "..", 2)))
+			return "has a '.' or '..' component";
+		if (!*end)
+			return NULL;
+	}
+}
+
+static int parse_launcher_exe(struct parser *p, json_t *v, void *out)
+{
+	const char *problem;
+	int err = want_type(p, v, JSON_STRING);
+
+	if (!err && (problem = exec_path_problem(json_string_value(v))))
+		err = fail(p, NULL, "invalid executable path '%s': %s",
+			   quote(json_string_value(v)).s, problem);
+	if (!err)
+		err = dup_string(p, json_string_value(v), out);
+	return err;
+}
+
+/* Identity patterns: name characters and '*'. */
+static int parse_may_assert(struct parser *p, json_t *v, void *out)
+{
+	struct mf_launcher *l = out;
+	json_t *elem;
+	size_t i;
+	int err;
+
+	err = want_array(p, v, MF_MAX_MAY_ASSERT, "identity patterns", &l->nmay_assert);
+	if (err)
+		return err;
+	l->may_assert = calloc(l->nmay_assert, sizeof(*l->may_assert));
+	if (l->nmay_assert && !l->may_assert) {
+		l->nmay_assert = 0;
+		return fail_nomem(p);
+	}
+	json_array_foreach(v, i, elem) {
+		char probe[MF_NAME_MAX];
+		const char *pat;
+		size_t k = 0;
+
+		path_push_index(p, i);
+		err = want_type(p, elem, JSON_STRING);
+		if (!err) {
+			/* Valid when the pattern with its stars replaced is a valid name. */
+			pat = json_string_value(elem);
+			for (; pat[k] && k < sizeof(probe) - 1; k++)
+				probe[k] = pat[k] == '*' ? 'x' : pat[k];
+			probe[k] = '\0';
+			if (pat[k] || !mf_name_valid(probe))
+				err = fail(p, NULL, "invalid identity pattern '%s': " NAME_RULES
+						    ", and '*'",
+					   quote(pat).s);
+		}
+		if (!err)
+			err = dup_string(p, json_string_value(elem), &l->may_assert[i]);
+		path_pop(p);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int parse_launchers(struct parser *p, json_t *v, void *out)
 {
-	static const char *const keys[] = { "user", "group", NULL };
+	static const char *const keys[] = { "user", "group", "exe", "may_assert", NULL };
 	struct mf_policy *pol = p->policy;
 	json_t *elem;
 	size_t i, n;
@@ -490,8 +567,13 @@ static int parse_launchers(struct parser *p, json_t *v, void *out)
 			err = field(p, elem, "user", false, parse_launcher_user, &l->user);
 		if (!err)
 			err = field(p, elem, "group", false, parse_launcher_group, &l->group);
-		if (!err && !l->user && !l->group)
-			err = fail(p, NULL, "a launcher needs a \"user\" or a \"group\"");
+		if (!err)
+			err = field(p, elem, "exe", false, parse_launcher_exe, &l->exe);
+		if (!err)
+			err = field(p, elem, "may_assert", false, parse_may_assert, l);
+		if (!err && !l->user && !l->group && !l->exe)
+			err = fail(p, NULL,
+				   "a launcher needs a \"user\", a \"group\" or an \"exe\"");
 		path_pop(p);
 		if (err)
 			return err;
@@ -555,62 +637,135 @@ static int parse_groups(struct parser *p, json_t *v, void *out)
 	return 0;
 }
 
-/* Why path is not a clean absolute path, or NULL. */
-static const char *exec_path_problem(const char *path)
+/* Claim an executable for the server being parsed: one server per key, and a
+ * path is either matched plainly or only with arguments, never both. */
+static int claim_exec(struct parser *p, const char *path, const char *key, bool with_args)
 {
-	const char *c, *end;
+	json_t *owner = json_object_get(p->execs, key);
+	json_t *kind = json_object_get(p->exec_kinds, path);
 
-	if (path[0] != '/')
-		return "not an absolute path";
-	if (strlen(path) > MF_EXEC_PATH_MAX)
-		return "longer than 4095 bytes";
-	for (c = path + 1;; c = end + 1) {
-		end = strchrnul(c, '/');
-		if (end == c)
-			return "has an empty component";
-		if ((end - c == 1 && c[0] == '.') || (end - c == 2 && !strncmp(c, "..", 2)))
-			return "has a '.' or '..' component";
-		if (!*end)
-			return NULL;
+	if (owner)
+		return fail(p, NULL, "'%s' is already an executable of server '%s'", quote(path).s,
+			    p->policy->servers[json_integer_value(owner)].name);
+	if (kind && json_is_true(kind) != with_args)
+		return fail(p, NULL,
+			    "'%s' is matched both with and without arguments: a plain path tags "
+			    "every process that runs it",
+			    quote(path).s);
+	if (json_object_set_new(p->execs, key, json_integer(p->server)) ||
+	    json_object_set_new(p->exec_kinds, path, json_boolean(with_args)))
+		return fail_nomem(p);
+	return 0;
+}
+
+static int parse_exec_path(struct parser *p, json_t *v, char **out)
+{
+	const char *problem;
+	int err = want_type(p, v, JSON_STRING);
+
+	if (!err && (problem = exec_path_problem(json_string_value(v))))
+		err = fail(p, NULL, "invalid executable path '%s': %s",
+			   quote(json_string_value(v)).s, problem);
+	if (!err)
+		err = dup_string(p, json_string_value(v), out);
+	return err;
+}
+
+static int parse_exec_arg_list(struct parser *p, json_t *v, void *out)
+{
+	struct mf_exec_args *ea = out;
+	json_t *elem;
+	size_t i;
+	int err;
+
+	err = want_array(p, v, MF_EXEC_MAX_ARGS, "arguments", &ea->nargs);
+	if (err)
+		return err;
+	ea->args = calloc(ea->nargs, sizeof(*ea->args));
+	if (ea->nargs && !ea->args) {
+		ea->nargs = 0;
+		return fail_nomem(p);
 	}
+	json_array_foreach(v, i, elem) {
+		const char *arg;
+
+		path_push_index(p, i);
+		err = want_type(p, elem, JSON_STRING);
+		arg = err ? NULL : json_string_value(elem);
+		if (arg && (!arg[0] || json_string_length(elem) > MF_EXEC_ARG_MAX ||
+			    strlen(arg) != json_string_length(elem)))
+			err = fail(p, NULL, "an argument is 1..%d bytes, without NUL",
+				   MF_EXEC_ARG_MAX);
+		if (!err)
+			err = dup_string(p, arg, &ea->args[i]);
+		path_pop(p);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int parse_exec_path_field(struct parser *p, json_t *v, void *out)
+{
+	return parse_exec_path(p, v, out);
+}
+
+/* { "path": "/usr/bin/node", "args": ["/opt/mcp/server.js"] } */
+static int parse_exec_args(struct parser *p, json_t *v, struct mf_exec_args *ea)
+{
+	static const char *const keys[] = { "path", "args", NULL };
+	char key[MF_EXEC_PATH_MAX + MF_EXEC_MAX_ARGS * (MF_EXEC_ARG_MAX + 1) + 2];
+	size_t off;
+	int err;
+
+	err = check_keys(p, v, keys);
+	if (!err)
+		err = field(p, v, "path", true, parse_exec_path_field, &ea->path);
+	if (!err)
+		err = field(p, v, "args", true, parse_exec_arg_list, ea);
+	if (err)
+		return err;
+	/* The key of the match: the path and each argument, NUL-separated. */
+	off = snprintf(key, sizeof(key), "%s", ea->path);
+	for (size_t i = 0; i < ea->nargs; i++)
+		off += snprintf(key + off, sizeof(key) - off, "\x1f%s", ea->args[i]);
+	return claim_exec(p, ea->path, key, true);
 }
 
 static int parse_exec(struct parser *p, json_t *v, void *out)
 {
 	struct mf_server *srv = &p->policy->servers[p->server];
-	const char *problem;
-	json_t *elem, *owner;
-	size_t i;
+	json_t *elem;
+	size_t i, n;
 	int err;
 
-	err = want_array(p, v, MF_MAX_EXEC, "exec paths", &srv->nexec);
+	err = want_array(p, v, MF_MAX_EXEC, "exec paths", &n);
 	if (!err)
-		err = count(p, &p->nexec, srv->nexec, MF_MAX_EXEC, "exec paths");
-	if (err) {
-		srv->nexec = 0;
+		err = count(p, &p->nexec, n, MF_MAX_EXEC, "exec paths");
+	if (err)
 		return err;
-	}
-	srv->exec = calloc(srv->nexec, sizeof(*srv->exec));
-	if (srv->nexec && !srv->exec) {
-		srv->nexec = 0;
+	/* Sized for either form; nexec and nexec_args count what was used. */
+	srv->exec = calloc(n, sizeof(*srv->exec));
+	srv->exec_args = calloc(n, sizeof(*srv->exec_args));
+	if (n && (!srv->exec || !srv->exec_args))
 		return fail_nomem(p);
-	}
 	json_array_foreach(v, i, elem) {
 		path_push_index(p, i);
-		err = want_type(p, elem, JSON_STRING);
-		if (!err && (problem = exec_path_problem(json_string_value(elem))))
-			err = fail(p, NULL, "invalid executable path '%s': %s",
-				   quote(json_string_value(elem)).s, problem);
-		owner = err ? NULL : json_object_get(p->execs, json_string_value(elem));
-		if (owner)
-			err = fail(p, NULL, "'%s' is already an executable of server '%s'",
-				   quote(json_string_value(elem)).s,
-				   p->policy->servers[json_integer_value(owner)].name);
-		if (!err &&
-		    json_object_set_new(p->execs, json_string_value(elem), json_integer(p->server)))
-			err = fail_nomem(p);
-		if (!err)
-			err = dup_string(p, json_string_value(elem), &srv->exec[i]);
+		if (json_is_object(elem)) {
+			err = parse_exec_args(p, elem, &srv->exec_args[srv->nexec_args++]);
+		} else if (json_is_string(elem)) {
+			err = parse_exec_path(p, elem, &srv->exec[srv->nexec]);
+			if (!err)
+				srv->nexec++;
+			if (!err)
+				err = claim_exec(p, srv->exec[srv->nexec - 1], srv->exec[srv->nexec - 1],
+						 false);
+		} else {
+			err = fail(p, NULL,
+				   "expected an executable path, or an object with \"path\" and "
+				   "\"args\", got %s",
+				   type_name(elem));
+		}
 		path_pop(p);
 		if (err)
 			return err;
@@ -996,7 +1151,7 @@ static int parse_rules(struct parser *p, json_t *v, void *out)
 static int parse_policy(struct parser *p, json_t *root)
 {
 	static const char *const keys[] = { "version", "mode",	  "audit", "launchers",
-					    "groups",  "servers", "rules", NULL };
+					    "groups",  "servers", "rules", "admin_group", NULL };
 	struct mf_policy *pol = p->policy;
 	int err;
 
@@ -1010,6 +1165,8 @@ static int parse_policy(struct parser *p, json_t *root)
 		err = field(p, root, "mode", false, parse_mode, &pol->audit_only);
 	if (!err)
 		err = field(p, root, "audit", false, parse_audit, &pol->audit_allowed);
+	if (!err)
+		err = field(p, root, "admin_group", false, parse_launcher_group, &pol->admin_group);
 	if (!err)
 		err = field(p, root, "launchers", false, parse_launchers, NULL);
 	if (!err)
@@ -1049,7 +1206,8 @@ int mf_policy_parse(const char *text, size_t len, const char *filename, struct m
 	p.groups = json_object();
 	p.rules = json_object();
 	p.execs = json_object();
-	if (!p.policy || !p.servers || !p.groups || !p.rules || !p.execs) {
+	p.exec_kinds = json_object();
+	if (!p.policy || !p.servers || !p.groups || !p.rules || !p.execs || !p.exec_kinds) {
 		ret = fail_nomem(&p);
 		goto out;
 	}
@@ -1062,6 +1220,7 @@ out:
 	}
 	*out = p.policy;
 	json_decref(p.execs);
+	json_decref(p.exec_kinds);
 	json_decref(p.rules);
 	json_decref(p.groups);
 	json_decref(p.servers);
@@ -1104,6 +1263,12 @@ void mf_policy_free(struct mf_policy *policy)
 	for (i = 0; i < policy->nservers; i++) {
 		free(policy->servers[i].name);
 		free_strings(policy->servers[i].exec, policy->servers[i].nexec);
+		for (size_t k = 0; k < policy->servers[i].nexec_args; k++) {
+			free(policy->servers[i].exec_args[k].path);
+			free_strings(policy->servers[i].exec_args[k].args,
+				     policy->servers[i].exec_args[k].nargs);
+		}
+		free(policy->servers[i].exec_args);
 	}
 	free(policy->servers);
 	for (i = 0; i < policy->ngroups; i++) {
@@ -1114,9 +1279,51 @@ void mf_policy_free(struct mf_policy *policy)
 	for (i = 0; i < policy->nlaunchers; i++) {
 		free(policy->launchers[i].user);
 		free(policy->launchers[i].group);
+		free(policy->launchers[i].exe);
+		free_strings(policy->launchers[i].may_assert, policy->launchers[i].nmay_assert);
 	}
 	free(policy->launchers);
+	free(policy->admin_group);
 	free(policy);
+}
+
+bool mf_pattern_match(const char *pattern, const char *name)
+{
+	/* Iterative glob with backtracking to the last star: linear in practice. */
+	const char *star = NULL, *resume = NULL;
+
+	while (*name) {
+		if (*pattern == '*') {
+			star = pattern++;
+			resume = name;
+		} else if (*pattern == *name) {
+			pattern++;
+			name++;
+		} else if (star) {
+			pattern = star + 1;
+			name = ++resume;
+		} else {
+			return false;
+		}
+	}
+	while (*pattern == '*')
+		pattern++;
+	return !*pattern;
+}
+
+uint64_t mf_exec_args_hash(char *const *args, size_t nargs)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < nargs; i++) {
+		for (const unsigned char *c = (const unsigned char *)args[i];; c++) {
+			h ^= *c;
+			h *= 0x100000001b3ull;
+			if (!*c)
+				break;
+		}
+	}
+	return h;
 }
 
 bool mf_name_valid(const char *name)

@@ -29,6 +29,9 @@
 #define MF_MAX_LAUNCHERS 1024
 #define MF_MAX_EXEC 4096 /* executable paths, all servers together */
 #define MF_EXEC_PATH_MAX 4095 /* bytes, NUL excluded */
+#define MF_EXEC_MAX_ARGS 4    /* argv prefix of an interpreter match (argv[1..4]) */
+#define MF_EXEC_ARG_MAX 255   /* bytes of one such argument */
+#define MF_MAX_MAY_ASSERT 256 /* patterns of one launcher */
 #define MF_MAX_BINDINGS 1048576 /* compiled (identity, server) bindings */
 #define MF_MAX_FLAT_ENTRIES 2097152 /* compiled prefix entries, all rulesets together */
 #define MF_MAX_COMPILE_WORK 16777216 /* (identity, rule) pairs plus entries flattened */
@@ -61,10 +64,20 @@ struct mf_rule {
 	size_t ndeny;
 };
 
+/* An interpreter tagged at exec only when its arguments start with args
+ * (argv[1], argv[2], ...): e.g. /usr/bin/node with /opt/mcp/server.js. */
+struct mf_exec_args {
+	char *path;
+	char **args;
+	size_t nargs;
+};
+
 struct mf_server {
 	char *name;
 	char **exec; /* absolute executable paths tagged at exec */
 	size_t nexec;
+	struct mf_exec_args *exec_args;
+	size_t nexec_args;
 };
 
 struct mf_group {
@@ -73,15 +86,20 @@ struct mf_group {
 	size_t nmembers;
 };
 
+/* A trusted launcher: every given attribute must match the peer. */
 struct mf_launcher {
 	char *user;  /* may be NULL */
 	char *group; /* may be NULL */
+	char *exe;   /* absolute path of the peer's executable; may be NULL */
+	char **may_assert; /* identity patterns ('*' matches any run); none: any identity */
+	size_t nmay_assert;
 };
 
 struct mf_policy {
 	int version;
 	bool audit_only;    /* "mode": "audit" */
 	bool audit_allowed; /* "audit": { "allowed": "all" } */
+	char *admin_group;  /* members may read every audit record; may be NULL */
 	struct mf_server *servers;
 	size_t nservers;
 	struct mf_group *groups;
@@ -103,6 +121,13 @@ void mf_policy_free(struct mf_policy *policy);
 
 /* Identity and server names: 1..127 bytes of [A-Za-z0-9._@+-], no leading '-'. */
 bool mf_name_valid(const char *name);
+
+/* Does name match pattern, where '*' matches any run of characters? */
+bool mf_pattern_match(const char *pattern, const char *name);
+
+/* The hash the kernel computes over an interpreter's argv[1..n] at exec:
+ * FNV-1a 64 over each argument followed by its NUL. */
+uint64_t mf_exec_args_hash(char *const *args, size_t nargs);
 
 /* ---- compiled form ---- */
 
