@@ -33,6 +33,10 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Signals a task other than current: here, a child that must not run untagged. */
+extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type,
+				__u64 value) __ksym;
+
 /* Sized by the agent before load (to pid_max, so it cannot fill first). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -49,6 +53,22 @@ struct {
 	__type(value, struct mf_exec_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } exec_servers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct mf_exec_args_key);
+	__type(value, struct mf_exec_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} exec_args SEC(".maps");
+
+/* Scratch space for an interpreter's arguments (too large for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, char[MF_EXEC_ARGS_BYTES]);
+} args_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -170,8 +190,8 @@ int BPF_PROG(mf_fork, struct task_struct *parent, struct task_struct *child)
 	if (!tag)
 		return 0; /* parent ungoverned */
 	if (bpf_map_update_elem(&tags, &child_tgid, tag, BPF_ANY)) {
-		/* The child would run ungoverned: the map is sized to pid_max so
-		 * this should not happen; kill the parent's line rather than let it. */
+		/* The child would run ungoverned (the map is sized to pid_max, so
+		 * only a raised pid_max gets here): it is killed before it runs. */
 		struct mf_event *e = event_start(tag, MF_EV_TAG_LOST);
 
 		count(MF_CNT_TAG_FAILED);
@@ -180,11 +200,59 @@ int BPF_PROG(mf_fork, struct task_struct *parent, struct task_struct *child)
 			e->aux = child_tgid;
 			bpf_ringbuf_submit(e, 0);
 		}
-		bpf_send_signal(SIGKILL);
+		bpf_send_signal_task(child, SIGKILL, PIDTYPE_TGID, 0);
 		return 0;
 	}
 	count(MF_CNT_TAG_INHERITED);
 	return 0;
+}
+
+/*
+ * An interpreter (node, python) is a server only with the right arguments:
+ * hash argv[1], argv[1..2], ... (up to MF_EXEC_ARGS_MAX) as userspace does
+ * and look each prefix up; the longest that matches names the server. The
+ * argument strings were just copied into the new program's stack by exec,
+ * so reading them cannot fault.
+ */
+static __always_inline __u32 match_args(struct task_struct *task, const struct mf_exec_key *exe)
+{
+	struct mf_exec_args_key akey = { .ino = exe->ino, .dev = exe->dev };
+	unsigned long start = BPF_CORE_READ(task, mm, arg_start);
+	unsigned long end = BPF_CORE_READ(task, mm, arg_end);
+	__u64 hash = 0xcbf29ce484222325ull;
+	struct mf_exec_val *val;
+	__u32 zero = 0, server = 0, len;
+	bool in_args = false;
+	char *buf;
+
+	buf = bpf_map_lookup_elem(&args_scratch, &zero);
+	if (!buf || end <= start)
+		return 0; /* no arguments to match: not this server */
+	len = end - start > MF_EXEC_ARGS_BYTES ? MF_EXEC_ARGS_BYTES : end - start;
+	if (bpf_probe_read_user(buf, len, (void *)start))
+		return 0;
+	for (__u32 i = 0; i < MF_EXEC_ARGS_BYTES; i++) {
+		unsigned char c;
+
+		if (i >= len)
+			break;
+		c = buf[i];
+		if (!in_args) {
+			in_args = c == 0; /* argv[0] ends here */
+			continue;
+		}
+		hash = (hash ^ c) * 0x100000001b3ull;
+		if (c)
+			continue;
+		akey.nargs++;
+		akey.hash = hash;
+		val = bpf_map_lookup_elem(&exec_args, &akey);
+		if (val)
+			server = val->server_id;
+		if (akey.nargs == MF_EXEC_ARGS_MAX)
+			break;
+	}
+	return server;
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -208,8 +276,12 @@ int BPF_PROG(mf_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	server = bpf_map_lookup_elem(&exec_servers, &key);
 	if (!server)
 		return 0;
-	tag.identity_id = MF_UID_IDENTITY | (__u32)bpf_get_current_uid_gid();
 	tag.server_id = server->server_id;
+	if (server->flags & MF_EXEC_MATCH_ARGS)
+		tag.server_id = match_args(task, &key);
+	if (!tag.server_id)
+		return 0;
+	tag.identity_id = MF_UID_IDENTITY | (__u32)bpf_get_current_uid_gid();
 	tag.flags = MF_TAG_EXEC;
 	if (bpf_map_update_elem(&tags, &tgid, &tag, BPF_NOEXIST)) {
 		count(MF_CNT_TAG_FAILED);

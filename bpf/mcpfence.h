@@ -52,9 +52,23 @@ struct mf_exec_key {
 	__u32 reserved;
 };
 
+#define MF_EXEC_MATCH_ARGS 0x1 /* an interpreter: the server depends on argv (exec_args) */
+
 struct mf_exec_val {
-	__u32 server_id;
-	__u32 reserved;
+	__u32 server_id; /* 0 with MF_EXEC_MATCH_ARGS */
+	__u32 flags;
+};
+
+/* exec_args map: an interpreter's inode and a hash of argv[1..nargs], each
+ * argument with its NUL (FNV-1a 64) -> struct mf_exec_val. */
+#define MF_EXEC_ARGS_MAX 4
+#define MF_EXEC_ARGS_BYTES 1024 /* of the argument area read at exec */
+
+struct mf_exec_args_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 nargs;
+	__u64 hash;
 };
 
 /* ---- policy, double-buffered in two slots (0, 1) ----
