@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <jansson.h>
 
@@ -25,6 +26,7 @@ struct agent_options {
 	const char *pin_dir;
 	const char *audit_log;
 	const char *cgroup_path; /* NULL: the cgroup v2 root */
+	unsigned int tag_capacity; /* 0: pid_max */
 	bool detach_on_exit;
 	bool verbose;
 };
@@ -107,6 +109,22 @@ void audit_emit(struct agent *a, json_t *record);
 void audit_now_ts(char *buf, size_t len);
 /* Does record (a JSON object) pass a subscriber's filters? */
 bool audit_filter_match(const json_t *record, const char *identity, const char *verdict);
+
+/* scan.c: tag what runs already (exec rules, descendants); drop stale tags */
+void scan_processes(struct agent *a);
+
+/* trust.c: who may assert which identity; one-time launch tickets */
+#define MF_TICKET_LEN 64 /* hex characters: 256 random bits */
+#define MF_TICKETS_MAX 1024 /* outstanding at once */
+#define MF_TICKET_TTL_MAX 60 /* seconds */
+bool pid_in_group(pid_t pid, gid_t primary, gid_t gid);
+bool peer_in_group(const struct ucred *cred, const char *group);
+bool trust_may_assert(struct agent *a, const struct ucred *cred, const char *identity, char *why,
+		      size_t len);
+int ticket_issue(const struct ucred *cred, const char *identity, const char *server,
+		 unsigned int ttl_s, char id[MF_TICKET_LEN + 1]);
+int ticket_take(const char *id, char identity[MF_NAME_MAX], char server[MF_NAME_MAX], char *why,
+		size_t len);
 
 /* control.c */
 int control_setup(struct agent *a);

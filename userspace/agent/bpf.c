@@ -190,7 +190,8 @@ int bpf_setup(struct agent *a)
 		return err;
 	}
 	/* One tag per possible process: the map cannot fill before the pid space. */
-	bpf_map__set_max_entries(a->skel->maps.tags, read_pid_max());
+	bpf_map__set_max_entries(a->skel->maps.tags,
+				 a->opt.tag_capacity ? a->opt.tag_capacity : read_pid_max());
 
 	err = mcpfence_bpf__load(a->skel);
 	if (err) {

@@ -282,6 +282,13 @@ static bool peer_is_root(const struct client *c)
 	return c->cred.uid == 0;
 }
 
+/* Root and members of the policy's admin_group read every record and process. */
+static bool peer_is_admin(struct agent *a, const struct client *c)
+{
+	return peer_is_root(c) ||
+	       (a->current.policy && peer_in_group(&c->cred, a->current.policy->admin_group));
+}
+
 static const char *peer_user(const struct client *c, char *buf, size_t len)
 {
 	struct passwd *pw = getpwuid(c->cred.uid);
@@ -296,59 +303,6 @@ static const char *peer_user(const struct client *c, char *buf, size_t len)
 static bool tag_of(struct agent *a, uint32_t pid, struct mf_tag *tag)
 {
 	return bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.tags), &pid, tag) == 0;
-}
-
-/* Is gid among the process's groups (primary or supplementary)? */
-static bool pid_in_group(pid_t pid, gid_t primary, gid_t gid)
-{
-	char path[64], line[4096];
-	bool found = primary == gid;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return found;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char *p, *end;
-
-		if (strncmp(line, "Groups:", 7))
-			continue;
-		for (p = line + 7;; p = end) {
-			unsigned long g = strtoul(p, &end, 10);
-
-			if (end == p)
-				break;
-			if (g == gid)
-				found = true;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
-static bool peer_is_launcher(struct agent *a, const struct client *c)
-{
-	const struct mf_policy *p = a->current.policy;
-
-	for (size_t i = 0; p && i < p->nlaunchers; i++) {
-		const struct mf_launcher *l = &p->launchers[i];
-
-		if (l->user) {
-			struct passwd *pw = getpwnam(l->user);
-
-			if (!pw || pw->pw_uid != c->cred.uid)
-				continue;
-		}
-		if (l->group) {
-			struct group *gr = getgrnam(l->group);
-
-			if (!gr || !pid_in_group(c->cred.pid, c->cred.gid, gr->gr_gid))
-				continue;
-		}
-		return true;
-	}
-	return false;
 }
 
 static bool policy_has_server(struct agent *a, const char *server)
@@ -386,7 +340,7 @@ static void read_proc_text(pid_t pid, const char *what, char *buf, size_t len)
 }
 
 static void audit_tag_request(struct agent *a, const struct client *c, const char *identity,
-			      const char *server, const char *refusal)
+			      const char *server, const char *refusal, const json_t *req)
 {
 	char user[MF_NAME_MAX];
 	json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I}", "event",
@@ -403,49 +357,98 @@ static void audit_tag_request(struct agent *a, const struct client *c, const cha
 	json_object_set_new(rec, "comm", json_string(comm));
 	if (refusal)
 		json_object_set_new(rec, "reason", json_string(refusal));
+	if (json_object_get(req, "ticket"))
+		json_object_set_new(rec, "ticket", json_true());
+	/* What the launcher says it applies before exec (`run --no-harden`). */
+	if (json_is_boolean(json_object_get(req, "harden")))
+		json_object_set(rec, "harden", json_object_get(req, "harden"));
+	if (json_is_boolean(json_object_get(req, "landlock")))
+		json_object_set(rec, "landlock", json_object_get(req, "landlock"));
 	audit_emit(a, rec);
 }
 
+/* Why the peer may not have a tag for (identity, server), or NULL. */
+static const char *tag_refusal(struct agent *a, struct client *c, const char *identity,
+			       const char *server, char *why, size_t len)
+{
+	char ident[MF_NAME_MAX];
+	struct mf_tag tag;
+
+	if (tag_of(a, c->cred.pid, &tag)) {
+		snprintf(why, len,
+			 "process %d is governed already (identity %s, server %s): a governed "
+			 "process cannot change its tag or obtain another",
+			 c->cred.pid, identity_name(a, tag.identity_id, ident, sizeof(ident)),
+			 server_name(a, tag.server_id));
+		return why;
+	}
+	if (!mf_name_valid(identity)) {
+		snprintf(why, len, "invalid identity name");
+		return why;
+	}
+	if (!mf_name_valid(server) || !policy_has_server(a, server)) {
+		snprintf(why, len, "unknown server '%s': the policy does not declare it",
+			 mf_name_valid(server) ? server : "?");
+		return why;
+	}
+	return NULL;
+}
+
+static const char *loggable(const char *name)
+{
+	return name && mf_name_valid(name) ? name : "?";
+}
+
+/*
+ * Tag the peer. Either with "identity" and "server" (the peer must be
+ * allowed to assert the identity) or with a "ticket" issued to a trusted
+ * host (identity and server, if given, must be the ticket's).
+ */
 static void op_tag(struct agent *a, struct client *c, json_t *req)
 {
 	const char *identity = json_string_value(json_object_get(req, "identity"));
 	const char *server = json_string_value(json_object_get(req, "server"));
-	char refusal[512], user[MF_NAME_MAX], ident[MF_NAME_MAX];
+	const char *ticket = json_string_value(json_object_get(req, "ticket"));
+	char t_identity[MF_NAME_MAX], t_server[MF_NAME_MAX];
 	struct mf_tag tag = { .flags = MF_TAG_LAUNCHER };
+	const char *refusal = NULL;
 	uint32_t pid = c->cred.pid;
+	char why[1024];
 	int err;
 
-	if (!identity || !server) {
-		reply_error(c, "tag needs \"identity\" and \"server\" strings");
+	if (json_object_get(req, "ticket") && !ticket) {
+		reply_error(c, "tag: \"ticket\" must be a string");
 		return;
 	}
-	refusal[0] = '\0';
-	if (tag_of(a, pid, &tag)) {
-		snprintf(refusal, sizeof(refusal),
-			 "process %u is governed already (identity %s, server %s): a governed "
-			 "process cannot change its tag or obtain another",
-			 pid, identity_name(a, tag.identity_id, ident, sizeof(ident)),
-			 server_name(a, tag.server_id));
-	} else if (!mf_name_valid(identity)) {
-		snprintf(refusal, sizeof(refusal), "invalid identity name");
-	} else if (!mf_name_valid(server) || !policy_has_server(a, server)) {
-		snprintf(refusal, sizeof(refusal), "unknown server '%s': the policy does not declare it",
-			 mf_name_valid(server) ? server : "?");
-	} else if (!peer_is_root(c) && !peer_is_launcher(a, c) &&
-		   strcmp(identity, peer_user(c, user, sizeof(user)))) {
-		snprintf(refusal, sizeof(refusal),
-			 "user %s may only run servers as %s: only root and the policy's launchers "
-			 "may assert another identity",
-			 user, user);
+	if (ticket) {
+		if (ticket_take(ticket, t_identity, t_server, why, sizeof(why))) {
+			refusal = why;
+		} else if ((identity && strcmp(identity, t_identity)) ||
+			   (server && strcmp(server, t_server))) {
+			snprintf(why, sizeof(why),
+				 "the ticket is for identity %s on server %s, not %s on %s",
+				 t_identity, t_server, loggable(identity ? identity : t_identity),
+				 loggable(server ? server : t_server));
+			refusal = why;
+		}
+		identity = t_identity;
+		server = t_server;
+		if (!refusal)
+			refusal = tag_refusal(a, c, identity, server, why, sizeof(why));
+	} else if (!identity || !server) {
+		reply_error(c, "tag needs \"identity\" and \"server\" strings, or a \"ticket\"");
+		return;
+	} else {
+		refusal = tag_refusal(a, c, identity, server, why, sizeof(why));
+		if (!refusal && !trust_may_assert(a, &c->cred, identity, why, sizeof(why)))
+			refusal = why;
 	}
-	if (refusal[0]) {
-		audit_tag_request(a, c, mf_name_valid(identity) ? identity : "?",
-				  mf_name_valid(server) ? server : "?", refusal);
+	if (refusal) {
+		audit_tag_request(a, c, loggable(identity), loggable(server), refusal, req);
 		reply_error(c, "%s", refusal);
 		return;
 	}
 
-	tag.flags = MF_TAG_LAUNCHER;
 	err = identity_id_get(a, identity, &tag.identity_id);
 	if (!err)
 		err = server_id_get(a, server, &tag.server_id);
@@ -456,15 +459,58 @@ static void op_tag(struct agent *a, struct client *c, json_t *req)
 	/* NOEXIST: a tag that appeared since the check (it cannot, the peer waits
 	 * for us) is never replaced. */
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.tags), &pid, &tag, BPF_NOEXIST)) {
-		snprintf(refusal, sizeof(refusal), "cannot tag process %u: %s", pid,
-			 strerror(errno));
-		audit_tag_request(a, c, identity, server, refusal);
+		snprintf(why, sizeof(why), "cannot tag process %u: %s", pid, strerror(errno));
+		audit_tag_request(a, c, identity, server, why, req);
+		reply_error(c, "%s", why);
+		return;
+	}
+	audit_tag_request(a, c, identity, server, NULL, req);
+	client_send_json(c, json_pack("{s:b, s:I, s:s, s:s}", "ok", 1, "pid", (json_int_t)pid,
+				      "identity", identity, "server", server),
+			 false);
+}
+
+/* A trusted host asks for a one-time ticket for (identity, server). */
+static void op_ticket(struct agent *a, struct client *c, json_t *req)
+{
+	const char *identity = json_string_value(json_object_get(req, "identity"));
+	const char *server = json_string_value(json_object_get(req, "server"));
+	json_t *ttl_v = json_object_get(req, "ttl");
+	json_int_t ttl = ttl_v ? json_integer_value(ttl_v) : 30;
+	char id[MF_TICKET_LEN + 1], why[512];
+	const char *refusal;
+	json_t *rec;
+	int err;
+
+	if (!identity || !server) {
+		reply_error(c, "ticket needs \"identity\" and \"server\" strings");
+		return;
+	}
+	if ((ttl_v && !json_is_integer(ttl_v)) || ttl < 1 || ttl > MF_TICKET_TTL_MAX) {
+		reply_error(c, "ticket: \"ttl\" is 1..%d seconds", MF_TICKET_TTL_MAX);
+		return;
+	}
+	refusal = tag_refusal(a, c, identity, server, why, sizeof(why));
+	if (!refusal && !trust_may_assert(a, &c->cred, identity, why, sizeof(why)))
+		refusal = why;
+	if (!refusal && (err = ticket_issue(&c->cred, identity, server, ttl, id))) {
+		snprintf(why, sizeof(why), "cannot issue a ticket: %s",
+			 err == -ENOSPC ? "too many outstanding tickets" : strerror(-err));
+		refusal = why;
+	}
+	rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "event",
+			refusal ? "ticket-refused" : "ticket", "verdict", refusal ? "deny" : "allow",
+			"identity", loggable(identity), "server", loggable(server), "pid",
+			(json_int_t)c->cred.pid, "uid", (json_int_t)c->cred.uid);
+	if (rec && refusal)
+		json_object_set_new(rec, "reason", json_string(refusal));
+	if (rec)
+		audit_emit(a, rec);
+	if (refusal) {
 		reply_error(c, "%s", refusal);
 		return;
 	}
-	audit_tag_request(a, c, identity, server, NULL);
-	client_send_json(c, json_pack("{s:b, s:I, s:s, s:s}", "ok", 1, "pid", (json_int_t)pid,
-				      "identity", identity, "server", server),
+	client_send_json(c, json_pack("{s:b, s:s, s:I}", "ok", 1, "ticket", id, "ttl", ttl),
 			 false);
 }
 
@@ -490,6 +536,7 @@ static void op_whoami(struct agent *a, struct client *c)
 
 static void op_ps(struct agent *a, struct client *c)
 {
+	bool admin = peer_is_admin(a, c);
 	int fd = bpf_map__fd(a->skel->maps.tags);
 	json_t *procs = json_array();
 	uint32_t key, next;
@@ -507,8 +554,8 @@ static void op_ps(struct agent *a, struct client *c)
 		snprintf(path, sizeof(path), "/proc/%u", key);
 		if (stat(path, &st))
 			continue; /* exited since */
-		/* Others' processes are root's business only. */
-		if (!peer_is_root(c) && st.st_uid != c->cred.uid)
+		/* Others' processes are the administrators' business only. */
+		if (!admin && st.st_uid != c->cred.uid)
 			continue;
 		read_proc_text(key, "comm", comm, sizeof(comm));
 		read_proc_text(key, "cmdline", cmdline, sizeof(cmdline));
@@ -543,6 +590,17 @@ static void op_status(struct agent *a, struct client *c)
 	uint32_t key, next;
 	void *prev = NULL;
 
+	if (!peer_is_admin(a, c)) {
+		/* Others learn that enforcement is up, not what it saw. */
+		client_send_json(c,
+				 json_pack("{s:b, s:I, s:o, s:{s:b, s:I}}", "ok", 1, "agent_pid",
+					   (json_int_t)getpid(), "programs", bpf_attached_programs(a),
+					   "policy", "loaded", a->current.policy != NULL, "generation",
+					   (json_int_t)a->current.generation),
+				 false);
+		json_decref(cnt);
+		return;
+	}
 	bpf_read_counters(a, counters);
 	for (int i = 0; i < MF_CNT_MAX; i++)
 		json_object_set_new(cnt, counter_names[i], json_integer((json_int_t)counters[i]));
@@ -637,7 +695,7 @@ static void op_audit(struct agent *a, struct client *c, json_t *req)
 	free(c->own_identity);
 	c->filter_identity = identity ? strdup(identity) : NULL;
 	c->filter_verdict = verdict ? strdup(verdict) : NULL;
-	c->own_identity = peer_is_root(c) ? NULL : strdup(peer_user(c, user, sizeof(user)));
+	c->own_identity = peer_is_admin(a, c) ? NULL : strdup(peer_user(c, user, sizeof(user)));
 	client_send_json(c, json_pack("{s:b, s:b}", "ok", 1, "follow", follow), false);
 	for (size_t i = 0; i < MF_HISTORY_MAX; i++) {
 		json_t *rec = a->history[(a->history_next + i) % MF_HISTORY_MAX];
@@ -675,6 +733,8 @@ static void handle_request(struct agent *a, struct client *c, json_t *req)
 		op_whoami(a, c);
 	} else if (strcmp(op, "tag") == 0) {
 		op_tag(a, c, req);
+	} else if (strcmp(op, "ticket") == 0) {
+		op_ticket(a, c, req);
 	} else if (strcmp(op, "ps") == 0) {
 		op_ps(a, c);
 	} else if (strcmp(op, "audit") == 0) {

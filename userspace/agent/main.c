@@ -40,6 +40,8 @@ static const char usage[] =
 	"  --audit-log FILE   append every audit record to FILE as a JSON line\n"
 	"  --cgroup DIR       attach at this cgroup v2 directory instead of the root\n"
 	"  --detach-on-exit   remove programs and pins when the agent exits\n"
+	"  --tag-capacity N   governed processes the kernel can track (default: pid_max,\n"
+	"                     so it cannot fill; a process that cannot be tagged is killed)\n"
 	"  --uninstall        remove the programs and pins of --pin-dir, then exit\n"
 	"  -v, --verbose      say more on stderr\n"
 	"  -h, --help         show this help\n"
@@ -164,6 +166,7 @@ static int load_initial_policy(struct agent *a)
 		fprintf(stderr, "mcpfenced: keeping the active policy (generation %u); its text "
 				"is not available\n",
 			a->current.generation);
+		scan_processes(a);
 		return 0;
 	}
 	warnings = json_array();
@@ -256,7 +259,7 @@ static int run(struct agent *a)
 int main(int argc, char **argv)
 {
 	enum { OPT_POLICY = 256, OPT_SOCKET, OPT_PIN_DIR, OPT_AUDIT_LOG, OPT_CGROUP, OPT_DETACH,
-	       OPT_UNINSTALL };
+	       OPT_UNINSTALL, OPT_TAG_CAPACITY };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -265,6 +268,7 @@ int main(int argc, char **argv)
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "detach-on-exit", no_argument, NULL, OPT_DETACH },
 		{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
+		{ "tag-capacity", required_argument, NULL, OPT_TAG_CAPACITY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -299,6 +303,17 @@ int main(int argc, char **argv)
 		case OPT_UNINSTALL:
 			uninstall = true;
 			break;
+		case OPT_TAG_CAPACITY: {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*end || n < 1 || n > 4194304) {
+				fprintf(stderr, "mcpfenced: --tag-capacity takes 1..4194304\n");
+				return 2;
+			}
+			a.opt.tag_capacity = n;
+			break;
+		}
 		case 'v':
 			a.opt.verbose = true;
 			break;

@@ -187,81 +187,127 @@ static uint32_t kernel_dev(dev_t dev)
 	return (major(dev) << 20) | minor(dev);
 }
 
-/* Add the exec keys of the new policy, then (after the flip) drop stale ones. */
+/* Keys written into a map by this load, to drop the stale ones after the flip. */
+struct key_set {
+	void *keys;
+	size_t len, cap, size;
+};
+
+static int key_set_add(struct key_set *ks, const void *key)
+{
+	if (ks->len == ks->cap) {
+		size_t cap = ks->cap ? ks->cap * 2 : 64;
+		void *keys = realloc(ks->keys, cap * ks->size);
+
+		if (!keys)
+			return -ENOMEM;
+		ks->keys = keys;
+		ks->cap = cap;
+	}
+	memcpy((char *)ks->keys + ks->len++ * ks->size, key, ks->size);
+	return 0;
+}
+
+static bool key_set_has(const struct key_set *ks, const void *key)
+{
+	for (size_t i = 0; i < ks->len; i++) {
+		if (memcmp((char *)ks->keys + i * ks->size, key, ks->size) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Delete the map's keys that this load did not write. */
+static void drop_stale_keys(int fd, const struct key_set *keep)
+{
+	char key[64], next[64];
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(key, next, keep->size);
+		if (key_set_has(keep, key)) {
+			prev = key;
+			continue;
+		}
+		/* Deleted: restart the walk, the successor of a deleted key is unknown. */
+		bpf_map_delete_elem(fd, key);
+		prev = NULL;
+	}
+}
+
+/* The kernel's identity of an executable file, or a warning. */
+static bool exec_key_of(const char *server, const char *path, struct mf_exec_key *key,
+			json_t *warnings)
+{
+	struct stat st;
+
+	if (stat(path, &st)) {
+		json_array_append_new(warnings,
+				      json_sprintf("servers.%s.exec: cannot stat %s: %s; it is not "
+						   "tagged at exec",
+						   server, path, strerror(errno)));
+		return false;
+	}
+	memset(key, 0, sizeof(*key));
+	key->ino = st.st_ino;
+	key->dev = kernel_dev(st.st_dev);
+	return true;
+}
+
+/* Write the exec matches of the new policy (plain paths and interpreters
+ * with arguments), recording the keys written. */
 static int write_exec_servers(struct agent *a, const struct mf_policy *p, json_t *warnings,
-			      struct mf_exec_key **keys_out, size_t *nkeys_out)
+			      struct key_set *exec_keys, struct key_set *args_keys)
 {
 	int fd = bpf_map__fd(a->skel->maps.exec_servers);
-	struct mf_exec_key *keys = NULL;
-	size_t n = 0;
+	int args_fd = bpf_map__fd(a->skel->maps.exec_args);
 	int err;
 
 	for (size_t s = 0; s < p->nservers; s++) {
 		const struct mf_server *srv = &p->servers[s];
+		struct mf_exec_val val = {};
+		struct mf_exec_key key;
 		uint32_t server;
 
-		if (!srv->nexec)
+		if (!srv->nexec && !srv->nexec_args)
 			continue;
 		err = server_id_get(a, srv->name, &server);
 		if (err)
-			goto fail;
+			return err;
 		for (size_t i = 0; i < srv->nexec; i++) {
-			struct mf_exec_val val = { .server_id = server };
-			struct mf_exec_key key = {};
-			struct stat st;
-			void *k;
-
-			if (stat(srv->exec[i], &st)) {
-				json_array_append_new(
-					warnings, json_sprintf("servers.%s.exec: cannot stat %s: %s; "
-							       "it is not tagged at exec",
-							       srv->name, srv->exec[i],
-							       strerror(errno)));
+			if (!exec_key_of(srv->name, srv->exec[i], &key, warnings))
 				continue;
-			}
-			key.ino = st.st_ino;
-			key.dev = kernel_dev(st.st_dev);
-			if (bpf_map_update_elem(fd, &key, &val, BPF_ANY)) {
-				err = -errno;
-				goto fail;
-			}
-			k = realloc(keys, (n + 1) * sizeof(*keys));
-			if (!k) {
-				err = -ENOMEM;
-				goto fail;
-			}
-			keys = k;
-			keys[n++] = key;
+			val.server_id = server;
+			val.flags = 0;
+			if (bpf_map_update_elem(fd, &key, &val, BPF_ANY))
+				return -errno;
+			if (key_set_add(exec_keys, &key))
+				return -ENOMEM;
+		}
+		for (size_t i = 0; i < srv->nexec_args; i++) {
+			const struct mf_exec_args *ea = &srv->exec_args[i];
+			struct mf_exec_args_key akey = {};
+
+			if (!exec_key_of(srv->name, ea->path, &key, warnings))
+				continue;
+			/* The interpreter itself only says "look at the arguments". */
+			val.server_id = 0;
+			val.flags = MF_EXEC_MATCH_ARGS;
+			if (bpf_map_update_elem(fd, &key, &val, BPF_ANY))
+				return -errno;
+			akey.ino = key.ino;
+			akey.dev = key.dev;
+			akey.nargs = ea->nargs;
+			akey.hash = mf_exec_args_hash(ea->args, ea->nargs);
+			val.server_id = server;
+			val.flags = 0;
+			if (bpf_map_update_elem(args_fd, &akey, &val, BPF_ANY))
+				return -errno;
+			if (key_set_add(exec_keys, &key) || key_set_add(args_keys, &akey))
+				return -ENOMEM;
 		}
 	}
-	*keys_out = keys;
-	*nkeys_out = n;
 	return 0;
-fail:
-	free(keys);
-	return err;
-}
-
-static void drop_stale_exec_servers(struct agent *a, const struct mf_exec_key *keep, size_t n)
-{
-	int fd = bpf_map__fd(a->skel->maps.exec_servers);
-	struct mf_exec_key key, next;
-	void *prev = NULL;
-
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		bool wanted = false;
-
-		key = next;
-		for (size_t i = 0; i < n && !wanted; i++)
-			wanted = memcmp(&keep[i], &key, sizeof(key)) == 0;
-		if (wanted) {
-			prev = &key;
-			continue;
-		}
-		/* Deleted: restart the walk, the successor of a deleted key is unknown. */
-		bpf_map_delete_elem(fd, &key);
-		prev = NULL;
-	}
 }
 
 static void loaded_policy_free(struct loaded_policy *lp)
@@ -298,8 +344,8 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	struct mf_config config = {};
 	struct mf_compiled *compiled = NULL;
 	struct mf_policy *policy = NULL;
-	struct mf_exec_key *exec_keys = NULL;
-	size_t nexec_keys = 0;
+	struct key_set exec_keys = { .size = sizeof(struct mf_exec_key) };
+	struct key_set args_keys = { .size = sizeof(struct mf_exec_args_key) };
 	uint32_t slot = a->active_slot ^ 1, zero = 0;
 	int ret;
 
@@ -321,7 +367,7 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	if (!ret)
 		ret = write_bindings(a, slot, compiled);
 	if (!ret)
-		ret = write_exec_servers(a, policy, warnings, &exec_keys, &nexec_keys);
+		ret = write_exec_servers(a, policy, warnings, &exec_keys, &args_keys);
 	if (ret) {
 		snprintf(err, errlen, "%s: cannot write policy into the kernel: %s", source,
 			 strerror(-ret));
@@ -350,7 +396,8 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 		goto out;
 	}
 	a->active_slot = slot;
-	drop_stale_exec_servers(a, exec_keys, nexec_keys);
+	drop_stale_keys(bpf_map__fd(a->skel->maps.exec_servers), &exec_keys);
+	drop_stale_keys(bpf_map__fd(a->skel->maps.exec_args), &args_keys);
 
 	loaded_policy_free(&a->previous);
 	a->previous = a->current;
@@ -361,8 +408,11 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	policy = NULL;
 	if (a->current.text)
 		save_active_text(a);
+	/* Processes already running that the new exec rules name. */
+	scan_processes(a);
 out:
-	free(exec_keys);
+	free(exec_keys.keys);
+	free(args_keys.keys);
 	mf_compiled_free(compiled);
 	mf_policy_free(policy);
 	return ret;
