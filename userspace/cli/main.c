@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "harden.h"
 #include "pins.h"
 #include "policy.h"
 #include "proto.h"
@@ -32,6 +33,8 @@ static const char usage[] =
 	"                         show audit records (recent ones, then new ones with --follow)\n"
 	"  status [--json]        agent, programs, policy and counters\n"
 	"  whoami [--json]        the identity and server of this process, if governed\n"
+	"  ticket --identity ID --server NAME [--ttl S]\n"
+	"                         a one-time ticket for `run --ticket-fd` (trusted hosts)\n"
 	"  uninstall [--pin-dir DIR]\n"
 	"                         stop enforcing: detach programs and remove pins (root)\n"
 	"\n"
@@ -279,7 +282,9 @@ static int cmd_policy(int argc, char **argv)
 /* ---- run ---- */
 
 static const char run_help[] =
-	"usage: mcpfence run --identity ID --server NAME [--] CMD [ARGS...]\n"
+	"usage: mcpfence run --identity ID --server NAME [--no-harden | --require-landlock]\n"
+	"                    [--] CMD [ARGS...]\n"
+	"       mcpfence run --ticket-fd N | --ticket-env VAR [--server NAME] [...] [--] CMD...\n"
 	"\n"
 	"Ask the agent to tag this process with ID and NAME, then exec CMD. The tag\n"
 	"passes to every process CMD starts; the kernel judges each of their outbound\n"
@@ -293,19 +298,87 @@ static const char run_help[] =
 	"\n"
 	"  --identity ID   the user the server works for (root and policy launchers may\n"
 	"                  assert anyone; other users only their own user name)\n"
-	"  --server NAME   a server declared in the policy\n";
+	"  --server NAME   a server declared in the policy\n"
+	"  --ticket-fd N   read a one-time ticket (from `mcpfence ticket`, issued to a\n"
+	"                  trusted host) from file descriptor N, and close it; the tag is\n"
+	"                  the ticket's identity and server\n"
+	"  --ticket-env VAR\n"
+	"                  the same, from environment variable VAR (removed before exec)\n"
+	"  --require-landlock\n"
+	"                  refuse to start CMD when the kernel lacks Landlock scopes\n"
+	"                  (ABI 6, Linux 6.12) instead of warning\n"
+	"  --no-harden     for debugging: skip the hardening below (audited)\n"
+	"\n"
+	"Hardening, after the tag and before exec (CMD and its descendants inherit it,\n"
+	"none can undo it): no_new_privs; a seccomp filter that refuses ptrace,\n"
+	"process_vm_readv/writev, pidfd_getfd, bpf, perf_event_open, setns and new user\n"
+	"namespaces (EPERM; clone3 gets ENOSYS so libc falls back to clone); a Landlock\n"
+	"domain that refuses signals to, and abstract Unix socket connections to,\n"
+	"processes outside it. If it cannot be applied, CMD is not started.\n";
+
+#define TICKET_MAX 128
+
+/* A ticket from a descriptor (closed after) or the environment (unset after),
+ * so that the server does not inherit it. */
+static int read_ticket(int fd, const char *env, char ticket[TICKET_MAX])
+{
+	size_t len = 0;
+
+	if (env) {
+		const char *v = getenv(env);
+
+		if (!v || !*v) {
+			fprintf(stderr, "mcpfence: --ticket-env: %s is not set\n", env);
+			return -1;
+		}
+		snprintf(ticket, TICKET_MAX, "%s", v);
+		unsetenv(env);
+	} else {
+		while (len < TICKET_MAX - 1) {
+			ssize_t n = read(fd, ticket + len, TICKET_MAX - 1 - len);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				fprintf(stderr, "mcpfence: --ticket-fd %d: %s\n", fd, strerror(errno));
+				return -1;
+			}
+			if (n == 0)
+				break;
+			len += n;
+		}
+		ticket[len] = '\0';
+		close(fd);
+	}
+	ticket[strcspn(ticket, "\r\n")] = '\0';
+	if (!ticket[0]) {
+		fprintf(stderr, "mcpfence: the ticket is empty\n");
+		return -1;
+	}
+	return 0;
+}
 
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "identity", required_argument, NULL, 'i' },
 		{ "server", required_argument, NULL, 's' },
+		{ "no-harden", no_argument, NULL, 'N' },
+		{ "require-landlock", no_argument, NULL, 'L' },
+		{ "ticket-fd", required_argument, NULL, 'T' },
+		{ "ticket-env", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	const char *identity = NULL, *server = NULL;
+	const char *identity = NULL, *server = NULL, *ticket_env = NULL;
+	char ticket[TICKET_MAX] = "";
+	int ticket_fd = -1;
+	bool harden = true, require_landlock = false;
+	struct mf_harden h = { .ruleset_fd = -1 };
+	char tagged_identity[MF_NAME_MAX], tagged_server[MF_NAME_MAX];
+	char err[256];
 	struct session s;
-	json_t *reply;
+	json_t *req, *reply;
 	int opt;
 
 	optind = 1;
@@ -317,6 +390,25 @@ static int cmd_run(int argc, char **argv)
 		case 's':
 			server = optarg;
 			break;
+		case 'N':
+			harden = false;
+			break;
+		case 'L':
+			require_landlock = true;
+			break;
+		case 'T': {
+			char *end;
+
+			ticket_fd = (int)strtol(optarg, &end, 10);
+			if (*end || ticket_fd < 0) {
+				fprintf(stderr, "mcpfence: --ticket-fd takes a file descriptor number\n");
+				return 2;
+			}
+			break;
+		}
+		case 'E':
+			ticket_env = optarg;
+			break;
 		case 'h':
 			fputs(run_help, stdout);
 			return 0;
@@ -325,31 +417,95 @@ static int cmd_run(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!identity || !server || optind >= argc) {
-		fprintf(stderr, "mcpfence: run needs --identity, --server and a command\n%s",
+	if (ticket_fd >= 0 && ticket_env) {
+		fprintf(stderr, "mcpfence: give one of --ticket-fd and --ticket-env\n");
+		return 2;
+	}
+	if (ticket_fd >= 0 || ticket_env) {
+		if (read_ticket(ticket_fd, ticket_env, ticket))
+			return 1;
+	} else if (!identity || !server) {
+		fprintf(stderr, "mcpfence: run needs --identity and --server, or a ticket\n%s",
 			run_help);
 		return 2;
 	}
-	if (!mf_name_valid(identity) || !mf_name_valid(server)) {
-		fprintf(stderr, "mcpfence: invalid %s '%s': use 1-127 of A-Z a-z 0-9 . _ @ + -\n",
-			mf_name_valid(identity) ? "server" : "identity",
-			mf_name_valid(identity) ? server : identity);
+	if (optind >= argc) {
+		fprintf(stderr, "mcpfence: run needs a command\n%s", run_help);
 		return 2;
+	}
+	if ((identity && !mf_name_valid(identity)) || (server && !mf_name_valid(server))) {
+		fprintf(stderr, "mcpfence: invalid %s '%s': use 1-127 of A-Z a-z 0-9 . _ @ + -\n",
+			identity && !mf_name_valid(identity) ? "identity" : "server",
+			identity && !mf_name_valid(identity) ? identity : server);
+		return 2;
+	}
+	if (!harden && require_landlock) {
+		fprintf(stderr, "mcpfence: --no-harden and --require-landlock contradict\n");
+		return 2;
+	}
+	/* Everything that can fail before the tag does; the tag request says
+	 * what will be applied, so the audit record tells. */
+	if (harden && mf_harden_prepare(&h, err, sizeof(err))) {
+		fprintf(stderr,
+			"mcpfence: %s; refusing to start %s (--no-harden skips hardening)\n", err,
+			argv[optind]);
+		return 1;
+	}
+	if (!harden)
+		fprintf(stderr, "mcpfence: warning: --no-harden: %s runs without launcher hardening\n",
+			argv[optind]);
+	if (harden && !mf_harden_has_landlock(&h)) {
+		fprintf(stderr,
+			"mcpfence: %s: the kernel's Landlock ABI is %d, scopes need %d: %s may "
+			"signal and reach abstract Unix sockets of ungoverned processes\n",
+			require_landlock ? "error" : "warning", h.landlock_abi,
+			MF_LANDLOCK_ABI_SCOPES, argv[optind]);
+		if (require_landlock) {
+			fprintf(stderr, "mcpfence: refusing to start %s (--require-landlock)\n",
+				argv[optind]);
+			return 1;
+		}
 	}
 	if (session_open(&s)) {
 		fprintf(stderr, "mcpfence: refusing to start %s ungoverned\n", argv[optind]);
+		mf_harden_free(&h);
 		return 1;
 	}
-	reply = session_call(&s, json_pack("{s:s, s:s, s:s}", "op", "tag", "identity", identity,
-					   "server", server));
+	req = json_pack("{s:s, s:b}", "op", "tag", "harden", harden);
+	if (req && identity)
+		json_object_set_new(req, "identity", json_string(identity));
+	if (req && server)
+		json_object_set_new(req, "server", json_string(server));
+	if (req && ticket[0])
+		json_object_set_new(req, "ticket", json_string(ticket));
+	if (req && harden)
+		json_object_set_new(req, "landlock", json_boolean(mf_harden_has_landlock(&h)));
+	reply = session_call(&s, req);
 	session_close(&s);
 	if (!reply) {
 		fprintf(stderr, "mcpfence: refusing to start %s\n", argv[optind]);
+		mf_harden_free(&h);
 		return 1;
 	}
+	/* The agent names what it tagged (a ticket's identity and server). */
+	snprintf(tagged_identity, sizeof(tagged_identity), "%s",
+		 json_string_value(json_object_get(reply, "identity")) ?: "");
+	snprintf(tagged_server, sizeof(tagged_server), "%s",
+		 json_string_value(json_object_get(reply, "server")) ?: "");
 	json_decref(reply);
-	setenv("MCPFENCE_IDENTITY", identity, 1);
-	setenv("MCPFENCE_SERVER", server, 1);
+	if (harden) {
+		int r = mf_harden_apply(&h, err, sizeof(err));
+
+		mf_harden_free(&h);
+		if (r) {
+			fprintf(stderr,
+				"mcpfence: %s; refusing to start %s (--no-harden skips hardening)\n",
+				err, argv[optind]);
+			return 1;
+		}
+	}
+	setenv("MCPFENCE_IDENTITY", tagged_identity, 1);
+	setenv("MCPFENCE_SERVER", tagged_server, 1);
 	execvp(argv[optind], argv + optind);
 	fprintf(stderr, "mcpfence: cannot run %s: %s\n", argv[optind], strerror(errno));
 	return 127;
@@ -429,9 +585,17 @@ static int cmd_status(int argc, char **argv)
 	pol = json_object_get(reply, "policy");
 	cnt = json_object_get(reply, "counters");
 	progs = json_object_get(reply, "programs");
-	printf("agent:     running (pid %lld), socket %s\n",
-	       (long long)json_integer_value(json_object_get(reply, "agent_pid")),
-	       json_string_value(json_object_get(reply, "socket")));
+	printf("agent:     running (pid %lld)\n",
+	       (long long)json_integer_value(json_object_get(reply, "agent_pid")));
+	if (!cnt) {
+		/* Not an administrator: the agent says only that enforcement is up. */
+		printf("policy:    %s, generation %lld\n",
+		       json_is_true(json_object_get(pol, "loaded")) ? "loaded" : "none loaded",
+		       (long long)json_integer_value(json_object_get(pol, "generation")));
+		json_decref(reply);
+		return 0;
+	}
+	printf("socket:    %s\n", json_string_value(json_object_get(reply, "socket")));
 	printf("pins:      %s\n", json_string_value(json_object_get(reply, "pin_dir")));
 	if (json_is_true(json_object_get(pol, "loaded")))
 		printf("policy:    %s, generation %lld, mode %s, %lld rules\n",
@@ -635,6 +799,69 @@ static int cmd_audit(int argc, char **argv)
 	return 0;
 }
 
+/* ---- ticket ---- */
+
+static const char ticket_help[] =
+	"usage: mcpfence ticket --identity ID --server NAME [--ttl SECONDS]\n"
+	"\n"
+	"Ask the agent for a one-time ticket that lets one `mcpfence run --ticket-fd N`\n"
+	"(or --ticket-env VAR) be tagged as ID on NAME, whoever runs it. Only root and\n"
+	"the policy's launchers (within their may_assert patterns) obtain tickets for\n"
+	"other identities. The ticket is printed on stdout; it expires after --ttl\n"
+	"seconds (default 30, at most 60) and is accepted once.\n";
+
+static int cmd_ticket(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "identity", required_argument, NULL, 'i' },
+		{ "server", required_argument, NULL, 's' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *identity = NULL, *server = NULL;
+	long ttl = 30;
+	json_t *reply;
+	char *end;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			identity = optarg;
+			break;
+		case 's':
+			server = optarg;
+			break;
+		case 't':
+			ttl = strtol(optarg, &end, 10);
+			if (*end || ttl < 1 || ttl > 60) {
+				fprintf(stderr, "mcpfence: --ttl takes 1..60 seconds\n");
+				return 2;
+			}
+			break;
+		case 'h':
+			fputs(ticket_help, stdout);
+			return 0;
+		default:
+			fputs(ticket_help, stderr);
+			return 2;
+		}
+	}
+	if (!identity || !server || optind < argc) {
+		fputs(ticket_help, stderr);
+		return 2;
+	}
+	reply = call_once(json_pack("{s:s, s:s, s:s, s:I}", "op", "ticket", "identity", identity,
+				    "server", server, "ttl", (json_int_t)ttl));
+	if (!reply)
+		return 1;
+	printf("%s\n", json_string_value(json_object_get(reply, "ticket")));
+	json_decref(reply);
+	return 0;
+}
+
 /* ---- uninstall ---- */
 
 static const char uninstall_help[] =
@@ -686,7 +913,7 @@ static const struct verb {
 } verbs[] = {
 	{ "run", cmd_run },       { "policy", cmd_policy }, { "ps", cmd_ps },
 	{ "audit", cmd_audit },   { "status", cmd_status }, { "whoami", cmd_whoami },
-	{ "uninstall", cmd_uninstall },
+	{ "ticket", cmd_ticket }, { "uninstall", cmd_uninstall },
 };
 
 int main(int argc, char **argv)

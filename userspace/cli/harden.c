@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Launcher hardening: what `mcpfence run` applies to itself after the agent
+ * tagged it and before it execs the server, so that every governed process
+ * inherits it and none can remove it.
+ *
+ * - no_new_privs: needed by both layers below for an unprivileged caller;
+ *   also keeps setuid binaries from raising the governed tree's privileges.
+ * - seccomp: refuses (EPERM) the calls that let a governed process act
+ *   through an ungoverned one or undo enforcement; see harden_syscalls[].
+ *   Syscalls of a foreign ABI (i386 int 0x80, x32) kill the process: the
+ *   table speaks of native numbers only.
+ * - Landlock (ABI >= 6): a domain that handles no filesystem or network
+ *   right, only the scopes: no connect to abstract Unix sockets and no
+ *   signal to processes outside the domain. Any Landlock domain also limits
+ *   ptrace-mode access (ptrace, /proc/PID/mem, /proc/PID/fd, ...) to
+ *   processes inside it: a second wall behind the seccomp filter.
+ */
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/landlock.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "harden.h"
+
+/* Landlock ABI 6/7 names, for headers older than the running kernel. */
+#ifndef LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
+#define LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
+#endif
+#ifndef LANDLOCK_SCOPE_SIGNAL
+#define LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
+#endif
+#ifndef LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON
+#define LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON (1U << 1)
+#endif
+
+/* struct landlock_ruleset_attr as of ABI 6; older headers lack the last two. */
+struct mf_landlock_ruleset_attr {
+	__u64 handled_access_fs;
+	__u64 handled_access_net;
+	__u64 scoped;
+};
+
+#if defined(__x86_64__)
+#define MF_AUDIT_ARCH AUDIT_ARCH_X86_64
+#define MF_X32_SYSCALL_BIT 0x40000000U
+#elif defined(__aarch64__)
+#define MF_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+enum harden_check {
+	REFUSE_ALWAYS, /* whatever the arguments */
+	REFUSE_NEWUSER, /* when the flags in argument 0 hold CLONE_NEWUSER */
+};
+
+/*
+ * What the filter refuses, and why. Allowed on purpose:
+ * - kcmp: compares two processes' kernel objects, acts on neither; the
+ *   kernel asks for ptrace-read access, which Landlock limits to the domain.
+ * - kill, tgkill, pidfd_send_signal, rt_sigqueueinfo: the filter cannot see
+ *   whom a pidfd names, and refusing one path while kill() stays open buys
+ *   nothing; Landlock's signal scope judges them all alike.
+ * - pidfd_open: a pidfd gives nothing by itself; what it could be used for
+ *   (pidfd_getfd, setns) is refused.
+ */
+static const struct harden_syscall {
+	const char *name;
+	int nr;
+	enum harden_check check;
+	int err;
+	const char *why;
+} harden_syscalls[] = {
+	{ "ptrace", __NR_ptrace, REFUSE_ALWAYS, EPERM,
+	  "controls another process: make an ungoverned one connect for us" },
+	{ "process_vm_readv", __NR_process_vm_readv, REFUSE_ALWAYS, EPERM,
+	  "reads another process's memory (its secrets, its tokens)" },
+	{ "process_vm_writev", __NR_process_vm_writev, REFUSE_ALWAYS, EPERM,
+	  "writes another process's memory: code or data of an ungoverned one" },
+	{ "pidfd_getfd", __NR_pidfd_getfd, REFUSE_ALWAYS, EPERM,
+	  "copies another process's descriptor: its connected sockets" },
+	{ "bpf", __NR_bpf, REFUSE_ALWAYS, EPERM,
+	  "loads programs and edits maps: with privilege, the tags and the policy" },
+	{ "perf_event_open", __NR_perf_event_open, REFUSE_ALWAYS, EPERM,
+	  "attaches BPF programs, observes other processes" },
+	{ "setns", __NR_setns, REFUSE_ALWAYS, EPERM,
+	  "joins another namespace; the type argument may be 0 (any), so all of it" },
+	{ "unshare", __NR_unshare, REFUSE_NEWUSER, EPERM,
+	  "a new user namespace grants capabilities inside it: raw and packet "
+	  "sockets, tun, netfilter, mounts, and most kernel exploits' first step" },
+	{ "clone", __NR_clone, REFUSE_NEWUSER, EPERM, "the same, for a new child" },
+	{ "clone3", __NR_clone3, REFUSE_ALWAYS, ENOSYS,
+	  "its flags sit in a struct the filter cannot read: ENOSYS makes libc "
+	  "fall back to clone, whose flags it can" },
+};
+
+#define MF_FILTER_MAX 64
+
+#define ARG_LO(n) \
+	(offsetof(struct seccomp_data, args[n]) + (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0))
+
+#define STMT(code, k) ((struct sock_filter)BPF_STMT(code, k))
+#define JUMP(code, k, jt, jf) ((struct sock_filter)BPF_JUMP(code, k, jt, jf))
+
+/* The filter: architecture check, then one test per entry of harden_syscalls. */
+static int filter_build(struct sock_filter *f, size_t cap)
+{
+#ifndef MF_AUDIT_ARCH
+	(void)harden_syscalls;
+	return -EOPNOTSUPP; /* the table holds native syscall numbers: know the arch */
+#else
+	size_t n = 0;
+
+	f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+	f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, MF_AUDIT_ARCH, 1, 0);
+	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+#ifdef MF_X32_SYSCALL_BIT
+	f[n++] = JUMP(BPF_JMP | BPF_JGE | BPF_K, MF_X32_SYSCALL_BIT, 0, 1);
+	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+#endif
+	for (size_t i = 0; i < sizeof(harden_syscalls) / sizeof(harden_syscalls[0]); i++) {
+		const struct harden_syscall *s = &harden_syscalls[i];
+		__u32 refuse = SECCOMP_RET_ERRNO | (s->err & SECCOMP_RET_DATA);
+
+		if (n + 5 > cap - 1)
+			return -E2BIG;
+		switch (s->check) {
+		case REFUSE_ALWAYS:
+			f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, s->nr, 0, 1);
+			f[n++] = STMT(BPF_RET | BPF_K, refuse);
+			break;
+		case REFUSE_NEWUSER:
+			/* Only the low 32 bits of clone/unshare flags count. */
+			f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, s->nr, 0, 4);
+			f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0));
+			f[n++] = JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 0, 1);
+			f[n++] = STMT(BPF_RET | BPF_K, refuse);
+			f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+			break;
+		}
+	}
+	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	return (int)n;
+#endif
+}
+
+static int landlock_abi(void)
+{
+	long abi = syscall(__NR_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+
+	/* ENOSYS: not built; EOPNOTSUPP: built but not enabled at boot. */
+	return abi < 0 ? 0 : (int)abi;
+}
+
+int mf_harden_prepare(struct mf_harden *h, char *err, size_t errlen)
+{
+	struct mf_landlock_ruleset_attr attr = {
+		.scoped = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL,
+	};
+	struct sock_filter f[MF_FILTER_MAX];
+	int n;
+
+	h->ruleset_fd = -1;
+	h->landlock_abi = landlock_abi();
+	n = filter_build(f, MF_FILTER_MAX);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot build the seccomp filter: %s", strerror(-n));
+		return n;
+	}
+	if (h->landlock_abi < MF_LANDLOCK_ABI_SCOPES)
+		return 0;
+	h->ruleset_fd = syscall(__NR_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (h->ruleset_fd < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "cannot create the Landlock ruleset (ABI %d): %s",
+			 h->landlock_abi, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+int mf_harden_apply(struct mf_harden *h, char *err, size_t errlen)
+{
+	struct sock_filter f[MF_FILTER_MAX];
+	struct sock_fprog prog = { .filter = f };
+	__u32 flags = 0;
+	int n;
+
+	n = filter_build(f, MF_FILTER_MAX);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot build the seccomp filter: %s", strerror(-n));
+		return n;
+	}
+	prog.len = (unsigned short)n;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+		n = errno;
+		snprintf(err, errlen, "cannot set no_new_privs: %s", strerror(n));
+		return -n;
+	}
+	if (h->ruleset_fd >= 0) {
+		/* ABI 7: log the server's denials to the kernel audit log too. */
+		if (h->landlock_abi >= 7)
+			flags |= LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON;
+		if (syscall(__NR_landlock_restrict_self, h->ruleset_fd, flags)) {
+			n = errno;
+			snprintf(err, errlen, "cannot enter the Landlock domain: %s", strerror(n));
+			return -n;
+		}
+	}
+	if (syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog)) {
+		n = errno;
+		snprintf(err, errlen, "cannot install the seccomp filter: %s", strerror(n));
+		return -n;
+	}
+	return 0;
+}
+
+void mf_harden_free(struct mf_harden *h)
+{
+	if (h->ruleset_fd >= 0)
+		close(h->ruleset_fd);
+	h->ruleset_fd = -1;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Launcher hardening for `mcpfence run`: a seccomp filter and a Landlock
+ * scope ruleset, applied after the tag and before exec, so the governed
+ * process tree cannot act through ungoverned processes or undo enforcement.
+ */
+#ifndef MCPFENCE_HARDEN_H
+#define MCPFENCE_HARDEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Landlock's first ABI with scopes (abstract Unix sockets, signals). */
+#define MF_LANDLOCK_ABI_SCOPES 6
+
+struct mf_harden {
+	int landlock_abi; /* 0: Landlock not available */
+	int ruleset_fd; /* -1 unless landlock_abi >= MF_LANDLOCK_ABI_SCOPES */
+};
+
+/*
+ * Probe Landlock and create the ruleset; apply nothing yet. Returns 0 or
+ * -errno with a message in err. landlock_abi < MF_LANDLOCK_ABI_SCOPES is not
+ * an error: the caller decides (warn, or refuse with --require-landlock).
+ */
+int mf_harden_prepare(struct mf_harden *h, char *err, size_t errlen);
+
+/* Whether mf_harden_apply will apply the Landlock scopes. */
+static inline bool mf_harden_has_landlock(const struct mf_harden *h)
+{
+	return h->ruleset_fd >= 0;
+}
+
+/*
+ * Set no_new_privs, enter the Landlock domain (when prepared) and install the
+ * seccomp filter, for this process and all it will start. Irreversible.
+ * Returns 0 or -errno with a message in err.
+ */
+int mf_harden_apply(struct mf_harden *h, char *err, size_t errlen);
+
+void mf_harden_free(struct mf_harden *h);
+
+#endif
