@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# A subscriber that does not read never blocks the agent: its queue is
+# bounded, what does not fit is dropped for it alone, counted exactly, and
+# reported to it when it reads again.
+. "$(dirname "$0")/../lib.sh"
+command -v socat >/dev/null || skip_all "socat is not installed (make deps)"
+
+cat >"$MF_TMP/policy.json" <<'JSON'
+{ "version": 1, "servers": { "noisy": {} }, "rules": [] }
+JSON
+agent_start "$MF_TMP/policy.json" || exit 1
+
+# The reader stops reading for 5 s: socat fills the pipe, then the socket,
+# then the agent's queue for it.
+{ printf '{"op": "audit", "follow": true}\n'; sleep 20; } |
+	socat -t 20 - "UNIX-CONNECT:$MF_SOCK" | { sleep 5; cat >"$MF_TMP/slow.out"; } &
+reader=$!
+kill_at_exit $reader
+wait_for sh -c "'$MF_BUILD/mcpfence' status --json | jq -e '.subscribers == 1'"
+ok $? "the slow subscriber is subscribed"
+
+# 40,000 denied datagrams, each one audited: far more than its queue holds.
+mf run --identity noisy --server noisy -- "$MF_BUILD/tests/probe" repeat 40000 sendto udp 127.0.0.2 9 \
+	>"$MF_TMP/gen.out"
+is "$(cat "$MF_TMP/gen.out")" "EPERM=40000" "40,000 datagrams denied"
+start=$(date +%s%N)
+mf status >/dev/null
+ok $? "the agent answers while the subscriber is stuck"
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+diag "status answered in ${elapsed_ms} ms"
+
+# After the reader resumes, one more record carries the drop notice.
+sleep 5
+mf run --identity noisy --server noisy -- "$MF_BUILD/tests/probe" sendto udp 127.0.0.2 9 >/dev/null
+wait_for sh -c "grep -q dropped '$MF_TMP/slow.out'"
+ok $? "the subscriber is told it lost records"
+kill $reader 2>/dev/null
+pkill -f "socat -t 20 - UNIX-CONNECT:$MF_SOCK" 2>/dev/null
+sleep 0.3
+
+received=$(jq -s 'map(select(.event)) | length' "$MF_TMP/slow.out")
+dropped=$(jq -s 'map(select(.dropped_total)) | last | .dropped_total' "$MF_TMP/slow.out")
+logged=$(wc -l <"$MF_AUDIT_LOG")
+diag "received $received, dropped $dropped, logged $logged"
+ok $(((dropped > 0 && received > 0) ? 0 : 1)) "some records were delivered, some dropped"
+is "$((received + dropped))" "$logged" "delivered + dropped = every record the agent logged"
+is "$(mf status --json | jq .counters.audit_dropped)" 0 "the kernel ring buffer dropped nothing"
+
+done_testing
