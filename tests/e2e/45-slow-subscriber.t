@@ -12,8 +12,13 @@ agent_start "$MF_TMP/policy.json" || exit 1
 
 # The reader stops reading for 5 s: socat fills the pipe, then the socket,
 # then the agent's queue for it.
-{ printf '{"op": "audit", "follow": true}\n'; sleep 20; } |
-	socat -t 20 - "UNIX-CONNECT:$MF_SOCK" | { sleep 5; cat >"$MF_TMP/slow.out"; } &
+# Nothing here may hold the test's stdout (prove waits for it), and every
+# process is known by pid so that it is killed at exit.
+mkfifo "$MF_TMP/request"
+(printf '{"op": "audit", "follow": true}\n' && exec sleep 20) >"$MF_TMP/request" 2>/dev/null &
+kill_at_exit $!
+socat -t 20 - "UNIX-CONNECT:$MF_SOCK" <"$MF_TMP/request" 2>/dev/null |
+	{ sleep 5; exec cat; } >"$MF_TMP/slow.out" 2>&1 &
 reader=$!
 kill_at_exit $reader
 wait_for sh -c "'$MF_BUILD/mcpfence' status --json | jq -e '.subscribers == 1'"
@@ -34,9 +39,8 @@ sleep 5
 mf run --identity noisy --server noisy -- "$MF_BUILD/tests/probe" sendto udp 127.0.0.2 9 >/dev/null
 wait_for sh -c "grep -q dropped '$MF_TMP/slow.out'"
 ok $? "the subscriber is told it lost records"
-kill $reader 2>/dev/null
 pkill -f "socat -t 20 - UNIX-CONNECT:$MF_SOCK" 2>/dev/null
-sleep 0.3
+wait $reader 2>/dev/null
 
 received=$(jq -s 'map(select(.event)) | length' "$MF_TMP/slow.out")
 dropped=$(jq -s 'map(select(.dropped_total)) | last | .dropped_total' "$MF_TMP/slow.out")
