@@ -11,7 +11,14 @@
 set -u
 
 MF_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-MF_BUILD=$MF_SRC/build
+# MF_BUILD=build/san runs the same tests against the ASan+UBSan binaries.
+MF_BUILD=${MF_BUILD:-$MF_SRC/build}
+case "$MF_BUILD" in /*) ;; *) MF_BUILD=$MF_SRC/$MF_BUILD ;; esac
+# Test helpers (probe, escape) are not under test: always the plain build.
+MF_HELPERS=$MF_SRC/build/tests
+# Under ASan, leaks are checked in the agent (agent_start) and not in CLI runs:
+# LeakSanitizer needs ptrace, which `run` forbids to the governed processes.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 MF_TMP=$(mktemp -d /tmp/mcpfence-test.XXXXXX)
 chmod 755 "$MF_TMP" # test users reach the socket in it
 MF_SOCK=$MF_TMP/control.sock
@@ -70,7 +77,7 @@ skip_all() {
 }
 
 mf() { "$MF_BUILD/mcpfence" --socket "$MF_SOCK" "$@"; }
-probe() { "$MF_BUILD/tests/probe" "$@"; }
+probe() { "$MF_HELPERS/probe" "$@"; }
 
 # at_exit CMD...: run CMD (one string) during cleanup
 at_exit() { MF_CLEANUP_CMDS+=("$1"); }
@@ -82,7 +89,7 @@ agent_start() {
 	local policy=$1 detach=--detach-on-exit
 	shift
 	[ "${MF_KEEP_PINS:-0}" = 1 ] && detach=
-	"$MF_BUILD/mcpfenced" --policy "$policy" --socket "$MF_SOCK" --pin-dir "$MF_PIN_DIR" \
+	ASAN_OPTIONS=detect_leaks=1 "$MF_BUILD/mcpfenced" --policy "$policy" --socket "$MF_SOCK" --pin-dir "$MF_PIN_DIR" \
 		--audit-log "$MF_AUDIT_LOG" $detach "$@" >>"$MF_TMP/agent.out" 2>&1 &
 	MF_AGENT_PID=$!
 	local i
@@ -100,11 +107,19 @@ agent_start() {
 	return 1
 }
 
+# agent_stop: SIGTERM, then the agent must exit 0 (under ASan: no error, no
+# leak). Checked as a test point, except during cleanup after the plan.
 agent_stop() {
+	local rc
 	if [ -n "$MF_AGENT_PID" ]; then
 		kill -TERM "$MF_AGENT_PID" 2>/dev/null
 		wait "$MF_AGENT_PID" 2>/dev/null
+		rc=$?
 		MF_AGENT_PID=
+		if [ -z "${_tap_done:-}" ]; then
+			is "$rc" 0 "the agent exits cleanly on SIGTERM"
+			[ "$rc" -eq 0 ] || sed 's/^/#   /' "$MF_TMP/agent.out" | tail -40
+		fi
 	fi
 }
 
@@ -138,6 +153,8 @@ _cleanup() {
 }
 
 done_testing() {
+	agent_stop
+	_tap_done=1
 	echo "1..$_tap_n"
 	[ "$_tap_failed" -eq 0 ]
 }

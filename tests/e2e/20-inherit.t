@@ -15,7 +15,7 @@ cat >"$MF_TMP/policy.json" <<'JSON'
 JSON
 agent_start "$MF_TMP/policy.json" || exit 1
 
-P=$MF_BUILD/tests/probe
+P=$MF_HELPERS/probe
 as() { local who=$1; shift; mf run --identity "$who" --server fetch -- "$@"; }
 
 is "$(as bob "$P" fork connect tcp 127.0.0.1 7000)" EPERM "child process of a governed one is judged"

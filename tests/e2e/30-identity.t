@@ -25,10 +25,10 @@ cat >"$MF_TMP/policy.json" <<JSON
 JSON
 agent_start "$MF_TMP/policy.json" || exit 1
 
-P=$MF_BUILD/tests/probe
+P=$MF_HELPERS/probe
 # Test users run copies in $MF_TMP: the checkout may sit under a private directory.
 mkdir -m 755 "$MF_TMP/bin"
-cp "$MF_BUILD/mcpfence" "$MF_BUILD/tests/probe" "$MF_TMP/bin/"
+cp "$MF_BUILD/mcpfence" "$MF_HELPERS/probe" "$MF_TMP/bin/"
 as_user() {
 	local u=$1
 	shift

@@ -23,7 +23,7 @@ JSON
 }
 policy enforce all
 agent_start "$MF_TMP/policy.json" || exit 1
-P=$MF_BUILD/tests/probe
+P=$MF_HELPERS/probe
 
 mf audit --follow --json >"$MF_TMP/follow.json" 2>&1 &
 follower=$!

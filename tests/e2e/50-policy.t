@@ -3,7 +3,7 @@
 # a window, tagging at exec, and enforcement that survives an agent restart.
 . "$(dirname "$0")/../lib.sh"
 
-P=$MF_BUILD/tests/probe
+P=$MF_HELPERS/probe
 # A copy of probe stands for an MCP server binary tagged at exec.
 cp "$P" "$MF_TMP/mcp-exec-server"
 

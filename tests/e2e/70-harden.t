@@ -5,7 +5,7 @@
 # yet runs ordinary programs; --no-harden skips it and the audit says so.
 . "$(dirname "$0")/../lib.sh"
 
-E=$MF_BUILD/tests/escape
+E=$MF_HELPERS/escape
 [ -x "$E" ] || skip_all "build/tests/escape is not built (make)"
 
 agent_start policy/examples/fetch.json || exit 1
@@ -98,7 +98,7 @@ else
 fi
 is "$(mf run --identity alice --server fetch -- "$MF_BUILD/mcpfence" whoami)" "alice fetch" \
 	"whoami reaches the agent (a path socket, not abstract)"
-is "$(mf run --identity alice --server fetch -- "$MF_BUILD/tests/probe" connect tcp 127.0.0.1 443)" \
+is "$(mf run --identity alice --server fetch -- "$MF_HELPERS/probe" connect tcp 127.0.0.1 443)" \
 	EPERM "egress is still judged by policy"
 is "$(hard unshare-userns; hard unshare-userns)" "EPERM
 EPERM" "the filter holds for every run"

@@ -19,7 +19,7 @@ usermod -a -G "$group" "$admin"
 
 # Test users run copies in $MF_TMP: the checkout may sit under a private directory.
 mkdir -m 755 "$MF_TMP/bin"
-cp "$MF_BUILD/mcpfence" "$MF_BUILD/tests/probe" "$MF_TMP/bin/"
+cp "$MF_BUILD/mcpfence" "$MF_HELPERS/probe" "$MF_TMP/bin/"
 cp "$MF_BUILD/mcpfence" "$MF_TMP/bin/gateway" # a host binary that launchers name by path
 P=$MF_TMP/bin/probe
 as_user() {

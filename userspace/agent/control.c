@@ -187,8 +187,10 @@ static bool client_flush(struct agent *a, struct client *c)
 		}
 		done += n;
 	}
-	memmove(c->out, c->out + done, c->out_len - done);
-	c->out_len -= done;
+	if (done) {
+		memmove(c->out, c->out + done, c->out_len - done);
+		c->out_len -= done;
+	}
 	client_want_out(a, c, c->out_len > 0);
 	return true;
 }
