@@ -136,6 +136,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } events SEC(".maps");
 
+/*
+ * Waking the agent for every record would cost it a wakeup per decision.
+ * Records are submitted without a wakeup until a batch is waiting; the agent
+ * also polls on a short timer (MF_AUDIT_POLL_MS) for the rest.
+ */
+#define WAKEUP_BYTES (64 << 10)
+
+static __always_inline void event_submit(void *e)
+{
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ?
+			      BPF_RB_FORCE_WAKEUP :
+			      BPF_RB_NO_WAKEUP;
+
+	bpf_ringbuf_submit(e, flags);
+}
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
@@ -198,7 +214,7 @@ int BPF_PROG(mf_fork, struct task_struct *parent, struct task_struct *child)
 		if (e) {
 			e->verdict = MF_DENY;
 			e->aux = child_tgid;
-			bpf_ringbuf_submit(e, 0);
+			event_submit(e);
 		}
 		bpf_send_signal_task(child, SIGKILL, PIDTYPE_TGID, 0);
 		return 0;
@@ -288,7 +304,7 @@ int BPF_PROG(mf_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		e = event_start(&tag, MF_EV_TAG_LOST);
 		if (e) {
 			e->verdict = MF_DENY;
-			bpf_ringbuf_submit(e, 0);
+			event_submit(e);
 		}
 		/* Runs before the new program's first instruction: it never starts. */
 		bpf_send_signal(SIGKILL);
@@ -298,7 +314,7 @@ int BPF_PROG(mf_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	e = event_start(&tag, MF_EV_TAG_EXEC);
 	if (e) {
 		e->verdict = MF_ALLOW;
-		bpf_ringbuf_submit(e, 0);
+		event_submit(e);
 	}
 	return 0;
 }
@@ -396,7 +412,7 @@ decided:
 			e->proto = proto;
 			e->port = d->port;
 			__builtin_memcpy(e->addr, d->addr, sizeof(e->addr));
-			bpf_ringbuf_submit(e, 0);
+			event_submit(e);
 		}
 	}
 	return verdict == MF_DENY ? HOOK_DENY : HOOK_ALLOW;
@@ -513,7 +529,7 @@ int mf_sock_create(struct bpf_sock *ctx)
 		e->family = ctx->family;
 		e->proto = ctx->protocol;
 		e->aux = ctx->type;
-		bpf_ringbuf_submit(e, 0);
+		event_submit(e);
 	}
 	return HOOK_DENY;
 }
@@ -543,7 +559,7 @@ int mf_socket_family(struct trace_event_raw_sys_enter *ctx)
 		e->family = family;
 		e->proto = (__u8)ctx->args[2];
 		e->aux = (__u32)ctx->args[1];
-		bpf_ringbuf_submit(e, 0);
+		event_submit(e);
 	}
 	bpf_send_signal(SIGKILL);
 	return 0;

@@ -158,6 +158,10 @@ struct mf_event {
 	char comm[16];
 };
 
+/* The agent reads the ring buffer at least this often (the kernel wakes it
+ * only when a batch is waiting). */
+#define MF_AUDIT_POLL_MS 50
+
 /* ---- counters: per-CPU array, summed by the agent ---- */
 enum mf_counter {
 	MF_CNT_ALLOWED = 0,

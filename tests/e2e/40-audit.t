@@ -62,6 +62,16 @@ is "$(jq -s 'map(select(.event == "connect" or .event == "sendmsg")) | length' "
 is "$(mf status --json | jq -c '.counters | [.allowed, .denied, .audit_dropped]')" "[2,2,0]" \
 	"counters: 2 allowed, 2 denied, nothing dropped"
 
+# A process names itself (comm): quotes, backslashes and control bytes
+# must come out escaped, the record still one valid JSON line.
+weird=$'ev"il\\\x01'
+cp "$P" "$MF_TMP/$weird"
+mf run --identity bob@example.com --server gdrive -- "$MF_TMP/$weird" connect tcp 127.0.0.254 81 >/dev/null
+is "$(mf audit --json | jq -r 'select(.port == 81) | .comm')" "$weird" \
+	"a hostile process name is escaped in the JSON record"
+jq -e . "$MF_AUDIT_LOG" >/dev/null
+ok $? "every line of the audit log is valid JSON"
+
 # audit.allowed none: allowed decisions are not recorded, denials are.
 policy enforce none
 mf policy load "$MF_TMP/policy.json" >/dev/null

@@ -41,6 +41,14 @@ struct loaded_policy {
 
 struct client;
 
+/* One audit record as delivered: its JSON line, and what filters look at. */
+struct audit_record {
+	char *line; /* '\n'-terminated JSON object */
+	size_t len;
+	char identity[MF_NAME_MAX];
+	uint8_t verdict; /* MF_ALLOW, MF_DENY, MF_WOULD_DENY */
+};
+
 struct agent {
 	struct agent_options opt;
 	struct mcpfence_bpf *skel;
@@ -72,7 +80,7 @@ struct agent {
 
 	struct client *clients;
 	/* recent audit records, a ring of MF_HISTORY_MAX */
-	json_t *history[MF_HISTORY_MAX];
+	struct audit_record history[MF_HISTORY_MAX];
 	size_t history_next;
 	uint64_t records_logged;
 	uint64_t log_errors;
@@ -93,6 +101,7 @@ const char *server_name(struct agent *a, uint32_t id);
 /* Writes the identity's name into buf (uid identities are user names). */
 const char *identity_name(struct agent *a, uint32_t id, char *buf, size_t len);
 void names_free(struct agent *a);
+void names_forget_users(void);
 
 /* policy_apply.c */
 int policy_load_text(struct agent *a, const char *text, size_t len, const char *source,
@@ -104,11 +113,11 @@ void policy_free_all(struct agent *a);
 int audit_setup(struct agent *a);
 void audit_teardown(struct agent *a);
 int audit_poll(struct agent *a);
-/* Deliver an agent-originated record (tag requests, policy loads). */
+/* Deliver an agent-originated record (tag requests, policy loads); takes it. */
 void audit_emit(struct agent *a, json_t *record);
 void audit_now_ts(char *buf, size_t len);
 /* Does record (a JSON object) pass a subscriber's filters? */
-bool audit_filter_match(const json_t *record, const char *identity, const char *verdict);
+bool audit_filter_match(const struct audit_record *rec, const char *identity, const char *verdict);
 
 /* scan.c: tag what runs already (exec rules, descendants); drop stale tags */
 void scan_processes(struct agent *a);
@@ -131,7 +140,9 @@ int control_setup(struct agent *a);
 void control_teardown(struct agent *a);
 int control_accept(struct agent *a);
 int control_client_event(struct agent *a, struct client *c, uint32_t events);
-void control_broadcast(struct agent *a, const json_t *record, const char *line, size_t len);
+/* Queue a record for the subscribers that want it; flushed once per batch. */
+void control_broadcast(struct agent *a, const struct audit_record *rec);
+void control_flush_subscribers(struct agent *a);
 void control_reap(struct agent *a);
 
 /* epoll data: what an event belongs to */

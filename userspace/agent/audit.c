@@ -4,6 +4,10 @@
  * to the log file, the recent-history ring and every subscriber.
  * Nothing is lost silently: the kernel counts what found the ring full, the
  * agent counts failed log writes, and each subscriber is told its drops.
+ *
+ * Kernel records are the hot path (every decision of a governed process):
+ * they are written straight into a JSON line, without building a JSON
+ * object, and subscribers are flushed once per batch, not once per record.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,13 +30,31 @@ static int64_t clock_ns(clockid_t clk)
 
 static void format_ts(int64_t real_ns, char *buf, size_t len)
 {
+	/* The date part changes once a second: format it once a second. */
+	static time_t cached_sec = -1;
+	static char date[32];
 	time_t sec = real_ns / 1000000000;
-	struct tm tm;
-	char date[32];
 
-	gmtime_r(&sec, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%03dZ", date, (int)((real_ns / 1000000) % 1000));
+	if (sec != cached_sec) {
+		struct tm tm;
+
+		gmtime_r(&sec, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = sec;
+	}
+	/* By hand: this runs for every record, and printf is most of its cost. */
+	int ms = (int)((real_ns / 1000000) % 1000);
+	size_t n = strlen(date);
+
+	if (len < n + 6)
+		return;
+	memcpy(buf, date, n);
+	buf[n] = '.';
+	buf[n + 1] = '0' + ms / 100;
+	buf[n + 2] = '0' + ms / 10 % 10;
+	buf[n + 3] = '0' + ms % 10;
+	buf[n + 4] = 'Z';
+	buf[n + 5] = '\0';
 }
 
 void audit_now_ts(char *buf, size_t len)
@@ -90,116 +112,216 @@ static const char *rule_name(struct agent *a, uint32_t generation, uint16_t rule
 	return buf;
 }
 
-static json_t *event_to_json(struct agent *a, const struct mf_event *e)
+/* A JSON line written in place; what does not fit marks it overflowed. */
+struct jline {
+	char buf[1024];
+	size_t len;
+	bool overflow;
+};
+
+static void jl_raw(struct jline *j, const char *s, size_t n)
 {
-	char ts[64], ident[MF_NAME_MAX], rbuf[32], addr[INET6_ADDRSTRLEN];
+	if (j->len + n >= sizeof(j->buf)) {
+		j->overflow = true;
+		return;
+	}
+	memcpy(j->buf + j->len, s, n);
+	j->len += n;
+}
+
+static void jl_key(struct jline *j, const char *key)
+{
+	if (j->len > 1)
+		jl_raw(j, ",", 1);
+	jl_raw(j, "\"", 1);
+	jl_raw(j, key, strlen(key));
+	jl_raw(j, "\":", 2);
+}
+
+static bool plain_char(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* ,"key":"value" with the value escaped (comm is whatever the process chose). */
+static void jl_str(struct jline *j, const char *key, const char *val)
+{
+	const unsigned char *c = (const unsigned char *)val;
+	char esc[8];
+
+	jl_key(j, key);
+	jl_raw(j, "\"", 1);
+	while (*c) {
+		const unsigned char *run = c;
+
+		while (*c && plain_char(*c))
+			c++;
+		jl_raw(j, (const char *)run, c - run);
+		if (!*c)
+			break;
+		if (*c == '"' || *c == '\\') {
+			esc[0] = '\\';
+			esc[1] = *c;
+			jl_raw(j, esc, 2);
+		} else {
+			/* Bytes, not characters: keep the line ASCII and valid. */
+			snprintf(esc, sizeof(esc), "\\u%04x", *c);
+			jl_raw(j, esc, 6);
+		}
+		c++;
+	}
+	jl_raw(j, "\"", 1);
+}
+
+static void jl_uint(struct jline *j, const char *key, uint64_t val)
+{
+	char num[24];
+	int i = sizeof(num);
+
+	do {
+		num[--i] = '0' + val % 10;
+		val /= 10;
+	} while (val);
+	jl_key(j, key);
+	jl_raw(j, num + i, sizeof(num) - i);
+}
+
+static const char *proto_name(uint8_t proto)
+{
+	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : NULL;
+}
+
+/* Write a kernel record as a JSON line; false if it did not fit. */
+static bool event_line(struct agent *a, const struct mf_event *e, struct audit_record *rec)
+{
+	char ts[64], rbuf[32], addr[INET6_ADDRSTRLEN];
 	char comm[sizeof(e->comm) + 1];
-	json_t *rec;
+	struct jline j = { .buf = "{", .len = 1 };
 
 	memcpy(comm, e->comm, sizeof(e->comm));
 	comm[sizeof(e->comm)] = '\0';
+	char ident[MF_NAME_MAX];
+
+	/* identity_name returns a table entry or ident: copy either (both are
+	 * shorter than MF_NAME_MAX). */
+	const char *name = identity_name(a, e->identity_id, ident, sizeof(ident));
+
+	memcpy(rec->identity, name, strnlen(name, MF_NAME_MAX - 1) + 1);
+	rec->identity[MF_NAME_MAX - 1] = '\0';
+	rec->verdict = e->verdict;
 	format_ts((int64_t)e->ts_ns + a->boot_to_real_ns, ts, sizeof(ts));
-	rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "ts", ts, "event",
-			event_name(e->type), "verdict", verdict_name(e->verdict), "identity",
-			identity_name(a, e->identity_id, ident, sizeof(ident)), "server",
-			server_name(a, e->server_id), "pid", (json_int_t)e->tgid, "tid",
-			(json_int_t)e->pid, "comm", comm);
-	if (!rec)
-		return NULL;
+	jl_str(&j, "ts", ts);
+	jl_str(&j, "event", event_name(e->type));
+	jl_str(&j, "verdict", verdict_name(e->verdict));
+	jl_str(&j, "identity", rec->identity);
+	jl_str(&j, "server", server_name(a, e->server_id));
+	jl_uint(&j, "pid", e->tgid);
+	jl_uint(&j, "tid", e->pid);
+	jl_str(&j, "comm", comm);
 	switch (e->type) {
 	case MF_EV_CONNECT:
 	case MF_EV_SENDMSG:
 		inet_ntop(e->family == MF_FAMILY_V4 ? AF_INET : AF_INET6, e->addr, addr,
 			  sizeof(addr));
-		json_object_set_new(rec, "family",
-				    json_string(e->family == MF_FAMILY_V4 ? "ipv4" : "ipv6"));
-		json_object_set_new(rec, "proto",
-				    e->proto == IPPROTO_TCP ? json_string("tcp") :
-				    e->proto == IPPROTO_UDP ? json_string("udp") :
-							      json_integer(e->proto));
-		json_object_set_new(rec, "addr", json_string(addr));
-		json_object_set_new(rec, "port", json_integer(e->port));
-		json_object_set_new(rec, "rule",
-				    json_string(rule_name(a, e->generation, e->rule, rbuf,
-							  sizeof(rbuf))));
+		jl_str(&j, "family", e->family == MF_FAMILY_V4 ? "ipv4" : "ipv6");
+		if (proto_name(e->proto))
+			jl_str(&j, "proto", proto_name(e->proto));
+		else
+			jl_uint(&j, "proto", e->proto);
+		jl_str(&j, "addr", addr);
+		jl_uint(&j, "port", e->port);
+		jl_str(&j, "rule", rule_name(a, e->generation, e->rule, rbuf, sizeof(rbuf)));
 		break;
 	case MF_EV_SOCKET:
 	case MF_EV_SOCKET_KILL:
-		json_object_set_new(rec, "socket_family", json_integer(e->family));
-		json_object_set_new(rec, "socket_type", json_integer(e->aux));
-		json_object_set_new(rec, "protocol", json_integer(e->proto));
+		jl_uint(&j, "socket_family", e->family);
+		jl_uint(&j, "socket_type", e->aux);
+		jl_uint(&j, "protocol", e->proto);
 		break;
 	case MF_EV_TAG_LOST:
 		if (e->aux)
-			json_object_set_new(rec, "child", json_integer(e->aux));
+			jl_uint(&j, "child", e->aux);
 		break;
 	}
-	return rec;
+	jl_raw(&j, "}\n", 2);
+	if (j.overflow)
+		return false;
+	rec->line = malloc(j.len + 1);
+	if (!rec->line)
+		return false;
+	memcpy(rec->line, j.buf, j.len);
+	rec->line[j.len] = '\0';
+	rec->len = j.len;
+	return true;
 }
 
 /* Identity and verdict filters of `mcpfence audit`; NULL matches all. */
-bool audit_filter_match(const json_t *record, const char *identity, const char *verdict)
+bool audit_filter_match(const struct audit_record *rec, const char *identity, const char *verdict)
 {
-	const char *v;
-
-	if (identity) {
-		v = json_string_value(json_object_get(record, "identity"));
-		if (!v || strcmp(v, identity))
-			return false;
-	}
-	if (verdict) {
-		v = json_string_value(json_object_get(record, "verdict"));
-		if (!v || strcmp(v, verdict))
-			return false;
-	}
+	if (identity && strcmp(rec->identity, identity))
+		return false;
+	if (verdict && strcmp(verdict_name(rec->verdict), verdict))
+		return false;
 	return true;
+}
+
+/* To the log, the subscribers and the history, which keeps the line. */
+static void deliver(struct agent *a, struct audit_record *rec)
+{
+	struct audit_record *slot = &a->history[a->history_next];
+
+	if (a->audit_log) {
+		if (fwrite(rec->line, 1, rec->len, a->audit_log) != rec->len)
+			a->log_errors++;
+		else
+			a->records_logged++;
+	}
+	control_broadcast(a, rec);
+	free(slot->line);
+	*slot = *rec;
+	a->history_next = (a->history_next + 1) % MF_HISTORY_MAX;
 }
 
 void audit_emit(struct agent *a, json_t *record)
 {
-	size_t len;
-	char *line;
+	struct audit_record rec = {};
+	const char *v;
 
+	if (!record) {
+		a->log_errors++;
+		return;
+	}
 	if (!json_object_get(record, "ts")) {
 		char ts[64];
 
 		audit_now_ts(ts, sizeof(ts));
 		json_object_set_new(record, "ts", json_string(ts));
 	}
-	line = mf_json_line(record, &len);
-	if (!line) {
+	v = json_string_value(json_object_get(record, "identity"));
+	snprintf(rec.identity, sizeof(rec.identity), "%s", v ? v : "-");
+	v = json_string_value(json_object_get(record, "verdict"));
+	rec.verdict = v && !strcmp(v, "allow") ? MF_ALLOW : MF_DENY;
+	rec.line = mf_json_line(record, &rec.len);
+	json_decref(record);
+	if (!rec.line) {
 		a->log_errors++;
-		json_decref(record);
 		return;
 	}
-	if (a->audit_log) {
-		if (fwrite(line, 1, len, a->audit_log) != len)
-			a->log_errors++;
-		else
-			a->records_logged++;
-	}
-	control_broadcast(a, record, line, len);
-	free(line);
-
-	/* History keeps the record itself (for filtering on replay). */
-	json_decref(a->history[a->history_next]);
-	a->history[a->history_next] = record;
-	a->history_next = (a->history_next + 1) % MF_HISTORY_MAX;
+	deliver(a, &rec);
 }
 
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct agent *a = ctx;
-	json_t *rec;
+	struct audit_record rec = {};
 
 	if (size < sizeof(struct mf_event))
 		return 0;
-	rec = event_to_json(a, data);
-	if (!rec) {
+	if (!event_line(a, data, &rec)) {
 		a->log_errors++;
 		return 0;
 	}
-	audit_emit(a, rec);
+	deliver(a, &rec);
 	return 0;
 }
 
@@ -229,6 +351,7 @@ int audit_poll(struct agent *a)
 
 	if (a->audit_log && fflush(a->audit_log))
 		a->log_errors++;
+	control_flush_subscribers(a);
 	return n < 0 ? n : 0;
 }
 
@@ -244,7 +367,7 @@ void audit_teardown(struct agent *a)
 		fclose(a->audit_log);
 	a->audit_log = NULL;
 	for (size_t i = 0; i < MF_HISTORY_MAX; i++) {
-		json_decref(a->history[i]);
-		a->history[i] = NULL;
+		free(a->history[i].line);
+		a->history[i].line = NULL;
 	}
 }

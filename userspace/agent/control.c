@@ -33,8 +33,8 @@ struct client {
 	int fd;
 	struct ucred cred;
 	struct mf_linebuf in;
-	char *out;
-	size_t out_len, out_cap;
+	char *out; /* queued output: out_len bytes from out + out_start */
+	size_t out_start, out_len, out_cap;
 	bool want_out; /* EPOLLOUT registered */
 	bool closing;  /* close once the output is flushed */
 	/* audit subscription */
@@ -176,7 +176,7 @@ static bool client_flush(struct agent *a, struct client *c)
 	size_t done = 0;
 
 	while (done < c->out_len) {
-		ssize_t n = write(c->fd, c->out + done, c->out_len - done);
+		ssize_t n = write(c->fd, c->out + c->out_start + done, c->out_len - done);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -187,10 +187,11 @@ static bool client_flush(struct agent *a, struct client *c)
 		}
 		done += n;
 	}
-	if (done) {
-		memmove(c->out, c->out + done, c->out_len - done);
-		c->out_len -= done;
-	}
+	/* Advance, don't move: a slow reader would make every flush copy the queue. */
+	c->out_start += done;
+	c->out_len -= done;
+	if (!c->out_len)
+		c->out_start = 0;
 	client_want_out(a, c, c->out_len > 0);
 	return true;
 }
@@ -202,6 +203,11 @@ static void client_queue(struct client *c, const char *line, size_t len, bool dr
 	if (droppable && c->out_len + len > MF_SUBSCRIBER_QUEUE) {
 		c->dropped++;
 		return;
+	}
+	if (c->out_start + c->out_len + len > c->out_cap && c->out_start) {
+		/* Out of room at the end: move what is pending to the front, once. */
+		memmove(c->out, c->out + c->out_start, c->out_len);
+		c->out_start = 0;
 	}
 	if (c->out_len + len > c->out_cap) {
 		size_t cap = c->out_cap ? c->out_cap : 4096;
@@ -217,7 +223,7 @@ static void client_queue(struct client *c, const char *line, size_t len, bool dr
 		c->out = out;
 		c->out_cap = cap;
 	}
-	memcpy(c->out + c->out_len, line, len);
+	memcpy(c->out + c->out_start + c->out_len, line, len);
 	c->out_len += len;
 }
 
@@ -258,21 +264,27 @@ static void report_drops(struct client *c)
 			 false);
 }
 
-static bool subscriber_wants(const struct client *c, const json_t *record)
+static bool subscriber_wants(const struct client *c, const struct audit_record *rec)
 {
-	if (c->own_identity && !audit_filter_match(record, c->own_identity, NULL))
+	if (c->own_identity && !audit_filter_match(rec, c->own_identity, NULL))
 		return false;
-	return audit_filter_match(record, c->filter_identity, c->filter_verdict);
+	return audit_filter_match(rec, c->filter_identity, c->filter_verdict);
 }
 
-void control_broadcast(struct agent *a, const json_t *record, const char *line, size_t len)
+void control_broadcast(struct agent *a, const struct audit_record *rec)
 {
 	for (struct client *c = a->clients; c; c = c->next) {
-		if (!c->subscribed || !subscriber_wants(c, record))
+		if (!c->subscribed || !subscriber_wants(c, rec))
 			continue;
 		report_drops(c);
-		client_queue(c, line, len, true);
-		if (!client_flush(a, c))
+		client_queue(c, rec->line, rec->len, true);
+	}
+}
+
+void control_flush_subscribers(struct agent *a)
+{
+	for (struct client *c = a->clients; c; c = c->next) {
+		if (c->subscribed && c->out_len && !c->want_out && !client_flush(a, c))
 			c->closing = true;
 	}
 }
@@ -592,6 +604,7 @@ static void op_status(struct agent *a, struct client *c)
 	uint32_t key, next;
 	void *prev = NULL;
 
+	audit_poll(a); /* counters and delivered records agree */
 	if (!peer_is_admin(a, c)) {
 		/* Others learn that enforcement is up, not what it saw. */
 		client_send_json(c,
@@ -700,16 +713,10 @@ static void op_audit(struct agent *a, struct client *c, json_t *req)
 	c->own_identity = peer_is_admin(a, c) ? NULL : strdup(peer_user(c, user, sizeof(user)));
 	client_send_json(c, json_pack("{s:b, s:b}", "ok", 1, "follow", follow), false);
 	for (size_t i = 0; i < MF_HISTORY_MAX; i++) {
-		json_t *rec = a->history[(a->history_next + i) % MF_HISTORY_MAX];
-		size_t len;
-		char *line;
+		const struct audit_record *rec = &a->history[(a->history_next + i) % MF_HISTORY_MAX];
 
-		if (!rec || !subscriber_wants(c, rec))
-			continue;
-		line = mf_json_line(rec, &len);
-		if (line)
-			client_queue(c, line, len, true);
-		free(line);
+		if (rec->line && subscriber_wants(c, rec))
+			client_queue(c, rec->line, rec->len, true);
 	}
 	report_drops(c);
 	if (follow) {

@@ -224,7 +224,7 @@ static int run(struct agent *a)
 	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(a->ringbuf), &ev))
 		return -errno;
 	while (!a->stop) {
-		int n = epoll_wait(a->epoll_fd, events, 64, -1);
+		int n = epoll_wait(a->epoll_fd, events, 64, MF_AUDIT_POLL_MS);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -251,6 +251,9 @@ static int run(struct agent *a)
 				break;
 			}
 		}
+		/* Records below the kernel's wakeup batch, on the timer or after any
+		 * event; this also flushes what requests produced to subscribers. */
+		audit_poll(a);
 		control_reap(a);
 	}
 	return 0;

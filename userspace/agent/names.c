@@ -117,16 +117,39 @@ const char *server_name(struct agent *a, uint32_t id)
 	return "?";
 }
 
+/* User names of uid identities: every audit record of an exec-tagged process
+ * needs one, and getpwuid reads /etc/passwd. A small cache, refreshed when a
+ * policy is loaded (names_forget_users). */
+#define USER_CACHE 64
+
+static struct {
+	bool valid;
+	uid_t uid;
+	char name[MF_NAME_MAX];
+} user_cache[USER_CACHE];
+
+void names_forget_users(void)
+{
+	memset(user_cache, 0, sizeof(user_cache));
+}
+
 const char *identity_name(struct agent *a, uint32_t id, char *buf, size_t len)
 {
 	if (id & MF_UID_IDENTITY) {
 		uid_t uid = id & ~MF_UID_IDENTITY;
-		struct passwd *pw = getpwuid(uid);
+		typeof(user_cache[0]) *slot = &user_cache[uid % USER_CACHE];
 
-		if (pw)
-			snprintf(buf, len, "%s", pw->pw_name);
-		else
-			snprintf(buf, len, "uid:%u", uid);
+		if (!slot->valid || slot->uid != uid) {
+			struct passwd *pw = getpwuid(uid);
+
+			if (pw)
+				snprintf(slot->name, sizeof(slot->name), "%s", pw->pw_name);
+			else
+				snprintf(slot->name, sizeof(slot->name), "uid:%u", uid);
+			slot->uid = uid;
+			slot->valid = true;
+		}
+		snprintf(buf, len, "%s", slot->name);
 		return buf;
 	}
 	if (id < a->nidentity_ids && a->identity_by_id[id])

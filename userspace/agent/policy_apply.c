@@ -408,6 +408,8 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	policy = NULL;
 	if (a->current.text)
 		save_active_text(a);
+	/* User names may have changed with the policy's users: forget them. */
+	names_forget_users();
 	/* Processes already running that the new exec rules name. */
 	scan_processes(a);
 out:

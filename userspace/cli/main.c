@@ -714,6 +714,31 @@ static void render_record(const json_t *r)
 	       json_string_value(json_object_get(r, "server")) ?: "-", who, dest, rule ? rule : "");
 }
 
+static bool is_control_line(const char *line)
+{
+	return !strncmp(line, "{\"ok\"", 5) || !strncmp(line, "{\"dropped\"", 10) ||
+	       !strncmp(line, "{\"end\"", 6);
+}
+
+/* The next line from the agent; stdout is flushed before waiting for more,
+ * so a follower sees records at once without a write per record. */
+static int next_line(struct session *s, char **line, size_t *len)
+{
+	for (;;) {
+		int r = mf_linebuf_next(&s->lb, line, len);
+		ssize_t n;
+
+		if (r)
+			return r;
+		fflush(stdout);
+		n = mf_linebuf_fill(&s->lb, s->fd);
+		if (n == -EINTR)
+			continue;
+		if (n <= 0)
+			return n;
+	}
+}
+
 static int cmd_audit(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -724,8 +749,10 @@ static int cmd_audit(int argc, char **argv)
 	};
 	const char *identity = NULL, *verdict = NULL;
 	bool follow = false, json = false;
+	char err[256], *line;
 	struct session s;
 	json_t *req, *reply, *rec;
+	size_t len;
 	int opt, r;
 
 	optind = 1;
@@ -770,9 +797,19 @@ static int cmd_audit(int argc, char **argv)
 		return 1;
 	}
 	json_decref(reply);
-	if (follow)
-		setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((r = mf_client_read(s.fd, &s.lb, &rec)) > 0) {
+	while ((r = next_line(&s, &line, &len)) > 0) {
+		/* Records pass through as the agent wrote them; only control
+		 * messages ({"ok"..., {"dropped"..., {"end"...) are parsed. */
+		if (json && !is_control_line(line)) {
+			fwrite(line, 1, len, stdout);
+			putchar('\n');
+			continue;
+		}
+		rec = mf_json_parse_object(line, len, err, sizeof(err));
+		if (!rec) {
+			r = -EPROTO;
+			break;
+		}
 		if (json_is_true(json_object_get(rec, "end"))) {
 			json_decref(rec);
 			break;
@@ -787,6 +824,7 @@ static int cmd_audit(int argc, char **argv)
 		}
 		json_decref(rec);
 	}
+	fflush(stdout);
 	session_close(&s);
 	if (r < 0) {
 		fprintf(stderr, "mcpfence: audit stream broken: %s\n", strerror(-r));
