@@ -75,6 +75,20 @@ wait $looper
 is "$(cat "$MF_TMP/window2.out")" "ECONNREFUSED=2000" \
 	"reloading the same policy never denies what it allows"
 
+# Rulesets no slot uses any more are deleted after the loads: the rules map
+# holds at most the two slots' entries, however many different policies came.
+entries() { mf policy check "$1" | sed -n 's/.*rulesets, \([0-9]*\) kernel entries/\1/p'; }
+for port in $(seq 7100 7109); do
+	write_policy "$MF_TMP/c.json" $port
+	mf policy load "$MF_TMP/c.json" >/dev/null
+done
+bound=$((2 * $(entries "$MF_TMP/c.json")))
+wait_for sh -c "[ \$(bpftool map dump pinned '$MF_PIN_DIR/rules' -j | jq length) -le $bound ]"
+ok $? "after 10 different policies the rules map holds at most two slots' entries ($bound)"
+is "$(as_alice connect tcp 127.0.0.1 7109)" ECONNREFUSED "and the last one is in force"
+is "$(as_alice connect tcp 127.0.0.1 7108)" EPERM "the one before is not"
+mf policy load "$MF_TMP/b.json" >/dev/null
+
 # Tagging at exec: the kernel tags the server binary before it runs, as its Unix user.
 is "$("$MF_TMP/mcp-exec-server" connect tcp 127.0.0.3 7000)" ECONNREFUSED \
 	"exec-tagged server: allowed destination for its user"

@@ -72,11 +72,10 @@ struct agent {
 	/* policy: current and the one before (late audit records name its rules) */
 	struct loaded_policy current, previous;
 	uint32_t active_slot;
-	/* rule keys written into each slot, to clear the slot before reuse */
-	struct slot_keys {
-		struct mf_rule_key *keys;
-		size_t len, cap;
-	} slot_keys[2];
+	/* rulesets in the kernel's rules map (rulesets.c) */
+	struct kernel_ruleset *rulesets;
+	size_t nrulesets, rulesets_cap;
+	uint32_t next_ruleset_id;
 
 	struct client *clients;
 	/* recent audit records, a ring of MF_HISTORY_MAX */
@@ -102,6 +101,20 @@ const char *server_name(struct agent *a, uint32_t id);
 const char *identity_name(struct agent *a, uint32_t id, char *buf, size_t len);
 void names_free(struct agent *a);
 void names_forget_users(void);
+
+/* rulesets.c: rulesets written once, shared by slots, garbage collected */
+struct kernel_ruleset;
+int rulesets_restore(struct agent *a);
+/* Find or write each compiled ruleset; ids[i] gets ruleset i's kernel id. */
+int rulesets_place(struct agent *a, const struct mf_compiled *c, uint32_t *ids);
+/* The placed rulesets now belong to slot (its bindings point at them). */
+void rulesets_commit(struct agent *a, uint32_t slot);
+/* The load failed: neither the placed rulesets nor slot's old ones are used. */
+void rulesets_abort(struct agent *a, uint32_t slot);
+/* Delete up to budget keys of unused rulesets; true while garbage remains. */
+#define MF_COLLECT_BATCH 2048 /* per main-loop turn: the agent stays responsive */
+bool rulesets_collect(struct agent *a, size_t budget);
+void rulesets_free(struct agent *a);
 
 /* policy_apply.c */
 int policy_load_text(struct agent *a, const char *text, size_t len, const char *source,

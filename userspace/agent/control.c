@@ -26,6 +26,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent.h"
+#include "file.h"
 #include "mcpfence.skel.h"
 
 struct client {
@@ -647,19 +648,35 @@ static void op_status(struct agent *a, struct client *c)
 			 false);
 }
 
+/* The policy comes as "text", or (root's CLI, to skip encoding megabytes
+ * as a JSON string) as a "path" the agent reads itself. */
 static void op_policy_load(struct agent *a, struct client *c, json_t *req)
 {
 	json_t *text = json_object_get(req, "text");
+	const char *path = json_string_value(json_object_get(req, "path"));
 	const char *source = json_string_value(json_object_get(req, "source"));
 	json_t *warnings = json_array();
-	char err[MF_ERR_MAX];
+	char err[MF_ERR_MAX], *file_text = NULL;
+	const char *policy_text;
+	size_t len;
+	int r;
 
-	if (!json_is_string(text)) {
-		reply_error(c, "policy_load needs a \"text\" string");
+	if (json_is_string(text)) {
+		policy_text = json_string_value(text);
+		len = json_string_length(text);
+	} else if (path && path[0] == '/') {
+		r = mf_read_file(path, MF_POLICY_FILE_MAX, &file_text, &len);
+		if (r) {
+			reply_error(c, "cannot read %s: %s", path, strerror(-r));
+			goto out;
+		}
+		policy_text = file_text;
+	} else {
+		reply_error(c, "policy_load needs a \"text\" string or an absolute \"path\"");
 		goto out;
 	}
-	if (policy_load_text(a, json_string_value(text), json_string_length(text),
-			     source ? source : "policy", err, sizeof(err), warnings)) {
+	if (policy_load_text(a, policy_text, len, source ? source : "policy", err, sizeof(err),
+			     warnings)) {
 		audit_emit(a, json_pack("{s:s, s:s, s:s, s:I}", "event", "policy-load", "verdict",
 					"deny", "error", err, "uid", (json_int_t)c->cred.uid));
 		reply_error(c, "%s", err);
@@ -674,6 +691,7 @@ static void op_policy_load(struct agent *a, struct client *c, json_t *req)
 				   (json_int_t)a->current.generation, "warnings", warnings),
 			 false);
 out:
+	free(file_text);
 	json_decref(warnings);
 }
 

@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent.h"
+#include "file.h"
 #include "pins.h"
 
 extern const char mf_default_policy[];
@@ -48,50 +49,6 @@ static const char usage[] =
 	"\n"
 	"SIGHUP reloads the --policy file.\n";
 
-static int read_file(const char *path, char **text, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	size_t cap = 0, n = 0;
-	char *buf = NULL;
-
-	if (!f)
-		return -errno;
-	for (;;) {
-		if (cap - n < 65536) {
-			char *b;
-
-			cap = cap ? cap * 2 : 65536;
-			if (cap > MF_LINE_MAX_ROOT) {
-				free(buf);
-				fclose(f);
-				return -EFBIG;
-			}
-			b = realloc(buf, cap + 1);
-			if (!b) {
-				free(buf);
-				fclose(f);
-				return -ENOMEM;
-			}
-			buf = b;
-		}
-		size_t got = fread(buf + n, 1, cap - n, f);
-
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		free(buf);
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*text = buf;
-	*len = n;
-	return 0;
-}
-
 /* Check the policy file before anything touches the kernel. */
 static int check_policy_file(const char *path)
 {
@@ -102,7 +59,7 @@ static int check_policy_file(const char *path)
 	char *text;
 	int ret;
 
-	ret = read_file(path, &text, &len);
+	ret = mf_read_file(path, MF_POLICY_FILE_MAX, &text, &len);
 	if (ret) {
 		fprintf(stderr, "mcpfenced: cannot read %s: %s\n", path, strerror(-ret));
 		return ret;
@@ -127,7 +84,7 @@ static int load_policy_file(struct agent *a, const char *path)
 	char *text;
 	int ret;
 
-	ret = read_file(path, &text, &len);
+	ret = mf_read_file(path, MF_POLICY_FILE_MAX, &text, &len);
 	if (ret) {
 		fprintf(stderr, "mcpfenced: cannot read %s: %s\n", path, strerror(-ret));
 		json_decref(warnings);
@@ -223,8 +180,11 @@ static int run(struct agent *a)
 
 	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(a->ringbuf), &ev))
 		return -errno;
+	bool garbage = true;
+
 	while (!a->stop) {
-		int n = epoll_wait(a->epoll_fd, events, 64, MF_AUDIT_POLL_MS);
+		/* Unused rulesets are deleted a batch per turn, between events. */
+		int n = epoll_wait(a->epoll_fd, events, 64, garbage ? 0 : MF_AUDIT_POLL_MS);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -255,6 +215,7 @@ static int run(struct agent *a)
 		 * event; this also flushes what requests produced to subscribers. */
 		audit_poll(a);
 		control_reap(a);
+		garbage = rulesets_collect(a, MF_COLLECT_BATCH);
 	}
 	return 0;
 }

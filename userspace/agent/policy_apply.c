@@ -24,23 +24,6 @@
 #include "agent.h"
 #include "mcpfence.skel.h"
 
-#define RULESET_SLOT_BIT 31
-
-static int slot_keys_add(struct slot_keys *sk, const struct mf_rule_key *key)
-{
-	if (sk->len == sk->cap) {
-		size_t cap = sk->cap ? sk->cap * 2 : 1024;
-		struct mf_rule_key *keys = realloc(sk->keys, cap * sizeof(*keys));
-
-		if (!keys)
-			return -ENOMEM;
-		sk->keys = keys;
-		sk->cap = cap;
-	}
-	sk->keys[sk->len++] = *key;
-	return 0;
-}
-
 /* Remove the bindings of a slot (small map: collect, then delete). */
 static int clear_bindings(struct agent *a, uint32_t slot)
 {
@@ -76,65 +59,6 @@ static int clear_bindings(struct agent *a, uint32_t slot)
 	return err;
 }
 
-/* Remove the rules of a slot: the keys this agent wrote or found at start. */
-static int clear_rules(struct agent *a, uint32_t slot)
-{
-	int fd = bpf_map__fd(a->skel->maps.rules);
-	struct slot_keys *sk = &a->slot_keys[slot];
-	int err = 0;
-
-	for (size_t i = 0; i < sk->len; i++) {
-		if (bpf_map_delete_elem(fd, &sk->keys[i]) && errno != ENOENT)
-			err = -errno;
-	}
-	sk->len = 0;
-	return err;
-}
-
-/* After a restart: learn which rule keys each slot holds. */
-static int scan_rules(struct agent *a)
-{
-	int fd = bpf_map__fd(a->skel->maps.rules);
-	struct mf_rule_key key, next;
-	void *prev = NULL;
-
-	a->slot_keys[0].len = a->slot_keys[1].len = 0;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (slot_keys_add(&a->slot_keys[key.ruleset_id >> RULESET_SLOT_BIT], &key))
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static int write_rules(struct agent *a, uint32_t slot, const struct mf_compiled *c)
-{
-	int fd = bpf_map__fd(a->skel->maps.rules);
-	struct slot_keys *sk = &a->slot_keys[slot];
-
-	for (size_t r = 0; r < c->nrulesets; r++) {
-		const struct mf_ruleset *rs = &c->rulesets[r];
-		uint32_t ruleset_id = (slot << RULESET_SLOT_BIT) | (uint32_t)(r + 1);
-
-		for (size_t i = 0; i < rs->nentries; i++) {
-			const struct mf_flat_entry *e = &rs->entries[i];
-			struct mf_rule_key key = {
-				.prefixlen = MF_RULE_KEY_FIXED_BITS + e->plen,
-				.ruleset_id = ruleset_id,
-				.family = e->family,
-			};
-
-			memcpy(key.addr, e->addr, sizeof(key.addr));
-			if (slot_keys_add(sk, &key))
-				return -ENOMEM;
-			if (bpf_map_update_elem(fd, &key, &e->val, BPF_ANY))
-				return -errno;
-		}
-	}
-	return 0;
-}
-
 static int write_binding(int fd, uint32_t slot, uint32_t identity, uint32_t server,
 			 uint32_t ruleset_id)
 {
@@ -144,7 +68,8 @@ static int write_binding(int fd, uint32_t slot, uint32_t identity, uint32_t serv
 	return bpf_map_update_elem(fd, &key, &val, BPF_ANY) ? -errno : 0;
 }
 
-static int write_bindings(struct agent *a, uint32_t slot, const struct mf_compiled *c)
+static int write_bindings(struct agent *a, uint32_t slot, const struct mf_compiled *c,
+			  const uint32_t *ruleset_ids)
 {
 	int fd = bpf_map__fd(a->skel->maps.bindings);
 	uint32_t server, identity;
@@ -152,7 +77,7 @@ static int write_bindings(struct agent *a, uint32_t slot, const struct mf_compil
 
 	for (size_t i = 0; i < c->nbindings; i++) {
 		const struct mf_compiled_binding *b = &c->bindings[i];
-		uint32_t ruleset_id = (slot << RULESET_SLOT_BIT) | (b->ruleset + 1);
+		uint32_t ruleset_id = ruleset_ids[b->ruleset];
 		struct passwd *pw;
 
 		err = server_id_get(a, b->server, &server);
@@ -346,6 +271,7 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	struct mf_policy *policy = NULL;
 	struct key_set exec_keys = { .size = sizeof(struct mf_exec_key) };
 	struct key_set args_keys = { .size = sizeof(struct mf_exec_args_key) };
+	uint32_t *ruleset_ids = NULL;
 	uint32_t slot = a->active_slot ^ 1, zero = 0;
 	int ret;
 
@@ -358,23 +284,25 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 		return ret;
 	}
 
-	/* The inactive slot: nothing reads it until the flip. */
-	ret = clear_bindings(a, slot);
+	/* The inactive slot: nothing reads it until the flip. Rulesets the new
+	 * policy shares with a loaded one are not written again; the slot's
+	 * old rulesets that nothing uses any more are deleted later. */
+	ruleset_ids = calloc(compiled->nrulesets ? compiled->nrulesets : 1, sizeof(*ruleset_ids));
+	ret = ruleset_ids ? clear_bindings(a, slot) : -ENOMEM;
 	if (!ret)
-		ret = clear_rules(a, slot);
+		ret = rulesets_place(a, compiled, ruleset_ids);
 	if (!ret)
-		ret = write_rules(a, slot, compiled);
-	if (!ret)
-		ret = write_bindings(a, slot, compiled);
+		ret = write_bindings(a, slot, compiled, ruleset_ids);
 	if (!ret)
 		ret = write_exec_servers(a, policy, warnings, &exec_keys, &args_keys);
 	if (ret) {
 		snprintf(err, errlen, "%s: cannot write policy into the kernel: %s", source,
 			 strerror(-ret));
 		clear_bindings(a, slot);
-		clear_rules(a, slot);
+		rulesets_abort(a, slot);
 		goto out;
 	}
+	rulesets_commit(a, slot);
 	cfg.flags = MF_POLICY_LOADED;
 	if (policy->audit_only)
 		cfg.flags |= MF_POLICY_AUDIT_ONLY;
@@ -413,6 +341,7 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	/* Processes already running that the new exec rules name. */
 	scan_processes(a);
 out:
+	free(ruleset_ids);
 	free(exec_keys.keys);
 	free(args_keys.keys);
 	mf_compiled_free(compiled);
@@ -420,7 +349,8 @@ out:
 	return ret;
 }
 
-/* After a restart: learn the active slot and generation, clear the other slot. */
+/* After a restart: learn the active slot and generation, and what the rules
+ * map holds; the inactive slot's bindings go. */
 int policy_restore(struct agent *a)
 {
 	struct mf_policy_cfg cfg = {};
@@ -434,11 +364,10 @@ int policy_restore(struct agent *a)
 	if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.policy_cfg), &a->active_slot, &cfg))
 		return -errno;
 	a->current.generation = cfg.generation;
-	err = scan_rules(a);
+	err = rulesets_restore(a);
 	if (!err)
 		err = clear_bindings(a, a->active_slot ^ 1);
-	if (!err)
-		err = clear_rules(a, a->active_slot ^ 1);
+	rulesets_abort(a, a->active_slot ^ 1);
 	return err;
 }
 
@@ -446,8 +375,5 @@ void policy_free_all(struct agent *a)
 {
 	loaded_policy_free(&a->current);
 	loaded_policy_free(&a->previous);
-	for (int i = 0; i < 2; i++) {
-		free(a->slot_keys[i].keys);
-		memset(&a->slot_keys[i], 0, sizeof(a->slot_keys[i]));
-	}
+	rulesets_free(a);
 }

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "harden.h"
 #include "pins.h"
+#include "file.h"
 #include "policy.h"
 #include "proto.h"
 
@@ -144,52 +146,6 @@ static int parse_json_flag(int argc, char **argv, const char *help, bool *json)
 
 /* ---- policy ---- */
 
-static int read_file(const char *path, char **text, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	size_t cap = 65536, n = 0;
-	char *buf = malloc(cap + 1);
-
-	if (!f || !buf) {
-		int err = f ? -ENOMEM : -errno;
-
-		free(buf);
-		if (f)
-			fclose(f);
-		return err;
-	}
-	for (;;) {
-		size_t got;
-
-		if (n == cap) {
-			char *b;
-
-			if (cap >= MF_LINE_MAX_ROOT / 2) {
-				free(buf);
-				fclose(f);
-				return -EFBIG;
-			}
-			cap *= 2;
-			b = realloc(buf, cap + 1);
-			if (!b) {
-				free(buf);
-				fclose(f);
-				return -ENOMEM;
-			}
-			buf = b;
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		if (!got)
-			break;
-		n += got;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*text = buf;
-	*len = n;
-	return 0;
-}
-
 static const char policy_help[] = "usage: mcpfence policy check FILE\n"
 				  "       mcpfence policy load FILE\n"
 				  "       mcpfence policy show\n"
@@ -208,7 +164,7 @@ static int policy_check(const char *path)
 	char *text;
 	int ret;
 
-	ret = read_file(path, &text, &len);
+	ret = mf_read_file(path, MF_POLICY_FILE_MAX, &text, &len);
 	if (ret) {
 		fprintf(stderr, "mcpfence: cannot read %s: %s\n", path, strerror(-ret));
 		return 1;
@@ -232,19 +188,27 @@ static int policy_check(const char *path)
 
 static int policy_load(const char *path)
 {
+	char abs[PATH_MAX], *text = NULL;
 	json_t *reply, *w;
 	size_t len, i;
-	char *text;
 	int ret;
 
-	ret = read_file(path, &text, &len);
-	if (ret) {
-		fprintf(stderr, "mcpfence: cannot read %s: %s\n", path, strerror(-ret));
-		return 1;
+	/* Root's agent reads the file itself: a large policy is not encoded as
+	 * a JSON string and decoded again. Others send the text (and are
+	 * refused: only root loads policy). */
+	if (geteuid() == 0 && realpath(path, abs)) {
+		reply = call_once(json_pack("{s:s, s:s, s:s}", "op", "policy_load", "path", abs,
+					    "source", path));
+	} else {
+		ret = mf_read_file(path, MF_POLICY_FILE_MAX, &text, &len);
+		if (ret) {
+			fprintf(stderr, "mcpfence: cannot read %s: %s\n", path, strerror(-ret));
+			return 1;
+		}
+		reply = call_once(json_pack("{s:s, s:s%, s:s}", "op", "policy_load", "text", text,
+					    len, "source", path));
+		free(text);
 	}
-	reply = call_once(json_pack("{s:s, s:s%, s:s}", "op", "policy_load", "text", text, len,
-				    "source", path));
-	free(text);
 	if (!reply)
 		return 1;
 	json_array_foreach(json_object_get(reply, "warnings"), i, w)

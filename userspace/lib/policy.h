@@ -16,6 +16,7 @@
 #include "../../bpf/mcpfence.h"
 
 #define MF_POLICY_VERSION 1
+#define MF_POLICY_FILE_MAX (32u << 20) /* bytes of a policy file */
 #define MF_ERR_MAX 512
 
 /* Limits that keep a policy, its compiled form and the kernel maps bounded. */
