@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -329,6 +330,9 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 
 	loaded_policy_free(&a->previous);
 	a->previous = a->current;
+	/* The previous policy only names the rules of late audit records. */
+	free(a->previous.text);
+	a->previous.text = NULL;
 	a->current.policy = policy;
 	a->current.generation = cfg.generation;
 	a->current.source = strdup(source);
@@ -340,6 +344,8 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	names_forget_users();
 	/* Processes already running that the new exec rules name. */
 	scan_processes(a);
+	/* Parsing and compiling a large policy leaves much freed heap behind. */
+	malloc_trim(0);
 out:
 	free(ruleset_ids);
 	free(exec_keys.keys);
