@@ -43,9 +43,11 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/%,$(HELPER_SRCS))
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
+# Keep generated intermediates (BPF object, embedded policy): nothing is rebuilt twice.
+.SECONDARY:
 .PHONY: all deps test unit e2e demo bench clean format
 
-all: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence $(UNIT_BINS) $(HELPER_BINS)
+all: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence $(UNIT_BINS) $(HELPER_BINS) $(OUTPUT)/bench/mfbench
 
 deps:
 	$(Q)scripts/deps.sh
@@ -132,3 +134,13 @@ format:
 	$(Q)clang-format -i bpf/*.c bpf/*.h userspace/*/*.c userspace/*/*.h tests/*/*.c
 
 -include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
+
+# ---- benchmarks (bench/): `make bench` builds build/bench/mfbench, then runs bench/run ----
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(BENCH_SRCS))
+
+$(OUTPUT)/bench/mfbench: $(BENCH_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -lm -o $@
+
+bench: $(OUTPUT)/bench/mfbench

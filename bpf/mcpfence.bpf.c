@@ -139,15 +139,23 @@ struct {
 } events SEC(".maps");
 
 /*
- * Waking the agent for every record would cost it a wakeup per decision.
- * Records are submitted without a wakeup until a batch is waiting; the agent
- * also polls on a short timer (MF_AUDIT_POLL_MS) for the rest.
+ * Waking the agent for every record would cost a wakeup (irq_work, then an
+ * IPI) per decision. Records are submitted without one until WAKEUP_BYTES
+ * wait; then the agent is woken once (within a window of records, as several
+ * CPUs may cross the mark together); a larger backlog means it is awake
+ * already. Past half the ring every record wakes it again: those wakeups slow
+ * the producers down, which is better than dropping their records. The agent
+ * also reads on a timer (MF_AUDIT_POLL_MS) for what stays below the mark.
  */
 #define WAKEUP_BYTES (64 << 10)
+#define WAKEUP_WINDOW (64 * sizeof(struct mf_event))
+#define WAKEUP_PRESSURE_BYTES (1 << 20)
 
 static __always_inline void event_submit(void *e)
 {
-	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ?
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 flags = (avail >= WAKEUP_BYTES && avail < WAKEUP_BYTES + WAKEUP_WINDOW) ||
+				      avail >= WAKEUP_PRESSURE_BYTES ?
 			      BPF_RB_FORCE_WAKEUP :
 			      BPF_RB_NO_WAKEUP;
 
