@@ -761,6 +761,8 @@ static int cmd_audit(int argc, char **argv)
 		return 1;
 	}
 	json_decref(reply);
+	/* Records are written in large blocks; next_line flushes before it waits. */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 	while ((r = next_line(&s, &line, &len)) > 0) {
 		/* Records pass through as the agent wrote them; only control
 		 * messages ({"ok"..., {"dropped"..., {"end"...) are parsed. */

@@ -32,7 +32,7 @@ ssize_t mf_linebuf_fill(struct mf_linebuf *lb, int fd)
 		lb->start = 0;
 	}
 	if (lb->cap - lb->len < 4096) {
-		size_t cap = lb->cap ? lb->cap * 2 : 8192;
+		size_t cap = lb->cap ? lb->cap * 2 : 65536; /* few reads for a fast stream */
 		char *buf;
 
 		/* One line of max bytes, its '\n' and room for a read. */
