@@ -477,6 +477,28 @@ static int cmd_run(int argc, char **argv)
 
 /* ---- ps, status, whoami ---- */
 
+/* The start of ps, status and whoami: --help, --json, one request. The reply,
+ * or NULL with the exit status in *rc (0 after --help). */
+static json_t *simple_call(int argc, char **argv, const char *help, const char *op, bool *json,
+			   int *rc)
+{
+	json_t *reply;
+
+	*rc = 0;
+	if (wants_help(argc, argv)) {
+		fputs(help, stdout);
+		return NULL;
+	}
+	if (parse_json_flag(argc, argv, help, json)) {
+		*rc = 2;
+		return NULL;
+	}
+	reply = call_once(json_pack("{s:s}", "op", op));
+	if (!reply)
+		*rc = 1;
+	return reply;
+}
+
 static const char ps_help[] = "usage: mcpfence ps [--json]\n"
 			      "\n"
 			      "List governed processes: pid, identity, server, how it was tagged,\n"
@@ -485,18 +507,13 @@ static const char ps_help[] = "usage: mcpfence ps [--json]\n"
 static int cmd_ps(int argc, char **argv)
 {
 	bool json = false;
+	int rc;
 	json_t *reply, *p;
 	size_t i;
 
-	if (wants_help(argc, argv)) {
-		fputs(ps_help, stdout);
-		return 0;
-	}
-	if (parse_json_flag(argc, argv, ps_help, &json))
-		return 2;
-	reply = call_once(json_pack("{s:s}", "op", "ps"));
+	reply = simple_call(argc, argv, ps_help, "ps", &json, &rc);
 	if (!reply)
-		return 1;
+		return rc;
 	if (json) {
 		json_array_foreach(json_object_get(reply, "processes"), i, p)
 			print_json(p);
@@ -529,18 +546,13 @@ static int cmd_status(int argc, char **argv)
 {
 	json_t *reply, *pol, *cnt, *progs, *v, *prog;
 	bool json = false;
+	int rc;
 	const char *key;
 	size_t i;
 
-	if (wants_help(argc, argv)) {
-		fputs(status_help, stdout);
-		return 0;
-	}
-	if (parse_json_flag(argc, argv, status_help, &json))
-		return 2;
-	reply = call_once(json_pack("{s:s}", "op", "status"));
+	reply = simple_call(argc, argv, status_help, "status", &json, &rc);
 	if (!reply)
-		return 1;
+		return rc;
 	if (json) {
 		print_json(reply);
 		json_decref(reply);
@@ -594,17 +606,12 @@ static const char whoami_help[] =
 static int cmd_whoami(int argc, char **argv)
 {
 	bool json = false;
+	int rc;
 	json_t *reply;
 
-	if (wants_help(argc, argv)) {
-		fputs(whoami_help, stdout);
-		return 0;
-	}
-	if (parse_json_flag(argc, argv, whoami_help, &json))
-		return 2;
-	reply = call_once(json_pack("{s:s}", "op", "whoami"));
+	reply = simple_call(argc, argv, whoami_help, "whoami", &json, &rc);
 	if (!reply)
-		return 1;
+		return rc;
 	if (json)
 		print_json(reply);
 	else if (json_is_true(json_object_get(reply, "governed")))
