@@ -396,6 +396,31 @@ static int want_array(struct parser *p, json_t *v, size_t max, const char *what,
 	return 0;
 }
 
+typedef int (*element_fn)(struct parser *p, json_t *elem, void *item);
+
+/* Parse the n elements of array v with fn, each into its item of a fresh
+ * array (*items, item_size bytes each); an element's index joins the path of
+ * its errors. On failure the items parsed so far stay for the caller to free. */
+static int parse_elements(struct parser *p, json_t *v, size_t n, size_t item_size, element_fn fn,
+			  void **items)
+{
+	json_t *elem;
+	size_t i;
+	int err;
+
+	*items = calloc(n ? n : 1, item_size);
+	if (!*items)
+		return fail_nomem(p);
+	json_array_foreach(v, i, elem) {
+		path_push_index(p, i);
+		err = fn(p, elem, (char *)*items + i * item_size);
+		path_pop(p);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* Adds count to a policy-wide counter, failing past the limit. */
 static int count(struct parser *p, size_t *counter, size_t add, size_t limit, const char *what)
 {
@@ -581,12 +606,17 @@ static int parse_launchers(struct parser *p, json_t *v, void *out)
 	return 0;
 }
 
+static int parse_member(struct parser *p, json_t *v, void *out)
+{
+	return parse_name(p, v, "identity", out);
+}
+
 static int parse_groups(struct parser *p, json_t *v, void *out)
 {
 	struct mf_policy *pol = p->policy;
 	const char *name;
 	json_t *members;
-	size_t g = 0, i;
+	size_t g = 0;
 	int err;
 
 	err = want_type(p, v, JSON_OBJECT);
@@ -601,7 +631,6 @@ static int parse_groups(struct parser *p, json_t *v, void *out)
 	pol->ngroups = json_object_size(v);
 	json_object_foreach(v, name, members) {
 		struct mf_group *grp = &pol->groups[g];
-		json_t *member;
 
 		if (!mf_name_valid(name))
 			return fail(p, name, "invalid group name '%s': " NAME_RULES, quote(name).s);
@@ -615,20 +644,9 @@ static int parse_groups(struct parser *p, json_t *v, void *out)
 		if (!err)
 			err = count(p, &p->nmembers, grp->nmembers, MF_MAX_MEMBERS,
 				    "group members");
-		if (!err) {
-			grp->members = calloc(grp->nmembers, sizeof(*grp->members));
-			if (grp->nmembers && !grp->members) {
-				grp->nmembers = 0;
-				err = fail_nomem(p);
-			}
-		}
-		json_array_foreach(members, i, member) {
-			if (err)
-				break;
-			path_push_index(p, i);
-			err = parse_name(p, member, "identity", &grp->members[i]);
-			path_pop(p);
-		}
+		if (!err)
+			err = parse_elements(p, members, grp->nmembers, sizeof(*grp->members),
+					     parse_member, (void **)&grp->members);
 		path_pop(p);
 		if (err)
 			return err;
@@ -828,8 +846,9 @@ static long parse_decimal(const char **s)
 	return n;
 }
 
-static int parse_port(struct parser *p, json_t *v, struct mf_port_range *range)
+static int parse_port(struct parser *p, json_t *v, void *out)
 {
+	struct mf_port_range *range = out;
 	const char *s, *str;
 	long lo, hi;
 
@@ -864,8 +883,7 @@ static int parse_port(struct parser *p, json_t *v, struct mf_port_range *range)
 static int parse_ports(struct parser *p, json_t *v, void *out)
 {
 	struct mf_dest *dest = out;
-	json_t *elem;
-	size_t i, n;
+	size_t n;
 	int err;
 
 	err = want_array(p, v, MF_MAX_PORT_RANGES, "ports", &n);
@@ -875,18 +893,8 @@ static int parse_ports(struct parser *p, json_t *v, void *out)
 		err = count(p, &p->nports, n, MF_MAX_PORT_RANGES, "port ranges");
 	if (err)
 		return err;
-	dest->ports = calloc(n, sizeof(*dest->ports));
-	if (!dest->ports)
-		return fail_nomem(p);
 	dest->nports = n;
-	json_array_foreach(v, i, elem) {
-		path_push_index(p, i);
-		err = parse_port(p, elem, &dest->ports[i]);
-		path_pop(p);
-		if (err)
-			return err;
-	}
-	return 0;
+	return parse_elements(p, v, n, sizeof(*dest->ports), parse_port, (void **)&dest->ports);
 }
 
 static int parse_proto(struct parser *p, json_t *v, void *out)
@@ -1062,7 +1070,7 @@ static int parse_rule_server(struct parser *p, json_t *v, void *out)
 	return dup_string(p, json_string_value(v), out);
 }
 
-static int parse_who_entry(struct parser *p, json_t *v, char **out)
+static int parse_who_entry(struct parser *p, json_t *v, void *out)
 {
 	const char *s;
 	int err;
@@ -1081,8 +1089,7 @@ static int parse_who_entry(struct parser *p, json_t *v, char **out)
 static int parse_who(struct parser *p, json_t *v, void *out)
 {
 	struct mf_rule *rule = out;
-	json_t *elem;
-	size_t i, n;
+	size_t n;
 	int err;
 
 	err = want_array(p, v, MF_MAX_WHO, "identities", &n);
@@ -1092,18 +1099,8 @@ static int parse_who(struct parser *p, json_t *v, void *out)
 		err = count(p, &p->nwho, n, MF_MAX_WHO, "\"who\" entries");
 	if (err)
 		return err;
-	rule->who = calloc(n, sizeof(*rule->who));
-	if (!rule->who)
-		return fail_nomem(p);
 	rule->nwho = n;
-	json_array_foreach(v, i, elem) {
-		path_push_index(p, i);
-		err = parse_who_entry(p, elem, &rule->who[i]);
-		path_pop(p);
-		if (err)
-			return err;
-	}
-	return 0;
+	return parse_elements(p, v, n, sizeof(*rule->who), parse_who_entry, (void **)&rule->who);
 }
 
 static int parse_rules(struct parser *p, json_t *v, void *out)
