@@ -85,61 +85,38 @@ static int parse_addr(const char *addr, const char *port, struct sockaddr_storag
 	exit(2);
 }
 
-static int op_connect(int type, const char *addr, const char *port)
+/* What a network operation does with its fresh socket and destination. */
+enum net_op { NET_CONNECT, NET_SENDTO, NET_CONNECT_SEND, NET_FASTOPEN };
+
+/* One socket of type to ADDR PORT, one operation: 0 or its errno. */
+static int net_op(enum net_op op, int type, const char *addr, const char *port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int family = parse_addr(addr, port, &ss, &len);
+	struct sockaddr *sa = (struct sockaddr *)&ss;
 	int fd = socket(family, type, 0), err = 0;
+	ssize_t r = 0;
 
 	if (fd < 0)
 		return errno;
-	if (connect(fd, (struct sockaddr *)&ss, len))
-		err = errno;
-	close(fd);
-	return err;
-}
-
-static int op_sendto(const char *addr, const char *port)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int family = parse_addr(addr, port, &ss, &len);
-	int fd = socket(family, SOCK_DGRAM, 0), err = 0;
-
-	if (fd < 0)
-		return errno;
-	if (sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len) < 0)
-		err = errno;
-	close(fd);
-	return err;
-}
-
-static int op_sendmsg_connected(const char *addr, const char *port)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int family = parse_addr(addr, port, &ss, &len);
-	int fd = socket(family, SOCK_DGRAM, 0), err = 0;
-
-	if (fd < 0)
-		return errno;
-	if (connect(fd, (struct sockaddr *)&ss, len) || send(fd, "x", 1, 0) < 0)
-		err = errno;
-	close(fd);
-	return err;
-}
-
-static int op_fastopen(const char *addr, const char *port)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int family = parse_addr(addr, port, &ss, &len);
-	int fd = socket(family, SOCK_STREAM, 0), err = 0;
-
-	if (fd < 0)
-		return errno;
-	if (sendto(fd, "x", 1, MSG_FASTOPEN, (struct sockaddr *)&ss, len) < 0)
+	switch (op) {
+	case NET_CONNECT:
+		r = connect(fd, sa, len);
+		break;
+	case NET_SENDTO:
+		r = sendto(fd, "x", 1, 0, sa, len);
+		break;
+	case NET_CONNECT_SEND:
+		r = connect(fd, sa, len);
+		if (r == 0)
+			r = send(fd, "x", 1, 0);
+		break;
+	case NET_FASTOPEN:
+		r = sendto(fd, "x", 1, MSG_FASTOPEN, sa, len);
+		break;
+	}
+	if (r < 0)
 		err = errno;
 	close(fd);
 	return err;
@@ -244,14 +221,14 @@ static int run_op(int argc, char **argv)
 	if (argc < 1)
 		goto usage;
 	if (strcmp(argv[0], "connect") == 0 && argc == 4)
-		return op_connect(strcmp(argv[1], "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM, argv[2],
-				  argv[3]);
+		return net_op(NET_CONNECT, strcmp(argv[1], "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM,
+			      argv[2], argv[3]);
 	if (strcmp(argv[0], "sendto") == 0 && argc == 4)
-		return op_sendto(argv[2], argv[3]);
+		return net_op(NET_SENDTO, SOCK_DGRAM, argv[2], argv[3]);
 	if (strcmp(argv[0], "sendmsg-connected") == 0 && argc == 3)
-		return op_sendmsg_connected(argv[1], argv[2]);
+		return net_op(NET_CONNECT_SEND, SOCK_DGRAM, argv[1], argv[2]);
 	if (strcmp(argv[0], "fastopen") == 0 && argc == 3)
-		return op_fastopen(argv[1], argv[2]);
+		return net_op(NET_FASTOPEN, SOCK_STREAM, argv[1], argv[2]);
 	if (strcmp(argv[0], "socket") == 0 && argc == 2)
 		return op_socket(argv[1]);
 	if (strcmp(argv[0], "fork") == 0)
