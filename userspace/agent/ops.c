@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Requests on the control socket, one handler per operation, and the table
+ * that says who may call each. Peers are known by SO_PEERCRED.
+ * Tag requests follow the identity rules of ARCHITECTURE.md: root and the
+ * policy's launchers may assert any identity, anyone else only their own
+ * user name, and a governed process never.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent.h"
+#include "control.h"
+#include "file.h"
+#include "mcpfence.skel.h"
+
+static bool peer_is_root(const struct client *c)
+{
+	return c->cred.uid == 0;
+}
+
+/* Root and members of the policy's admin_group read every record and process. */
+static bool peer_is_admin(struct agent *a, const struct client *c)
+{
+	return peer_is_root(c) ||
+	       (a->current.policy && peer_in_group(&c->cred, a->current.policy->admin_group));
+}
+
+static const char *peer_user(const struct client *c, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(c->cred.uid);
+
+	if (pw)
+		snprintf(buf, len, "%s", pw->pw_name);
+	else
+		snprintf(buf, len, "uid:%u", c->cred.uid);
+	return buf;
+}
+
+static bool tag_of(struct agent *a, uint32_t pid, struct mf_tag *tag)
+{
+	return bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.tags), &pid, tag) == 0;
+}
+
+static bool policy_has_server(struct agent *a, const char *server)
+{
+	const struct mf_policy *p = a->current.policy;
+
+	for (size_t i = 0; p && i < p->nservers; i++) {
+		if (strcmp(p->servers[i].name, server) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void read_proc_text(pid_t pid, const char *what, char *buf, size_t len)
+{
+	char path[64];
+	size_t n = 0;
+	FILE *f;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* cmdline: NUL-separated arguments; comm: trailing newline. */
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	}
+	while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\n'))
+		buf[--n] = '\0';
+}
+
+static void audit_tag_request(struct agent *a, const struct client *c, const char *identity,
+			      const char *server, const char *refusal, const json_t *req)
+{
+	char user[MF_NAME_MAX];
+	json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I}", "event",
+				refusal ? "tag-refused" : "tag", "verdict",
+				refusal ? "deny" : "allow", "identity", identity, "server", server,
+				"pid", (json_int_t)c->cred.pid, "requested_by",
+				peer_user(c, user, sizeof(user)), "uid", (json_int_t)c->cred.uid);
+
+	char comm[64];
+
+	if (!rec)
+		return;
+	read_proc_text(c->cred.pid, "comm", comm, sizeof(comm));
+	json_object_set_new(rec, "comm", json_string(comm));
+	if (refusal)
+		json_object_set_new(rec, "reason", json_string(refusal));
+	if (json_object_get(req, "ticket"))
+		json_object_set_new(rec, "ticket", json_true());
+	/* What the launcher says it applies before exec (`run --no-harden`). */
+	if (json_is_boolean(json_object_get(req, "harden")))
+		json_object_set(rec, "harden", json_object_get(req, "harden"));
+	if (json_is_boolean(json_object_get(req, "landlock")))
+		json_object_set(rec, "landlock", json_object_get(req, "landlock"));
+	audit_emit(a, rec);
+}
+
+/* Why the peer may not have a tag for (identity, server), or NULL. */
+static const char *tag_refusal(struct agent *a, struct client *c, const char *identity,
+			       const char *server, char *why, size_t len)
+{
+	char ident[MF_NAME_MAX];
+	struct mf_tag tag;
+
+	if (tag_of(a, c->cred.pid, &tag)) {
+		snprintf(why, len,
+			 "process %d is governed already (identity %s, server %s): a governed "
+			 "process cannot change its tag or obtain another",
+			 c->cred.pid, identity_name(a, tag.identity_id, ident, sizeof(ident)),
+			 server_name(a, tag.server_id));
+		return why;
+	}
+	if (!mf_name_valid(identity)) {
+		snprintf(why, len, "invalid identity name");
+		return why;
+	}
+	if (!mf_name_valid(server) || !policy_has_server(a, server)) {
+		snprintf(why, len, "unknown server '%s': the policy does not declare it",
+			 mf_name_valid(server) ? server : "?");
+		return why;
+	}
+	return NULL;
+}
+
+static const char *loggable(const char *name)
+{
+	return name && mf_name_valid(name) ? name : "?";
+}
+
+/*
+ * Tag the peer. Either with "identity" and "server" (the peer must be
+ * allowed to assert the identity) or with a "ticket" issued to a trusted
+ * host (identity and server, if given, must be the ticket's).
+ */
+static void op_tag(struct agent *a, struct client *c, json_t *req)
+{
+	const char *identity = json_string_value(json_object_get(req, "identity"));
+	const char *server = json_string_value(json_object_get(req, "server"));
+	const char *ticket = json_string_value(json_object_get(req, "ticket"));
+	char t_identity[MF_NAME_MAX], t_server[MF_NAME_MAX];
+	struct mf_tag tag = { .flags = MF_TAG_LAUNCHER };
+	const char *refusal = NULL;
+	uint32_t pid = c->cred.pid;
+	char why[1024];
+	int err;
+
+	if (json_object_get(req, "ticket") && !ticket) {
+		client_reply_error(c, "tag: \"ticket\" must be a string");
+		return;
+	}
+	if (ticket) {
+		if (ticket_take(ticket, t_identity, t_server, why, sizeof(why))) {
+			refusal = why;
+		} else if ((identity && strcmp(identity, t_identity)) ||
+			   (server && strcmp(server, t_server))) {
+			snprintf(why, sizeof(why),
+				 "the ticket is for identity %s on server %s, not %s on %s",
+				 t_identity, t_server, loggable(identity ? identity : t_identity),
+				 loggable(server ? server : t_server));
+			refusal = why;
+		}
+		identity = t_identity;
+		server = t_server;
+		if (!refusal)
+			refusal = tag_refusal(a, c, identity, server, why, sizeof(why));
+	} else if (!identity || !server) {
+		client_reply_error(c, "tag needs \"identity\" and \"server\" strings, or a \"ticket\"");
+		return;
+	} else {
+		refusal = tag_refusal(a, c, identity, server, why, sizeof(why));
+		if (!refusal && !trust_may_assert(a, &c->cred, identity, why, sizeof(why)))
+			refusal = why;
+	}
+	if (refusal) {
+		audit_tag_request(a, c, loggable(identity), loggable(server), refusal, req);
+		client_reply_error(c, "%s", refusal);
+		return;
+	}
+
+	err = identity_id_get(a, identity, &tag.identity_id);
+	if (!err)
+		err = server_id_get(a, server, &tag.server_id);
+	if (err) {
+		client_reply_error(c, "cannot register identity or server: %s", strerror(-err));
+		return;
+	}
+	/* NOEXIST: a tag that appeared since the check (it cannot, the peer waits
+	 * for us) is never replaced. */
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.tags), &pid, &tag, BPF_NOEXIST)) {
+		snprintf(why, sizeof(why), "cannot tag process %u: %s", pid, strerror(errno));
+		audit_tag_request(a, c, identity, server, why, req);
+		client_reply_error(c, "%s", why);
+		return;
+	}
+	audit_tag_request(a, c, identity, server, NULL, req);
+	client_send_json(c, json_pack("{s:b, s:I, s:s, s:s}", "ok", 1, "pid", (json_int_t)pid,
+				      "identity", identity, "server", server),
+			 false);
+}
+
+/* A trusted host asks for a one-time ticket for (identity, server). */
+static void op_ticket(struct agent *a, struct client *c, json_t *req)
+{
+	const char *identity = json_string_value(json_object_get(req, "identity"));
+	const char *server = json_string_value(json_object_get(req, "server"));
+	json_t *ttl_v = json_object_get(req, "ttl");
+	json_int_t ttl = ttl_v ? json_integer_value(ttl_v) : 30;
+	char id[MF_TICKET_LEN + 1], why[512];
+	const char *refusal;
+	json_t *rec;
+	int err;
+
+	if (!identity || !server) {
+		client_reply_error(c, "ticket needs \"identity\" and \"server\" strings");
+		return;
+	}
+	if ((ttl_v && !json_is_integer(ttl_v)) || ttl < 1 || ttl > MF_TICKET_TTL_MAX) {
+		client_reply_error(c, "ticket: \"ttl\" is 1..%d seconds", MF_TICKET_TTL_MAX);
+		return;
+	}
+	refusal = tag_refusal(a, c, identity, server, why, sizeof(why));
+	if (!refusal && !trust_may_assert(a, &c->cred, identity, why, sizeof(why)))
+		refusal = why;
+	if (!refusal && (err = ticket_issue(&c->cred, identity, server, ttl, id))) {
+		snprintf(why, sizeof(why), "cannot issue a ticket: %s",
+			 err == -ENOSPC ? "too many outstanding tickets" : strerror(-err));
+		refusal = why;
+	}
+	rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "event",
+			refusal ? "ticket-refused" : "ticket", "verdict", refusal ? "deny" : "allow",
+			"identity", loggable(identity), "server", loggable(server), "pid",
+			(json_int_t)c->cred.pid, "uid", (json_int_t)c->cred.uid);
+	if (rec && refusal)
+		json_object_set_new(rec, "reason", json_string(refusal));
+	if (rec)
+		audit_emit(a, rec);
+	if (refusal) {
+		client_reply_error(c, "%s", refusal);
+		return;
+	}
+	client_send_json(c, json_pack("{s:b, s:s, s:I}", "ok", 1, "ticket", id, "ttl", ttl),
+			 false);
+}
+
+static void op_whoami(struct agent *a, struct client *c, json_t *req)
+{
+	char ident[MF_NAME_MAX];
+	struct mf_tag tag;
+
+	if (!tag_of(a, c->cred.pid, &tag)) {
+		client_send_json(c, json_pack("{s:b, s:b, s:I}", "ok", 1, "governed", 0, "pid",
+					      (json_int_t)c->cred.pid),
+				 false);
+		return;
+	}
+	client_send_json(c,
+			 json_pack("{s:b, s:b, s:I, s:s, s:s, s:s}", "ok", 1, "governed", 1,
+				   "pid", (json_int_t)c->cred.pid, "identity",
+				   identity_name(a, tag.identity_id, ident, sizeof(ident)),
+				   "server", server_name(a, tag.server_id), "tagged_by",
+				   tag.flags & MF_TAG_EXEC ? "exec" : "launcher"),
+			 false);
+}
+
+static void op_ps(struct agent *a, struct client *c, json_t *req)
+{
+	bool admin = peer_is_admin(a, c);
+	int fd = bpf_map__fd(a->skel->maps.tags);
+	json_t *procs = json_array();
+	uint32_t key, next;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		char ident[MF_NAME_MAX], comm[64], cmdline[1024], path[64];
+		struct mf_tag tag;
+		struct stat st;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &tag))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u", key);
+		if (stat(path, &st))
+			continue; /* exited since */
+		/* Others' processes are the administrators' business only. */
+		if (!admin && st.st_uid != c->cred.uid)
+			continue;
+		read_proc_text(key, "comm", comm, sizeof(comm));
+		read_proc_text(key, "cmdline", cmdline, sizeof(cmdline));
+		json_array_append_new(
+			procs, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "pid", (json_int_t)key,
+					 "identity",
+					 identity_name(a, tag.identity_id, ident, sizeof(ident)),
+					 "server", server_name(a, tag.server_id), "tagged_by",
+					 tag.flags & MF_TAG_EXEC ? "exec" : "launcher", "comm", comm,
+					 "cmdline", cmdline));
+	}
+	client_send_json(c, json_pack("{s:b, s:o}", "ok", 1, "processes", procs), false);
+}
+
+static const char *const counter_names[MF_CNT_MAX] = {
+	[MF_CNT_ALLOWED] = "allowed",
+	[MF_CNT_DENIED] = "denied",
+	[MF_CNT_WOULD_DENY] = "would_deny",
+	[MF_CNT_AUDIT_DROPPED] = "audit_dropped",
+	[MF_CNT_TAG_INHERITED] = "tags_inherited",
+	[MF_CNT_TAG_EXEC] = "tags_at_exec",
+	[MF_CNT_TAG_FAILED] = "tags_failed",
+	[MF_CNT_SOCKET_REFUSED] = "sockets_refused",
+	[MF_CNT_KILLED] = "killed",
+};
+
+static void op_status(struct agent *a, struct client *c, json_t *req)
+{
+	uint64_t counters[MF_CNT_MAX] = {};
+	json_t *cnt = json_object(), *pol;
+	size_t subscribers = 0, governed = 0;
+	uint32_t key, next;
+	void *prev = NULL;
+
+	audit_poll(a); /* counters and delivered records agree */
+	if (!peer_is_admin(a, c)) {
+		/* Others learn that enforcement is up, not what it saw. */
+		client_send_json(c,
+				 json_pack("{s:b, s:I, s:o, s:{s:b, s:I}}", "ok", 1, "agent_pid",
+					   (json_int_t)getpid(), "programs", bpf_attached_programs(a),
+					   "policy", "loaded", a->current.policy != NULL, "generation",
+					   (json_int_t)a->current.generation),
+				 false);
+		json_decref(cnt);
+		return;
+	}
+	bpf_read_counters(a, counters);
+	for (int i = 0; i < MF_CNT_MAX; i++)
+		json_object_set_new(cnt, counter_names[i], json_integer((json_int_t)counters[i]));
+	json_object_set_new(cnt, "log_errors", json_integer((json_int_t)a->log_errors));
+	json_object_set_new(cnt, "records_logged", json_integer((json_int_t)a->records_logged));
+	for (struct client *s = a->clients; s; s = s->next)
+		subscribers += s->subscribed;
+	while (bpf_map_get_next_key(bpf_map__fd(a->skel->maps.tags), prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		governed++;
+	}
+	if (a->current.policy) {
+		pol = json_pack("{s:b, s:I, s:s, s:s, s:s, s:I}", "loaded", 1, "generation",
+				(json_int_t)a->current.generation, "source", a->current.source,
+				"mode", a->current.policy->audit_only ? "audit" : "enforce",
+				"audit_allowed", a->current.policy->audit_allowed ? "all" : "none",
+				"rules", (json_int_t)a->current.policy->nrules);
+	} else {
+		pol = json_pack("{s:b}", "loaded", 0);
+	}
+	client_send_json(c,
+			 json_pack("{s:b, s:I, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:s*}", "ok",
+				   1, "agent_pid", (json_int_t)getpid(), "pin_dir",
+				   a->opt.pin_dir, "socket", a->opt.socket_path, "programs",
+				   bpf_attached_programs(a), "policy", pol, "counters", cnt,
+				   "governed_processes", (json_int_t)governed, "subscribers",
+				   (json_int_t)subscribers, "audit_log", a->opt.audit_log),
+			 false);
+}
+
+/* The policy comes as "text", or (root's CLI, to skip encoding megabytes
+ * as a JSON string) as a "path" the agent reads itself. */
+static void op_policy_load(struct agent *a, struct client *c, json_t *req)
+{
+	json_t *text = json_object_get(req, "text");
+	const char *path = json_string_value(json_object_get(req, "path"));
+	const char *source = json_string_value(json_object_get(req, "source"));
+	json_t *warnings = json_array();
+	char err[MF_ERR_MAX], *file_text = NULL;
+	const char *policy_text;
+	size_t len;
+	int r;
+
+	if (json_is_string(text)) {
+		policy_text = json_string_value(text);
+		len = json_string_length(text);
+	} else if (path && path[0] == '/') {
+		r = mf_read_file(path, MF_POLICY_FILE_MAX, &file_text, &len);
+		if (r) {
+			client_reply_error(c, "cannot read %s: %s", path, strerror(-r));
+			goto out;
+		}
+		policy_text = file_text;
+	} else {
+		client_reply_error(c, "policy_load needs a \"text\" string or an absolute \"path\"");
+		goto out;
+	}
+	if (policy_load_text(a, policy_text, len, source ? source : "policy", err, sizeof(err),
+			     warnings)) {
+		audit_emit(a, json_pack("{s:s, s:s, s:s, s:I}", "event", "policy-load", "verdict",
+					"deny", "error", err, "uid", (json_int_t)c->cred.uid));
+		client_reply_error(c, "%s", err);
+		goto out;
+	}
+	audit_emit(a, json_pack("{s:s, s:s, s:s, s:I, s:I}", "event", "policy-load", "verdict",
+				"allow", "source", a->current.source, "generation",
+				(json_int_t)a->current.generation, "uid",
+				(json_int_t)c->cred.uid));
+	client_send_json(c,
+			 json_pack("{s:b, s:I, s:O}", "ok", 1, "generation",
+				   (json_int_t)a->current.generation, "warnings", warnings),
+			 false);
+out:
+	free(file_text);
+	json_decref(warnings);
+}
+
+static void op_policy_show(struct agent *a, struct client *c, json_t *req)
+{
+	if (!a->current.policy) {
+		client_reply_error(c, "no policy is loaded");
+		return;
+	}
+	client_send_json(c,
+			 json_pack("{s:b, s:s, s:I, s:s}", "ok", 1, "source", a->current.source,
+				   "generation", (json_int_t)a->current.generation, "text",
+				   a->current.text ? a->current.text : ""),
+			 false);
+}
+
+static void op_audit(struct agent *a, struct client *c, json_t *req)
+{
+	const char *identity = json_string_value(json_object_get(req, "identity"));
+	const char *verdict = json_string_value(json_object_get(req, "verdict"));
+	bool follow = json_is_true(json_object_get(req, "follow"));
+	char user[MF_NAME_MAX];
+
+	/* Records of decisions made before this request are in the ring buffer
+	 * already (the hooks submit synchronously): take them first. */
+	audit_poll(a);
+	if (verdict && strcmp(verdict, "allow") && strcmp(verdict, "deny") &&
+	    strcmp(verdict, "would-deny")) {
+		client_reply_error(c, "verdict must be allow, deny or would-deny");
+		return;
+	}
+	free(c->filter_identity);
+	free(c->filter_verdict);
+	free(c->own_identity);
+	c->filter_identity = identity ? strdup(identity) : NULL;
+	c->filter_verdict = verdict ? strdup(verdict) : NULL;
+	c->own_identity = peer_is_admin(a, c) ? NULL : strdup(peer_user(c, user, sizeof(user)));
+	client_send_json(c, json_pack("{s:b, s:b}", "ok", 1, "follow", follow), false);
+	for (size_t i = 0; i < MF_HISTORY_MAX; i++) {
+		const struct audit_record *rec = &a->history[(a->history_next + i) % MF_HISTORY_MAX];
+
+		if (rec->line && client_wants_record(c, rec))
+			client_queue(c, rec->line, rec->len, true);
+	}
+	client_report_drops(c);
+	if (follow) {
+		c->subscribed = true;
+		return;
+	}
+	client_send_json(c, json_pack("{s:b}", "end", 1), false);
+	c->closing = true;
+}
+
+static void op_uninstall(struct agent *a, struct client *c, json_t *req)
+{
+	a->uninstall_requested = true;
+	a->stop = true;
+	client_send_json(c, json_pack("{s:b}", "ok", 1), false);
+}
+
+/* Who may call an operation. */
+enum op_caller {
+	CALLER_ANYONE, /* every peer; the handler narrows what it shows */
+	CALLER_ROOT,   /* uid 0 only */
+};
+
+struct op {
+	const char *name;
+	enum op_caller caller;
+	void (*handle)(struct agent *a, struct client *c, json_t *req);
+};
+
+static const struct op ops[] = {
+	{ "status", CALLER_ANYONE, op_status },
+	{ "whoami", CALLER_ANYONE, op_whoami },
+	{ "tag", CALLER_ANYONE, op_tag },
+	{ "ticket", CALLER_ANYONE, op_ticket },
+	{ "ps", CALLER_ANYONE, op_ps },
+	{ "audit", CALLER_ANYONE, op_audit },
+	{ "policy_load", CALLER_ROOT, op_policy_load },
+	{ "policy_show", CALLER_ROOT, op_policy_show },
+	{ "uninstall", CALLER_ROOT, op_uninstall },
+};
+
+void ops_handle(struct agent *a, struct client *c, json_t *req)
+{
+	const char *name = json_string_value(json_object_get(req, "op"));
+	const struct op *op = NULL;
+
+	if (!name) {
+		client_reply_error(c, "malformed message: no \"op\" string");
+		c->closing = true;
+		return;
+	}
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		if (strcmp(ops[i].name, name) == 0)
+			op = &ops[i];
+	}
+	if (!op) {
+		client_reply_error(c, "unknown op '%.64s'", name);
+		return;
+	}
+	if (op->caller == CALLER_ROOT && !peer_is_root(c)) {
+		client_reply_error(c, "%s: permission denied: only root may do this", name);
+		return;
+	}
+	op->handle(a, c, req);
+}
