@@ -120,10 +120,13 @@ unit: all
 e2e: all
 	$(Q)prove -v tests/e2e/*.t
 
-demo: all
+# demo.sh installs what it needs (make deps) before it builds: on a fresh
+# machine nothing here may assume bpftool or clang yet.
+demo:
 	$(Q)scripts/demo.sh
 
-bench: all
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bench/run
 
 clean:
@@ -143,4 +146,3 @@ $(OUTPUT)/bench/mfbench: $(BENCH_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -lm -o $@
 
-bench: $(OUTPUT)/bench/mfbench
