@@ -16,7 +16,7 @@ for u in "$user" "$member"; do
 done
 usermod -a -G "$group" "$member"
 mkdir -m 755 "$MF_TMP/bin"
-cp "$MF_BUILD/mcpfence" "$MF_HELPERS/probe" "$MF_TMP/bin/"
+cp "$MF_BUILD/mcpfence" "$MF_HELPERS/probe" "$MF_HELPERS/escape" "$MF_TMP/bin/"
 P=$MF_TMP/bin/probe
 as_user() {
 	local u=$1
@@ -63,6 +63,20 @@ is "$(mf ps --json | jq -rs '[.[].identity] | sort | join(",")')" "alice,$user" 
 	"root's ps lists both governed processes"
 is "$(as_user "$user" "$MF_TMP/bin/mcpfence" ps --json | jq -rs '[.[].identity] | join(",")')" \
 	"$user" "a non-admin's ps lists only their own"
+
+# The seccomp filter alone refuses ptrace (Landlock, which would refuse it
+# too, is made unavailable): each layer holds by itself.
+as_user "$member" sleep 30 &
+kill_at_exit $!
+wait_for pgrep -u "$member" -x sleep
+sleeper=$(pgrep -u "$member" -x sleep | head -1)
+kill_at_exit "$sleeper"
+is "$(as_user "$member" "$MF_TMP/bin/escape" no-landlock "$MF_TMP/bin/mcpfence" run --identity alice \
+	--server web --no-harden -- "$MF_TMP/bin/escape" ptrace-attach "$sleeper" 2>/dev/null)" \
+	OK "control: unhardened, ptrace of a same-user process works"
+is "$(as_user "$member" "$MF_TMP/bin/escape" no-landlock "$MF_TMP/bin/mcpfence" run --identity alice \
+	--server web -- "$MF_TMP/bin/escape" ptrace-attach "$sleeper" 2>/dev/null)" \
+	EPERM "without Landlock, seccomp alone refuses ptrace of a same-user process"
 
 # Ring-buffer drops are counted: with the agent stopped, more denials than
 # the ring holds; afterwards logged + dropped = sent, and dropped > 0.
