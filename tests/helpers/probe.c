@@ -9,6 +9,9 @@
  *   probe sendmsg-connected ADDR PORT   UDP connect() then send() without address
  *   probe fastopen ADDR PORT            TCP sendto(MSG_FASTOPEN)
  *   probe socket raw|icmp|sctp|udplite|mptcp|packet
+ *   probe unix-connect stream|dgram NAME   connect() to a Unix socket ("@x": abstract x)
+ *   probe unix-sendto NAME              one datagram to a Unix socket name
+ *   probe bind tcp|udp ADDR PORT        bind() (then listen() for tcp)
  *   probe fork OP...                    in a child process
  *   probe daemon OP...                  in a grandchild after double fork + setsid
  *   probe thread OP...                  in a new thread
@@ -21,10 +24,13 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,6 +63,10 @@ static const char *errno_name(int err)
 		return "ETIMEDOUT";
 	case EINPROGRESS:
 		return "EINPROGRESS";
+	case ENOENT:
+		return "ENOENT";
+	case EADDRINUSE:
+		return "EADDRINUSE";
 	default:
 		return strerror(err);
 	}
@@ -117,6 +127,63 @@ static int net_op(enum net_op op, int type, const char *addr, const char *port)
 		break;
 	}
 	if (r < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/* "/path" or "@abstract" as a Unix socket address of the exact length. */
+static socklen_t unix_addr(const char *name, struct sockaddr_un *sun)
+{
+	size_t n = strlen(name);
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (n > sizeof(sun->sun_path) - 1) {
+		fprintf(stderr, "probe: socket name too long: %s\n", name);
+		exit(2);
+	}
+	memcpy(sun->sun_path, name, n);
+	if (name[0] == '@') {
+		sun->sun_path[0] = '\0';
+		return offsetof(struct sockaddr_un, sun_path) + n;
+	}
+	return offsetof(struct sockaddr_un, sun_path) + n + 1;
+}
+
+/* connect() (send: then one byte) or sendto() to a Unix socket name. */
+static int unix_op(int type, bool connect_first, const char *name)
+{
+	struct sockaddr_un sun;
+	socklen_t len = unix_addr(name, &sun);
+	int fd = socket(AF_UNIX, type, 0), err = 0;
+	ssize_t r;
+
+	if (fd < 0)
+		return errno;
+	if (connect_first)
+		r = connect(fd, (struct sockaddr *)&sun, len);
+	else
+		r = sendto(fd, "x", 1, 0, (struct sockaddr *)&sun, len);
+	if (r < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/* bind() to ADDR PORT; a TCP socket then listens, as a server would. */
+static int bind_op(int type, const char *addr, const char *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int family = parse_addr(addr, port, &ss, &len);
+	int fd = socket(family, type, 0), err = 0, one = 1;
+
+	if (fd < 0)
+		return errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 1) < 0))
 		err = errno;
 	close(fd);
 	return err;
@@ -229,6 +296,14 @@ static int run_op(int argc, char **argv)
 		return net_op(NET_CONNECT_SEND, SOCK_DGRAM, argv[1], argv[2]);
 	if (strcmp(argv[0], "fastopen") == 0 && argc == 3)
 		return net_op(NET_FASTOPEN, SOCK_STREAM, argv[1], argv[2]);
+	if (strcmp(argv[0], "unix-connect") == 0 && argc == 3)
+		return unix_op(strcmp(argv[1], "dgram") == 0 ? SOCK_DGRAM : SOCK_STREAM, true,
+			       argv[2]);
+	if (strcmp(argv[0], "unix-sendto") == 0 && argc == 2)
+		return unix_op(SOCK_DGRAM, false, argv[1]);
+	if (strcmp(argv[0], "bind") == 0 && argc == 4)
+		return bind_op(strcmp(argv[1], "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM, argv[2],
+			       argv[3]);
 	if (strcmp(argv[0], "socket") == 0 && argc == 2)
 		return op_socket(argv[1]);
 	if (strcmp(argv[0], "fork") == 0)
