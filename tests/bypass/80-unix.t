@@ -39,7 +39,7 @@ wait_for grep -q "@$abs-no" /proc/net/unix
 web() { mf run --identity alice --server web -- "$MF_HELPERS/probe" "$@"; }
 # Launched servers also get a Landlock scope that refuses abstract sockets;
 # without it the kernel hook is what decides.
-web_raw() { mf run --no-harden --identity alice --server web -- "$MF_HELPERS/probe" "$@"; }
+web_raw() { mf run --no-harden --identity alice --server web -- "$MF_HELPERS/probe" "$@" 2>/dev/null; }
 db() { mf run --identity alice --server db -- "$MF_HELPERS/probe" "$@"; }
 
 is "$(web unix-connect stream "$MF_TMP/ok.sock")" OK "a granted pathname socket: connect works"
