@@ -604,6 +604,35 @@ struct {
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
+/* The agent's view of paths, set before load: its mount namespace and its
+ * root directory (device in the kernel's encoding, inode, mount id). */
+const volatile __u32 host_mnt_ns = 0;
+const volatile __u32 host_root_dev = 0;
+const volatile __u64 host_root_ino = 0;
+const volatile __s32 host_root_mnt_id = 0;
+
+/*
+ * A pathname means what the policy says only where paths resolve as they do
+ * for the agent. A process in another mount namespace (unshare, a user
+ * namespace) or under another root (chroot) could bind-mount or place any
+ * socket it can reach under a granted name: its pathnames are all refused.
+ */
+static __always_inline bool sees_host_paths(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct vfsmount *vmnt = BPF_CORE_READ(task, fs, root.mnt);
+	struct dentry *root = BPF_CORE_READ(task, fs, root.dentry);
+	struct mount *mnt;
+
+	if (!vmnt || !root)
+		return false; /* no root to resolve from: closed */
+	mnt = (struct mount *)((char *)vmnt - bpf_core_field_offset(struct mount, mnt));
+	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) == host_mnt_ns &&
+	       BPF_CORE_READ(mnt, mnt_id) == host_root_mnt_id &&
+	       BPF_CORE_READ(root, d_inode, i_ino) == host_root_ino &&
+	       BPF_CORE_READ(root, d_sb, s_dev) == host_root_dev;
+}
+
 #define SUN_PATH_OFFSET 2 /* offsetof(struct sockaddr_un, sun_path) */
 
 /* The active slot and its policy flags; false when no policy is loaded. */
@@ -676,7 +705,7 @@ static __always_inline int unix_judge(struct bpf_sock_addr *ctx, __u8 type)
 	struct mf_unix_key key = {};
 	struct mf_policy_cfg pcfg = {};
 	struct mf_unix_event *e;
-	bool allowed = false;
+	bool allowed = false, foreign = false;
 	__u8 verdict;
 
 	if (!tag)
@@ -685,6 +714,10 @@ static __always_inline int unix_judge(struct bpf_sock_addr *ctx, __u8 type)
 		goto decide; /* an address the kernel would refuse: closed */
 	if (!active_policy(&key.slot, &pcfg))
 		goto decide;
+	if (key.name[0] && !sees_host_paths()) {
+		foreign = true;
+		goto decide; /* a pathname from another view of the filesystem: closed */
+	}
 	key.server_id = tag->server_id;
 	allowed = bpf_map_lookup_elem(&unix_allow, &key) != NULL;
 	if (!allowed) {
@@ -717,6 +750,7 @@ decide:
 			e->ev.aux = ctx->type;
 			bpf_get_current_comm(e->ev.comm, sizeof(e->ev.comm));
 			e->len = key.len;
+			e->flags = foreign ? MF_UNIX_FOREIGN_ROOT : 0;
 			__builtin_memcpy(e->name, key.name, sizeof(e->name));
 			event_submit(e);
 		}

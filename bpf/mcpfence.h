@@ -222,10 +222,12 @@ struct mf_listen_val {
 };
 
 /* Audit record of a unix verdict: the common record, then the name. */
+#define MF_UNIX_FOREIGN_ROOT 0x1 /* a pathname from another mount namespace or root */
+
 struct mf_unix_event {
 	struct mf_event ev; /* aux: socket type */
 	__u32 len;
-	__u32 reserved;
+	__u32 flags;
 	__u8 name[MF_UNIX_PATH_MAX];
 };
 

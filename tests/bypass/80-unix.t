@@ -20,9 +20,9 @@ cat >"$MF_TMP/policy.json" <<JSON
 JSON
 agent_start "$MF_TMP/policy.json" || exit 1
 
-# Listeners: stream sockets that accept and close, datagram sinks.
+# Listeners (-u: socat only reads them): stream sockets, datagram sinks.
 listen() {
-	socat "$1" /dev/null >/dev/null 2>&1 &
+	socat -u "$1" /dev/null >/dev/null 2>&1 &
 	kill_at_exit $!
 	disown $!
 }
@@ -57,6 +57,27 @@ is "$(db unix-sendto "$MF_TMP/log.sock")" OK "the top-level names hold for every
 is "$(web fork unix-connect stream "$MF_TMP/no.sock")" EPERM "a child is judged like its parent"
 like "$(mf run --identity alice --server web -- "$MF_BUILD/mcpfence" --socket "$MF_SOCK" whoami)" \
 	alice "the agent's control socket stays reachable (whoami)"
+
+# A pathname means what the policy says only in the agent's view of the
+# filesystem: from another mount namespace or root, a granted name can be
+# made to lead anywhere (as root here; a user namespace gives the same to
+# an exec-tagged server of an ordinary user).
+jail=$MF_TMP/jail
+mkdir -p "$jail$MF_TMP"
+listen "UNIX-LISTEN:$jail$MF_TMP/ok.sock,fork"
+wait_for test -S "$jail$MF_TMP/ok.sock"
+is "$(probe rebind "$MF_TMP/no.sock" "$MF_TMP/ok.sock" unix-connect stream "$MF_TMP/ok.sock")" \
+	OK "ungoverned: a denied socket bind-mounted onto a granted name is reached"
+is "$(web_raw rebind "$MF_TMP/no.sock" "$MF_TMP/ok.sock" unix-connect stream "$MF_TMP/ok.sock")" \
+	EPERM "governed: pathnames from another mount namespace are refused"
+is "$(probe chroot "$jail" unix-connect stream "$MF_TMP/ok.sock")" OK \
+	"ungoverned: a granted name under another root leads elsewhere"
+is "$(web_raw chroot "$jail" unix-connect stream "$MF_TMP/ok.sock")" EPERM \
+	"governed: pathnames under another root are refused"
+is "$(web_raw chroot "$jail" unix-connect stream "@$abs-ok")" OK \
+	"abstract names do not depend on the root"
+wait_for grep -q '"reason":"another mount namespace or root"' "$MF_AUDIT_LOG"
+ok $? "the refusal says why"
 
 # Ungoverned processes are not touched.
 is "$(probe unix-connect stream "$MF_TMP/no.sock")" OK "ungoverned: pathname connect untouched"

@@ -17,6 +17,9 @@
  *   probe thread OP...                  in a new thread
  *   probe leader-exit OP...             in a thread, after the main thread exited
  *   probe repeat N OP...                N times; prints each outcome with its count
+ *   probe chroot DIR OP...              after chroot(DIR) (needs root)
+ *   probe rebind FROM ONTO OP...        in a new mount namespace where FROM is
+ *                                       bind-mounted onto ONTO (needs root)
  *
  * Closed ports answer ECONNREFUSED: a connect that got that far was allowed.
  */
@@ -29,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -318,6 +323,18 @@ static int run_op(int argc, char **argv)
 			return EAGAIN;
 		pthread_join(th, NULL);
 		return t.err;
+	}
+	if (strcmp(argv[0], "chroot") == 0 && argc > 2) {
+		if (chroot(argv[1]) || chdir("/"))
+			return errno;
+		return run_op(argc - 2, argv + 2);
+	}
+	if (strcmp(argv[0], "rebind") == 0 && argc > 3) {
+		/* Private first: the bind mount must not propagate to the host. */
+		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount(argv[1], argv[2], NULL, MS_BIND, NULL))
+			return errno;
+		return run_op(argc - 3, argv + 3);
 	}
 	if (strcmp(argv[0], "leader-exit") == 0) {
 		static struct thread_arg t;

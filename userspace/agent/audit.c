@@ -218,6 +218,8 @@ static void unix_name_fields(struct jline *j, const struct mf_event *e, size_t s
 		name[0] = '@';
 	jl_strn(j, "path", name, len);
 	jl_uint(j, "socket_type", e->aux);
+	if (u->flags & MF_UNIX_FOREIGN_ROOT)
+		jl_str(j, "reason", "another mount namespace or root");
 }
 
 /* Write a kernel record as a JSON line; false if it did not fit. */

@@ -6,9 +6,12 @@
  * the flip).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -19,6 +22,36 @@
  * (include/uapi/linux/bpf.h: after BPF_TRACE_UPROBE_MULTI = 48). */
 #define MF_BPF_CGROUP_UNIX_CONNECT 49
 #define MF_BPF_CGROUP_UNIX_SENDMSG 50
+
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x00001000U
+#endif
+
+/* The agent's view of paths (see sees_host_paths() in the BPF program):
+ * pathnames of a process with another mount namespace or root are refused. */
+static int set_host_view(struct agent *a)
+{
+	struct statx stx;
+	struct stat ns;
+
+	if (stat("/proc/self/ns/mnt", &ns)) {
+		fprintf(stderr, "mcpfenced: cannot stat /proc/self/ns/mnt: %s\n", strerror(errno));
+		return -errno;
+	}
+	if (statx(AT_FDCWD, "/", 0, STATX_INO | STATX_MNT_ID, &stx)) {
+		fprintf(stderr, "mcpfenced: cannot statx /: %s\n", strerror(errno));
+		return -errno;
+	}
+	if (!(stx.stx_mask & STATX_MNT_ID)) {
+		fprintf(stderr, "mcpfenced: statx gives no mount id for /\n");
+		return -EOPNOTSUPP;
+	}
+	a->skel->rodata->host_mnt_ns = ns.st_ino;
+	a->skel->rodata->host_root_dev = (stx.stx_dev_major << 20) | stx.stx_dev_minor;
+	a->skel->rodata->host_root_ino = stx.stx_ino;
+	a->skel->rodata->host_root_mnt_id = stx.stx_mnt_id;
+	return 0;
+}
 
 /*
  * libbpf 1.1 does not know the sections cgroup/connect_unix and
@@ -55,7 +88,7 @@ int bpf_local_prepare(struct agent *a)
 			return err;
 		}
 	}
-	return 0;
+	return set_host_view(a);
 }
 
 /* Delete every key of map (key_size bytes, slot first) that belongs to slot. */
