@@ -95,9 +95,13 @@ like "$(grep "\"path\":\"$MF_TMP/ok.sock\"" "$MF_AUDIT_LOG")" '"verdict":"allow"
 	"allowed connects are audited with audit.allowed all"
 like "$(mf status)" 'unix_denied=[1-9]' "denials are counted"
 
+like "$(mf policy load "$MF_TMP/policy.json" 2>&1)" \
+	"servers.web.unix: $MF_TMP/ok.sock: /tmp is writable by others than root" \
+	"a granted path under a directory others can write is warned about"
+
 # Without a top-level "unix", the defaults: local log sinks, nothing else.
 sed '/"unix": \[ "[^"]*log.sock" \],/d' "$MF_TMP/policy.json" >"$MF_TMP/defaults.json"
-mf policy load "$MF_TMP/defaults.json" >/dev/null || diag "cannot load defaults.json"
+mf policy load "$MF_TMP/defaults.json" >/dev/null 2>&1 || diag "cannot load defaults.json"
 is "$(web unix-sendto "$MF_TMP/log.sock")" EPERM "without top-level unix: only the defaults"
 isnt_eperm=$(web unix-sendto /dev/log)
 ok "$([ "$isnt_eperm" != EPERM ]; echo $?)" "the default /dev/log is not refused ($isnt_eperm)"
@@ -109,8 +113,8 @@ is "$(web unix-connect stream /run/systemd/resolve/io.systemd.Resolve)" EPERM \
 # inactive slot, then flips it).
 (
 	for i in $(seq 20); do
-		mf policy load "$MF_TMP/policy.json" >/dev/null
-		mf policy load "$MF_TMP/defaults.json" >/dev/null
+		mf policy load "$MF_TMP/policy.json" >/dev/null 2>&1
+		mf policy load "$MF_TMP/defaults.json" >/dev/null 2>&1
 	done
 ) &
 reloader=$!

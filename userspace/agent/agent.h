@@ -160,7 +160,7 @@ void control_reap(struct agent *a);
 
 /* bpf_local.c: local sockets and inbound */
 int bpf_local_prepare(struct agent *a); /* between open and load */
-int local_write(struct agent *a, uint32_t slot, const struct mf_policy *p);
+int local_write(struct agent *a, uint32_t slot, const struct mf_policy *p, json_t *warnings);
 int local_clear(struct agent *a, uint32_t slot);
 
 /* epoll data: what an event belongs to */

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -138,8 +137,36 @@ static int write_unix(int fd, uint32_t slot, uint32_t server, const char *name)
 	return bpf_map_update_elem(fd, &key, &allow, BPF_ANY) ? -errno : 0;
 }
 
+/*
+ * A granted path is only as safe as the directories on its way: whoever may
+ * write one of them can put a symlink or another socket under the granted
+ * name. Say so for every directory not owned by root or writable by others.
+ */
+static void warn_replaceable(const char *where, const char *path, json_t *warnings)
+{
+	char dir[MF_UNIX_PATH_MAX + 1];
+	struct stat st;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	while ((slash = strrchr(dir, '/'))) {
+		slash[slash == dir] = '\0'; /* "/run/x" -> "/run" -> "/" */
+		if (lstat(dir, &st) == 0 &&
+		    (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))) {
+			json_array_append_new(
+				warnings,
+				json_sprintf("%s: %s: %s is writable by others than root: whoever can "
+					     "replace the socket chooses what the name reaches",
+					     where, path, dir));
+			return;
+		}
+		if (slash == dir)
+			return;
+	}
+}
+
 static int write_local(struct agent *a, uint32_t slot, uint32_t server,
-		       const struct mf_local *local)
+		       const struct mf_local *local, const char *where, json_t *warnings)
 {
 	struct mf_listen_key lkey = { .slot = slot, .server_id = server };
 	struct mf_listen_val lval = {};
@@ -150,6 +177,8 @@ static int write_local(struct agent *a, uint32_t slot, uint32_t server,
 				 local->unix_names[i]);
 		if (err)
 			return err;
+		if (local->unix_names[i][0] == '/')
+			warn_replaceable(where, local->unix_names[i], warnings);
 	}
 	if (!local->nlisten)
 		return 0;
@@ -169,9 +198,10 @@ static int write_local(struct agent *a, uint32_t slot, uint32_t server,
  * socket, which judges each request itself (`whoami` from a governed
  * process). The slot is cleared first: nothing of an older policy stays.
  */
-int local_write(struct agent *a, uint32_t slot, const struct mf_policy *p)
+int local_write(struct agent *a, uint32_t slot, const struct mf_policy *p, json_t *warnings)
 {
 	int fd = bpf_map__fd(a->skel->maps.unix_allow);
+	char where[MF_NAME_MAX + 16];
 	uint32_t server;
 	int err;
 
@@ -180,15 +210,16 @@ int local_write(struct agent *a, uint32_t slot, const struct mf_policy *p)
 	    strlen(a->opt.socket_path) <= MF_UNIX_PATH_MAX)
 		err = write_unix(fd, slot, MF_ANY_SERVER, a->opt.socket_path);
 	if (!err)
-		err = write_local(a, slot, MF_ANY_SERVER, mf_local_any(p));
+		err = write_local(a, slot, MF_ANY_SERVER, mf_local_any(p), "unix", warnings);
 	for (size_t s = 0; !err && s < p->nservers; s++) {
 		const struct mf_server *srv = &p->servers[s];
 
 		if (!srv->local.nunix && !srv->local.nlisten)
 			continue;
+		snprintf(where, sizeof(where), "servers.%s.unix", srv->name);
 		err = server_id_get(a, srv->name, &server);
 		if (!err)
-			err = write_local(a, slot, server, &srv->local);
+			err = write_local(a, slot, server, &srv->local, where, warnings);
 	}
 	return err;
 }

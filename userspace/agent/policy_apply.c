@@ -297,7 +297,7 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	if (!ret)
 		ret = write_exec_servers(a, policy, warnings, &exec_keys, &args_keys);
 	if (!ret)
-		ret = local_write(a, slot, policy);
+		ret = local_write(a, slot, policy, warnings);
 	if (ret) {
 		snprintf(err, errlen, "%s: cannot write policy into the kernel: %s", source,
 			 strerror(-ret));
