@@ -12,7 +12,7 @@ cat >"$MF_TMP/policy.json" <<JSON
   "audit": { "allowed": "all" },
   "unix": [ "$MF_TMP/log.sock" ],
   "servers": {
-    "web": { "unix": [ "$MF_TMP/ok.sock", "@$abs-ok" ] },
+    "web": { "unix": [ "$MF_TMP/ok.sock", "@$abs-ok", "$MF_TMP/sink.sock" ] },
     "db": {}
   },
   "rules": []
@@ -32,8 +32,9 @@ listen "ABSTRACT-LISTEN:$abs-ok,fork"
 listen "ABSTRACT-LISTEN:$abs-no,fork"
 listen "UNIX-RECV:$MF_TMP/log.sock"
 listen "UNIX-RECV:$MF_TMP/nolog.sock"
+listen "UNIX-RECV:$MF_TMP/sink.sock"
 wait_for test -S "$MF_TMP/nolog.sock" -a -S "$MF_TMP/ok.sock" -a -S "$MF_TMP/no.sock" \
-	-a -S "$MF_TMP/log.sock"
+	-a -S "$MF_TMP/log.sock" -a -S "$MF_TMP/sink.sock"
 wait_for grep -q "@$abs-no" /proc/net/unix
 
 web() { mf run --identity alice --server web -- "$MF_HELPERS/probe" "$@"; }
@@ -50,6 +51,15 @@ is "$(web_raw unix-connect stream "@$abs-ok-")" EPERM "an abstract name is exact
 is "$(web unix-sendto "$MF_TMP/log.sock")" OK "datagram to a name granted at the top level"
 is "$(web unix-sendto "$MF_TMP/nolog.sock")" EPERM "datagram to another name: EPERM"
 is "$(web unix-connect dgram "$MF_TMP/nolog.sock")" EPERM "datagram connect() is judged too"
+is "$(web unix-connect seqpacket "$MF_TMP/nosuch.sock")" EPERM "seqpacket connect() is judged too"
+is "$(probe unix-connect seqpacket "$MF_TMP/nosuch.sock")" ENOENT "(ungoverned: the kernel's own answer)"
+# The name is what the kernel resolves: a path ends at its first NUL, or at
+# the address length; an abstract name is every byte of the length.
+is "$(web unix-connect-tail "$MF_TMP/ok.sock" "")" OK "a granted path without its NUL"
+is "$(web unix-connect-tail "$MF_TMP/ok.sock" junk)" OK "a granted path, bytes after its NUL"
+is "$(web unix-connect-tail "$MF_TMP/no.sock" "$MF_TMP/ok.sock")" EPERM \
+	"a denied path with a granted one after its NUL"
+is "$(web_raw unix-connect-tail "@$abs-ok" x)" EPERM "an abstract name with bytes after a NUL"
 is "$(web unix-connect stream "$MF_TMP//ok.sock")" EPERM "names are exact: another spelling is denied"
 is "$(cd "$MF_TMP" && web unix-connect stream ok.sock)" EPERM "a relative name is denied"
 is "$(db unix-connect stream "$MF_TMP/ok.sock")" EPERM "a name granted to another server: EPERM"
@@ -118,14 +128,18 @@ is "$(web unix-connect stream /run/systemd/resolve/io.systemd.Resolve)" EPERM \
 	done
 ) &
 reloader=$!
-outs=
+outs= sends=
 while kill -0 "$reloader" 2>/dev/null; do
 	outs+=" $(web repeat 300 unix-connect stream "$MF_TMP/no.sock")"
+	sends+=" $(web repeat 100 unix-sendto "$MF_TMP/sink.sock")"
 done
 wait "$reloader"
 diag "connect batches during the reloads:$outs"
+diag "send batches during the reloads:$sends"
 is "$(echo $outs | tr ' ' '\n' | grep -vc '^EPERM=300$')" 0 \
 	"a connect loop during 40 reloads is always denied"
 like "$outs" 'EPERM=300' "(and it ran during the reloads)"
+is "$(echo $sends | tr ' ' '\n' | grep -vc '^OK=100$')" 0 \
+	"sends to a name both policies grant always pass"
 
 done_testing

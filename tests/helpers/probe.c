@@ -9,7 +9,9 @@
  *   probe sendmsg-connected ADDR PORT   UDP connect() then send() without address
  *   probe fastopen ADDR PORT            TCP sendto(MSG_FASTOPEN)
  *   probe socket raw|icmp|sctp|udplite|mptcp|packet
- *   probe unix-connect stream|dgram NAME   connect() to a Unix socket ("@x": abstract x)
+ *   probe unix-connect stream|dgram|seqpacket NAME   connect() to a Unix socket ("@x": abstract x)
+ *   probe unix-connect-tail NAME TAIL   connect(), the address going on after the
+ *                                       name's NUL with TAIL ("": no NUL at all)
  *   probe unix-sendto NAME              one datagram to a Unix socket name
  *   probe bind tcp|udp ADDR PORT        bind() (then listen() for tcp)
  *   probe fork OP...                    in a child process
@@ -156,13 +158,25 @@ static socklen_t unix_addr(const char *name, struct sockaddr_un *sun)
 	return offsetof(struct sockaddr_un, sun_path) + n + 1;
 }
 
-/* connect() (send: then one byte) or sendto() to a Unix socket name. */
-static int unix_op(int type, bool connect_first, const char *name)
+/* connect() or sendto() to a Unix socket name; with a tail, the address
+ * goes on past the name's NUL with it ("" : no NUL, the length ends the path). */
+static int unix_op_tail(int type, bool connect_first, const char *name, const char *tail)
 {
 	struct sockaddr_un sun;
 	socklen_t len = unix_addr(name, &sun);
 	int fd = socket(AF_UNIX, type, 0), err = 0;
 	ssize_t r;
+
+	if (tail && !*tail) {
+		len--;
+	} else if (tail) {
+		size_t at = len - offsetof(struct sockaddr_un, sun_path);
+
+		if (at + strlen(tail) > sizeof(sun.sun_path))
+			exit(2);
+		memcpy(sun.sun_path + at, tail, strlen(tail));
+		len += strlen(tail);
+	}
 
 	if (fd < 0)
 		return errno;
@@ -174,6 +188,11 @@ static int unix_op(int type, bool connect_first, const char *name)
 		err = errno;
 	close(fd);
 	return err;
+}
+
+static int unix_op(int type, bool connect_first, const char *name)
+{
+	return unix_op_tail(type, connect_first, name, NULL);
 }
 
 /* bind() to ADDR PORT; a TCP socket then listens, as a server would. */
@@ -302,8 +321,12 @@ static int run_op(int argc, char **argv)
 	if (strcmp(argv[0], "fastopen") == 0 && argc == 3)
 		return net_op(NET_FASTOPEN, SOCK_STREAM, argv[1], argv[2]);
 	if (strcmp(argv[0], "unix-connect") == 0 && argc == 3)
-		return unix_op(strcmp(argv[1], "dgram") == 0 ? SOCK_DGRAM : SOCK_STREAM, true,
-			       argv[2]);
+		return unix_op(strcmp(argv[1], "dgram") == 0	     ? SOCK_DGRAM :
+			       strcmp(argv[1], "seqpacket") == 0 ? SOCK_SEQPACKET :
+								   SOCK_STREAM,
+			       true, argv[2]);
+	if (strcmp(argv[0], "unix-connect-tail") == 0 && argc == 3)
+		return unix_op_tail(SOCK_STREAM, true, argv[1], argv[2]);
 	if (strcmp(argv[0], "unix-sendto") == 0 && argc == 2)
 		return unix_op(SOCK_DGRAM, false, argv[1]);
 	if (strcmp(argv[0], "bind") == 0 && argc == 4)
