@@ -574,3 +574,286 @@ int mf_socket_family(struct trace_event_raw_sys_enter *ctx)
 	bpf_send_signal(SIGKILL);
 	return 0;
 }
+
+/* ---- local sockets and inbound ----
+ *
+ * A local service reached over a Unix socket can act for a governed process
+ * (a proxy, a Docker socket, a resolver): pathname and abstract connects and
+ * datagram sends are judged against the exact names the policy grants. Binds
+ * to a port are judged against the ports the server may listen on: an
+ * accepted connection's replies pass no connect or sendmsg hook.
+ */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MF_UNIX_MAP_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mf_unix_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} unix_allow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MF_LISTEN_MAP_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mf_listen_key);
+	__type(value, struct mf_listen_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} listen_ports SEC(".maps");
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+/* The agent's view of paths, set before load: its mount namespace and its
+ * root directory (device in the kernel's encoding, inode, mount id). */
+const volatile __u32 host_mnt_ns = 0;
+const volatile __u32 host_root_dev = 0;
+const volatile __u64 host_root_ino = 0;
+const volatile __s32 host_root_mnt_id = 0;
+
+/*
+ * A pathname means what the policy says only where paths resolve as they do
+ * for the agent. A process in another mount namespace (unshare, a user
+ * namespace) or under another root (chroot) could bind-mount or place any
+ * socket it can reach under a granted name: its pathnames are all refused.
+ */
+static __always_inline bool sees_host_paths(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct vfsmount *vmnt = BPF_CORE_READ(task, fs, root.mnt);
+	struct dentry *root = BPF_CORE_READ(task, fs, root.dentry);
+	struct mount *mnt;
+
+	if (!vmnt || !root)
+		return false; /* no root to resolve from: closed */
+	mnt = (struct mount *)((char *)vmnt - bpf_core_field_offset(struct mount, mnt));
+	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) == host_mnt_ns &&
+	       BPF_CORE_READ(mnt, mnt_id) == host_root_mnt_id &&
+	       BPF_CORE_READ(root, d_inode, i_ino) == host_root_ino &&
+	       BPF_CORE_READ(root, d_sb, s_dev) == host_root_dev;
+}
+
+#define SUN_PATH_OFFSET 2 /* offsetof(struct sockaddr_un, sun_path) */
+
+/* The active slot and its policy flags; false when no policy is loaded. */
+static __always_inline bool active_policy(__u32 *slot, struct mf_policy_cfg *out)
+{
+	struct mf_policy_cfg *pcfg;
+	struct mf_config *cfg;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&mf_config, &zero);
+	if (!cfg)
+		return false; /* cannot happen for an array; closed */
+	*slot = cfg->active_slot & 1;
+	pcfg = bpf_map_lookup_elem(&policy_cfg, slot);
+	if (!pcfg || !(pcfg->flags & MF_POLICY_LOADED))
+		return false; /* no policy yet: closed */
+	*out = *pcfg;
+	return true;
+}
+
+/* A denial becomes would-deny in audit mode; counted either way. */
+static __always_inline __u8 local_verdict(bool allowed, __u32 flags, __u32 deny_counter)
+{
+	if (allowed)
+		return MF_ALLOW;
+	if (flags & MF_POLICY_AUDIT_ONLY) {
+		count(MF_CNT_WOULD_DENY);
+		return MF_WOULD_DENY;
+	}
+	count(deny_counter);
+	return MF_DENY;
+}
+
+/*
+ * The name the kernel will resolve, into key: the kernel has checked that
+ * 2 < uaddrlen <= sizeof(struct sockaddr_un) and copied the address into
+ * a struct sockaddr_storage of its own (the reads cannot race user space).
+ * A pathname ends at its first NUL or at the address length, whichever
+ * comes first (unix_mkname_bsd); an abstract name is every byte of the
+ * length, its leading NUL included.
+ */
+static __always_inline bool unix_name(struct bpf_sock_addr *ctx, struct mf_unix_key *key)
+{
+	struct bpf_sock_addr_kern *sa = bpf_cast_to_kern_ctx(ctx);
+	__u32 len = sa->uaddrlen;
+	bool ended = false;
+
+	if (len <= SUN_PATH_OFFSET || len > SUN_PATH_OFFSET + MF_UNIX_PATH_MAX)
+		return false;
+	len -= SUN_PATH_OFFSET;
+	if (bpf_probe_read_kernel(key->name, sizeof(key->name),
+				  (char *)sa->uaddr + SUN_PATH_OFFSET))
+		return false;
+	for (__u32 i = 0; i < MF_UNIX_PATH_MAX; i++) {
+		if (!ended && (i >= len || (i > 0 && key->name[0] && !key->name[i]))) {
+			ended = true;
+			key->len = i;
+		}
+		if (ended)
+			key->name[i] = 0;
+	}
+	if (!ended)
+		key->len = MF_UNIX_PATH_MAX;
+	return true;
+}
+
+static __always_inline int unix_judge(struct bpf_sock_addr *ctx, __u8 type)
+{
+	struct mf_tag *tag = current_tag();
+	struct mf_unix_key key = {};
+	struct mf_policy_cfg pcfg = {};
+	struct mf_unix_event *e;
+	bool allowed = false, foreign = false;
+	__u8 verdict;
+
+	if (!tag)
+		return HOOK_ALLOW; /* ungoverned: not ours */
+	if (!unix_name(ctx, &key))
+		goto decide; /* an address the kernel would refuse: closed */
+	if (!active_policy(&key.slot, &pcfg))
+		goto decide;
+	if (key.name[0] && !sees_host_paths()) {
+		foreign = true;
+		goto decide; /* a pathname from another view of the filesystem: closed */
+	}
+	key.server_id = tag->server_id;
+	allowed = bpf_map_lookup_elem(&unix_allow, &key) != NULL;
+	if (!allowed) {
+		key.server_id = MF_ANY_SERVER;
+		allowed = bpf_map_lookup_elem(&unix_allow, &key) != NULL;
+	}
+	/* Not found under either key: closed. */
+decide:
+	verdict = local_verdict(allowed, pcfg.flags, MF_CNT_UNIX_DENIED);
+	if (allowed)
+		count(MF_CNT_UNIX_ALLOWED);
+	if (verdict != MF_ALLOW || (pcfg.flags & MF_POLICY_AUDIT_ALLOWED)) {
+		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (!e) {
+			count(MF_CNT_AUDIT_DROPPED);
+		} else {
+			__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+			__builtin_memset(e, 0, sizeof(*e));
+			e->ev.ts_ns = bpf_ktime_get_boot_ns();
+			e->ev.tgid = pid_tgid >> 32;
+			e->ev.pid = (__u32)pid_tgid;
+			e->ev.identity_id = tag->identity_id;
+			e->ev.server_id = tag->server_id;
+			e->ev.generation = pcfg.generation;
+			e->ev.rule = MF_RULE_DEFAULT;
+			e->ev.type = type;
+			e->ev.verdict = verdict;
+			e->ev.family = AF_UNIX;
+			e->ev.aux = ctx->type;
+			bpf_get_current_comm(e->ev.comm, sizeof(e->ev.comm));
+			e->len = key.len;
+			e->flags = foreign ? MF_UNIX_FOREIGN_ROOT : 0;
+			__builtin_memcpy(e->name, key.name, sizeof(e->name));
+			event_submit(e);
+		}
+	}
+	return verdict == MF_DENY ? HOOK_DENY : HOOK_ALLOW;
+}
+
+/* Section names libbpf 1.1 does not know: the loader sets the program and
+ * attach types (userspace/agent/bpf_local.c). */
+SEC("cgroup/connect_unix")
+int mf_connect_unix(struct bpf_sock_addr *ctx)
+{
+	return unix_judge(ctx, MF_EV_UNIX_CONNECT);
+}
+
+SEC("cgroup/sendmsg_unix")
+int mf_sendmsg_unix(struct bpf_sock_addr *ctx)
+{
+	return unix_judge(ctx, MF_EV_UNIX_SENDMSG);
+}
+
+/*
+ * Port 0 asks for an ephemeral port: UDP clients bind it implicitly (no
+ * hook runs then) and TCP clients explicitly to pick a source address before
+ * connect. It is allowed: what the socket then sends is judged by the
+ * connect and sendmsg hooks, and a TCP listen() on an ephemeral port is the
+ * same case as a listen() without bind (see the ingress note in the docs).
+ */
+/* The address bound, as given (ctx fields are read at constant offsets). */
+static __always_inline void bind_addr(struct bpf_sock_addr *ctx, __u8 family, __u8 *addr)
+{
+	__u32 w0, w1, w2, w3;
+
+	if (family == MF_FAMILY_V4) {
+		w0 = ctx->user_ip4;
+		__builtin_memcpy(addr, &w0, 4);
+		return;
+	}
+	w0 = ctx->user_ip6[0];
+	w1 = ctx->user_ip6[1];
+	w2 = ctx->user_ip6[2];
+	w3 = ctx->user_ip6[3];
+	__builtin_memcpy(&addr[0], &w0, 4);
+	__builtin_memcpy(&addr[4], &w1, 4);
+	__builtin_memcpy(&addr[8], &w2, 4);
+	__builtin_memcpy(&addr[12], &w3, 4);
+}
+
+static __always_inline int bind_judge(struct bpf_sock_addr *ctx, __u8 family)
+{
+	struct mf_tag *tag = current_tag();
+	struct mf_listen_key lkey = {};
+	struct mf_policy_cfg pcfg = {};
+	struct mf_listen_val *val;
+	struct mf_event *e;
+	bool allowed = false;
+	__u16 port;
+	__u8 verdict;
+
+	if (!tag)
+		return HOOK_ALLOW; /* ungoverned: not ours */
+	port = bpf_ntohs((__u16)ctx->user_port);
+	if (port == 0)
+		return HOOK_ALLOW;
+	if (!active_policy(&lkey.slot, &pcfg))
+		goto decide;
+	lkey.server_id = tag->server_id;
+	val = bpf_map_lookup_elem(&listen_ports, &lkey);
+	if (!val)
+		goto decide; /* the server may listen on no port: closed */
+	for (int i = 0; i < MF_LISTEN_MAX_RANGES; i++) {
+		if (i >= val->nranges)
+			break;
+		if (port >= val->ranges[i].lo && port <= val->ranges[i].hi) {
+			allowed = true;
+			break;
+		}
+	}
+decide:
+	verdict = local_verdict(allowed, pcfg.flags, MF_CNT_BIND_DENIED);
+	if (verdict != MF_ALLOW || (pcfg.flags & MF_POLICY_AUDIT_ALLOWED)) {
+		e = event_start(tag, MF_EV_BIND);
+		if (e) {
+			e->generation = pcfg.generation;
+			e->verdict = verdict;
+			e->family = family;
+			e->proto = ctx->protocol;
+			e->port = port;
+			bind_addr(ctx, family, e->addr);
+			event_submit(e);
+		}
+	}
+	return verdict == MF_DENY ? HOOK_DENY : HOOK_ALLOW;
+}
+
+SEC("cgroup/bind4")
+int mf_bind4(struct bpf_sock_addr *ctx)
+{
+	return bind_judge(ctx, MF_FAMILY_V4);
+}
+
+SEC("cgroup/bind6")
+int mf_bind6(struct bpf_sock_addr *ctx)
+{
+	return bind_judge(ctx, MF_FAMILY_V6);
+}

@@ -137,6 +137,10 @@ enum mf_event_type {
 	MF_EV_SOCKET_KILL = 4, /* socket family the hooks cannot see: process killed */
 	MF_EV_TAG_EXEC = 5,    /* process tagged at exec */
 	MF_EV_TAG_LOST = 6,    /* a tag could not be stored: process killed */
+	/* local sockets and inbound */
+	MF_EV_UNIX_CONNECT = 20, /* connect() to a unix socket: struct mf_unix_event */
+	MF_EV_UNIX_SENDMSG = 21, /* datagram to a unix socket name: struct mf_unix_event */
+	MF_EV_BIND = 22,         /* bind() to a port the server may not listen on */
 };
 
 struct mf_event {
@@ -173,7 +177,58 @@ enum mf_counter {
 	MF_CNT_TAG_FAILED, /* tags that could not be stored (map full) */
 	MF_CNT_SOCKET_REFUSED,
 	MF_CNT_KILLED,
+	MF_CNT_UNIX_ALLOWED,
+	MF_CNT_UNIX_DENIED,
+	MF_CNT_BIND_DENIED,
 	MF_CNT_MAX,
+};
+
+/* ---- local sockets and inbound ----
+ * Unix connects and datagram sends of governed processes are judged against
+ * an allow list of exact names; binds to a port against the ports a server
+ * may listen on. Both live in the policy slots like the bindings. */
+#define MF_ANY_SERVER 0u /* unix_allow key server: granted to every governed process */
+#define MF_UNIX_PATH_MAX 108 /* sizeof(sockaddr_un.sun_path) */
+#define MF_MAX_UNIX 4096 /* unix names in a policy, all servers and the defaults together */
+#define MF_UNIX_MAP_ENTRIES (2 * MF_MAX_UNIX + 16) /* both slots, and the agent's socket */
+#define MF_LISTEN_MAX_RANGES 32 /* port ranges a server may listen on */
+#define MF_LISTEN_MAP_ENTRIES 8192 /* both slots: 2 x MF_MAX_SERVERS */
+
+/* unix_allow map: (slot, server, name) -> MF_ALLOW. name holds the bytes
+ * the kernel resolves: a path up to its first NUL, or an abstract name
+ * (leading NUL) of len bytes; the bytes after len are zero. */
+struct mf_unix_key {
+	__u32 slot;
+	__u32 server_id; /* MF_ANY_SERVER for the names granted to all */
+	__u32 len;
+	__u8 name[MF_UNIX_PATH_MAX];
+};
+
+/* listen_ports map: (slot, server) -> the ports it may bind, TCP and UDP */
+struct mf_listen_key {
+	__u32 slot;
+	__u32 server_id;
+};
+
+struct mf_port_span {
+	__u16 lo;
+	__u16 hi;
+};
+
+struct mf_listen_val {
+	__u32 nranges;
+	__u32 reserved;
+	struct mf_port_span ranges[MF_LISTEN_MAX_RANGES];
+};
+
+/* Audit record of a unix verdict: the common record, then the name. */
+#define MF_UNIX_FOREIGN_ROOT 0x1 /* a pathname from another mount namespace or root */
+
+struct mf_unix_event {
+	struct mf_event ev; /* aux: socket type */
+	__u32 len;
+	__u32 flags;
+	__u8 name[MF_UNIX_PATH_MAX];
 };
 
 #endif /* MCPFENCE_H */

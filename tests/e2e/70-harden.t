@@ -8,7 +8,12 @@
 E=$MF_HELPERS/escape
 [ -x "$E" ] || skip_all "build/tests/escape is not built (make)"
 
-agent_start policy/examples/fetch.json || exit 1
+# The holder's abstract name is granted to the server (servers.*.unix): what
+# refuses it under hardening is the Landlock scope, not the unix hook.
+name=mcpfence-test-$$
+sed 's|"fetch": {}|"fetch": { "unix": ["@'"$name"'"] }|' policy/examples/fetch.json \
+	>"$MF_TMP/fetch.json"
+agent_start "$MF_TMP/fetch.json" || exit 1
 
 hard() { mf run --identity alice --server fetch -- "$E" "$@"; }
 soft() { mf run --no-harden --identity alice --server fetch -- "$E" "$@" 2>/dev/null; }
@@ -22,7 +27,6 @@ landlock_abi=$(python3 -c 'import ctypes; print(ctypes.CDLL(None).syscall(444, N
 sleep 1000 &
 sleeper=$!
 kill_at_exit "$sleeper"
-name=mcpfence-test-$$
 "$E" hold "$name" >"$MF_TMP/hold.out" &
 holder=$!
 kill_at_exit "$holder"

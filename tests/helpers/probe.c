@@ -9,11 +9,19 @@
  *   probe sendmsg-connected ADDR PORT   UDP connect() then send() without address
  *   probe fastopen ADDR PORT            TCP sendto(MSG_FASTOPEN)
  *   probe socket raw|icmp|sctp|udplite|mptcp|packet
+ *   probe unix-connect stream|dgram|seqpacket NAME   connect() to a Unix socket ("@x": abstract x)
+ *   probe unix-connect-tail NAME TAIL   connect(), the address going on after the
+ *                                       name's NUL with TAIL ("": no NUL at all)
+ *   probe unix-sendto NAME              one datagram to a Unix socket name
+ *   probe bind tcp|udp ADDR PORT        bind() (then listen() for tcp)
  *   probe fork OP...                    in a child process
  *   probe daemon OP...                  in a grandchild after double fork + setsid
  *   probe thread OP...                  in a new thread
  *   probe leader-exit OP...             in a thread, after the main thread exited
  *   probe repeat N OP...                N times; prints each outcome with its count
+ *   probe chroot DIR OP...              after chroot(DIR) (needs root)
+ *   probe rebind FROM ONTO OP...        in a new mount namespace where FROM is
+ *                                       bind-mounted onto ONTO (needs root)
  *
  * Closed ports answer ECONNREFUSED: a connect that got that far was allowed.
  */
@@ -21,10 +29,15 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,6 +70,10 @@ static const char *errno_name(int err)
 		return "ETIMEDOUT";
 	case EINPROGRESS:
 		return "EINPROGRESS";
+	case ENOENT:
+		return "ENOENT";
+	case EADDRINUSE:
+		return "EADDRINUSE";
 	default:
 		return strerror(err);
 	}
@@ -117,6 +134,80 @@ static int net_op(enum net_op op, int type, const char *addr, const char *port)
 		break;
 	}
 	if (r < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/* "/path" or "@abstract" as a Unix socket address of the exact length. */
+static socklen_t unix_addr(const char *name, struct sockaddr_un *sun)
+{
+	size_t n = strlen(name);
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (n > sizeof(sun->sun_path) - 1) {
+		fprintf(stderr, "probe: socket name too long: %s\n", name);
+		exit(2);
+	}
+	memcpy(sun->sun_path, name, n);
+	if (name[0] == '@') {
+		sun->sun_path[0] = '\0';
+		return offsetof(struct sockaddr_un, sun_path) + n;
+	}
+	return offsetof(struct sockaddr_un, sun_path) + n + 1;
+}
+
+/* connect() or sendto() to a Unix socket name; with a tail, the address
+ * goes on past the name's NUL with it ("" : no NUL, the length ends the path). */
+static int unix_op_tail(int type, bool connect_first, const char *name, const char *tail)
+{
+	struct sockaddr_un sun;
+	socklen_t len = unix_addr(name, &sun);
+	int fd = socket(AF_UNIX, type, 0), err = 0;
+	ssize_t r;
+
+	if (tail && !*tail) {
+		len--;
+	} else if (tail) {
+		size_t at = len - offsetof(struct sockaddr_un, sun_path);
+
+		if (at + strlen(tail) > sizeof(sun.sun_path))
+			exit(2);
+		memcpy(sun.sun_path + at, tail, strlen(tail));
+		len += strlen(tail);
+	}
+
+	if (fd < 0)
+		return errno;
+	if (connect_first)
+		r = connect(fd, (struct sockaddr *)&sun, len);
+	else
+		r = sendto(fd, "x", 1, 0, (struct sockaddr *)&sun, len);
+	if (r < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int unix_op(int type, bool connect_first, const char *name)
+{
+	return unix_op_tail(type, connect_first, name, NULL);
+}
+
+/* bind() to ADDR PORT; a TCP socket then listens, as a server would. */
+static int bind_op(int type, const char *addr, const char *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int family = parse_addr(addr, port, &ss, &len);
+	int fd = socket(family, type, 0), err = 0, one = 1;
+
+	if (fd < 0)
+		return errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 1) < 0))
 		err = errno;
 	close(fd);
 	return err;
@@ -229,6 +320,18 @@ static int run_op(int argc, char **argv)
 		return net_op(NET_CONNECT_SEND, SOCK_DGRAM, argv[1], argv[2]);
 	if (strcmp(argv[0], "fastopen") == 0 && argc == 3)
 		return net_op(NET_FASTOPEN, SOCK_STREAM, argv[1], argv[2]);
+	if (strcmp(argv[0], "unix-connect") == 0 && argc == 3)
+		return unix_op(strcmp(argv[1], "dgram") == 0	     ? SOCK_DGRAM :
+			       strcmp(argv[1], "seqpacket") == 0 ? SOCK_SEQPACKET :
+								   SOCK_STREAM,
+			       true, argv[2]);
+	if (strcmp(argv[0], "unix-connect-tail") == 0 && argc == 3)
+		return unix_op_tail(SOCK_STREAM, true, argv[1], argv[2]);
+	if (strcmp(argv[0], "unix-sendto") == 0 && argc == 2)
+		return unix_op(SOCK_DGRAM, false, argv[1]);
+	if (strcmp(argv[0], "bind") == 0 && argc == 4)
+		return bind_op(strcmp(argv[1], "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM, argv[2],
+			       argv[3]);
 	if (strcmp(argv[0], "socket") == 0 && argc == 2)
 		return op_socket(argv[1]);
 	if (strcmp(argv[0], "fork") == 0)
@@ -243,6 +346,18 @@ static int run_op(int argc, char **argv)
 			return EAGAIN;
 		pthread_join(th, NULL);
 		return t.err;
+	}
+	if (strcmp(argv[0], "chroot") == 0 && argc > 2) {
+		if (chroot(argv[1]) || chdir("/"))
+			return errno;
+		return run_op(argc - 2, argv + 2);
+	}
+	if (strcmp(argv[0], "rebind") == 0 && argc > 3) {
+		/* Private first: the bind mount must not propagate to the host. */
+		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount(argv[1], argv[2], NULL, MS_BIND, NULL))
+			return errno;
+		return run_op(argc - 3, argv + 3);
 	}
 	if (strcmp(argv[0], "leader-exit") == 0) {
 		static struct thread_arg t;

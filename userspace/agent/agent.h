@@ -158,6 +158,11 @@ void control_broadcast(struct agent *a, const struct audit_record *rec);
 void control_flush_subscribers(struct agent *a);
 void control_reap(struct agent *a);
 
+/* bpf_local.c: local sockets and inbound */
+int bpf_local_prepare(struct agent *a); /* between open and load */
+int local_write(struct agent *a, uint32_t slot, const struct mf_policy *p, json_t *warnings);
+int local_clear(struct agent *a, uint32_t slot);
+
 /* epoll data: what an event belongs to */
 enum watch_kind { WATCH_SIGNAL = 1, WATCH_LISTEN, WATCH_RINGBUF, WATCH_CLIENT };
 

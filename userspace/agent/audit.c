@@ -77,6 +77,12 @@ static const char *event_name(uint8_t type)
 		return "tag-exec";
 	case MF_EV_TAG_LOST:
 		return "tag-lost";
+	case MF_EV_UNIX_CONNECT:
+		return "unix-connect";
+	case MF_EV_UNIX_SENDMSG:
+		return "unix-sendmsg";
+	case MF_EV_BIND:
+		return "bind";
 	default:
 		return "unknown";
 	}
@@ -143,21 +149,22 @@ static bool plain_char(unsigned char c)
 	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
-/* ,"key":"value" with the value escaped (comm is whatever the process chose). */
-static void jl_str(struct jline *j, const char *key, const char *val)
+/* ,"key":"value" with the n bytes of val escaped (a comm or a socket name is
+ * whatever the process chose, NUL bytes included). */
+static void jl_strn(struct jline *j, const char *key, const char *val, size_t n)
 {
-	const unsigned char *c = (const unsigned char *)val;
+	const unsigned char *c = (const unsigned char *)val, *end = c + n;
 	char esc[8];
 
 	jl_key(j, key);
 	jl_raw(j, "\"", 1);
-	while (*c) {
+	while (c < end) {
 		const unsigned char *run = c;
 
-		while (*c && plain_char(*c))
+		while (c < end && plain_char(*c))
 			c++;
 		jl_raw(j, (const char *)run, c - run);
-		if (!*c)
+		if (c == end)
 			break;
 		if (*c == '"' || *c == '\\') {
 			esc[0] = '\\';
@@ -171,6 +178,11 @@ static void jl_str(struct jline *j, const char *key, const char *val)
 		c++;
 	}
 	jl_raw(j, "\"", 1);
+}
+
+static void jl_str(struct jline *j, const char *key, const char *val)
+{
+	jl_strn(j, key, val, strlen(val));
 }
 
 static void jl_uint(struct jline *j, const char *key, uint64_t val)
@@ -191,8 +203,28 @@ static const char *proto_name(uint8_t proto)
 	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : NULL;
 }
 
+/* A unix socket name as policy writes it: an abstract name with its "@". */
+static void unix_name_fields(struct jline *j, const struct mf_event *e, size_t size)
+{
+	const struct mf_unix_event *u = (const struct mf_unix_event *)e;
+	char name[MF_UNIX_PATH_MAX + 1];
+	size_t len;
+
+	if (size < sizeof(*u))
+		return;
+	len = u->len < MF_UNIX_PATH_MAX ? u->len : MF_UNIX_PATH_MAX;
+	memcpy(name, u->name, len);
+	if (len && name[0] == '\0')
+		name[0] = '@';
+	jl_strn(j, "path", name, len);
+	jl_uint(j, "socket_type", e->aux);
+	if (u->flags & MF_UNIX_FOREIGN_ROOT)
+		jl_str(j, "reason", "another mount namespace or root");
+}
+
 /* Write a kernel record as a JSON line; false if it did not fit. */
-static bool event_line(struct agent *a, const struct mf_event *e, struct audit_record *rec)
+static bool event_line(struct agent *a, const struct mf_event *e, size_t size,
+		       struct audit_record *rec)
 {
 	char ts[64], rbuf[32], addr[INET6_ADDRSTRLEN];
 	char comm[sizeof(e->comm) + 1];
@@ -231,6 +263,21 @@ static bool event_line(struct agent *a, const struct mf_event *e, struct audit_r
 		jl_str(&j, "addr", addr);
 		jl_uint(&j, "port", e->port);
 		jl_str(&j, "rule", rule_name(a, e->generation, e->rule, rbuf, sizeof(rbuf)));
+		break;
+	case MF_EV_UNIX_CONNECT:
+	case MF_EV_UNIX_SENDMSG:
+		unix_name_fields(&j, e, size);
+		break;
+	case MF_EV_BIND:
+		inet_ntop(e->family == MF_FAMILY_V4 ? AF_INET : AF_INET6, e->addr, addr,
+			  sizeof(addr));
+		jl_str(&j, "family", e->family == MF_FAMILY_V4 ? "ipv4" : "ipv6");
+		if (proto_name(e->proto))
+			jl_str(&j, "proto", proto_name(e->proto));
+		else
+			jl_uint(&j, "proto", e->proto);
+		jl_str(&j, "addr", addr);
+		jl_uint(&j, "port", e->port);
 		break;
 	case MF_EV_SOCKET:
 	case MF_EV_SOCKET_KILL:
@@ -317,7 +364,7 @@ static int on_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(struct mf_event))
 		return 0;
-	if (!event_line(a, data, &rec)) {
+	if (!event_line(a, data, size, &rec)) {
 		a->log_errors++;
 		return 0;
 	}

@@ -192,6 +192,9 @@ int bpf_setup(struct agent *a)
 	/* One tag per possible process: the map cannot fill before the pid space. */
 	bpf_map__set_max_entries(a->skel->maps.tags,
 				 a->opt.tag_capacity ? a->opt.tag_capacity : read_pid_max());
+	err = bpf_local_prepare(a);
+	if (err)
+		return err;
 
 	err = mcpfence_bpf__load(a->skel);
 	if (err) {

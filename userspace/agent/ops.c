@@ -324,6 +324,9 @@ static const char *const counter_names[MF_CNT_MAX] = {
 	[MF_CNT_TAG_FAILED] = "tags_failed",
 	[MF_CNT_SOCKET_REFUSED] = "sockets_refused",
 	[MF_CNT_KILLED] = "killed",
+	[MF_CNT_UNIX_ALLOWED] = "unix_allowed",
+	[MF_CNT_UNIX_DENIED] = "unix_denied",
+	[MF_CNT_BIND_DENIED] = "binds_denied",
 };
 
 static void op_status(struct agent *a, struct client *c, json_t *req)

@@ -296,10 +296,13 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 		ret = write_bindings(a, slot, compiled, ruleset_ids);
 	if (!ret)
 		ret = write_exec_servers(a, policy, warnings, &exec_keys, &args_keys);
+	if (!ret)
+		ret = local_write(a, slot, policy, warnings);
 	if (ret) {
 		snprintf(err, errlen, "%s: cannot write policy into the kernel: %s", source,
 			 strerror(-ret));
 		clear_bindings(a, slot);
+		local_clear(a, slot);
 		rulesets_abort(a, slot);
 		goto out;
 	}
@@ -373,6 +376,8 @@ int policy_restore(struct agent *a)
 	err = rulesets_restore(a);
 	if (!err)
 		err = clear_bindings(a, a->active_slot ^ 1);
+	if (!err)
+		err = local_clear(a, a->active_slot ^ 1);
 	rulesets_abort(a, a->active_slot ^ 1);
 	return err;
 }

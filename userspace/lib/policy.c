@@ -791,9 +791,25 @@ static int parse_exec(struct parser *p, json_t *v, void *out)
 	return 0;
 }
 
+/* The "unix" and "listen" keys of obj (a server, or the top level): policy_local.c. */
+static int parse_local(struct parser *p, json_t *obj, bool server, struct mf_local *out)
+{
+	struct mf_local_error e = { .index = -1 };
+	int err = mf_local_parse(obj, server, out, &p->policy->nunix, &e);
+
+	if (err != -EINVAL)
+		return err ? fail_nomem(p) : 0;
+	path_push_key(p, e.key);
+	if (e.index >= 0)
+		path_push_index(p, e.index);
+	err = fail(p, NULL, "%s", e.msg);
+	p->depth -= e.index >= 0 ? 2 : 1;
+	return err;
+}
+
 static int parse_servers(struct parser *p, json_t *v, void *out)
 {
-	static const char *const keys[] = { "exec", NULL };
+	static const char *const keys[] = { "exec", "unix", "listen", NULL };
 	struct mf_policy *pol = p->policy;
 	const char *name;
 	json_t *srv;
@@ -824,6 +840,8 @@ static int parse_servers(struct parser *p, json_t *v, void *out)
 			err = check_keys(p, srv, keys);
 		if (!err)
 			err = field(p, srv, "exec", false, parse_exec, NULL);
+		if (!err)
+			err = parse_local(p, srv, true, &pol->servers[p->server].local);
 		path_pop(p);
 		if (err)
 			return err;
@@ -1148,7 +1166,7 @@ static int parse_rules(struct parser *p, json_t *v, void *out)
 static int parse_policy(struct parser *p, json_t *root)
 {
 	static const char *const keys[] = { "version", "mode",	  "audit", "launchers",
-					    "groups",  "servers", "rules", "admin_group", NULL };
+					    "groups",  "servers", "rules", "admin_group", "unix", NULL };
 	struct mf_policy *pol = p->policy;
 	int err;
 
@@ -1172,6 +1190,8 @@ static int parse_policy(struct parser *p, json_t *root)
 		err = field(p, root, "servers", false, parse_servers, NULL);
 	if (!err)
 		err = field(p, root, "rules", false, parse_rules, NULL);
+	if (!err)
+		err = parse_local(p, root, false, &pol->local);
 	return err;
 }
 
@@ -1266,7 +1286,9 @@ void mf_policy_free(struct mf_policy *policy)
 				     policy->servers[i].exec_args[k].nargs);
 		}
 		free(policy->servers[i].exec_args);
+		mf_local_free(&policy->servers[i].local);
 	}
+	mf_local_free(&policy->local);
 	free(policy->servers);
 	for (i = 0; i < policy->ngroups; i++) {
 		free(policy->groups[i].name);

@@ -73,12 +73,22 @@ struct mf_exec_args {
 	size_t nargs;
 };
 
+/* Unix names and listen ports (policy_local.c). */
+struct mf_local {
+	char **unix_names; /* "/absolute/path" or "@abstract", as written */
+	size_t nunix;
+	bool unix_given; /* the key was there (top level: false means the defaults) */
+	struct mf_port_range *listen; /* ports the server may bind, TCP and UDP */
+	size_t nlisten;
+};
+
 struct mf_server {
 	char *name;
 	char **exec; /* absolute executable paths tagged at exec */
 	size_t nexec;
 	struct mf_exec_args *exec_args;
 	size_t nexec_args;
+	struct mf_local local; /* "unix" and "listen" */
 };
 
 struct mf_group {
@@ -109,6 +119,8 @@ struct mf_policy {
 	size_t nrules;
 	struct mf_launcher *launchers;
 	size_t nlaunchers;
+	struct mf_local local; /* top-level "unix": names every server may reach */
+	size_t nunix;	       /* unix names, all lists together */
 };
 
 /*
@@ -206,5 +218,30 @@ bool mf_cidr_contains(const struct mf_cidr *cidr, const uint8_t *addr);
 /* "10.0.0.0/8", "2001:db8::/32"; buf of at least MF_CIDR_STRLEN bytes. */
 #define MF_CIDR_STRLEN 51
 const char *mf_cidr_format(const struct mf_cidr *cidr, char *buf, size_t len);
+
+/* ---- local sockets and inbound (policy_local.c) ---- */
+
+/* Where a servers.NAME or top-level local key failed: key, element (-1: the
+ * key itself) and the message; the parser turns it into FILE:LINE:COL. */
+struct mf_local_error {
+	const char *key;
+	long index;
+	char msg[256];
+};
+
+/* Parse "unix" (and, for a server, "listen") of obj into out; *nunix counts
+ * the names of the whole policy. -EINVAL with e filled, or -ENOMEM. */
+struct json_t;
+int mf_local_parse(struct json_t *obj, bool server, struct mf_local *out, size_t *nunix,
+		   struct mf_local_error *e);
+void mf_local_free(struct mf_local *local);
+
+/* The names granted to every governed process: the top-level "unix", or
+ * when it is absent the defaults (local log sinks, no network deputy). */
+const struct mf_local *mf_local_any(const struct mf_policy *policy);
+
+/* The bytes a name stands for in sun_path (abstract: a leading NUL), into
+ * out[MF_UNIX_PATH_MAX]; returns their length, or -1 for an invalid name. */
+int mf_unix_name_bytes(const char *name, uint8_t *out);
 
 #endif /* MCPFENCE_POLICY_H */
