@@ -70,6 +70,31 @@ int mf_linebuf_next(struct mf_linebuf *lb, char **line, size_t *len)
 	return 1;
 }
 
+void mf_linebuf_shrink(struct mf_linebuf *lb)
+{
+	size_t held = lb->len - lb->start;
+	char *buf;
+
+	if (!held) {
+		free(lb->buf);
+		lb->buf = NULL;
+		lb->start = lb->len = lb->cap = 0;
+		return;
+	}
+	/* A line being received fills its buffer at least half: leave it be. */
+	if (lb->cap <= 8192 || held > lb->cap / 4)
+		return;
+	buf = malloc(held + 4096); /* and room for one read */
+	if (!buf)
+		return;
+	memcpy(buf, lb->buf + lb->start, held);
+	free(lb->buf);
+	lb->buf = buf;
+	lb->start = 0;
+	lb->len = held;
+	lb->cap = held + 4096;
+}
+
 char *mf_json_line(const json_t *obj, size_t *len)
 {
 	char *s = json_dumps(obj, JSON_COMPACT);
