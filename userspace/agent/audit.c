@@ -312,7 +312,8 @@ static void log_state_changed(struct agent *a, int err)
 					a->opt.audit_log, "error", strerror(err), "since", since));
 		return;
 	}
-	fprintf(stderr, "mcpfenced: audit log %s: written again (failing since %s, %llu records lost)\n",
+	fprintf(stderr,
+		"mcpfenced: audit log %s: written again (failing since %s, %llu records lost)\n",
 		a->opt.audit_log, since, (unsigned long long)(l->lost - l->lost_at_failure));
 	audit_emit(a, json_pack("{s:s, s:s, s:s, s:I}", "event", "audit-log-recovered", "log",
 				a->opt.audit_log, "failing_since", since, "lost",

@@ -505,9 +505,9 @@ json_t *control_status(struct agent *a)
 	json_t *refused = json_object(), *closed = json_object();
 
 	for (int i = 0; i < REFUSED_MAX; i++)
-		json_object_set_new(refused, refusal_names[i], json_integer((json_int_t)n->refused[i]));
+		json_object_set_new(refused, refusal_names[i], json_integer(n->refused[i]));
 	for (int i = 0; i < CLOSED_MAX; i++)
-		json_object_set_new(closed, closing_names[i], json_integer((json_int_t)n->closed[i]));
+		json_object_set_new(closed, closing_names[i], json_integer(n->closed[i]));
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "users", (json_int_t)n->users,
 			 "users_limit", (json_int_t)MF_CLIENTS_USERS, "per_uid_limit",
 			 (json_int_t)MF_CLIENTS_PER_UID, "root", (json_int_t)n->root, "root_limit",
