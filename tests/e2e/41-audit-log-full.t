@@ -30,6 +30,8 @@ sleep 1.2
 is "$(st .log.state)" '"failing"' "status says the log is failing"
 is "$(st .log.last_error)" '"No space left on device"' "and why"
 like "$(st .log.since)" '^"20[0-9-]+T[0-9:.]+Z"$' "and since when"
+like "$(mf status | grep '^audit log:')" '^audit log: failing since 20.*Z \(No space left on device\), [0-9]+ logged' \
+	"the human form says it too"
 is "$(st .counters.records_logged)" "$(lines)" "records_logged is the file's line count"
 is "$(tail -c 1 "$MF_AUDIT_LOG" | od -An -c | tr -d ' ')" '\n' "the last line is whole"
 jq -e . "$MF_AUDIT_LOG" >/dev/null
