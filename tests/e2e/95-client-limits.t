@@ -38,6 +38,7 @@ under_bound() {
 	fi
 }
 admin_status() { mf status --json; }
+user_status() { runuser -u "$user" -- "$MF_BUILD/mcpfence" --socket "$MF_SOCK" status; }
 other_status() { runuser -u "$other" -- "$MF_BUILD/mcpfence" --socket "$MF_SOCK" status --json; }
 
 # helper_start NAME AS CMD...: run the clients helper as user AS (root or
@@ -94,6 +95,8 @@ held_root=$(helper_line rpart '^held' | awk '{ print $2 }')
 is "$held_user" 32 "a user holds at most MF_CLIENTS_PER_UID connections"
 is "$held_root" 256 "root holds at most MF_CLIENTS_ROOT connections"
 under_bound "with $PARTIAL + $PARTIAL partial-line clients"
+like "$(user_status 2>&1)" "uid $(id -u "$user") holds 32 connections to the agent, its limit" \
+	"a refused client is told why"
 # Root's pool and the user's share are full: another user still gets an answer.
 is "$(other_status | jq .ok)" true "status answers another user meanwhile"
 helper_go upart
@@ -103,8 +106,8 @@ is "$(helper_line rpart '^closed')" "closed 256 of 256" "root's partial lines ar
 
 st=$(admin_status)
 is "$(jq -c '.clients.refused' <<<"$st")" \
-	"{\"users_limit\":0,\"uid_limit\":$((PARTIAL - 32)),\"root_limit\":$((PARTIAL - 256))}" \
-	"status counts the refusals by reason"
+	"{\"users_limit\":0,\"uid_limit\":$((PARTIAL - 32 + 1)),\"root_limit\":$((PARTIAL - 256))}" \
+	"status counts the refusals by reason (and the refused status above)"
 is "$(jq '.clients.closed.partial_line' <<<"$st")" 288 "and the partial lines closed"
 is "$(jq -c '[.clients.users, .clients.root]' <<<"$st")" "[0,1]" \
 	"no client is left but the one asking"

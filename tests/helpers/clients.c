@@ -66,7 +66,7 @@ static int count_closed(int *fds, int n, bool *closed, int timeout_ms)
 {
 	struct pollfd *p = calloc(n, sizeof(*p));
 	int count = 0;
-	char c;
+	char buf[4096];
 
 	for (int i = 0; i < n; i++) {
 		p[i].fd = closed[i] ? -1 : fds[i];
@@ -74,7 +74,13 @@ static int count_closed(int *fds, int n, bool *closed, int timeout_ms)
 	}
 	poll(p, n, timeout_ms);
 	for (int i = 0; i < n; i++) {
-		if (!closed[i] && p[i].revents && read(fds[i], &c, 1) <= 0)
+		ssize_t r = 0;
+
+		/* What the agent said (a refusal) then end of file. */
+		while (!closed[i] && p[i].revents &&
+		       (r = recv(fds[i], buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+			;
+		if (!closed[i] && p[i].revents && r <= 0 && !(r < 0 && errno == EAGAIN))
 			closed[i] = true;
 		count += closed[i];
 	}

@@ -154,29 +154,51 @@ void control_teardown(struct agent *a)
 	a->listen_fd = -1;
 }
 
-/* Is there room for one more connection of this peer? Root has a pool of its
- * own: users filling theirs never lock the administrator out. */
-static bool client_admit(struct agent *a, const struct ucred *cred)
+/* Is there room for one more connection of this peer? If not, why (in why).
+ * Root has a pool of its own: users filling theirs never lock root out. */
+static bool client_admit(struct agent *a, const struct ucred *cred, char *why, size_t len)
 {
 	struct client_counts *n = &a->client_counts;
 	unsigned int same_uid = 0;
-	int refusal = -1;
+	enum client_refusal refusal;
 
 	if (cred->uid == 0) {
-		if (n->root >= MF_CLIENTS_ROOT)
-			refusal = REFUSED_ROOT;
+		if (n->root < MF_CLIENTS_ROOT)
+			return true;
+		refusal = REFUSED_ROOT;
+		snprintf(why, len, "root holds %u connections to the agent, its limit",
+			 MF_CLIENTS_ROOT);
 	} else if (n->users >= MF_CLIENTS_USERS) {
 		refusal = REFUSED_USERS;
+		snprintf(why, len, "users hold %u connections to the agent, their limit",
+			 MF_CLIENTS_USERS);
 	} else {
 		for (struct client *c = a->clients; c; c = c->next)
 			same_uid += c->cred.uid == cred->uid;
-		if (same_uid >= MF_CLIENTS_PER_UID)
-			refusal = REFUSED_UID;
+		if (same_uid < MF_CLIENTS_PER_UID)
+			return true;
+		refusal = REFUSED_UID;
+		snprintf(why, len, "uid %u holds %u connections to the agent, its limit", cred->uid,
+			 MF_CLIENTS_PER_UID);
 	}
-	if (refusal < 0)
-		return true;
 	n->refused[refusal]++;
 	return false;
+}
+
+/* Say why, and close: the socket is new and its buffer empty, so the short
+ * write neither blocks nor is cut. */
+static void client_refuse(int fd, const char *why)
+{
+	json_t *msg = json_pack("{s:b, s:s}", "ok", 0, "error", why);
+	size_t len;
+	char *line = msg ? mf_json_line(msg, &len) : NULL;
+
+	if (line && write(fd, line, len) < 0) {
+		/* The peer is gone already: nothing to tell. */
+	}
+	free(line);
+	json_decref(msg);
+	close(fd);
 }
 
 int control_accept(struct agent *a)
@@ -185,14 +207,19 @@ int control_accept(struct agent *a)
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct ucred cred;
 	struct client *c;
+	char why[128];
 	int fd;
 
 	fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return errno == EAGAIN ? 0 : -errno;
-	/* Refused connections are closed at once: the peer reads end of file. */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) || !client_admit(a, &cred)) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
 		close(fd);
+		return 0;
+	}
+	/* Refused connections are closed at once, with the reason. */
+	if (!client_admit(a, &cred, why, sizeof(why))) {
+		client_refuse(fd, why);
 		return 0;
 	}
 	c = calloc(1, sizeof(*c));
