@@ -65,7 +65,7 @@ struct audit_log {
 	size_t len;
 	size_t pending; /* records in buf */
 	uint64_t logged, lost, errors;
-	bool failing;
+	bool failing, reported_failing;
 	int64_t failing_since_ms; /* CLOCK_REALTIME */
 	int64_t last_try_ms;      /* CLOCK_MONOTONIC */
 	int last_errno;

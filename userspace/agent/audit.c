@@ -297,19 +297,25 @@ static size_t log_uncut(struct audit_log *l, size_t done)
 	return whole;
 }
 
-static void log_state_changed(struct agent *a, int err)
+/* Say that the log started or stopped failing: on stderr and in the stream.
+ * Not from log_flush itself: it runs while a record is being delivered. */
+static void log_report(struct agent *a)
 {
 	struct audit_log *l = &a->log;
 	char since[64];
 
+	if (l->failing == l->reported_failing)
+		return;
+	l->reported_failing = l->failing;
 	format_ts(l->failing_since_ms * 1000000, since, sizeof(since));
-	if (err) {
+	if (l->failing) {
 		fprintf(stderr,
 			"mcpfenced: cannot write audit log %s: %s; records wait in memory "
 			"(up to %u KiB), then are lost\n",
-			a->opt.audit_log, strerror(err), MF_LOG_BUFFER >> 10);
+			a->opt.audit_log, strerror(l->last_errno), MF_LOG_BUFFER >> 10);
 		audit_emit(a, json_pack("{s:s, s:s, s:s, s:s}", "event", "audit-log-failing", "log",
-					a->opt.audit_log, "error", strerror(err), "since", since));
+					a->opt.audit_log, "error", strerror(l->last_errno),
+					"since", since));
 		return;
 	}
 	fprintf(stderr,
@@ -354,15 +360,11 @@ static void log_flush(struct agent *a, bool now)
 	l->pending -= lines;
 	memmove(l->buf, l->buf + done, l->len - done);
 	l->len -= done;
-	if (!err == !l->failing)
-		return;
-	/* The state changes: say so (the record joins the buffer just written). */
-	l->failing = err != 0;
-	if (err) {
+	if (err && !l->failing) {
 		l->failing_since_ms = clock_ns(CLOCK_REALTIME) / 1000000;
 		l->lost_at_failure = l->lost;
 	}
-	log_state_changed(a, err);
+	l->failing = err != 0; /* said by log_report() */
 }
 
 static void log_append(struct agent *a, const struct audit_record *rec)
@@ -491,6 +493,7 @@ int audit_poll(struct agent *a)
 	int n = ring_buffer__consume(a->ringbuf);
 
 	log_flush(a, false);
+	log_report(a);
 	if (a->sink)
 		a->sink->flush(a->sink_ctx);
 	return n < 0 ? n : 0;
