@@ -128,7 +128,8 @@ static void test_shrink(void)
 	if (ASSERT_EQ(mf_linebuf_next(&lb, &line, &llen), 1, "second line"))
 		ASSERT_STREQ(line, "{\"op\":\"whoami\"}", "second line whole");
 	mf_linebuf_shrink(&lb);
-	ASSERT_EQ(lb.buf == NULL && lb.cap == 0 && lb.max == 1 << 20, true, "buffer freed, cap kept");
+	ASSERT_EQ(lb.buf == NULL && lb.cap == 0 && lb.max == 1 << 20, true,
+		  "buffer freed, line cap kept");
 	mf_linebuf_free(&lb);
 	close(sv[0]);
 	close(sv[1]);
