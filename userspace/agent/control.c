@@ -502,6 +502,8 @@ static void control_tick(struct agent *a, int64_t now)
 			if (!client_flush(a, c))
 				c->closing = true;
 		}
+		if (!c->backlog)
+			mf_linebuf_shrink(&c->in);
 	}
 	if (a->client_counts.freed >= MF_CLIENTS_TRIM_AFTER) {
 		malloc_trim(0);

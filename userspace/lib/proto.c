@@ -212,16 +212,17 @@ int mf_client_call(int fd, struct mf_linebuf *lb, const json_t *req, json_t **re
 {
 	size_t len;
 	char *line = mf_json_line(req, &len);
-	int err;
+	int err, r;
 
 	if (!line)
 		return -ENOMEM;
 	err = mf_write_all(fd, line, len);
 	free(line);
-	if (err)
+	/* A refused connection was told why and closed: read why. */
+	if (err && err != -EPIPE && err != -ECONNRESET)
 		return err;
-	err = mf_client_read(fd, lb, reply);
-	if (err == 0)
-		return -ECONNRESET;
-	return err < 0 ? err : 0;
+	r = mf_client_read(fd, lb, reply);
+	if (r > 0)
+		return 0;
+	return err ? err : r == 0 ? -ECONNRESET : r;
 }
