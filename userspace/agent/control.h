@@ -13,9 +13,11 @@
 /*
  * What clients of the control socket may hold in the agent, all in one place.
  * A client costs its input (at most one line: MF_LINE_MAX_USER for users,
- * freed or shrunk once consumed) and its output queue. Worst case for users:
- * MF_CLIENTS_USERS * (MF_LINE_MAX_USER + MF_CLIENT_OUT_SOFT + one reply), about
- * 17 MiB, plus MF_CLIENTS_QUEUED for audit records (see tests/e2e/95-client-limits.t).
+ * freed or shrunk once consumed) and its output queue (freed once drained).
+ * Worst case for users, allocator rounding included: MF_CLIENTS_USERS *
+ * (MF_LINE_MAX_USER + 8 KiB + 2 * MF_CLIENT_OUT_SOFT), 25 MiB, plus twice
+ * MF_CLIENTS_QUEUED of audit records: with the agent's own ~10 MiB, under the
+ * 64 MiB that tests/e2e/95-client-limits.t checks. Root is trusted with more.
  */
 #define MF_CLIENTS_USERS 128 /* connections of non-root peers, all uids together */
 #define MF_CLIENTS_PER_UID 32 /* connections of one non-root uid */
@@ -25,8 +27,8 @@
 /* root's: the longest reply is policy_show of a MF_POLICY_FILE_MAX policy, escaped */
 #define MF_CLIENT_OUT_HARD_ROOT (2 * MF_POLICY_FILE_MAX + (1u << 20))
 #define MF_SUBSCRIBER_QUEUE (4u << 20) /* audit records queued per subscriber before drops */
-#define MF_CLIENTS_QUEUED (16u << 20) /* queued for all clients: audit records stop here */
-#define MF_CLIENT_IDLE_S 60 /* no request for this long: closed (subscribers excepted) */
+#define MF_CLIENTS_QUEUED (8u << 20) /* queued for all clients: audit records stop here */
+#define MF_CLIENT_IDLE_S 30 /* no request for this long: closed (subscribers excepted) */
 #define MF_CLIENT_LINE_S 5 /* a line not finished this long after it began: closed */
 #define MF_CLIENTS_TRIM_AFTER 64 /* clients closed before free memory goes back (malloc_trim) */
 
