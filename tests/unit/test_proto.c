@@ -12,6 +12,9 @@
 #include "strmap.h"
 #include "tap.h"
 
+/* Give memory back after every read, as the agent does for stalled clients. */
+static bool shrink_each;
+
 /* Feed text through a socketpair in pieces of `chunk` bytes; collect lines. */
 static int lines_of(const char *text, size_t chunk, size_t max, char out[][64], int nout)
 {
@@ -43,6 +46,8 @@ static int lines_of(const char *text, size_t chunk, size_t max, char out[][64], 
 			break;
 		}
 		r = 0;
+		if (shrink_each)
+			mf_linebuf_shrink(&lb);
 	}
 	mf_linebuf_free(&lb);
 	close(sv[0]);
@@ -89,6 +94,45 @@ static void test_size_cap(void)
 	big[100] = '\n';
 	big[101] = '\0';
 	ASSERT_EQ(lines_of(big, 7, 100, lines, 4), 1, "line count");
+	subtest_end();
+}
+
+static void test_shrink(void)
+{
+	const char *text = "{\"op\":\"status\"}\n{\"op\":\"ps\"}\n{\"op\":\"whoami\"}\n";
+	struct mf_linebuf lb;
+	char lines[8][64], *line;
+	size_t llen;
+	int sv[2];
+
+	shrink_each = true;
+	for (size_t chunk = 1; chunk <= 7; chunk += 3) {
+		subtest_start("lines split across %zu-byte reads, shrunk after each", chunk);
+		if (ASSERT_EQ(lines_of(text, chunk, 1024, lines, 8), 3, "line count"))
+			ASSERT_STREQ(lines[1], "{\"op\":\"ps\"}", "second line");
+		subtest_end();
+	}
+	shrink_each = false;
+
+	subtest_start("a held partial line keeps a buffer its size; nothing held, no buffer");
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return;
+	mf_linebuf_init(&lb, 1 << 20);
+	ASSERT_EQ(write(sv[0], "{\"op\":\"ps\"}\n{\"op\"", 17), 17, "write");
+	ASSERT_EQ(mf_linebuf_fill(&lb, sv[1]), 17, "read");
+	ASSERT_EQ(mf_linebuf_next(&lb, &line, &llen), 1, "first line");
+	mf_linebuf_shrink(&lb);
+	ASSERT_EQ(lb.cap, 5 + 4096, "capacity: the partial line and one read");
+	ASSERT_EQ(write(sv[0], ":\"whoami\"}\n", 11), 11, "write the rest");
+	ASSERT_EQ(mf_linebuf_fill(&lb, sv[1]), 11, "read the rest");
+	if (ASSERT_EQ(mf_linebuf_next(&lb, &line, &llen), 1, "second line"))
+		ASSERT_STREQ(line, "{\"op\":\"whoami\"}", "second line whole");
+	mf_linebuf_shrink(&lb);
+	ASSERT_EQ(lb.buf == NULL && lb.cap == 0 && lb.max == 1 << 20, true,
+		  "buffer freed, line cap kept");
+	mf_linebuf_free(&lb);
+	close(sv[0]);
+	close(sv[1]);
 	subtest_end();
 }
 
@@ -179,6 +223,7 @@ int main(void)
 {
 	test_short_reads();
 	test_size_cap();
+	test_shrink();
 	test_parse();
 	test_socket_path();
 	test_strmap();

@@ -15,7 +15,6 @@
 
 #define MF_DEFAULT_PIN_DIR "/sys/fs/bpf/mcpfence"
 #define MF_HISTORY_MAX 4096           /* recent audit records kept for `audit` */
-#define MF_SUBSCRIBER_QUEUE (4u << 20) /* bytes queued per client before drops */
 
 struct mcpfence_bpf;
 struct ring_buffer;
@@ -41,6 +40,38 @@ struct loaded_policy {
 
 struct client;
 
+/* control.c: connections now, and those refused or closed, by reason. */
+enum client_refusal { REFUSED_USERS, REFUSED_UID, REFUSED_ROOT, REFUSED_MAX };
+enum client_closing { CLOSED_IDLE, CLOSED_PARTIAL_LINE, CLOSED_QUEUE, CLOSED_MAX };
+struct client_counts {
+	unsigned int users, root; /* connected now */
+	uint64_t refused[REFUSED_MAX];
+	uint64_t closed[CLOSED_MAX];
+	unsigned int freed; /* clients gone since memory was last given back */
+};
+
+/*
+ * The audit log (audit.c): records are written with write(2) from a buffer
+ * the agent owns, so that what reached the file is known. A record counts as
+ * logged once its whole line is written; a line cut by a failed write is
+ * truncated away. While writing fails, records wait in the buffer (bounded,
+ * retried once a second); those that find it full are lost, and counted.
+ */
+#define MF_LOG_BUFFER (256u << 10) /* bytes of records waiting for the log */
+#define MF_LOG_RETRY_MS 1000       /* while failing, one write attempt per interval */
+struct audit_log {
+	int fd;
+	char *buf; /* NULL: no log */
+	size_t len;
+	size_t pending; /* records in buf */
+	uint64_t logged, lost, errors;
+	bool failing, reported_failing;
+	int64_t failing_since_ms; /* CLOCK_REALTIME */
+	int64_t last_try_ms;      /* CLOCK_MONOTONIC */
+	int last_errno;
+	uint64_t lost_at_failure; /* lost when the failure began */
+};
+
 /* One audit record as delivered: its JSON line, and what filters look at. */
 struct audit_record {
 	char *line; /* '\n'-terminated JSON object */
@@ -57,7 +88,6 @@ struct agent {
 	int signal_fd;
 	int listen_fd;
 	struct ring_buffer *ringbuf;
-	FILE *audit_log;
 	bool stop;
 	bool uninstall_requested;
 
@@ -78,11 +108,14 @@ struct agent {
 	uint32_t next_ruleset_id;
 
 	struct client *clients;
+	struct client_counts client_counts;
+	/* where audit records go besides the log and the history (control.c) */
+	const struct audit_sink *sink;
+	void *sink_ctx;
+	struct audit_log log;
 	/* recent audit records, a ring of MF_HISTORY_MAX */
 	struct audit_record history[MF_HISTORY_MAX];
 	size_t history_next;
-	uint64_t records_logged;
-	uint64_t log_errors;
 	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 };
 
@@ -122,13 +155,27 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 int policy_restore(struct agent *a);
 void policy_free_all(struct agent *a);
 
+/*
+ * audit.c hands every record to a sink, which control.c registers for its
+ * subscribers: calls flow one way, from control and ops into audit.
+ */
+struct audit_sink {
+	/* Queue a record for whoever wants it (it is not kept past the call). */
+	void (*record)(void *ctx, const struct audit_record *rec);
+	/* The end of a batch of records: send what was queued. */
+	void (*flush)(void *ctx);
+};
+
 /* audit.c */
+void audit_set_sink(struct agent *a, const struct audit_sink *sink, void *ctx);
 int audit_setup(struct agent *a);
 void audit_teardown(struct agent *a);
 int audit_poll(struct agent *a);
 /* Deliver an agent-originated record (tag requests, policy loads); takes it. */
 void audit_emit(struct agent *a, json_t *record);
 void audit_now_ts(char *buf, size_t len);
+/* The log's state for `status`: ok or failing, since, last error, counts. */
+json_t *audit_log_status(struct agent *a);
 /* Does record (a JSON object) pass a subscriber's filters? */
 bool audit_filter_match(const struct audit_record *rec, const char *identity, const char *verdict);
 
@@ -153,10 +200,10 @@ int control_setup(struct agent *a);
 void control_teardown(struct agent *a);
 int control_accept(struct agent *a);
 int control_client_event(struct agent *a, struct client *c, uint32_t events);
-/* Queue a record for the subscribers that want it; flushed once per batch. */
-void control_broadcast(struct agent *a, const struct audit_record *rec);
-void control_flush_subscribers(struct agent *a);
+/* Closes what is to be closed; once a second: timeouts, drop notices, memory. */
 void control_reap(struct agent *a);
+/* Clients now, their limits, refusals and closings by reason (admin `status`). */
+json_t *control_status(struct agent *a);
 
 /* bpf_local.c: local sockets and inbound */
 int bpf_local_prepare(struct agent *a); /* between open and load */

@@ -3,7 +3,11 @@
  * Audit records: from the kernel's ring buffer (and from the agent itself)
  * to the log file, the recent-history ring and every subscriber.
  * Nothing is lost silently: the kernel counts what found the ring full, the
- * agent counts failed log writes, and each subscriber is told its drops.
+ * agent counts what did not reach the log (and says so on stderr, in status
+ * and in the stream), and each subscriber is told its drops.
+ *
+ * Subscribers are reached through the sink that control.c registers: audit.c
+ * calls nothing of control.c's.
  *
  * Kernel records are the hot path (every decision of a governed process):
  * they are written straight into a JSON line, without building a JSON
@@ -11,10 +15,13 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <bpf/libbpf.h>
 
 #include "agent.h"
@@ -312,18 +319,146 @@ bool audit_filter_match(const struct audit_record *rec, const char *identity, co
 	return true;
 }
 
+void audit_set_sink(struct agent *a, const struct audit_sink *sink, void *ctx)
+{
+	a->sink = sink;
+	a->sink_ctx = ctx;
+}
+
+/* A failed write cut the line at done: take the cut part back out of the
+ * file, and return the bytes of whole lines written. */
+static size_t log_uncut(struct audit_log *l, size_t done)
+{
+	size_t whole = done;
+	struct stat st;
+
+	while (whole && l->buf[whole - 1] != '\n')
+		whole--;
+	if (whole == done)
+		return done;
+	/* O_APPEND: the cut part is the end of the file. If it cannot be taken
+	 * back, count it as written: the retry completes the line. */
+	if (fstat(l->fd, &st) || st.st_size < (off_t)(done - whole) ||
+	    ftruncate(l->fd, st.st_size - (done - whole)))
+		return done;
+	return whole;
+}
+
+/* Say that the log started or stopped failing: on stderr and in the stream.
+ * Not from log_flush itself: it runs while a record is being delivered. */
+static void log_report(struct agent *a)
+{
+	struct audit_log *l = &a->log;
+	char since[64];
+
+	if (l->failing == l->reported_failing)
+		return;
+	l->reported_failing = l->failing;
+	format_ts(l->failing_since_ms * 1000000, since, sizeof(since));
+	if (l->failing) {
+		fprintf(stderr,
+			"mcpfenced: cannot write audit log %s: %s; records wait in memory "
+			"(up to %u KiB), then are lost\n",
+			a->opt.audit_log, strerror(l->last_errno), MF_LOG_BUFFER >> 10);
+		audit_emit(a, json_pack("{s:s, s:s, s:s, s:s}", "event", "audit-log-failing", "log",
+					a->opt.audit_log, "error", strerror(l->last_errno),
+					"since", since));
+		return;
+	}
+	fprintf(stderr,
+		"mcpfenced: audit log %s: written again (failing since %s, %llu records lost)\n",
+		a->opt.audit_log, since, (unsigned long long)(l->lost - l->lost_at_failure));
+	audit_emit(a, json_pack("{s:s, s:s, s:s, s:I}", "event", "audit-log-recovered", "log",
+				a->opt.audit_log, "failing_since", since, "lost",
+				(json_int_t)(l->lost - l->lost_at_failure)));
+}
+
+/* Write the waiting records. Whole lines count as logged; the rest waits for
+ * the next attempt, once per MF_LOG_RETRY_MS while writing fails. */
+static void log_flush(struct agent *a, bool now)
+{
+	struct audit_log *l = &a->log;
+	int64_t t = clock_ns(CLOCK_MONOTONIC) / 1000000;
+	size_t done = 0, lines = 0;
+	int err = 0;
+
+	if (!l->buf || !l->len || (l->failing && !now && t - l->last_try_ms < MF_LOG_RETRY_MS))
+		return;
+	l->last_try_ms = t;
+	while (done < l->len) {
+		ssize_t n = write(l->fd, l->buf + done, l->len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? errno : EIO;
+			break;
+		}
+		done += n;
+	}
+	if (err) {
+		l->errors++;
+		l->last_errno = err;
+		done = log_uncut(l, done);
+	}
+	for (size_t i = 0; i < done; i++)
+		lines += l->buf[i] == '\n';
+	l->logged += lines;
+	l->pending -= lines;
+	memmove(l->buf, l->buf + done, l->len - done);
+	l->len -= done;
+	if (err && !l->failing) {
+		l->failing_since_ms = clock_ns(CLOCK_REALTIME) / 1000000;
+		l->lost_at_failure = l->lost;
+	}
+	l->failing = err != 0; /* said by log_report() */
+}
+
+static void log_append(struct agent *a, const struct audit_record *rec)
+{
+	struct audit_log *l = &a->log;
+
+	if (!l->buf)
+		return;
+	if (l->len + rec->len > MF_LOG_BUFFER)
+		log_flush(a, false);
+	if (l->len + rec->len > MF_LOG_BUFFER) {
+		l->lost++;
+		return;
+	}
+	memcpy(l->buf + l->len, rec->line, rec->len);
+	l->len += rec->len;
+	l->pending++;
+}
+
+json_t *audit_log_status(struct agent *a)
+{
+	const struct audit_log *l = &a->log;
+	char since[64];
+	json_t *st;
+
+	if (!l->buf)
+		return json_pack("{s:s}", "state", "none");
+	st = json_pack("{s:s, s:I, s:I, s:I, s:I}", "state", l->failing ? "failing" : "ok",
+		       "logged", (json_int_t)l->logged, "waiting", (json_int_t)l->pending, "lost",
+		       (json_int_t)l->lost, "errors", (json_int_t)l->errors);
+	if (st && l->failing) {
+		format_ts(l->failing_since_ms * 1000000, since, sizeof(since));
+		json_object_set_new(st, "since", json_string(since));
+	}
+	if (st && l->last_errno)
+		json_object_set_new(st, "last_error", json_string(strerror(l->last_errno)));
+	return st ? st : json_object();
+}
+
 /* To the log, the subscribers and the history, which keeps the line. */
 static void deliver(struct agent *a, struct audit_record *rec)
 {
 	struct audit_record *slot = &a->history[a->history_next];
 
-	if (a->audit_log) {
-		if (fwrite(rec->line, 1, rec->len, a->audit_log) != rec->len)
-			a->log_errors++;
-		else
-			a->records_logged++;
-	}
-	control_broadcast(a, rec);
+	log_append(a, rec);
+	if (a->sink)
+		a->sink->record(a->sink_ctx, rec);
 	free(slot->line);
 	*slot = *rec;
 	a->history_next = (a->history_next + 1) % MF_HISTORY_MAX;
@@ -335,7 +470,7 @@ void audit_emit(struct agent *a, json_t *record)
 	const char *v;
 
 	if (!record) {
-		a->log_errors++;
+		a->log.lost++;
 		return;
 	}
 	if (!json_object_get(record, "ts")) {
@@ -351,7 +486,7 @@ void audit_emit(struct agent *a, json_t *record)
 	rec.line = mf_json_line(record, &rec.len);
 	json_decref(record);
 	if (!rec.line) {
-		a->log_errors++;
+		a->log.lost++;
 		return;
 	}
 	deliver(a, &rec);
@@ -365,7 +500,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(struct mf_event))
 		return 0;
 	if (!event_line(a, data, size, &rec)) {
-		a->log_errors++;
+		a->log.lost++;
 		return 0;
 	}
 	deliver(a, &rec);
@@ -376,11 +511,19 @@ int audit_setup(struct agent *a)
 {
 	a->boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
 	if (a->opt.audit_log) {
-		a->audit_log = fopen(a->opt.audit_log, "ae");
-		if (!a->audit_log) {
+		int err;
+
+		a->log.fd = open(a->opt.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (a->log.fd < 0) {
+			err = -errno;
 			fprintf(stderr, "mcpfenced: cannot open audit log %s: %s\n",
 				a->opt.audit_log, strerror(errno));
-			return -errno;
+			return err;
+		}
+		a->log.buf = malloc(MF_LOG_BUFFER);
+		if (!a->log.buf) {
+			close(a->log.fd);
+			return -ENOMEM;
 		}
 	}
 	a->ringbuf = ring_buffer__new(bpf_map__fd(a->skel->maps.events), on_event, a, NULL);
@@ -396,9 +539,10 @@ int audit_poll(struct agent *a)
 {
 	int n = ring_buffer__consume(a->ringbuf);
 
-	if (a->audit_log && fflush(a->audit_log))
-		a->log_errors++;
-	control_flush_subscribers(a);
+	log_flush(a, false);
+	log_report(a);
+	if (a->sink)
+		a->sink->flush(a->sink_ctx);
 	return n < 0 ? n : 0;
 }
 
@@ -410,9 +554,16 @@ void audit_teardown(struct agent *a)
 		ring_buffer__free(a->ringbuf);
 		a->ringbuf = NULL;
 	}
-	if (a->audit_log)
-		fclose(a->audit_log);
-	a->audit_log = NULL;
+	if (a->log.buf) {
+		/* A last attempt for what waits; what still cannot be written is lost. */
+		log_flush(a, true);
+		if (a->log.pending)
+			fprintf(stderr, "mcpfenced: audit log %s: %zu records not written\n",
+				a->opt.audit_log, a->log.pending);
+		close(a->log.fd);
+	}
+	free(a->log.buf);
+	a->log.buf = NULL;
 	for (size_t i = 0; i < MF_HISTORY_MAX; i++) {
 		free(a->history[i].line);
 		a->history[i].line = NULL;

@@ -2,14 +2,17 @@
 /*
  * The control socket's connections: JSON lines from the CLI, peers known by
  * SO_PEERCRED; each request goes to ops.c. A malformed message closes that
- * connection only. Output is queued per
- * client, bounded; a subscriber that does not read loses records, counted
- * and reported to it, and never blocks the agent.
+ * connection only. Every client is bounded (limits in control.h): so many
+ * connections per uid and in all; a client whose replies pile up is not read
+ * until it drains them; one that idles or holds half a line is closed. A
+ * subscriber that does not read loses records, counted and reported to it
+ * within a second, and never blocks the agent.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <libgen.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -28,6 +32,37 @@
 static struct {
 	enum watch_kind kind;
 } listen_watch = { WATCH_LISTEN };
+
+/* Bytes queued for all clients (audit records stop at MF_CLIENTS_QUEUED). */
+static size_t queued_total;
+
+static const char *const refusal_names[REFUSED_MAX] = {
+	[REFUSED_USERS] = "users_limit",
+	[REFUSED_UID] = "uid_limit",
+	[REFUSED_ROOT] = "root_limit",
+};
+
+static const char *const closing_names[CLOSED_MAX] = {
+	[CLOSED_IDLE] = "idle",
+	[CLOSED_PARTIAL_LINE] = "partial_line",
+	[CLOSED_QUEUE] = "queue_cap",
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void control_sink_record(void *ctx, const struct audit_record *rec);
+static void control_sink_flush(void *ctx);
+
+static const struct audit_sink control_sink = {
+	.record = control_sink_record,
+	.flush = control_sink_flush,
+};
 
 int control_setup(struct agent *a)
 {
@@ -71,6 +106,7 @@ int control_setup(struct agent *a)
 		return err;
 	}
 	a->listen_fd = fd;
+	audit_set_sink(a, &control_sink, a);
 	return 0;
 }
 
@@ -84,6 +120,12 @@ static void client_free(struct agent *a, struct client *c)
 			break;
 		}
 	}
+	if (c->cred.uid == 0)
+		a->client_counts.root--;
+	else
+		a->client_counts.users--;
+	a->client_counts.freed++;
+	queued_total -= c->out_len;
 	epoll_ctl(a->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	mf_linebuf_free(&c->in);
@@ -94,8 +136,15 @@ static void client_free(struct agent *a, struct client *c)
 	free(c);
 }
 
+static void client_close(struct agent *a, struct client *c, enum client_closing why)
+{
+	a->client_counts.closed[why]++;
+	client_free(a, c);
+}
+
 void control_teardown(struct agent *a)
 {
+	audit_set_sink(a, NULL, NULL);
 	while (a->clients)
 		client_free(a, a->clients);
 	if (a->listen_fd >= 0) {
@@ -105,16 +154,74 @@ void control_teardown(struct agent *a)
 	a->listen_fd = -1;
 }
 
+/* Is there room for one more connection of this peer? If not, why (in why).
+ * Root has a pool of its own: users filling theirs never lock root out. */
+static bool client_admit(struct agent *a, const struct ucred *cred, char *why, size_t len)
+{
+	struct client_counts *n = &a->client_counts;
+	unsigned int same_uid = 0;
+	enum client_refusal refusal;
+
+	if (cred->uid == 0) {
+		if (n->root < MF_CLIENTS_ROOT)
+			return true;
+		refusal = REFUSED_ROOT;
+		snprintf(why, len, "root holds %u connections to the agent, its limit",
+			 MF_CLIENTS_ROOT);
+	} else if (n->users >= MF_CLIENTS_USERS) {
+		refusal = REFUSED_USERS;
+		snprintf(why, len, "users hold %u connections to the agent, their limit",
+			 MF_CLIENTS_USERS);
+	} else {
+		for (struct client *c = a->clients; c; c = c->next)
+			same_uid += c->cred.uid == cred->uid;
+		if (same_uid < MF_CLIENTS_PER_UID)
+			return true;
+		refusal = REFUSED_UID;
+		snprintf(why, len, "uid %u holds %u connections to the agent, its limit", cred->uid,
+			 MF_CLIENTS_PER_UID);
+	}
+	n->refused[refusal]++;
+	return false;
+}
+
+/* Say why, and close: the socket is new and its buffer empty, so the short
+ * write neither blocks nor is cut. */
+static void client_refuse(int fd, const char *why)
+{
+	json_t *msg = json_pack("{s:b, s:s}", "ok", 0, "error", why);
+	size_t len;
+	char *line = msg ? mf_json_line(msg, &len) : NULL;
+
+	if (line && write(fd, line, len) < 0) {
+		/* The peer is gone already: nothing to tell. */
+	}
+	free(line);
+	json_decref(msg);
+	close(fd);
+}
+
 int control_accept(struct agent *a)
 {
 	socklen_t len = sizeof(struct ucred);
 	struct epoll_event ev = { .events = EPOLLIN };
+	struct ucred cred;
 	struct client *c;
+	char why[128];
 	int fd;
 
 	fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return errno == EAGAIN ? 0 : -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+		close(fd);
+		return 0;
+	}
+	/* Refused connections are closed at once, with the reason. */
+	if (!client_admit(a, &cred, why, sizeof(why))) {
+		client_refuse(fd, why);
+		return 0;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
@@ -122,11 +229,9 @@ int control_accept(struct agent *a)
 	}
 	c->kind = WATCH_CLIENT;
 	c->fd = fd;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len)) {
-		close(fd);
-		free(c);
-		return 0;
-	}
+	c->cred = cred;
+	c->events = ev.events;
+	c->active_ms = now_ms();
 	mf_linebuf_init(&c->in, c->cred.uid == 0 ? MF_LINE_MAX_ROOT : MF_LINE_MAX_USER);
 	ev.data.ptr = c;
 	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
@@ -134,18 +239,28 @@ int control_accept(struct agent *a)
 		free(c);
 		return -errno;
 	}
+	if (c->cred.uid == 0)
+		a->client_counts.root++;
+	else
+		a->client_counts.users++;
 	c->next = a->clients;
 	a->clients = c;
 	return 0;
 }
 
-static void client_want_out(struct agent *a, struct client *c, bool want)
+/* Read from a client only while its replies stay under the soft limit and no
+ * line read already waits; write while anything is queued. */
+static void client_watch(struct agent *a, struct client *c)
 {
-	struct epoll_event ev = { .events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c };
+	struct epoll_event ev = { .data.ptr = c };
 
-	if (c->want_out == want)
+	if (!c->eof && !c->closing && !c->backlog && c->out_len < MF_CLIENT_OUT_SOFT)
+		ev.events |= EPOLLIN;
+	if (c->out_len)
+		ev.events |= EPOLLOUT;
+	if (ev.events == c->events)
 		return;
-	c->want_out = want;
+	c->events = ev.events;
 	epoll_ctl(a->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
@@ -169,15 +284,21 @@ static bool client_flush(struct agent *a, struct client *c)
 	/* Advance, don't move: a slow reader would make every flush copy the queue. */
 	c->out_start += done;
 	c->out_len -= done;
-	if (!c->out_len)
-		c->out_start = 0;
-	client_want_out(a, c, c->out_len > 0);
+	queued_total -= done;
+	if (!c->out_len) {
+		/* Drained: an idle client holds no buffer. */
+		free(c->out);
+		c->out = NULL;
+		c->out_start = c->out_cap = 0;
+	}
+	client_watch(a, c);
 	return true;
 }
 
 void client_queue(struct client *c, const char *line, size_t len, bool droppable)
 {
-	if (droppable && c->out_len + len > MF_SUBSCRIBER_QUEUE) {
+	if (droppable && (c->out_len + len > MF_SUBSCRIBER_QUEUE ||
+			  queued_total + len > MF_CLIENTS_QUEUED)) {
 		c->dropped++;
 		return;
 	}
@@ -202,8 +323,8 @@ void client_queue(struct client *c, const char *line, size_t len, bool droppable
 	}
 	memcpy(c->out + c->out_start + c->out_len, line, len);
 	c->out_len += len;
+	queued_total += len;
 }
-
 void client_send_json(struct client *c, json_t *obj, bool droppable)
 {
 	size_t len;
@@ -245,8 +366,10 @@ bool client_wants_record(const struct client *c, const struct audit_record *rec)
 	return audit_filter_match(rec, c->filter_identity, c->filter_verdict);
 }
 
-void control_broadcast(struct agent *a, const struct audit_record *rec)
+static void control_sink_record(void *ctx, const struct audit_record *rec)
 {
+	struct agent *a = ctx;
+
 	for (struct client *c = a->clients; c; c = c->next) {
 		if (!c->subscribed || !client_wants_record(c, rec))
 			continue;
@@ -255,52 +378,100 @@ void control_broadcast(struct agent *a, const struct audit_record *rec)
 	}
 }
 
-void control_flush_subscribers(struct agent *a)
+static void control_sink_flush(void *ctx)
 {
+	struct agent *a = ctx;
+
 	for (struct client *c = a->clients; c; c = c->next) {
-		if (c->subscribed && c->out_len && !c->want_out && !client_flush(a, c))
+		if (c->subscribed && c->out_len && !(c->events & EPOLLOUT) && !client_flush(a, c))
 			c->closing = true;
 	}
 }
 
-int control_client_event(struct agent *a, struct client *c, uint32_t events)
+/* Answer the complete lines read, while the replies fit under the soft limit. */
+static void client_handle_lines(struct agent *a, struct client *c, int64_t now)
 {
+	bool answered = false;
 	char err[256];
 	char *line;
 	size_t len;
-	ssize_t n;
-	int r;
+	int r = 0;
+
+	c->backlog = false;
+	while (!c->closing) {
+		json_t *req;
+
+		if (c->out_len >= MF_CLIENT_OUT_SOFT) {
+			c->backlog = true;
+			break;
+		}
+		r = mf_linebuf_next(&c->in, &line, &len);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			client_reply_error(c, "message too long (over %zu bytes)", c->in.max);
+			c->closing = true;
+			break;
+		}
+		answered = true;
+		c->active_ms = now;
+		req = mf_json_parse_object(line, len, err, sizeof(err));
+		if (!req) {
+			client_reply_error(c, "%s", err);
+			c->closing = true;
+			break;
+		}
+		ops_handle(a, c, req);
+		json_decref(req);
+	}
+	if (c->eof && !c->backlog)
+		c->closing = true;
+	/* The partial-line clock starts with the line's first byte held. */
+	if (c->in.len == c->in.start)
+		c->line_ms = 0;
+	else if (answered || !c->line_ms)
+		c->line_ms = now;
+	/* Give back what a finished or stalled line held. */
+	if (!answered && !c->backlog)
+		mf_linebuf_shrink(&c->in);
+}
+
+/* Read what the client sent: false when it is to be closed now. */
+static bool client_read(struct client *c)
+{
+	ssize_t n = mf_linebuf_fill(&c->in, c->fd);
+
+	if (n == 0) {
+		c->eof = true;
+		return true;
+	}
+	if (n == -EMSGSIZE) {
+		client_reply_error(c, "message too long (over %zu bytes)", c->in.max);
+		c->closing = true;
+		return true;
+	}
+	return n > 0 || n == -EAGAIN || n == -EINTR;
+}
+
+int control_client_event(struct agent *a, struct client *c, uint32_t events)
+{
+	int64_t now = now_ms();
 
 	if (events & (EPOLLHUP | EPOLLERR) && !(events & EPOLLIN))
 		goto close;
-	if (events & EPOLLIN) {
-		n = mf_linebuf_fill(&c->in, c->fd);
-		if (n == 0 || (n < 0 && n != -EAGAIN && n != -EINTR && n != -EMSGSIZE))
-			goto close;
-		while (!c->closing && (r = mf_linebuf_next(&c->in, &line, &len)) != 0) {
-			json_t *req;
-
-			if (r < 0 || n == -EMSGSIZE) {
-				client_reply_error(c, "message too long (over %zu bytes)", c->in.max);
-				c->closing = true;
-				break;
-			}
-			req = mf_json_parse_object(line, len, err, sizeof(err));
-			if (!req) {
-				client_reply_error(c, "%s", err);
-				c->closing = true;
-				break;
-			}
-			ops_handle(a, c, req);
-			json_decref(req);
-		}
-		if (n == -EMSGSIZE && !c->closing) {
-			client_reply_error(c, "message too long (over %zu bytes)", c->in.max);
-			c->closing = true;
-		}
-	}
-	if (!client_flush(a, c))
+	if (events & EPOLLIN && !c->backlog && !c->closing && !client_read(c))
 		goto close;
+	/* Answer and send until the lines read are done or the peer stops
+	 * reading: it is read again once it has drained its replies. */
+	do {
+		client_handle_lines(a, c, now);
+		if (!client_flush(a, c))
+			goto close;
+	} while (c->backlog && !c->closing && c->out_len < MF_CLIENT_OUT_SOFT);
+	if (c->out_len > (c->cred.uid == 0 ? MF_CLIENT_OUT_HARD_ROOT : MF_CLIENT_OUT_HARD)) {
+		client_close(a, c, CLOSED_QUEUE);
+		return 0;
+	}
 	if (c->closing && c->out_len == 0)
 		goto close;
 	return 0;
@@ -309,14 +480,66 @@ close:
 	return 0;
 }
 
-/* Clients marked closing by a broadcast are closed once flushed. */
-void control_reap(struct agent *a)
+/* Once a second: close idle clients and stalled lines, tell subscribers of
+ * their drops without waiting for a record, and give memory back. */
+static void control_tick(struct agent *a, int64_t now)
 {
 	struct client *c = a->clients, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (!c->subscribed && now - c->active_ms >= MF_CLIENT_IDLE_S * 1000) {
+			client_close(a, c, CLOSED_IDLE);
+			continue;
+		}
+		/* Lines waiting on the agent (backlog) are no fault of the peer. */
+		if (c->line_ms && !c->backlog && now - c->line_ms >= MF_CLIENT_LINE_S * 1000) {
+			client_close(a, c, CLOSED_PARTIAL_LINE);
+			continue;
+		}
+		if (c->subscribed && c->dropped != c->dropped_reported) {
+			client_report_drops(c);
+			if (!client_flush(a, c))
+				c->closing = true;
+		}
+		if (!c->backlog)
+			mf_linebuf_shrink(&c->in);
+	}
+	if (a->client_counts.freed >= MF_CLIENTS_TRIM_AFTER) {
+		malloc_trim(0);
+		a->client_counts.freed = 0;
+	}
+}
+
+void control_reap(struct agent *a)
+{
+	static int64_t last_tick;
+	struct client *c = a->clients, *next;
+	int64_t now = now_ms();
 
 	for (; c; c = next) {
 		next = c->next;
 		if (c->closing && (c->out_len == 0 || !client_flush(a, c) || c->out_len == 0))
 			client_free(a, c);
 	}
+	if (now - last_tick >= 1000) {
+		last_tick = now;
+		control_tick(a, now);
+	}
+}
+
+json_t *control_status(struct agent *a)
+{
+	const struct client_counts *n = &a->client_counts;
+	json_t *refused = json_object(), *closed = json_object();
+
+	for (int i = 0; i < REFUSED_MAX; i++)
+		json_object_set_new(refused, refusal_names[i], json_integer(n->refused[i]));
+	for (int i = 0; i < CLOSED_MAX; i++)
+		json_object_set_new(closed, closing_names[i], json_integer(n->closed[i]));
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "users", (json_int_t)n->users,
+			 "users_limit", (json_int_t)MF_CLIENTS_USERS, "per_uid_limit",
+			 (json_int_t)MF_CLIENTS_PER_UID, "root", (json_int_t)n->root, "root_limit",
+			 (json_int_t)MF_CLIENTS_ROOT, "queued_bytes",
+			 (json_int_t)queued_total, "refused", refused, "closed", closed);
 }

@@ -352,8 +352,9 @@ static void op_status(struct agent *a, struct client *c, json_t *req)
 	bpf_read_counters(a, counters);
 	for (int i = 0; i < MF_CNT_MAX; i++)
 		json_object_set_new(cnt, counter_names[i], json_integer((json_int_t)counters[i]));
-	json_object_set_new(cnt, "log_errors", json_integer((json_int_t)a->log_errors));
-	json_object_set_new(cnt, "records_logged", json_integer((json_int_t)a->records_logged));
+	json_object_set_new(cnt, "log_errors", json_integer((json_int_t)a->log.errors));
+	json_object_set_new(cnt, "records_logged", json_integer((json_int_t)a->log.logged));
+	json_object_set_new(cnt, "records_lost", json_integer((json_int_t)a->log.lost));
 	for (struct client *s = a->clients; s; s = s->next)
 		subscribers += s->subscribed;
 	while (bpf_map_get_next_key(bpf_map__fd(a->skel->maps.tags), prev, &next) == 0) {
@@ -371,12 +372,14 @@ static void op_status(struct agent *a, struct client *c, json_t *req)
 		pol = json_pack("{s:b}", "loaded", 0);
 	}
 	client_send_json(c,
-			 json_pack("{s:b, s:I, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:s*}", "ok",
-				   1, "agent_pid", (json_int_t)getpid(), "pin_dir",
+			 json_pack("{s:b, s:I, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:o, s:s*, "
+				   "s:o}",
+				   "ok", 1, "agent_pid", (json_int_t)getpid(), "pin_dir",
 				   a->opt.pin_dir, "socket", a->opt.socket_path, "programs",
 				   bpf_attached_programs(a), "policy", pol, "counters", cnt,
 				   "governed_processes", (json_int_t)governed, "subscribers",
-				   (json_int_t)subscribers, "audit_log", a->opt.audit_log),
+				   (json_int_t)subscribers, "clients", control_status(a),
+				   "audit_log", a->opt.audit_log, "log", audit_log_status(a)),
 			 false);
 }
 

@@ -542,6 +542,41 @@ static const char status_help[] = "usage: mcpfence status [--json]\n"
 				  "policy is active, and the counters (decisions, dropped audit\n"
 				  "records, tags). Exit 1 when the agent cannot be reached.\n";
 
+static long long int_of(const json_t *obj, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(obj, key));
+}
+
+/* The control socket's clients and the audit log's state (admin view). */
+static void print_clients_and_log(const json_t *reply)
+{
+	const json_t *cl = json_object_get(reply, "clients");
+	const json_t *log = json_object_get(reply, "log");
+	const char *key, *state = json_string_value(json_object_get(log, "state"));
+	json_t *v;
+
+	if (cl) {
+		printf("clients:   users %lld of %lld (%lld per uid), root %lld of %lld\n",
+		       int_of(cl, "users"), int_of(cl, "users_limit"), int_of(cl, "per_uid_limit"),
+		       int_of(cl, "root"), int_of(cl, "root_limit"));
+		printf("refused:  ");
+		json_object_foreach(json_object_get(cl, "refused"), key, v)
+			printf(" %s=%lld", key, (long long)json_integer_value(v));
+		printf("\nclosed:   ");
+		json_object_foreach(json_object_get(cl, "closed"), key, v)
+			printf(" %s=%lld", key, (long long)json_integer_value(v));
+		printf("\n");
+	}
+	if (!state || !strcmp(state, "none"))
+		return;
+	printf("audit log: %s", state);
+	if (!strcmp(state, "failing"))
+		printf(" since %s (%s)", json_string_value(json_object_get(log, "since")),
+		       json_string_value(json_object_get(log, "last_error")));
+	printf(", %lld logged, %lld waiting, %lld lost\n", int_of(log, "logged"),
+	       int_of(log, "waiting"), int_of(log, "lost"));
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	json_t *reply, *pol, *cnt, *progs, *v, *prog;
@@ -584,6 +619,7 @@ static int cmd_status(int argc, char **argv)
 	printf("governed:  %lld processes, %lld audit subscribers\n",
 	       (long long)json_integer_value(json_object_get(reply, "governed_processes")),
 	       (long long)json_integer_value(json_object_get(reply, "subscribers")));
+	print_clients_and_log(reply);
 	printf("programs: ");
 	json_array_foreach(progs, i, prog)
 		printf(" %s%s", json_string_value(json_object_get(prog, "section")),

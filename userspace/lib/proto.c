@@ -70,6 +70,31 @@ int mf_linebuf_next(struct mf_linebuf *lb, char **line, size_t *len)
 	return 1;
 }
 
+void mf_linebuf_shrink(struct mf_linebuf *lb)
+{
+	size_t held = lb->len - lb->start;
+	char *buf;
+
+	if (!held) {
+		free(lb->buf);
+		lb->buf = NULL;
+		lb->start = lb->len = lb->cap = 0;
+		return;
+	}
+	/* A line being received fills its buffer at least half: leave it be. */
+	if (lb->cap <= 8192 || held > lb->cap / 4)
+		return;
+	buf = malloc(held + 4096); /* and room for one read */
+	if (!buf)
+		return;
+	memcpy(buf, lb->buf + lb->start, held);
+	free(lb->buf);
+	lb->buf = buf;
+	lb->start = 0;
+	lb->len = held;
+	lb->cap = held + 4096;
+}
+
 char *mf_json_line(const json_t *obj, size_t *len)
 {
 	char *s = json_dumps(obj, JSON_COMPACT);
@@ -187,16 +212,17 @@ int mf_client_call(int fd, struct mf_linebuf *lb, const json_t *req, json_t **re
 {
 	size_t len;
 	char *line = mf_json_line(req, &len);
-	int err;
+	int err, r;
 
 	if (!line)
 		return -ENOMEM;
 	err = mf_write_all(fd, line, len);
 	free(line);
-	if (err)
+	/* A refused connection was told why and closed: read why. */
+	if (err && err != -EPIPE && err != -ECONNRESET)
 		return err;
-	err = mf_client_read(fd, lb, reply);
-	if (err == 0)
-		return -ECONNRESET;
-	return err < 0 ? err : 0;
+	r = mf_client_read(fd, lb, reply);
+	if (r > 0)
+		return 0;
+	return err ? err : r == 0 ? -ECONNRESET : r;
 }

@@ -34,6 +34,9 @@ ssize_t mf_linebuf_fill(struct mf_linebuf *lb, int fd);
 /* Next whole line without its '\n' (NUL-terminated in place): 1 found,
  * 0 need more input, -EMSGSIZE the line is longer than max. */
 int mf_linebuf_next(struct mf_linebuf *lb, char **line, size_t *len);
+/* Give memory back: free the buffer when nothing is held, else keep the held
+ * bytes in a buffer their size (when they fill little of it). */
+void mf_linebuf_shrink(struct mf_linebuf *lb);
 
 /* Encode obj compactly, '\n'-terminated; free() the result. */
 char *mf_json_line(const json_t *obj, size_t *len);
