@@ -130,12 +130,16 @@ fail_errno:
 int mf_read_regular(const char *path, size_t max, char **text, size_t *len, char *err,
 		    size_t errlen)
 {
+	struct stat st;
 	int fd, ret;
 
 	fd = open_regular(path, err, errlen);
 	if (fd < 0)
 		return fd;
-	ret = mf_read_fd(fd, max, text, len);
+	/* Too large is said before a byte is read. */
+	ret = fstat(fd, &st) ? -errno : (size_t)st.st_size > max ? -EFBIG : 0;
+	if (!ret)
+		ret = mf_read_fd(fd, max, text, len);
 	close(fd);
 	if (ret == -EFBIG)
 		snprintf(err, errlen, "cannot read %s: larger than %zu bytes", path, max);
