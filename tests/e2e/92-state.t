@@ -117,7 +117,7 @@ before=$(md5sum "$saved")
 refused() { # DESC WANT AGENT-OPTIONS...
 	local desc=$1 want=$2 out
 	shift 2
-	out=$(timeout 10 "$MF_BUILD/mcpfenced" --pin-dir "$MF_PIN_DIR" "$@" 2>&1)
+	out=$(timeout 10 "$MF_BUILD/mcpfenced" --pin-dir "$MF_PIN_DIR" --detach-on-exit "$@" 2>&1)
 	is "$?" 1 "$desc"
 	like "$out" "$want" "saying why and how to fix it"
 }
@@ -140,6 +140,8 @@ refused "a socket directory owned by another user is refused" \
 is "$(ls -A "$MF_TMP/loose" "$MF_TMP/theirs" "$MF_TMP/open" "$MF_TMP/user" | grep -vc ':$\|^$')" 0 \
 	"the refused starts wrote nothing there"
 is "$(md5sum "$saved")" "$before" "nor into the state directory"
+ls "$MF_PIN_DIR"/link_* >/dev/null 2>&1
+ok $? "and, with --detach-on-exit, removed neither the pins nor the saved state"
 
 # Two agents, sockets in one directory, one state directory, their own pins.
 PIN2=$MF_PIN_DIR-b

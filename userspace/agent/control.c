@@ -29,6 +29,18 @@ static struct {
 	enum watch_kind kind;
 } listen_watch = { WATCH_LISTEN };
 
+/* Who besides root may write the directory st describes; NULL: nobody. */
+static const char *dir_writers(const struct stat *st)
+{
+	if (st->st_uid != 0)
+		return "its owner";
+	if (st->st_mode & S_IWOTH)
+		return "others";
+	if (st->st_gid != 0 && (st->st_mode & S_IWGRP))
+		return "its group";
+	return NULL;
+}
+
 /* The socket's directory, made 0755 if missing. Whoever else may write it
  * could replace the socket with their own and answer root's CLI: refused,
  * like a live agent on the socket, before any BPF object is touched. */
@@ -53,12 +65,11 @@ int control_check_dir(struct agent *a)
 		fprintf(stderr, "mcpfenced: cannot stat %s: %s\n", dir, strerror(errno));
 		return -errno;
 	}
-	if (st.st_uid != 0 || (st.st_mode & S_IWOTH) || (st.st_gid != 0 && (st.st_mode & S_IWGRP))) {
+	if (dir_writers(&st)) {
 		fprintf(stderr,
 			"mcpfenced: socket directory %s is writable by %s (owner uid %u, group %u, "
 			"mode %04o): use a directory only root can write, such as /run/mcpfence\n",
-			dir, st.st_uid != 0 ? "its owner" : st.st_mode & S_IWOTH ? "others" : "its group",
-			st.st_uid, st.st_gid, st.st_mode & 07777);
+			dir, dir_writers(&st), st.st_uid, st.st_gid, st.st_mode & 07777);
 		return -EPERM;
 	}
 	fd = mf_client_connect(a->opt.socket_path);

@@ -339,8 +339,9 @@ static int uninstall(struct agent *a)
 }
 
 /* Everything that could refuse the start comes before the first BPF object
- * is touched: a refused start changes nothing and removes nothing. */
-static int start(struct agent *a)
+ * is touched (*touched): a refused start changes nothing and removes nothing,
+ * not even with --detach-on-exit. */
+static int start(struct agent *a, bool *touched)
 {
 	int err = bpf_claim_pin_dir(a);
 
@@ -352,8 +353,10 @@ static int start(struct agent *a)
 		a->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 		err = a->epoll_fd < 0 ? -errno : setup_signals(a);
 	}
-	if (!err)
-		err = bpf_setup(a);
+	if (err)
+		return err;
+	*touched = true;
+	err = bpf_setup(a);
 	if (!err)
 		err = names_load(a);
 	if (!err)
@@ -389,7 +392,7 @@ int main(int argc, char **argv)
 		.cgroup_fd = -1, .epoll_fd = -1, .signal_fd = -1, .listen_fd = -1,
 		.pin_lock_fd = -1, .state_fd = -1,
 	};
-	bool uninstall_only = false;
+	bool uninstall_only = false, touched = false;
 	int err;
 
 	err = parse_options(&a, argc, argv, &uninstall_only);
@@ -404,7 +407,7 @@ int main(int argc, char **argv)
 	if (a.opt.policy_path && check_policy_file(a.opt.policy_path))
 		return 1;
 
-	err = start(&a);
+	err = start(&a, &touched);
 	if (!err) {
 		fprintf(stderr, "mcpfenced: enforcing (policy generation %u), control socket %s\n",
 			a.current.generation, a.opt.socket_path);
@@ -415,7 +418,7 @@ int main(int argc, char **argv)
 	if (a.skel)
 		audit_teardown(&a);
 	bpf_teardown(&a);
-	if (a.opt.detach_on_exit || a.uninstall_requested)
+	if (touched && (a.opt.detach_on_exit || a.uninstall_requested))
 		detach(&a);
 	policy_free_all(&a);
 	names_free(&a);

@@ -86,8 +86,7 @@ static int check_dir(int fd, const char *dir)
 	if (open_to) {
 		fprintf(stderr,
 			"mcpfenced: state directory %s is open to %s (mode %04o): chmod 0700 %s\n",
-			dir, who[open_to],
-			st.st_mode & 07777, dir);
+			dir, who[open_to], st.st_mode & 07777, dir);
 		return -EPERM;
 	}
 	return 0;

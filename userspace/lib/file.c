@@ -148,8 +148,8 @@ int mf_read_regular(const char *path, size_t max, char **text, size_t *len, char
 	return ret;
 }
 
-int mf_policy_check_file(const char *path, struct mf_policy **policy,
-			 struct mf_compiled **compiled, char *err, size_t errlen)
+int mf_policy_check_file(const char *path, struct mf_policy **policy, struct mf_compiled **compiled,
+			 char *err, size_t errlen)
 {
 	size_t len;
 	char *text;

@@ -56,11 +56,13 @@ static pid_t flock_holder(dev_t dev, ino_t ino)
 	unsigned long lino;
 	char line[256], type[16];
 	pid_t pid = 0, p;
+	int n;
 
 	if (!f)
 		return 0;
 	while (!pid && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%*d: %15s %*s %*s %d %x:%x:%lu", type, &p, &maj, &min, &lino) != 5)
+		n = sscanf(line, "%*d: %15s %*s %*s %d %x:%x:%lu", type, &p, &maj, &min, &lino);
+		if (n != 5)
 			continue;
 		if (strcmp(type, "FLOCK") == 0 && maj == major(dev) && min == minor(dev) &&
 		    lino == ino)
@@ -92,8 +94,8 @@ int mf_pin_dir_check(int fd, const char *dir, char *err, size_t errlen)
 		return -EPERM;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(err, errlen, "%s is writable by users other than root (mode %04o): "
-			 "chmod 0700 %s", dir, st.st_mode & 07777, dir);
+		snprintf(err, errlen, "%s is writable by users other than root (mode %04o): chmod 0700 %s",
+			 dir, st.st_mode & 07777, dir);
 		return -EPERM;
 	}
 	return 0;
