@@ -228,7 +228,9 @@ int state_load_policy(struct agent *a, char **text, size_t *len)
 	fd = openat(a->state_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		err = -errno;
-		if (err != -ENOENT)
+		if (err == -ELOOP)
+			fprintf(stderr, "mcpfenced: not using %s: it is a symbolic link\n", path);
+		else if (err != -ENOENT)
 			fprintf(stderr, "mcpfenced: not using %s: %s\n", path, strerror(-err));
 		return err;
 	}
