@@ -49,7 +49,7 @@ int control_check_dir(struct agent *a)
 	struct sockaddr_un addr;
 	char dir[PATH_MAX];
 	struct stat st;
-	int fd;
+	int fd, err;
 
 	if (strlen(a->opt.socket_path) >= sizeof(addr.sun_path)) {
 		fprintf(stderr, "mcpfenced: socket path too long: %s\n", a->opt.socket_path);
@@ -58,12 +58,14 @@ int control_check_dir(struct agent *a)
 	snprintf(dir, sizeof(dir), "%s", a->opt.socket_path);
 	dirname(dir);
 	if (mkdir(dir, 0755) && errno != EEXIST) {
-		fprintf(stderr, "mcpfenced: cannot create %s: %s\n", dir, strerror(errno));
-		return -errno;
+		err = -errno;
+		fprintf(stderr, "mcpfenced: cannot create %s: %s\n", dir, strerror(-err));
+		return err;
 	}
 	if (stat(dir, &st)) {
-		fprintf(stderr, "mcpfenced: cannot stat %s: %s\n", dir, strerror(errno));
-		return -errno;
+		err = -errno;
+		fprintf(stderr, "mcpfenced: cannot stat %s: %s\n", dir, strerror(-err));
+		return err;
 	}
 	if (dir_writers(&st)) {
 		fprintf(stderr,

@@ -30,8 +30,9 @@
 #define STATE_TMP ".policy.json.tmp."
 #define STATE_KEY_MAX 200 /* leaves room for the suffixes within NAME_MAX */
 
-/* The pin directory as a file name, escaped as systemd-escape --path does:
- * "/sys/fs/bpf/mcpfence-x" -> "sys-fs-bpf-mcpfence\x2dx". */
+/* The pin directory as a file name, escaped as systemd-escape --path does
+ * but for '.', escaped too, so that a key never holds the '.' that starts
+ * the suffixes: "/sys/fs/bpf/mcpfence-x.y" -> "sys-fs-bpf-mcpfence\x2dx\x2ey". */
 static int state_key(const char *pin_dir, char **out)
 {
 	char real[PATH_MAX], key[STATE_KEY_MAX + 8];
@@ -51,8 +52,7 @@ static int state_key(const char *pin_dir, char **out)
 			if (p[1])
 				key[n++] = '-';
 		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			   (ch >= '0' && ch <= '9') || ch == '_' || ch == ':' ||
-			   (ch == '.' && n > 0)) {
+			   (ch >= '0' && ch <= '9') || ch == '_' || ch == ':') {
 			key[n++] = ch;
 		} else {
 			n += snprintf(key + n, sizeof(key) - n, "\\x%02x", ch);
@@ -72,8 +72,8 @@ static int check_dir(int fd, const char *dir)
 	int open_to;
 
 	if (fstat(fd, &st)) {
-		fprintf(stderr, "mcpfenced: cannot stat %s: %s\n", dir, strerror(errno));
-		return -errno;
+		fprintf(stderr, "mcpfenced: cannot stat %s: %m\n", dir);
+		return -EIO;
 	}
 	if (st.st_uid != 0) {
 		fprintf(stderr,
@@ -126,16 +126,18 @@ int state_open(struct agent *a, bool create)
 		return err;
 	}
 	if (create && mkdir(dir, 0700) && errno != EEXIST) {
-		fprintf(stderr, "mcpfenced: cannot create %s: %s\n", dir, strerror(errno));
-		return -errno;
+		err = -errno;
+		fprintf(stderr, "mcpfenced: cannot create %s: %s\n", dir, strerror(-err));
+		return err;
 	}
 	a->state_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (a->state_fd < 0) {
-		if (!create && errno == ENOENT)
+		err = -errno;
+		if (!create && err == -ENOENT)
 			return 0;
 		fprintf(stderr, "mcpfenced: cannot open state directory %s: %s\n", dir,
-			strerror(errno));
-		return -errno;
+			strerror(-err));
+		return err;
 	}
 	err = check_dir(a->state_fd, dir);
 	if (err) {
