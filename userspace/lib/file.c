@@ -92,14 +92,12 @@ static int open_regular(const char *path, char *err, size_t errlen)
 {
 	struct stat st, again;
 	char proc[64];
-	int pfd, fd;
+	int pfd, fd, e;
 
 	pfd = open(path, O_PATH | O_CLOEXEC);
-	if (pfd < 0)
-		goto fail_errno;
-	if (fstat(pfd, &st)) {
-		close(pfd);
-		goto fail_errno;
+	if (pfd < 0 || fstat(pfd, &st)) {
+		e = errno;
+		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(pfd);
@@ -112,9 +110,11 @@ static int open_regular(const char *path, char *err, size_t errlen)
 	/* Without /proc: the path again, checked below to be the same file. */
 	if (fd < 0 && errno == ENOENT)
 		fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		goto fail;
+	}
 	close(pfd);
-	if (fd < 0)
-		goto fail_errno;
 	if (fstat(fd, &again) || !S_ISREG(again.st_mode) || again.st_dev != st.st_dev ||
 	    again.st_ino != st.st_ino) {
 		close(fd);
@@ -122,9 +122,11 @@ static int open_regular(const char *path, char *err, size_t errlen)
 		return -EAGAIN;
 	}
 	return fd;
-fail_errno:
-	snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-	return -errno;
+fail:
+	if (pfd >= 0)
+		close(pfd);
+	snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
+	return -e;
 }
 
 int mf_read_regular(const char *path, size_t max, char **text, size_t *len, char *err,

@@ -82,8 +82,10 @@ int mf_pin_dir_check(int fd, const char *dir, char *err, size_t errlen)
 	struct stat st;
 
 	if (fstat(fd, &st) || fstatfs(fd, &sfs)) {
-		snprintf(err, errlen, "cannot stat %s: %s", dir, strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, errlen, "cannot stat %s: %s", dir, strerror(e));
+		return -e;
 	}
 	if ((unsigned long)sfs.f_type != BPF_FS_MAGIC) {
 		snprintf(err, errlen, "%s is not on a bpf filesystem", dir);
@@ -108,17 +110,18 @@ static int lock_once(const char *dir, pid_t *holder, char *err, size_t errlen)
 
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", dir, strerror(errno));
-		return -errno;
+		ret = -errno;
+		snprintf(err, errlen, "cannot open %s: %s", dir, strerror(-ret));
+		return ret;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
 		ret = -errno;
-		if (errno != EWOULDBLOCK) {
-			snprintf(err, errlen, "cannot lock %s: %s", dir, strerror(errno));
+		if (ret != -EWOULDBLOCK) {
+			snprintf(err, errlen, "cannot lock %s: %s", dir, strerror(-ret));
 			goto fail;
 		}
-		fstat(fd, &st);
-		*holder = flock_holder(st.st_dev, st.st_ino);
+		if (fstat(fd, &st) == 0)
+			*holder = flock_holder(st.st_dev, st.st_ino);
 		if (*holder)
 			snprintf(err, errlen, "another agent (pid %d) runs on %s", *holder, dir);
 		else
