@@ -57,7 +57,10 @@ int control_check_dir(struct agent *a)
 	}
 	snprintf(dir, sizeof(dir), "%s", a->opt.socket_path);
 	dirname(dir);
-	if (mkdir(dir, 0755) && errno != EEXIST) {
+	if (mkdir(dir, 0755) == 0) {
+		/* Whatever the umask: every user may reach the socket. */
+		chmod(dir, 0755);
+	} else if (errno != EEXIST) {
 		err = -errno;
 		fprintf(stderr, "mcpfenced: cannot create %s: %s\n", dir, strerror(-err));
 		return err;
