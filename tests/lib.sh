@@ -28,6 +28,7 @@ MF_AGENT_PID=
 MF_CLEANUP_PIDS=()
 MF_CLEANUP_CMDS=()
 export MCPFENCE_SOCKET=$MF_SOCK
+export MCPFENCE_STATE_DIR=$MF_TMP/state # private: the saved policy of this test's pins
 
 _tap_n=0
 _tap_failed=0

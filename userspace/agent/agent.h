@@ -14,6 +14,7 @@
 #include "strmap.h"
 
 #define MF_DEFAULT_PIN_DIR "/sys/fs/bpf/mcpfence"
+#define MF_DEFAULT_STATE_DIR "/var/lib/mcpfence"
 #define MF_HISTORY_MAX 4096           /* recent audit records kept for `audit` */
 
 struct mcpfence_bpf;
@@ -24,6 +25,7 @@ struct agent_options {
 	const char *socket_path;
 	const char *pin_dir;
 	const char *audit_log;
+	const char *state_dir;
 	const char *cgroup_path; /* NULL: the cgroup v2 root */
 	unsigned int tag_capacity; /* 0: pid_max */
 	bool detach_on_exit;
@@ -87,6 +89,9 @@ struct agent {
 	int epoll_fd;
 	int signal_fd;
 	int listen_fd;
+	int pin_lock_fd; /* flock: this agent alone uses the pin directory */
+	int state_fd;    /* the private state directory */
+	char *state_key; /* names this pin directory's files in it */
 	struct ring_buffer *ringbuf;
 	bool stop;
 	bool uninstall_requested;
@@ -120,6 +125,7 @@ struct agent {
 };
 
 /* bpf.c: load, attach and pin; or reuse what is pinned. */
+int bpf_claim_pin_dir(struct agent *a);
 int bpf_setup(struct agent *a);
 void bpf_teardown(struct agent *a);
 int bpf_read_counters(struct agent *a, uint64_t *out /* [MF_CNT_MAX] */);
@@ -179,6 +185,14 @@ json_t *audit_log_status(struct agent *a);
 /* Does record (a JSON object) pass a subscriber's filters? */
 bool audit_filter_match(const struct audit_record *rec, const char *identity, const char *verdict);
 
+/* state.c: the private state directory (the saved policy text) */
+int state_open(struct agent *a, bool create); /* without create: none is fine */
+void state_policy_path(const struct agent *a, char *buf, size_t len);
+int state_save_policy(struct agent *a, const char *text, size_t len);
+int state_load_policy(struct agent *a, char **text, size_t *len); /* -ENOENT: none */
+void state_remove(struct agent *a);
+void state_close(struct agent *a);
+
 /* scan.c: tag what runs already (exec rules, descendants); drop stale tags */
 void scan_processes(struct agent *a);
 
@@ -196,6 +210,7 @@ int ticket_take(const char *id, char identity[MF_NAME_MAX], char server[MF_NAME_
 		size_t len);
 
 /* control.c */
+int control_check_dir(struct agent *a);
 int control_setup(struct agent *a);
 void control_teardown(struct agent *a);
 int control_accept(struct agent *a);

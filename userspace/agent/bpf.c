@@ -26,6 +26,7 @@
 #include <linux/magic.h>
 
 #include "agent.h"
+#include "pins.h"
 #include "mcpfence.skel.h"
 
 #define TRACEFS "/sys/kernel/tracing"
@@ -149,6 +150,40 @@ static int attach_prog(struct agent *a, struct bpf_program *prog)
 	return 0;
 }
 
+/* Before any pinned object is opened: one agent per pin directory. A second
+ * agent would reuse the maps, swap the links to its programs and flip the
+ * policy slot of the running one; it must stop here, having changed nothing. */
+int bpf_claim_pin_dir(struct agent *a)
+{
+	char err[PATH_MAX + 128];
+	pid_t holder;
+	int ret;
+
+	ret = mount_if_missing("/sys/fs/bpf", "bpf", BPF_FS_MAGIC);
+	if (ret)
+		return ret;
+	if (mkdir(a->opt.pin_dir, 0700) && errno != EEXIST) {
+		ret = -errno;
+		fprintf(stderr, "mcpfenced: cannot create %s: %s\n", a->opt.pin_dir, strerror(errno));
+		return ret;
+	}
+	ret = mf_pin_dir_lock(a->opt.pin_dir, &holder, err, sizeof(err));
+	if (ret >= 0) {
+		a->pin_lock_fd = ret;
+		ret = mf_pin_dir_check(a->pin_lock_fd, a->opt.pin_dir, err, sizeof(err));
+		if (ret) {
+			/* Not ours to use, so not ours to remove either. */
+			close(a->pin_lock_fd);
+			a->pin_lock_fd = -1;
+		}
+	}
+	if (ret < 0) {
+		fprintf(stderr, "mcpfenced: %s\n", err);
+		return ret;
+	}
+	return 0;
+}
+
 int bpf_setup(struct agent *a)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = a->opt.pin_dir);
@@ -157,18 +192,10 @@ int bpf_setup(struct agent *a)
 	int err;
 
 	libbpf_set_print(libbpf_print);
-	err = mount_if_missing("/sys/fs/bpf", "bpf", BPF_FS_MAGIC);
-	if (err)
-		return err;
 	/* Tracepoints of the syscalls category are found through tracefs. */
 	err = mount_if_missing(TRACEFS, "tracefs", TRACEFS_MAGIC);
 	if (err)
 		return err;
-	if (mkdir(a->opt.pin_dir, 0700) && errno != EEXIST) {
-		err = -errno;
-		fprintf(stderr, "mcpfenced: cannot create %s: %s\n", a->opt.pin_dir, strerror(errno));
-		return err;
-	}
 
 	if (a->opt.cgroup_path) {
 		snprintf(cgroup, sizeof(cgroup), "%s", a->opt.cgroup_path);

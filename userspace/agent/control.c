@@ -64,11 +64,26 @@ static const struct audit_sink control_sink = {
 	.flush = control_sink_flush,
 };
 
-int control_setup(struct agent *a)
+/* Who besides root may write the directory st describes; NULL: nobody. */
+static const char *dir_writers(const struct stat *st)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listen_watch };
+	if (st->st_uid != 0)
+		return "its owner";
+	if (st->st_mode & S_IWOTH)
+		return "others";
+	if (st->st_gid != 0 && (st->st_mode & S_IWGRP))
+		return "its group";
+	return NULL;
+}
+
+/* The socket's directory, made 0755 if missing. Whoever else may write it
+ * could replace the socket with their own and answer root's CLI: refused,
+ * like a live agent on the socket, before any BPF object is touched. */
+int control_check_dir(struct agent *a)
+{
+	struct sockaddr_un addr;
 	char dir[PATH_MAX];
+	struct stat st;
 	int fd, err;
 
 	if (strlen(a->opt.socket_path) >= sizeof(addr.sun_path)) {
@@ -76,10 +91,42 @@ int control_setup(struct agent *a)
 		return -ENAMETOOLONG;
 	}
 	snprintf(dir, sizeof(dir), "%s", a->opt.socket_path);
-	if (mkdir(dirname(dir), 0755) && errno != EEXIST) {
-		fprintf(stderr, "mcpfenced: cannot create %s: %s\n", dir, strerror(errno));
-		return -errno;
+	dirname(dir);
+	if (mkdir(dir, 0755) == 0) {
+		/* Whatever the umask: every user may reach the socket. */
+		chmod(dir, 0755);
+	} else if (errno != EEXIST) {
+		err = -errno;
+		fprintf(stderr, "mcpfenced: cannot create %s: %s\n", dir, strerror(-err));
+		return err;
 	}
+	if (stat(dir, &st)) {
+		err = -errno;
+		fprintf(stderr, "mcpfenced: cannot stat %s: %s\n", dir, strerror(-err));
+		return err;
+	}
+	if (dir_writers(&st)) {
+		fprintf(stderr,
+			"mcpfenced: socket directory %s is writable by %s (owner uid %u, group %u, "
+			"mode %04o): use a directory only root can write, such as /run/mcpfence\n",
+			dir, dir_writers(&st), st.st_uid, st.st_gid, st.st_mode & 07777);
+		return -EPERM;
+	}
+	fd = mf_client_connect(a->opt.socket_path);
+	if (fd >= 0) {
+		close(fd);
+		fprintf(stderr, "mcpfenced: another agent serves %s\n", a->opt.socket_path);
+		return -EADDRINUSE;
+	}
+	return 0;
+}
+
+int control_setup(struct agent *a)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listen_watch };
+	int fd, err;
+
 	strcpy(addr.sun_path, a->opt.socket_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,13 +36,16 @@ static const char usage[] =
 	"  --socket PATH      control socket (default: $MCPFENCE_SOCKET, else\n"
 	"                     " MF_DEFAULT_SOCKET ")\n"
 	"  --pin-dir DIR      bpffs directory for pinned maps and links\n"
-	"                     (default: " MF_DEFAULT_PIN_DIR ")\n"
+	"                     (default: " MF_DEFAULT_PIN_DIR "); one agent per directory\n"
+	"  --state-dir DIR    root-only (0700) directory for state kept across restarts\n"
+	"                     (default: $MCPFENCE_STATE_DIR, else " MF_DEFAULT_STATE_DIR ")\n"
 	"  --audit-log FILE   append every audit record to FILE as a JSON line\n"
 	"  --cgroup DIR       attach at this cgroup v2 directory instead of the root\n"
-	"  --detach-on-exit   remove programs and pins when the agent exits\n"
+	"  --detach-on-exit   remove programs, pins and saved state when the agent exits\n"
 	"  --tag-capacity N   governed processes the kernel can track (default: pid_max,\n"
 	"                     so it cannot fill; a process that cannot be tagged is killed)\n"
-	"  --uninstall        remove the programs and pins of --pin-dir, then exit\n"
+	"  --uninstall        remove the programs, pins and saved state of --pin-dir, then\n"
+	"                     exit (refused while an agent runs on it)\n"
 	"  -v, --verbose      say more on stderr\n"
 	"  -h, --help         show this help\n"
 	"\n"
@@ -52,73 +54,77 @@ static const char usage[] =
 /* Check the policy file before anything touches the kernel. */
 static int check_policy_file(const char *path)
 {
-	struct mf_compiled *compiled = NULL;
-	struct mf_policy *policy = NULL;
+	struct mf_compiled *compiled;
+	struct mf_policy *policy;
 	char err[MF_ERR_MAX];
-	size_t len;
-	char *text;
 	int ret;
 
-	ret = mf_read_file(path, MF_POLICY_FILE_MAX, &text, &len);
-	if (ret) {
-		fprintf(stderr, "mcpfenced: cannot read %s: %s\n", path, strerror(-ret));
-		return ret;
-	}
-	ret = mf_policy_parse(text, len, path, &policy, err, sizeof(err));
-	if (!ret)
-		ret = mf_policy_compile(policy, &compiled, err, sizeof(err));
+	ret = mf_policy_check_file(path, &policy, &compiled, err, sizeof(err));
 	if (ret)
 		fprintf(stderr, "mcpfenced: %s\n", err);
 	mf_compiled_free(compiled);
 	mf_policy_free(policy);
-	free(text);
 	return ret;
 }
 
-static int load_policy_file(struct agent *a, const char *path)
+static int load_policy(struct agent *a, const char *text, size_t len, const char *source)
 {
 	json_t *warnings = json_array();
 	char err[MF_ERR_MAX];
-	size_t len, i;
+	size_t i;
 	json_t *w;
-	char *text;
 	int ret;
 
-	ret = mf_read_file(path, MF_POLICY_FILE_MAX, &text, &len);
-	if (ret) {
-		fprintf(stderr, "mcpfenced: cannot read %s: %s\n", path, strerror(-ret));
-		json_decref(warnings);
-		return ret;
-	}
-	ret = policy_load_text(a, text, len, path, err, sizeof(err), warnings);
+	ret = policy_load_text(a, text, len, source, err, sizeof(err), warnings);
 	if (ret)
 		fprintf(stderr, "mcpfenced: %s\n", err);
 	json_array_foreach(warnings, i, w)
 		fprintf(stderr, "mcpfenced: warning: %s\n", json_string_value(w));
 	if (!ret)
 		audit_emit(a, json_pack("{s:s, s:s, s:s, s:I}", "event", "policy-load", "verdict",
-					"allow", "source", path, "generation",
+					"allow", "source", source, "generation",
 					(json_int_t)a->current.generation));
 	json_decref(warnings);
+	return ret;
+}
+
+/* --policy at start and on SIGHUP: a FIFO or device is refused, not waited on. */
+static int load_policy_file(struct agent *a, const char *path)
+{
+	char err[MF_ERR_MAX];
+	size_t len;
+	char *text;
+	int ret;
+
+	ret = mf_read_regular(path, MF_POLICY_FILE_MAX, &text, &len, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "mcpfenced: %s\n", err);
+		return ret;
+	}
+	ret = load_policy(a, text, len, path);
 	free(text);
 	return ret;
 }
 
-/* At start without --policy: keep what is active (its text is saved beside
- * the socket), or load the embedded default when nothing is. */
+/* At start without --policy: keep what is active (its text is saved in the
+ * state directory), or load the embedded default when nothing is. */
 static int load_initial_policy(struct agent *a)
 {
-	char saved[PATH_MAX + 32], dir[PATH_MAX];
+	char saved[PATH_MAX + NAME_MAX];
 	json_t *warnings;
 	char err[MF_ERR_MAX];
+	size_t len;
+	char *text;
 	int ret;
 
 	if (a->opt.policy_path)
 		return load_policy_file(a, a->opt.policy_path);
-	snprintf(dir, sizeof(dir), "%s", a->opt.socket_path);
-	snprintf(saved, sizeof(saved), "%s/active-policy.json", dirname(dir));
-	if (a->current.generation && access(saved, R_OK) == 0)
-		return load_policy_file(a, saved);
+	if (a->current.generation && state_load_policy(a, &text, &len) == 0) {
+		state_policy_path(a, saved, sizeof(saved));
+		ret = load_policy(a, text, len, saved);
+		free(text);
+		return ret;
+	}
 	if (a->current.generation) {
 		fprintf(stderr, "mcpfenced: keeping the active policy (generation %u); its text "
 				"is not available\n",
@@ -220,14 +226,16 @@ static int run(struct agent *a)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Options into a->opt; returns -1 to go on, else the exit code. */
+static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall_only)
 {
-	enum { OPT_POLICY = 256, OPT_SOCKET, OPT_PIN_DIR, OPT_AUDIT_LOG, OPT_CGROUP, OPT_DETACH,
-	       OPT_UNINSTALL, OPT_TAG_CAPACITY };
+	enum { OPT_POLICY = 256, OPT_SOCKET, OPT_PIN_DIR, OPT_STATE_DIR, OPT_AUDIT_LOG, OPT_CGROUP,
+	       OPT_DETACH, OPT_UNINSTALL, OPT_TAG_CAPACITY };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "detach-on-exit", no_argument, NULL, OPT_DETACH },
@@ -237,35 +245,36 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct agent a = {
-		.cgroup_fd = -1, .epoll_fd = -1, .signal_fd = -1, .listen_fd = -1,
-	};
-	bool uninstall = false;
-	int opt, err;
+	const char *env_state = getenv("MCPFENCE_STATE_DIR");
+	int opt;
 
-	a.opt.pin_dir = MF_DEFAULT_PIN_DIR;
+	a->opt.pin_dir = MF_DEFAULT_PIN_DIR;
+	a->opt.state_dir = env_state && *env_state ? env_state : MF_DEFAULT_STATE_DIR;
 	while ((opt = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_POLICY:
-			a.opt.policy_path = optarg;
+			a->opt.policy_path = optarg;
 			break;
 		case OPT_SOCKET:
-			a.opt.socket_path = optarg;
+			a->opt.socket_path = optarg;
 			break;
 		case OPT_PIN_DIR:
-			a.opt.pin_dir = optarg;
+			a->opt.pin_dir = optarg;
+			break;
+		case OPT_STATE_DIR:
+			a->opt.state_dir = optarg;
 			break;
 		case OPT_AUDIT_LOG:
-			a.opt.audit_log = optarg;
+			a->opt.audit_log = optarg;
 			break;
 		case OPT_CGROUP:
-			a.opt.cgroup_path = optarg;
+			a->opt.cgroup_path = optarg;
 			break;
 		case OPT_DETACH:
-			a.opt.detach_on_exit = true;
+			a->opt.detach_on_exit = true;
 			break;
 		case OPT_UNINSTALL:
-			uninstall = true;
+			*uninstall_only = true;
 			break;
 		case OPT_TAG_CAPACITY: {
 			char *end;
@@ -275,11 +284,11 @@ int main(int argc, char **argv)
 				fprintf(stderr, "mcpfenced: --tag-capacity takes 1..4194304\n");
 				return 2;
 			}
-			a.opt.tag_capacity = n;
+			a->opt.tag_capacity = n;
 			break;
 		}
 		case 'v':
-			a.opt.verbose = true;
+			a->opt.verbose = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -293,35 +302,112 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mcpfenced: unexpected argument '%s'\n%s", argv[optind], usage);
 		return 2;
 	}
-	a.opt.socket_path = mf_socket_path(a.opt.socket_path);
+	a->opt.socket_path = mf_socket_path(a->opt.socket_path);
+	return -1;
+}
+
+/* Remove the pins and the saved state of a pin directory; refused while an
+ * agent runs on it. */
+static int uninstall(struct agent *a)
+{
+	char why[PATH_MAX + 128];
+	pid_t holder;
+	int ret = 0, err;
+
+	if (access(a->opt.pin_dir, F_OK) == 0) {
+		a->pin_lock_fd = mf_pin_dir_lock(a->opt.pin_dir, &holder, why, sizeof(why));
+		if (a->pin_lock_fd < 0) {
+			fprintf(stderr, "mcpfenced: %s\n", why);
+			return 1;
+		}
+	}
+	if (state_open(a, false) == 0)
+		state_remove(a);
+	else
+		ret = 1;
+	if (a->pin_lock_fd >= 0) {
+		err = mf_unpin_dir(a->opt.pin_dir);
+		if (err) {
+			fprintf(stderr, "mcpfenced: cannot remove %s: %s\n", a->opt.pin_dir,
+				strerror(-err));
+			ret = 1;
+		}
+		close(a->pin_lock_fd);
+	}
+	state_close(a);
+	return ret;
+}
+
+/* Everything that could refuse the start comes before the first BPF object
+ * is touched (*touched): a refused start changes nothing and removes nothing,
+ * not even with --detach-on-exit. */
+static int start(struct agent *a, bool *touched)
+{
+	int err = bpf_claim_pin_dir(a);
+
+	if (!err)
+		err = state_open(a, true);
+	if (!err)
+		err = control_check_dir(a);
+	if (!err) {
+		a->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+		err = a->epoll_fd < 0 ? -errno : setup_signals(a);
+	}
+	if (err)
+		return err;
+	*touched = true;
+	err = bpf_setup(a);
+	if (!err)
+		err = names_load(a);
+	if (!err)
+		err = policy_restore(a);
+	if (!err)
+		err = audit_setup(a);
+	if (!err)
+		err = load_initial_policy(a);
+	if (!err)
+		err = control_setup(a);
+	return err;
+}
+
+/* Pins and state go only with the lock held: never another agent's. */
+static void detach(struct agent *a)
+{
+	int err;
+
+	if (a->pin_lock_fd < 0)
+		return;
+	state_remove(a);
+	err = mf_unpin_dir(a->opt.pin_dir);
+	if (err)
+		fprintf(stderr, "mcpfenced: cannot remove %s: %s\n", a->opt.pin_dir,
+			strerror(-err));
+	else if (a->opt.verbose)
+		fprintf(stderr, "mcpfenced: detached, %s removed\n", a->opt.pin_dir);
+}
+
+int main(int argc, char **argv)
+{
+	struct agent a = {
+		.cgroup_fd = -1, .epoll_fd = -1, .signal_fd = -1, .listen_fd = -1,
+		.pin_lock_fd = -1, .state_fd = -1,
+	};
+	bool uninstall_only = false, touched = false;
+	int err;
+
+	err = parse_options(&a, argc, argv, &uninstall_only);
+	if (err >= 0)
+		return err;
 	if (geteuid() != 0) {
 		fprintf(stderr, "mcpfenced: must run as root\n");
 		return 1;
 	}
-	if (uninstall) {
-		err = mf_unpin_dir(a.opt.pin_dir);
-		if (err)
-			fprintf(stderr, "mcpfenced: cannot remove %s: %s\n", a.opt.pin_dir,
-				strerror(-err));
-		return err ? 1 : 0;
-	}
+	if (uninstall_only)
+		return uninstall(&a);
 	if (a.opt.policy_path && check_policy_file(a.opt.policy_path))
 		return 1;
 
-	a.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	err = a.epoll_fd < 0 ? -errno : setup_signals(&a);
-	if (!err)
-		err = bpf_setup(&a);
-	if (!err)
-		err = names_load(&a);
-	if (!err)
-		err = policy_restore(&a);
-	if (!err)
-		err = audit_setup(&a);
-	if (!err)
-		err = load_initial_policy(&a);
-	if (!err)
-		err = control_setup(&a);
+	err = start(&a, &touched);
 	if (!err) {
 		fprintf(stderr, "mcpfenced: enforcing (policy generation %u), control socket %s\n",
 			a.current.generation, a.opt.socket_path);
@@ -332,17 +418,13 @@ int main(int argc, char **argv)
 	if (a.skel)
 		audit_teardown(&a);
 	bpf_teardown(&a);
-	if (a.opt.detach_on_exit || a.uninstall_requested) {
-		int uerr = mf_unpin_dir(a.opt.pin_dir);
-
-		if (uerr)
-			fprintf(stderr, "mcpfenced: cannot remove %s: %s\n", a.opt.pin_dir,
-				strerror(-uerr));
-		else if (a.opt.verbose)
-			fprintf(stderr, "mcpfenced: detached, %s removed\n", a.opt.pin_dir);
-	}
+	if (touched && (a.opt.detach_on_exit || a.uninstall_requested))
+		detach(&a);
 	policy_free_all(&a);
 	names_free(&a);
+	state_close(&a);
+	if (a.pin_lock_fd >= 0)
+		close(a.pin_lock_fd);
 	if (a.signal_fd >= 0)
 		close(a.signal_fd);
 	if (a.epoll_fd >= 0)

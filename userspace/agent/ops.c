@@ -394,15 +394,15 @@ static void op_policy_load(struct agent *a, struct client *c, json_t *req)
 	char err[MF_ERR_MAX], *file_text = NULL;
 	const char *policy_text;
 	size_t len;
-	int r;
 
 	if (json_is_string(text)) {
 		policy_text = json_string_value(text);
 		len = json_string_length(text);
 	} else if (path && path[0] == '/') {
-		r = mf_read_file(path, MF_POLICY_FILE_MAX, &file_text, &len);
-		if (r) {
-			client_reply_error(c, "cannot read %s: %s", path, strerror(-r));
+		/* Never blocks: a FIFO or device is refused without being opened. */
+		if (mf_read_regular(path, MF_POLICY_FILE_MAX, &file_text, &len, err,
+				    sizeof(err))) {
+			client_reply_error(c, "%s", err);
 			goto out;
 		}
 		policy_text = file_text;

@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <malloc.h>
 #include <limits.h>
 #include <pwd.h>
@@ -244,25 +243,6 @@ static void loaded_policy_free(struct loaded_policy *lp)
 	memset(lp, 0, sizeof(*lp));
 }
 
-/* Keep the active policy's text beside the socket, for an agent restart. */
-static void save_active_text(struct agent *a)
-{
-	char dir[PATH_MAX], path[PATH_MAX + 32], tmp[PATH_MAX + 64];
-	FILE *f;
-
-	snprintf(dir, sizeof(dir), "%s", a->opt.socket_path);
-	snprintf(path, sizeof(path), "%s/active-policy.json", dirname(dir));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return;
-	fputs(a->current.text, f);
-	if (fclose(f) == 0)
-		rename(tmp, path);
-	else
-		unlink(tmp);
-}
-
 int policy_load_text(struct agent *a, const char *text, size_t len, const char *source,
 		     char *err, size_t errlen, json_t *warnings)
 {
@@ -341,8 +321,9 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	a->current.source = strdup(source);
 	a->current.text = strndup(text, len);
 	policy = NULL;
+	/* For a restart without --policy; a failure is said on stderr. */
 	if (a->current.text)
-		save_active_text(a);
+		state_save_policy(a, a->current.text, strlen(a->current.text));
 	/* User names may have changed with the policy's users: forget them. */
 	names_forget_users();
 	/* Processes already running that the new exec rules name. */

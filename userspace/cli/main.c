@@ -157,41 +157,29 @@ static const char policy_help[] = "usage: mcpfence policy check FILE\n"
 
 static int policy_check(const char *path)
 {
-	struct mf_compiled *compiled = NULL;
-	struct mf_policy *policy = NULL;
+	struct mf_compiled *compiled;
+	struct mf_policy *policy;
 	char err[MF_ERR_MAX];
-	size_t len, entries = 0;
-	char *text;
-	int ret;
+	size_t entries = 0;
 
-	ret = mf_read_file(path, MF_POLICY_FILE_MAX, &text, &len);
-	if (ret) {
-		fprintf(stderr, "mcpfence: cannot read %s: %s\n", path, strerror(-ret));
+	if (mf_policy_check_file(path, &policy, &compiled, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	ret = mf_policy_parse(text, len, path, &policy, err, sizeof(err));
-	if (!ret)
-		ret = mf_policy_compile(policy, &compiled, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "%s\n", err);
-	} else {
-		for (size_t i = 0; i < compiled->nrulesets; i++)
-			entries += compiled->rulesets[i].nentries;
-		printf("%s: ok: %zu servers, %zu rules, %zu rulesets, %zu kernel entries\n", path,
-		       policy->nservers, policy->nrules, compiled->nrulesets, entries);
-	}
+	for (size_t i = 0; i < compiled->nrulesets; i++)
+		entries += compiled->rulesets[i].nentries;
+	printf("%s: ok: %zu servers, %zu rules, %zu rulesets, %zu kernel entries\n", path,
+	       policy->nservers, policy->nrules, compiled->nrulesets, entries);
 	mf_compiled_free(compiled);
 	mf_policy_free(policy);
-	free(text);
-	return ret ? 1 : 0;
+	return 0;
 }
 
 static int policy_load(const char *path)
 {
-	char abs[PATH_MAX], *text = NULL;
+	char abs[PATH_MAX], err[MF_ERR_MAX], *text = NULL;
 	json_t *reply, *w;
 	size_t len, i;
-	int ret;
 
 	/* Root's agent reads the file itself: a large policy is not encoded as
 	 * a JSON string and decoded again. Others send the text (and are
@@ -200,9 +188,8 @@ static int policy_load(const char *path)
 		reply = call_once(json_pack("{s:s, s:s, s:s}", "op", "policy_load", "path", abs,
 					    "source", path));
 	} else {
-		ret = mf_read_file(path, MF_POLICY_FILE_MAX, &text, &len);
-		if (ret) {
-			fprintf(stderr, "mcpfence: cannot read %s: %s\n", path, strerror(-ret));
+		if (mf_read_regular(path, MF_POLICY_FILE_MAX, &text, &len, err, sizeof(err))) {
+			fprintf(stderr, "mcpfence: %s\n", err);
 			return 1;
 		}
 		reply = call_once(json_pack("{s:s, s:s%, s:s}", "op", "policy_load", "text", text,

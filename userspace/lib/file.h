@@ -3,9 +3,26 @@
 #define MCPFENCE_FILE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
-/* Read a whole file (at most max bytes) into a NUL-terminated buffer to
- * free(). 0, or -errno (-EFBIG when larger than max). */
-int mf_read_file(const char *path, size_t max, char **text, size_t *len);
+struct mf_policy;
+struct mf_compiled;
+
+/* Read what is left of fd (at most max bytes) into a NUL-terminated buffer
+ * to free(). 0, or -errno (-EFBIG when larger than max). */
+int mf_read_fd(int fd, size_t max, char **text, size_t *len);
+
+/* Read a whole regular file (symlinks followed), at most max bytes. A FIFO,
+ * device, directory or socket is refused at once, without opening it for
+ * reading: nothing can block the caller. 0, or -errno with
+ * "cannot read PATH: why" in err. */
+int mf_read_regular(const char *path, size_t max, char **text, size_t *len, char *err,
+		    size_t errlen);
+
+/* Read, parse and compile a policy file: `mcpfence policy check` and the
+ * agent's check of --policy. On success the caller frees *policy and
+ * *compiled; on failure err says why (FILE:LINE:COL for what the parser saw). */
+int mf_policy_check_file(const char *path, struct mf_policy **policy,
+			 struct mf_compiled **compiled, char *err, size_t errlen);
 
 #endif /* MCPFENCE_FILE_H */
