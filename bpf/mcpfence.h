@@ -45,6 +45,17 @@ struct mf_tag {
 	__u32 reserved;
 };
 
+/* ---- governed sockets: sock_marks socket storage -> struct mf_sock_mark ----
+ * Set on every socket a governed process creates or uses; accepted sockets
+ * inherit it from their listener. The packet of a marked socket is judged
+ * again at egress (source routes), even when sent from softirq context. */
+struct mf_sock_mark {
+	__u32 identity_id;
+	__u32 server_id;
+	__u32 tgid; /* the process that marked it */
+	__u32 reserved;
+};
+
 /* ---- executables tagged at exec: exec_servers map ---- */
 struct mf_exec_key {
 	__u64 ino;
@@ -137,6 +148,9 @@ enum mf_event_type {
 	MF_EV_SOCKET_KILL = 4, /* socket family the hooks cannot see: process killed */
 	MF_EV_TAG_EXEC = 5,    /* process tagged at exec */
 	MF_EV_TAG_LOST = 6,    /* a tag could not be stored: process killed */
+	MF_EV_SOCKOPT = 7,     /* a socket option that reroutes packets, refused */
+	MF_EV_SOURCE_ROUTE = 8, /* a source-routed packet of a governed socket, dropped */
+	MF_EV_URING_SOCKET_KILL = 9, /* io_uring socket of a family the hooks cannot see */
 };
 
 struct mf_event {
@@ -150,10 +164,11 @@ struct mf_event {
 	__u8 type;
 	__u8 verdict;
 	__u8 family; /* MF_FAMILY_V4/V6 as judged; socket events: AF_* */
-	__u8 proto;  /* IPPROTO_TCP/UDP; socket events: protocol */
+	__u8 proto;  /* IPPROTO_TCP/UDP; socket events: protocol; sockopt: level */
 	__u16 port;  /* host order */
 	__u8 addr[16];
-	__u32 aux; /* socket events: socket type */
+	__u32 aux; /* socket events: socket type; sockopt: option name;
+		    * source-route: option or routing header type */
 	__u32 reserved;
 	char comm[16];
 };
@@ -173,6 +188,9 @@ enum mf_counter {
 	MF_CNT_TAG_FAILED, /* tags that could not be stored (map full) */
 	MF_CNT_SOCKET_REFUSED,
 	MF_CNT_KILLED,
+	MF_CNT_SOCKOPT_REFUSED, /* rerouting socket options refused */
+	MF_CNT_SOURCE_ROUTE_DROPPED, /* source-routed packets of governed sockets dropped */
+	MF_CNT_TAG_STALE, /* stale tags of a reused pid removed at fork */
 	MF_CNT_MAX,
 };
 

@@ -77,6 +77,12 @@ static const char *event_name(uint8_t type)
 		return "tag-exec";
 	case MF_EV_TAG_LOST:
 		return "tag-lost";
+	case MF_EV_SOCKOPT:
+		return "sockopt";
+	case MF_EV_SOURCE_ROUTE:
+		return "source-route";
+	case MF_EV_URING_SOCKET_KILL:
+		return "uring-socket-kill";
 	default:
 		return "unknown";
 	}
@@ -232,8 +238,27 @@ static bool event_line(struct agent *a, const struct mf_event *e, struct audit_r
 		jl_uint(&j, "port", e->port);
 		jl_str(&j, "rule", rule_name(a, e->generation, e->rule, rbuf, sizeof(rbuf)));
 		break;
+	case MF_EV_SOURCE_ROUTE:
+		/* The packet's destination is the route's first hop. */
+		inet_ntop(e->family == MF_FAMILY_V4 ? AF_INET : AF_INET6, e->addr, addr,
+			  sizeof(addr));
+		jl_str(&j, "family", e->family == MF_FAMILY_V4 ? "ipv4" : "ipv6");
+		if (proto_name(e->proto))
+			jl_str(&j, "proto", proto_name(e->proto));
+		else
+			jl_uint(&j, "proto", e->proto);
+		jl_str(&j, "addr", addr);
+		/* IPv4: the option (131 LSRR, 137 SSRR); IPv6: routing type + 1;
+		 * 255: headers that did not parse. */
+		jl_uint(&j, "route", e->aux);
+		break;
+	case MF_EV_SOCKOPT:
+		jl_uint(&j, "level", e->proto);
+		jl_uint(&j, "optname", e->aux);
+		break;
 	case MF_EV_SOCKET:
 	case MF_EV_SOCKET_KILL:
+	case MF_EV_URING_SOCKET_KILL:
 		jl_uint(&j, "socket_family", e->family);
 		jl_uint(&j, "socket_type", e->aux);
 		jl_uint(&j, "protocol", e->proto);

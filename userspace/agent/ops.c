@@ -324,6 +324,9 @@ static const char *const counter_names[MF_CNT_MAX] = {
 	[MF_CNT_TAG_FAILED] = "tags_failed",
 	[MF_CNT_SOCKET_REFUSED] = "sockets_refused",
 	[MF_CNT_KILLED] = "killed",
+	[MF_CNT_SOCKOPT_REFUSED] = "sockopts_refused",
+	[MF_CNT_SOURCE_ROUTE_DROPPED] = "source_routed_dropped",
+	[MF_CNT_TAG_STALE] = "stale_tags_removed",
 };
 
 static void op_status(struct agent *a, struct client *c, json_t *req)
