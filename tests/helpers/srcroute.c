@@ -11,6 +11,8 @@
  *   srcroute pktoptions udp VIA DST PORT      setsockopt IPV6_2292PKTOPTIONS carrying it
  *   srcroute lsrr udp|tcp VIA DST PORT        setsockopt IP_OPTIONS (loose source route)
  *   srcroute lsrr-cmsg udp VIA DST PORT       IP_RETOPTS as ancillary data of one sendmsg
+ *   srcroute rr-cmsg udp VIA DST PORT         the same with record route (no source route:
+ *                                             VIA is unused)
  *   srcroute hand MODE udp|tcp VIA DST PORT CMD...
  *                                  set MODE's route on a socket here (not governed),
  *                                  then exec CMD with that socket as fd 3
@@ -81,6 +83,16 @@ static size_t build_lsrr(unsigned char *b, const struct in_addr *via)
 	b[2] = 4;
 	memcpy(b + 3, via, 4);
 	b[7] = 0; /* end of options */
+	return 8;
+}
+
+/* Record route with room for one address: does not change the destination. */
+static size_t build_rr(unsigned char *b)
+{
+	memset(b, 0, 8);
+	b[0] = 7;
+	b[1] = 7;
+	b[2] = 4;
 	return 8;
 }
 
@@ -192,6 +204,9 @@ static int run(const char *mode, int tcp, const char *via, const char *dst, int 
 	} else if (strcmp(mode, "lsrr-cmsg") == 0 && !v6 && !tcp) {
 		len = build_lsrr(opt, &via4);
 		return send_cmsg(fd, to, tolen, IPPROTO_IP, IP_RETOPTS, opt, len);
+	} else if (strcmp(mode, "rr-cmsg") == 0 && !v6 && !tcp) {
+		len = build_rr(opt);
+		return send_cmsg(fd, to, tolen, IPPROTO_IP, IP_RETOPTS, opt, len);
 	} else {
 		return -1;
 	}
@@ -244,7 +259,7 @@ int main(int argc, char **argv)
 	printf("%s\n", errno_name(err));
 	return 0;
 usage:
-	fprintf(stderr, "usage: srcroute rthdr|rthdr2292|rthdr-cmsg|pktoptions|lsrr|lsrr-cmsg "
+	fprintf(stderr, "usage: srcroute rthdr|rthdr2292|rthdr-cmsg|pktoptions|lsrr|lsrr-cmsg|rr-cmsg "
 			"udp|tcp VIA DST PORT\n"
 			"       srcroute hand MODE udp|tcp VIA DST PORT CMD...\n"
 			"       srcroute fd3 udp|tcp DST PORT\n");
