@@ -638,15 +638,77 @@ int mf_socket_family(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/* ---- io_uring: sockets created without the socket() syscall ---- */
+/* ---- io_uring: requests that do not pass the syscall hooks ---- */
 
 /*
- * IORING_OP_SOCKET creates a socket without passing the socket() syscall
- * tracepoint. The request is traced once prepared (its family read from the
- * request) and before it is issued; as for the syscall, a governed process
- * that asks for a family the hooks cannot see is killed. Inet families
- * still pass cgroup/sock_create. Everyone else pays an opcode comparison.
+ * io_uring runs socket operations without their syscalls: IORING_OP_SOCKET
+ * creates a socket without passing the socket() syscall tracepoint. The
+ * io_uring tracepoints cannot fail a request, and a kill lands only when
+ * the submission is over: the requests submitted with a forbidden one (a
+ * send on the socket it creates, linked or not) run first. So a governed
+ * process gets no ring unless the policy allows io_uring: it is killed when
+ * it sets one up or enters one (inherited rings too). Where io_uring is
+ * allowed, IORING_OP_SOCKET of a family the hooks cannot see still kills.
  */
+static __always_inline bool uring_allowed(void)
+{
+	struct mf_policy_cfg *pcfg;
+	struct mf_config *cfg;
+	__u32 zero = 0, slot;
+
+	cfg = bpf_map_lookup_elem(&mf_config, &zero);
+	if (!cfg)
+		return false; /* cannot happen for an array; closed */
+	slot = cfg->active_slot & 1;
+	pcfg = bpf_map_lookup_elem(&policy_cfg, &slot);
+	return pcfg && (pcfg->flags & MF_POLICY_LOADED) && (pcfg->flags & MF_POLICY_IO_URING);
+}
+
+static __always_inline void uring_kill(struct mf_tag *tag, __u32 what)
+{
+	struct mf_event *e;
+
+	count(MF_CNT_KILLED);
+	e = event_start(tag, MF_EV_URING_KILL);
+	if (e) {
+		e->verdict = MF_DENY;
+		e->aux = what;
+		event_submit(e);
+	}
+	bpf_send_signal(SIGKILL);
+}
+
+/* Fires inside io_uring_setup, before it returns the ring to the caller. */
+SEC("tp_btf/io_uring_create")
+int BPF_PROG(mf_uring_create, int fd, void *ring, __u32 sq_entries, __u32 cq_entries,
+	     __u32 flags)
+{
+	struct mf_tag *tag = current_tag();
+
+	if (!tag || uring_allowed())
+		return 0; /* ungoverned (not ours), or allowed by policy */
+	uring_kill(tag, MF_URING_SETUP);
+	return 0;
+}
+
+/*
+ * A ring set up before the process was governed (inherited, or passed over a
+ * socket) is entered through io_uring_enter. Syscall tracepoints already run
+ * for every task (mf_socket_family): this one adds nothing to other syscalls.
+ */
+SEC("tp/syscalls/sys_enter_io_uring_enter")
+int mf_uring_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct mf_tag *tag = current_tag();
+
+	if (!tag || uring_allowed())
+		return 0; /* ungoverned (not ours), or allowed by policy */
+	uring_kill(tag, MF_URING_ENTER);
+	return 0;
+}
+
+/* Traced once the request is prepared (its family read from the SQE) and
+ * before it is issued. Everyone else pays an opcode comparison. */
 SEC("tp_btf/io_uring_submit_req")
 int BPF_PROG(mf_uring_submit, struct io_kiocb *req)
 {
@@ -664,7 +726,7 @@ int BPF_PROG(mf_uring_submit, struct io_kiocb *req)
 	sock = (struct io_socket *)&req->cmd;
 	family = BPF_CORE_READ(sock, domain);
 	if (family == AF_UNIX || family == AF_INET || family == AF_INET6 || family == AF_NETLINK)
-		return 0;
+		return 0; /* inet sockets still pass cgroup/sock_create */
 	count(MF_CNT_KILLED);
 	e = event_start(tag, MF_EV_URING_SOCKET_KILL);
 	if (e) {

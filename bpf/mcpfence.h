@@ -93,6 +93,10 @@ struct mf_config {
 #define MF_POLICY_LOADED 0x1
 #define MF_POLICY_AUDIT_ONLY 0x2   /* mode "audit": record denials, block nothing */
 #define MF_POLICY_AUDIT_ALLOWED 0x4 /* audit.allowed "all" */
+/* Governed processes may use io_uring. Without it a governed process that
+ * sets up or enters a ring is killed: a tracepoint cannot fail a request,
+ * and requests submitted together run before a kill lands. */
+#define MF_POLICY_IO_URING 0x8
 
 struct mf_policy_cfg {
 	__u32 flags;
@@ -151,7 +155,12 @@ enum mf_event_type {
 	MF_EV_SOCKOPT = 7,     /* a socket option that reroutes packets, refused */
 	MF_EV_SOURCE_ROUTE = 8, /* a source-routed packet of a governed socket, dropped */
 	MF_EV_URING_SOCKET_KILL = 9, /* io_uring socket of a family the hooks cannot see */
+	MF_EV_URING_KILL = 10, /* io_uring set up or entered, not allowed: process killed */
 };
+
+/* aux of MF_EV_URING_KILL */
+#define MF_URING_SETUP 1
+#define MF_URING_ENTER 2
 
 struct mf_event {
 	__u64 ts_ns; /* CLOCK_BOOTTIME */

@@ -83,6 +83,8 @@ static const char *event_name(uint8_t type)
 		return "source-route";
 	case MF_EV_URING_SOCKET_KILL:
 		return "uring-socket-kill";
+	case MF_EV_URING_KILL:
+		return "uring-kill";
 	default:
 		return "unknown";
 	}
@@ -251,6 +253,9 @@ static bool event_line(struct agent *a, const struct mf_event *e, struct audit_r
 		/* IPv4: the option (131 LSRR, 137 SSRR); IPv6: routing type + 1;
 		 * 255: headers that did not parse. */
 		jl_uint(&j, "route", e->aux);
+		break;
+	case MF_EV_URING_KILL:
+		jl_str(&j, "op", e->aux == MF_URING_SETUP ? "setup" : "enter");
 		break;
 	case MF_EV_SOCKOPT:
 		jl_uint(&j, "level", e->proto);

@@ -664,6 +664,10 @@ static void render_record(const json_t *r)
 			 (long long)json_integer_value(json_object_get(r, "socket_family")),
 			 (long long)json_integer_value(json_object_get(r, "socket_type")),
 			 (long long)json_integer_value(json_object_get(r, "protocol")));
+	} else if (strcmp(event, "uring-kill") == 0) {
+		const char *op = json_string_value(json_object_get(r, "op"));
+
+		snprintf(dest, sizeof(dest), "uring-kill %s", op ? op : "?");
 	} else if (strcmp(event, "sockopt") == 0) {
 		snprintf(dest, sizeof(dest), "sockopt level=%lld optname=%lld",
 			 (long long)json_integer_value(json_object_get(r, "level")),
