@@ -884,8 +884,10 @@ static __always_inline __u32 ipv6_source_route(struct __sk_buff *skb, __u8 *prot
 			return 0;
 		if (bpf_skb_load_bytes(skb, off, ext, sizeof(ext)))
 			return SRC_ROUTE_BAD;
-		if (next == NEXTHDR_ROUTING)
+		if (next == NEXTHDR_ROUTING) {
+			*proto = ext[0]; /* what the routing header carries */
 			return ext[2] + 1;
+		}
 		next = ext[0];
 		off += (ext[1] + 1) * 8;
 	}

@@ -8,13 +8,18 @@
 . "$(dirname "$0")/lib.sh"
 
 netns_setup || exit 1
+# web32: a server tagged at exec, so that 32-bit syscalls reach the kernel
+# (launched servers are killed by seccomp on the first one).
+cp "$MF_HELPERS/int80" "$MF_TMP/int80-server"
 cat >"$MF_TMP/policy.json" <<JSON
 {
   "version": 1,
-  "servers": { "web": {} },
+  "servers": { "web": {}, "web32": { "exec": ["$MF_TMP/int80-server"] } },
   "rules": [
     { "name": "alice-a", "server": "web", "who": ["alice"],
-      "allow": [ { "to": "$MF_NS_V6_A/128" }, { "to": "$MF_NS_V4_A/32" } ] }
+      "allow": [ { "to": "$MF_NS_V6_A/128" }, { "to": "$MF_NS_V4_A/32" } ] },
+    { "name": "web32-a", "server": "web32", "who": ["*"],
+      "allow": [ { "to": "$MF_NS_V6_A/128" } ] }
   ]
 }
 JSON
@@ -46,6 +51,9 @@ is "$(sr hand rthdr udp "$B" "$A" 9 \
 	"governed: udp send on a socket that already carries a routing header: dropped (EPERM)"
 sr hand rthdr tcp "$B" "$A" 9 "$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --identity alice \
 	--server web -- "$MF_HELPERS/srcroute" fd3 tcp "$A" 9 >/dev/null
+# The 32-bit setsockopt does not run cgroup/setsockopt programs: egress holds.
+is "$(nsx "$MF_TMP/int80-server" rthdr udp "$B" "$A" 9)" EPERM \
+	"governed (exec): IPV6_RTHDR set by a 32-bit setsockopt: the send is dropped (EPERM)"
 sniff_check "governed: no packet reaches B by any of these paths (tcp SYN included)"
 
 # Plain traffic of governed (marked) sockets still flows.
@@ -58,10 +66,10 @@ ok $? "governed: the sniffer sees it reach A"
 mf audit --json >"$MF_TMP/audit.json"
 is "$(jq -r 'select(.event == "sockopt") | "\(.level)/\(.optname)"' "$MF_TMP/audit.json" | sort -u | tr '\n' ' ')" \
 	"41/5 41/57 41/6 " "each refused option is audited (level/optname)"
-is "$(jq -r 'select(.event == "source-route") | "\(.verdict) \(.addr) \(.route)"' "$MF_TMP/audit.json" | sort -u)" \
-	"deny $B 5" "the dropped packets are audited with their first hop and routing type + 1"
+is "$(jq -r 'select(.event == "source-route") | "\(.verdict) \(.addr) \(.route) \(.proto)"' "$MF_TMP/audit.json" | sort -u | tr '\n' ' ')" \
+	"deny $B 5 tcp deny $B 5 udp " "the dropped packets are audited: first hop, routing type + 1, protocol"
 is "$(mf status --json | jq ".counters.sockopts_refused")" 4 "each refused option is counted"
-[ "$(mf status --json | jq '.counters.source_routed_dropped')" -ge 2 ]
+[ "$(mf status --json | jq '.counters.source_routed_dropped')" -ge 3 ]
 ok $? "dropped packets are counted"
 
 done_testing

@@ -53,6 +53,11 @@ ur ring "$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --identity alice --server w
 	"$MF_HELPERS/uring_socket" enter3 >/dev/null 2>&1
 is "$?" 137 "governed: entering a ring set up before the process was governed kills"
 
+# The 32-bit entry (int 0x80) skips the socket() syscall tracepoint too;
+# for launched servers seccomp kills the first foreign-ABI syscall.
+mf run --identity alice --server web -- "$MF_HELPERS/int80" socket 17 3 768 >/dev/null 2>&1
+is "$?" 159 "launched: a 32-bit socket() is killed by seccomp (SIGSYS)"
+
 allow_io_uring
 as_alice packet >/dev/null
 is "$?" 137 "io_uring allowed: IORING_OP_SOCKET for a packet socket kills"
