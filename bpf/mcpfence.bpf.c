@@ -922,10 +922,36 @@ static __always_inline void audit_source_route(const struct mf_sock_mark *m, __u
 }
 
 /*
- * Every packet of a marked (governed) socket is looked at once more on its
- * way out: one that carries a source route is dropped, whatever set the
- * route. For UDP the sendmsg fails with EPERM; a TCP segment is dropped
- * (the connect times out). An unmarked socket costs one storage lookup.
+ * Could the packet carry a source route? Only an IPv4 header with options,
+ * or an IPv6 header followed by hop-by-hop, destination or routing headers
+ * (a routing header sits before any fragment header). Read in place: the
+ * network header of a locally sent packet is in the linear area. 1: maybe.
+ */
+static __always_inline int may_route(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u8 *b = data;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		if (data + 1 > end)
+			return 1; /* not readable in place: look closer */
+		return (b[0] & 0xf) > 5;
+	}
+	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		if (data + 7 > end)
+			return 1;
+		return b[6] == NEXTHDR_HOP || b[6] == NEXTHDR_DEST || b[6] == NEXTHDR_ROUTING;
+	}
+	return 0;
+}
+
+/*
+ * Every packet of a marked (governed) socket that may carry a source route
+ * is looked at once more on its way out: one that does is dropped, whatever
+ * set the route. For UDP the sendmsg fails with EPERM; a TCP segment is
+ * dropped (a SYN: the connect never completes). Other packets cost a look
+ * at their first header bytes; those with options on an unmarked socket,
+ * one storage lookup.
  */
 SEC("cgroup_skb/egress")
 int mf_egress(struct __sk_buff *skb)
@@ -935,6 +961,8 @@ int mf_egress(struct __sk_buff *skb)
 	__u8 daddr[16] = {}, proto = 0, family;
 	__u32 kind;
 
+	if (!may_route(skb))
+		return 1; /* no source route possible: the common case */
 	if (!sk)
 		return 1; /* not from a local socket: not ours */
 	sk = bpf_sk_fullsock(sk);
@@ -946,11 +974,9 @@ int mf_egress(struct __sk_buff *skb)
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		family = MF_FAMILY_V4;
 		kind = ipv4_source_route(skb, &proto, daddr);
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+	} else {
 		family = MF_FAMILY_V6;
 		kind = ipv6_source_route(skb, &proto, daddr);
-	} else {
-		return 1;
 	}
 	if (!kind)
 		return 1;
