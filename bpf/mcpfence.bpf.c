@@ -37,6 +37,11 @@
 #define IPV6_2292RTHDR 5	/* RFC 2292 routing header */
 #define IPV6_2292PKTOPTIONS 6	/* RFC 2292 sticky ancillary data (may hold a routing header) */
 #define IPV6_RTHDR 57		/* routing header */
+/* Per-socket IPsec policies: a tunnel-mode template sends to its endpoint. */
+#define IP_IPSEC_POLICY 16
+#define IP_XFRM_POLICY 17
+#define IPV6_IPSEC_POLICY 34
+#define IPV6_XFRM_POLICY 35
 
 /* Returned by cgroup sock hooks: 1 lets the call proceed, 0 fails it with EPERM. */
 #define HOOK_ALLOW 1
@@ -745,17 +750,20 @@ int BPF_PROG(mf_uring_submit, struct io_kiocb *req)
 static __always_inline bool reroutes(int level, int optname)
 {
 	if (level == SOL_IP)
-		return optname == IP_OPTIONS;
+		return optname == IP_OPTIONS || optname == IP_IPSEC_POLICY ||
+		       optname == IP_XFRM_POLICY;
 	if (level == SOL_IPV6)
 		return optname == IPV6_RTHDR || optname == IPV6_2292RTHDR ||
-		       optname == IPV6_2292PKTOPTIONS;
+		       optname == IPV6_2292PKTOPTIONS || optname == IPV6_IPSEC_POLICY ||
+		       optname == IPV6_XFRM_POLICY;
 	return false;
 }
 
 /*
  * A source route (IPv4 LSRR/SSRR options, an IPv6 routing header) makes the
  * kernel send to its first hop instead of the destination the connect and
- * sendmsg hooks approved. The socket options that set one are refused to
+ * sendmsg hooks approved; a per-socket IPsec policy in tunnel mode sends to
+ * its tunnel's endpoint. The socket options that set them are refused to
  * governed processes here; the same routes given as ancillary data of one
  * sendmsg (and the options set through a path that skips this hook, such as
  * a 32-bit setsockopt) are caught at egress (mf_egress). Others pay two

@@ -41,6 +41,7 @@ is "$(as_alice rthdr udp "$B" "$A" 9)" EPERM "governed: setsockopt IPV6_RTHDR is
 is "$(as_alice rthdr tcp "$B" "$A" 9)" EPERM "governed: setsockopt IPV6_RTHDR is refused (tcp)"
 is "$(as_alice rthdr2292 udp "$B" "$A" 9)" EPERM "governed: setsockopt IPV6_2292RTHDR is refused"
 is "$(as_alice pktoptions udp "$B" "$A" 9)" EPERM "governed: setsockopt IPV6_2292PKTOPTIONS is refused"
+is "$(as_alice xfrm udp "$B" "$A" 9)" EPERM "governed: setsockopt IPV6_XFRM_POLICY is refused"
 # Without CONFIG_IPV6_MIP6 the kernel itself refuses routing headers as
 # ancillary data (EINVAL); with it, egress drops the packet (EPERM).
 like "$(as_alice rthdr-cmsg udp "$B" "$A" 9)" "^(EINVAL|EPERM)$" \
@@ -65,10 +66,10 @@ ok $? "governed: the sniffer sees it reach A"
 
 mf audit --json >"$MF_TMP/audit.json"
 is "$(jq -r 'select(.event == "sockopt") | "\(.level)/\(.optname)"' "$MF_TMP/audit.json" | sort -u | tr '\n' ' ')" \
-	"41/5 41/57 41/6 " "each refused option is audited (level/optname)"
+	"41/35 41/5 41/57 41/6 " "each refused option is audited (level/optname)"
 is "$(jq -r 'select(.event == "source-route") | "\(.verdict) \(.addr) \(.route) \(.proto)"' "$MF_TMP/audit.json" | sort -u | tr '\n' ' ')" \
 	"deny $B 5 tcp deny $B 5 udp " "the dropped packets are audited: first hop, routing type + 1, protocol"
-is "$(mf status --json | jq ".counters.sockopts_refused")" 4 "each refused option is counted"
+is "$(mf status --json | jq ".counters.sockopts_refused")" 5 "each refused option is counted"
 [ "$(mf status --json | jq '.counters.source_routed_dropped')" -ge 3 ]
 ok $? "dropped packets are counted"
 

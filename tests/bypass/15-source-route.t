@@ -41,6 +41,8 @@ is "$(as_alice lsrr-cmsg udp "$B" "$A" 9)" EPERM \
 	"governed: a source route as ancillary data (IP_RETOPTS): dropped at egress, sendmsg fails"
 is "$(handed lsrr udp)" EPERM "governed: udp send on a socket that already carries a source route"
 handed lsrr tcp >/dev/null
+is "$(sr xfrm udp "$B" "$A" 9)" EINVAL "ungoverned: IP_XFRM_POLICY reaches the kernel (which refuses this one)"
+is "$(as_alice xfrm udp "$B" "$A" 9)" EPERM "governed: setsockopt IP_XFRM_POLICY (per-socket IPsec tunnel) is refused"
 sniff_check "governed: no packet reaches B by any of these paths (tcp SYN included)"
 
 sniff_start "$A"
@@ -54,11 +56,11 @@ is "$(mf_ns run --identity alice --server web -- "$MF_HELPERS/probe" sendto udp 
 ok $? "governed: the sniffer sees it reach A"
 
 mf audit --json >"$MF_TMP/audit.json"
-is "$(jq -r 'select(.event == "sockopt") | "\(.level)/\(.optname)"' "$MF_TMP/audit.json" | sort -u)" \
-	"0/4" "the refused option is audited (level/optname)"
+is "$(jq -r 'select(.event == "sockopt") | "\(.level)/\(.optname)"' "$MF_TMP/audit.json" | sort -u | tr '\n' ' ')" \
+	"0/17 0/4 " "each refused option is audited (level/optname)"
 is "$(jq -r 'select(.event == "source-route") | "\(.verdict) \(.addr) \(.route)"' "$MF_TMP/audit.json" | sort -u)" \
 	"deny $B 131" "the dropped packets are audited with their first hop and option (LSRR)"
-is "$(mf status --json | jq '.counters.sockopts_refused')" 2 "each refused option is counted"
+is "$(mf status --json | jq '.counters.sockopts_refused')" 3 "each refused option is counted"
 [ "$(mf status --json | jq '.counters.source_routed_dropped')" -ge 3 ]
 ok $? "dropped packets are counted"
 

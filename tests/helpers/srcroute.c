@@ -13,6 +13,8 @@
  *   srcroute lsrr-cmsg udp VIA DST PORT       IP_RETOPTS as ancillary data of one sendmsg
  *   srcroute rr-cmsg udp VIA DST PORT         the same with record route (no source route:
  *                                             VIA is unused)
+ *   srcroute xfrm udp VIA DST PORT            setsockopt IP_XFRM_POLICY / IPV6_XFRM_POLICY
+ *                                             (an empty policy: only the refusal matters)
  *   srcroute hand MODE udp|tcp VIA DST PORT CMD...
  *                                  set MODE's route on a socket here (not governed),
  *                                  then exec CMD with that socket as fd 3
@@ -204,6 +206,10 @@ static int run(const char *mode, int tcp, const char *via, const char *dst, int 
 	} else if (strcmp(mode, "lsrr-cmsg") == 0 && !v6 && !tcp) {
 		len = build_lsrr(opt, &via4);
 		return send_cmsg(fd, to, tolen, IPPROTO_IP, IP_RETOPTS, opt, len);
+	} else if (strcmp(mode, "xfrm") == 0) {
+		memset(opt, 0, sizeof(opt));
+		if (setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? 35 : 17, opt, sizeof(opt)))
+			return errno;
 	} else if (strcmp(mode, "rr-cmsg") == 0 && !v6 && !tcp) {
 		len = build_rr(opt);
 		return send_cmsg(fd, to, tolen, IPPROTO_IP, IP_RETOPTS, opt, len);
@@ -259,7 +265,7 @@ int main(int argc, char **argv)
 	printf("%s\n", errno_name(err));
 	return 0;
 usage:
-	fprintf(stderr, "usage: srcroute rthdr|rthdr2292|rthdr-cmsg|pktoptions|lsrr|lsrr-cmsg|rr-cmsg "
+	fprintf(stderr, "usage: srcroute rthdr|rthdr2292|rthdr-cmsg|pktoptions|lsrr|lsrr-cmsg|rr-cmsg|xfrm "
 			"udp|tcp VIA DST PORT\n"
 			"       srcroute hand MODE udp|tcp VIA DST PORT CMD...\n"
 			"       srcroute fd3 udp|tcp DST PORT\n");
