@@ -502,7 +502,8 @@ static __always_inline void dest_v6(struct dest *d, struct bpf_sock_addr *ctx)
  * Mark a governed process's socket for the egress program. The storage is
  * created only if absent: the first governed user names the socket. When it
  * cannot be created (no memory) the caller denies: an unmarked socket would
- * escape the egress check.
+ * escape the egress check (closed). sk: a sock_addr program's ctx->sk, or
+ * cgroup/sock_create's ctx itself (the helper takes either there).
  */
 static __always_inline bool mark_sock(struct bpf_sock *sk, const struct mf_tag *tag)
 {
@@ -587,19 +588,8 @@ int mf_sock_create(struct bpf_sock *ctx)
 	if (!tag)
 		return HOOK_ALLOW; /* ungoverned: not ours */
 	if ((ctx->type == SOCK_STREAM && ctx->protocol == IPPROTO_TCP) ||
-	    (ctx->type == SOCK_DGRAM && ctx->protocol == IPPROTO_UDP)) {
-		struct mf_sock_mark init = {
-			.identity_id = tag->identity_id,
-			.server_id = tag->server_id,
-			.tgid = bpf_get_current_pid_tgid() >> 32,
-		};
-
-		/* Marked for the egress program; unmarked it would escape it. */
-		if (bpf_sk_storage_get(&sock_marks, ctx, &init, BPF_SK_STORAGE_GET_F_CREATE))
-			return HOOK_ALLOW;
-		count(MF_CNT_DENIED);
-		return HOOK_DENY;
-	}
+	    (ctx->type == SOCK_DGRAM && ctx->protocol == IPPROTO_UDP))
+		return mark_sock(ctx, tag) ? HOOK_ALLOW : HOOK_DENY;
 	count(MF_CNT_SOCKET_REFUSED);
 	e = event_start(tag, MF_EV_SOCKET);
 	if (e) {
