@@ -26,6 +26,22 @@
 #define SOCK_STREAM 1
 #define SOCK_DGRAM 2
 #define SIGKILL 9
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define PAGE_SIZE 4096
+
+/* Socket options that change where a packet goes after its destination was judged. */
+#define SOL_IP 0
+#define SOL_IPV6 41
+#define IP_OPTIONS 4		/* IPv4 options: source routes (LSRR, SSRR) */
+#define IPV6_2292RTHDR 5	/* RFC 2292 routing header */
+#define IPV6_2292PKTOPTIONS 6	/* RFC 2292 sticky ancillary data (may hold a routing header) */
+#define IPV6_RTHDR 57		/* routing header */
+/* Per-socket IPsec policies: a tunnel-mode template sends to its endpoint. */
+#define IP_IPSEC_POLICY 16
+#define IP_XFRM_POLICY 17
+#define IPV6_IPSEC_POLICY 34
+#define IPV6_XFRM_POLICY 35
 
 /* Returned by cgroup sock hooks: 1 lets the call proceed, 0 fails it with EPERM. */
 #define HOOK_ALLOW 1
@@ -171,6 +187,16 @@ static __always_inline void count(__u32 idx)
 		*v += 1;
 }
 
+/* Sockets a governed process created or used; inherited by accepted sockets
+ * (BPF_F_CLONE). Only the egress program reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct mf_sock_mark);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sock_marks SEC(".maps");
+
 static __always_inline struct mf_tag *current_tag(void)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -213,8 +239,14 @@ int BPF_PROG(mf_fork, struct task_struct *parent, struct task_struct *child)
 	if (child_tgid == parent_tgid)
 		return 0;
 	tag = bpf_map_lookup_elem(&tags, &parent_tgid);
-	if (!tag)
-		return 0; /* parent ungoverned */
+	if (!tag) {
+		/* Parent ungoverned: so is the child. An entry under its pid is
+		 * stale (a tag that landed after its process died) and must not
+		 * govern, or be mistaken for, this new process. */
+		if (bpf_map_delete_elem(&tags, &child_tgid) == 0)
+			count(MF_CNT_TAG_STALE);
+		return 0;
+	}
 	if (bpf_map_update_elem(&tags, &child_tgid, tag, BPF_ANY)) {
 		/* The child would run ungoverned (the map is sized to pid_max, so
 		 * only a raised pid_max gets here): it is killed before it runs. */
@@ -466,6 +498,27 @@ static __always_inline void dest_v6(struct dest *d, struct bpf_sock_addr *ctx)
 	__builtin_memcpy(&d->addr[12], &w3, 4);
 }
 
+/*
+ * Mark a governed process's socket for the egress program. The storage is
+ * created only if absent: the first governed user names the socket. When it
+ * cannot be created (no memory) the caller denies: an unmarked socket would
+ * escape the egress check (closed). sk: a sock_addr program's ctx->sk, or
+ * cgroup/sock_create's ctx itself (the helper takes either there).
+ */
+static __always_inline bool mark_sock(struct bpf_sock *sk, const struct mf_tag *tag)
+{
+	struct mf_sock_mark init = {
+		.identity_id = tag->identity_id,
+		.server_id = tag->server_id,
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+	};
+
+	if (bpf_sk_storage_get(&sock_marks, sk, &init, BPF_SK_STORAGE_GET_F_CREATE))
+		return true;
+	count(MF_CNT_DENIED);
+	return false;
+}
+
 static __always_inline int sock_addr4(struct bpf_sock_addr *ctx, __u8 type)
 {
 	struct mf_tag *tag = current_tag();
@@ -473,6 +526,9 @@ static __always_inline int sock_addr4(struct bpf_sock_addr *ctx, __u8 type)
 
 	if (!tag)
 		return HOOK_ALLOW; /* ungoverned: not ours */
+	/* A socket may come from elsewhere (inherited, passed over SCM_RIGHTS). */
+	if (!mark_sock(ctx->sk, tag))
+		return HOOK_DENY;
 	dest_v4(&d, ctx->user_ip4);
 	d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.proto_bit = proto_bit(ctx->protocol);
@@ -486,6 +542,8 @@ static __always_inline int sock_addr6(struct bpf_sock_addr *ctx, __u8 type)
 
 	if (!tag)
 		return HOOK_ALLOW; /* ungoverned: not ours */
+	if (!mark_sock(ctx->sk, tag))
+		return HOOK_DENY;
 	dest_v6(&d, ctx);
 	d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.proto_bit = proto_bit(ctx->protocol);
@@ -531,7 +589,7 @@ int mf_sock_create(struct bpf_sock *ctx)
 		return HOOK_ALLOW; /* ungoverned: not ours */
 	if ((ctx->type == SOCK_STREAM && ctx->protocol == IPPROTO_TCP) ||
 	    (ctx->type == SOCK_DGRAM && ctx->protocol == IPPROTO_UDP))
-		return HOOK_ALLOW;
+		return mark_sock(ctx, tag) ? HOOK_ALLOW : HOOK_DENY;
 	count(MF_CNT_SOCKET_REFUSED);
 	e = event_start(tag, MF_EV_SOCKET);
 	if (e) {
@@ -572,6 +630,356 @@ int mf_socket_family(struct trace_event_raw_sys_enter *ctx)
 		event_submit(e);
 	}
 	bpf_send_signal(SIGKILL);
+	return 0;
+}
+
+/* ---- io_uring: requests that do not pass the syscall hooks ---- */
+
+/*
+ * io_uring runs socket operations without their syscalls: IORING_OP_SOCKET
+ * creates a socket without passing the socket() syscall tracepoint. The
+ * io_uring tracepoints cannot fail a request, and a kill lands only when
+ * the submission is over: the requests submitted with a forbidden one (a
+ * send on the socket it creates, linked or not) run first. So a governed
+ * process gets no ring unless the policy allows io_uring: it is killed when
+ * it sets one up or enters one (inherited rings too). Where io_uring is
+ * allowed, IORING_OP_SOCKET of a family the hooks cannot see still kills.
+ */
+static __always_inline bool uring_allowed(void)
+{
+	struct mf_policy_cfg *pcfg;
+	struct mf_config *cfg;
+	__u32 zero = 0, slot;
+
+	cfg = bpf_map_lookup_elem(&mf_config, &zero);
+	if (!cfg)
+		return false; /* cannot happen for an array; closed */
+	slot = cfg->active_slot & 1;
+	pcfg = bpf_map_lookup_elem(&policy_cfg, &slot);
+	return pcfg && (pcfg->flags & MF_POLICY_LOADED) && (pcfg->flags & MF_POLICY_IO_URING);
+}
+
+static __always_inline void uring_kill(struct mf_tag *tag, __u32 what)
+{
+	struct mf_event *e;
+
+	count(MF_CNT_KILLED);
+	e = event_start(tag, MF_EV_URING_KILL);
+	if (e) {
+		e->verdict = MF_DENY;
+		e->aux = what;
+		event_submit(e);
+	}
+	bpf_send_signal(SIGKILL);
+}
+
+/* Fires inside io_uring_setup, before it returns the ring to the caller. */
+SEC("tp_btf/io_uring_create")
+int BPF_PROG(mf_uring_create, int fd, void *ring, __u32 sq_entries, __u32 cq_entries,
+	     __u32 flags)
+{
+	struct mf_tag *tag = current_tag();
+
+	if (!tag || uring_allowed())
+		return 0; /* ungoverned (not ours), or allowed by policy */
+	uring_kill(tag, MF_URING_SETUP);
+	return 0;
+}
+
+/*
+ * A ring set up before the process was governed (inherited, or passed over a
+ * socket) is entered through io_uring_enter. Syscall tracepoints already run
+ * for every task (mf_socket_family): this one adds nothing to other syscalls.
+ */
+SEC("tp/syscalls/sys_enter_io_uring_enter")
+int mf_uring_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct mf_tag *tag = current_tag();
+
+	if (!tag || uring_allowed())
+		return 0; /* ungoverned (not ours), or allowed by policy */
+	uring_kill(tag, MF_URING_ENTER);
+	return 0;
+}
+
+/* Traced once the request is prepared (its family read from the SQE) and
+ * before it is issued. Everyone else pays an opcode comparison. */
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(mf_uring_submit, struct io_kiocb *req)
+{
+	struct io_socket *sock;
+	struct mf_tag *tag;
+	struct mf_event *e;
+	__u32 family;
+
+	if (req->opcode != IORING_OP_SOCKET)
+		return 0;
+	tag = current_tag();
+	if (!tag)
+		return 0; /* ungoverned: not ours */
+	/* The request's command area holds the prepared socket arguments. */
+	sock = (struct io_socket *)&req->cmd;
+	family = BPF_CORE_READ(sock, domain);
+	if (family == AF_UNIX || family == AF_INET || family == AF_INET6 || family == AF_NETLINK)
+		return 0; /* inet sockets still pass cgroup/sock_create */
+	count(MF_CNT_KILLED);
+	e = event_start(tag, MF_EV_URING_SOCKET_KILL);
+	if (e) {
+		e->verdict = MF_DENY;
+		e->family = family;
+		e->proto = BPF_CORE_READ(sock, protocol);
+		e->aux = BPF_CORE_READ(sock, type);
+		event_submit(e);
+	}
+	bpf_send_signal(SIGKILL);
+	return 0;
+}
+
+/* ---- the packet goes where the verdict said ---- */
+
+static __always_inline bool reroutes(int level, int optname)
+{
+	if (level == SOL_IP)
+		return optname == IP_OPTIONS || optname == IP_IPSEC_POLICY ||
+		       optname == IP_XFRM_POLICY;
+	if (level == SOL_IPV6)
+		return optname == IPV6_RTHDR || optname == IPV6_2292RTHDR ||
+		       optname == IPV6_2292PKTOPTIONS || optname == IPV6_IPSEC_POLICY ||
+		       optname == IPV6_XFRM_POLICY;
+	return false;
+}
+
+/*
+ * A source route (IPv4 LSRR/SSRR options, an IPv6 routing header) makes the
+ * kernel send to its first hop instead of the destination the connect and
+ * sendmsg hooks approved; a per-socket IPsec policy in tunnel mode sends to
+ * its tunnel's endpoint. The socket options that set them are refused to
+ * governed processes here; the same routes given as ancillary data of one
+ * sendmsg (and the options set through a path that skips this hook, such as
+ * a 32-bit setsockopt) are caught at egress (mf_egress). Others pay two
+ * comparisons.
+ */
+SEC("cgroup/setsockopt")
+int mf_setsockopt(struct bpf_sockopt *ctx)
+{
+	struct mf_tag *tag;
+	struct mf_event *e;
+
+	if (!reroutes(ctx->level, ctx->optname))
+		goto allow;
+	tag = current_tag();
+	if (!tag)
+		goto allow; /* ungoverned: not ours */
+	count(MF_CNT_SOCKOPT_REFUSED);
+	e = event_start(tag, MF_EV_SOCKOPT);
+	if (e) {
+		e->verdict = MF_DENY;
+		e->proto = ctx->level;
+		e->aux = ctx->optname;
+		event_submit(e);
+	}
+	return HOOK_DENY;
+allow:
+	/* The program sees only the first page of a larger value: optlen 0
+	 * tells the kernel to use the caller's whole value, untouched
+	 * (Documentation/bpf/prog_cgroup_sockopt.rst). */
+	if (ctx->optlen > PAGE_SIZE)
+		ctx->optlen = 0;
+	return HOOK_ALLOW;
+}
+
+#define IPV4_OPT_LSRR 0x83
+#define IPV4_OPT_SSRR 0x89
+#define IPV4_OPT_MAX 40
+#define IPV6_EXT_MAX 8 /* extension headers walked before giving up (closed) */
+#define NEXTHDR_HOP 0
+#define NEXTHDR_ROUTING 43
+#define NEXTHDR_FRAGMENT 44
+#define NEXTHDR_DEST 60
+#define SRC_ROUTE_BAD 0xff /* aux of a header that could not be parsed */
+
+struct ipv4_opts {
+	__u8 opt[IPV4_OPT_MAX];
+	__u32 len;
+	__u32 off;
+	__u32 found;
+};
+
+/* One option per call of bpf_loop (verified once, whatever the layout). */
+static long ipv4_opt_step(__u64 index, void *data)
+{
+	struct ipv4_opts *o = data;
+	__u32 off = o->off;
+	__u8 type, len;
+
+	if (off >= o->len || off >= IPV4_OPT_MAX)
+		return 1;
+	type = o->opt[off];
+	if (type == 0)
+		return 1; /* end of options */
+	if (type == 1) {
+		o->off = off + 1; /* no-op */
+		return 0;
+	}
+	if (type == IPV4_OPT_LSRR || type == IPV4_OPT_SSRR) {
+		o->found = type;
+		return 1;
+	}
+	if (off + 1 >= o->len || off + 1 >= IPV4_OPT_MAX) {
+		o->found = SRC_ROUTE_BAD;
+		return 1;
+	}
+	len = o->opt[off + 1];
+	if (len < 2) {
+		o->found = SRC_ROUTE_BAD;
+		return 1;
+	}
+	o->off = off + len;
+	return 0;
+}
+
+/* Returns the source-route option type found, 0 for none, SRC_ROUTE_BAD
+ * for options that do not parse. Other options (record route, timestamps,
+ * security labels) do not change where the packet goes: they pass. */
+static __always_inline __u32 ipv4_source_route(struct __sk_buff *skb, __u8 *proto, __u8 *daddr)
+{
+	struct ipv4_opts o = {};
+	__u8 hdr[20];
+	__u32 optlen;
+
+	if (bpf_skb_load_bytes(skb, 0, hdr, sizeof(hdr)))
+		return SRC_ROUTE_BAD;
+	*proto = hdr[9];
+	__builtin_memcpy(daddr, &hdr[16], 4);
+	optlen = (hdr[0] & 0xf) * 4;
+	if (optlen <= 20)
+		return 0; /* no options: the common case */
+	optlen -= 20;
+	if (optlen > IPV4_OPT_MAX || bpf_skb_load_bytes(skb, 20, o.opt, optlen))
+		return SRC_ROUTE_BAD;
+	o.len = optlen;
+	bpf_loop(IPV4_OPT_MAX, ipv4_opt_step, &o, 0);
+	return o.found;
+}
+
+/* Returns the routing header type + 1 if the chain holds one, 0 for none,
+ * SRC_ROUTE_BAD for a chain that does not parse or is too long. A routing
+ * header sits in the unfragmentable part: the walk stops at a fragment
+ * header or at the first upper-layer header. */
+static __always_inline __u32 ipv6_source_route(struct __sk_buff *skb, __u8 *proto, __u8 *daddr)
+{
+	__u8 hdr[40], ext[4];
+	__u32 off = 40;
+	__u8 next;
+
+	if (bpf_skb_load_bytes(skb, 0, hdr, sizeof(hdr)))
+		return SRC_ROUTE_BAD;
+	__builtin_memcpy(daddr, &hdr[24], 16);
+	next = hdr[6];
+	for (int i = 0; i < IPV6_EXT_MAX; i++) {
+		*proto = next;
+		if (next != NEXTHDR_HOP && next != NEXTHDR_DEST && next != NEXTHDR_ROUTING)
+			return 0;
+		if (bpf_skb_load_bytes(skb, off, ext, sizeof(ext)))
+			return SRC_ROUTE_BAD;
+		if (next == NEXTHDR_ROUTING) {
+			*proto = ext[0]; /* what the routing header carries */
+			return ext[2] + 1;
+		}
+		next = ext[0];
+		off += (ext[1] + 1) * 8;
+	}
+	return SRC_ROUTE_BAD;
+}
+
+/* Audit record for a packet that may be sent from softirq context: the
+ * process is the one that marked the socket, not the current task. */
+static __always_inline void audit_source_route(const struct mf_sock_mark *m, __u8 family,
+					       __u8 proto, const __u8 *daddr, __u32 kind)
+{
+	struct mf_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count(MF_CNT_AUDIT_DROPPED);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->tgid = m->tgid;
+	e->pid = m->tgid;
+	e->identity_id = m->identity_id;
+	e->server_id = m->server_id;
+	e->type = MF_EV_SOURCE_ROUTE;
+	e->rule = MF_RULE_DEFAULT;
+	e->verdict = MF_DENY;
+	e->family = family;
+	e->proto = proto;
+	e->aux = kind;
+	__builtin_memcpy(e->addr, daddr, sizeof(e->addr)); /* IPv4: first 4 bytes, rest 0 */
+	event_submit(e);
+}
+
+/*
+ * Could the packet carry a source route? Only an IPv4 header with options,
+ * or an IPv6 header followed by hop-by-hop, destination or routing headers
+ * (a routing header sits before any fragment header). Read in place: the
+ * network header of a locally sent packet is in the linear area. 1: maybe.
+ */
+static __always_inline int may_route(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u8 *b = data;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		if (data + 1 > end)
+			return 1; /* not readable in place: look closer */
+		return (b[0] & 0xf) > 5;
+	}
+	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		if (data + 7 > end)
+			return 1;
+		return b[6] == NEXTHDR_HOP || b[6] == NEXTHDR_DEST || b[6] == NEXTHDR_ROUTING;
+	}
+	return 0;
+}
+
+/*
+ * Every packet of a marked (governed) socket that may carry a source route
+ * is looked at once more on its way out: one that does is dropped, whatever
+ * set the route. For UDP the sendmsg fails with EPERM; a TCP segment is
+ * dropped (a SYN: the connect never completes). Other packets cost a look
+ * at their first header bytes; those with options on an unmarked socket,
+ * one storage lookup.
+ */
+SEC("cgroup_skb/egress")
+int mf_egress(struct __sk_buff *skb)
+{
+	struct mf_sock_mark *mark;
+	struct bpf_sock *sk = skb->sk;
+	__u8 daddr[16] = {}, proto = 0, family;
+	__u32 kind;
+
+	if (!may_route(skb))
+		return 1; /* no source route possible: the common case */
+	if (!sk)
+		return 1; /* not from a local socket: not ours */
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return 1; /* request and time-wait sockets carry no options of the process */
+	mark = bpf_sk_storage_get(&sock_marks, sk, 0, 0);
+	if (!mark)
+		return 1; /* ungoverned socket: not ours */
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		family = MF_FAMILY_V4;
+		kind = ipv4_source_route(skb, &proto, daddr);
+	} else {
+		family = MF_FAMILY_V6;
+		kind = ipv6_source_route(skb, &proto, daddr);
+	}
+	if (!kind)
+		return 1;
+	count(MF_CNT_SOURCE_ROUTE_DROPPED);
+	audit_source_route(mark, family, proto, daddr, kind);
 	return 0;
 }
 

@@ -45,6 +45,17 @@ struct mf_tag {
 	__u32 reserved;
 };
 
+/* ---- governed sockets: sock_marks socket storage -> struct mf_sock_mark ----
+ * Set on every socket a governed process creates or uses; accepted sockets
+ * inherit it from their listener. The packet of a marked socket is judged
+ * again at egress (source routes), even when sent from softirq context. */
+struct mf_sock_mark {
+	__u32 identity_id;
+	__u32 server_id;
+	__u32 tgid; /* the process that marked it */
+	__u32 reserved;
+};
+
 /* ---- executables tagged at exec: exec_servers map ---- */
 struct mf_exec_key {
 	__u64 ino;
@@ -82,6 +93,10 @@ struct mf_config {
 #define MF_POLICY_LOADED 0x1
 #define MF_POLICY_AUDIT_ONLY 0x2   /* mode "audit": record denials, block nothing */
 #define MF_POLICY_AUDIT_ALLOWED 0x4 /* audit.allowed "all" */
+/* Governed processes may use io_uring. Without it a governed process that
+ * sets up or enters a ring is killed: a tracepoint cannot fail a request,
+ * and requests submitted together run before a kill lands. */
+#define MF_POLICY_IO_URING 0x8
 
 struct mf_policy_cfg {
 	__u32 flags;
@@ -137,11 +152,19 @@ enum mf_event_type {
 	MF_EV_SOCKET_KILL = 4, /* socket family the hooks cannot see: process killed */
 	MF_EV_TAG_EXEC = 5,    /* process tagged at exec */
 	MF_EV_TAG_LOST = 6,    /* a tag could not be stored: process killed */
+	MF_EV_SOCKOPT = 7,     /* a socket option that reroutes packets, refused */
+	MF_EV_SOURCE_ROUTE = 8, /* a source-routed packet of a governed socket, dropped */
+	MF_EV_URING_SOCKET_KILL = 9, /* io_uring socket of a family the hooks cannot see */
+	MF_EV_URING_KILL = 10, /* io_uring set up or entered, not allowed: process killed */
 	/* local sockets and inbound */
 	MF_EV_UNIX_CONNECT = 20, /* connect() to a unix socket: struct mf_unix_event */
 	MF_EV_UNIX_SENDMSG = 21, /* datagram to a unix socket name: struct mf_unix_event */
 	MF_EV_BIND = 22,         /* bind() to a port the server may not listen on */
 };
+
+/* aux of MF_EV_URING_KILL */
+#define MF_URING_SETUP 1
+#define MF_URING_ENTER 2
 
 struct mf_event {
 	__u64 ts_ns; /* CLOCK_BOOTTIME */
@@ -154,10 +177,11 @@ struct mf_event {
 	__u8 type;
 	__u8 verdict;
 	__u8 family; /* MF_FAMILY_V4/V6 as judged; socket events: AF_* */
-	__u8 proto;  /* IPPROTO_TCP/UDP; socket events: protocol */
+	__u8 proto;  /* IPPROTO_TCP/UDP; socket events: protocol; sockopt: level */
 	__u16 port;  /* host order */
 	__u8 addr[16];
-	__u32 aux; /* socket events: socket type */
+	__u32 aux; /* socket events: socket type; sockopt: option name;
+		    * source-route: option or routing header type */
 	__u32 reserved;
 	char comm[16];
 };
@@ -177,6 +201,9 @@ enum mf_counter {
 	MF_CNT_TAG_FAILED, /* tags that could not be stored (map full) */
 	MF_CNT_SOCKET_REFUSED,
 	MF_CNT_KILLED,
+	MF_CNT_SOCKOPT_REFUSED, /* rerouting socket options refused */
+	MF_CNT_SOURCE_ROUTE_DROPPED, /* source-routed packets of governed sockets dropped */
+	MF_CNT_TAG_STALE, /* stale tags of a reused pid removed at fork */
 	MF_CNT_UNIX_ALLOWED,
 	MF_CNT_UNIX_DENIED,
 	MF_CNT_BIND_DENIED,

@@ -84,6 +84,14 @@ static const char *event_name(uint8_t type)
 		return "tag-exec";
 	case MF_EV_TAG_LOST:
 		return "tag-lost";
+	case MF_EV_SOCKOPT:
+		return "sockopt";
+	case MF_EV_SOURCE_ROUTE:
+		return "source-route";
+	case MF_EV_URING_SOCKET_KILL:
+		return "uring-socket-kill";
+	case MF_EV_URING_KILL:
+		return "uring-kill";
 	case MF_EV_UNIX_CONNECT:
 		return "unix-connect";
 	case MF_EV_UNIX_SENDMSG:
@@ -276,6 +284,9 @@ static bool event_line(struct agent *a, const struct mf_event *e, size_t size,
 		unix_name_fields(&j, e, size);
 		break;
 	case MF_EV_BIND:
+	case MF_EV_SOURCE_ROUTE:
+		/* bind: the local address and port; source-route: the packet's
+		 * destination, which is the route's first hop. */
 		inet_ntop(e->family == MF_FAMILY_V4 ? AF_INET : AF_INET6, e->addr, addr,
 			  sizeof(addr));
 		jl_str(&j, "family", e->family == MF_FAMILY_V4 ? "ipv4" : "ipv6");
@@ -284,10 +295,23 @@ static bool event_line(struct agent *a, const struct mf_event *e, size_t size,
 		else
 			jl_uint(&j, "proto", e->proto);
 		jl_str(&j, "addr", addr);
-		jl_uint(&j, "port", e->port);
+		if (e->type == MF_EV_BIND)
+			jl_uint(&j, "port", e->port);
+		else
+			/* IPv4: the option (131 LSRR, 137 SSRR); IPv6: routing type + 1;
+			 * 255: headers that did not parse. */
+			jl_uint(&j, "route", e->aux);
+		break;
+	case MF_EV_URING_KILL:
+		jl_str(&j, "op", e->aux == MF_URING_SETUP ? "setup" : "enter");
+		break;
+	case MF_EV_SOCKOPT:
+		jl_uint(&j, "level", e->proto);
+		jl_uint(&j, "optname", e->aux);
 		break;
 	case MF_EV_SOCKET:
 	case MF_EV_SOCKET_KILL:
+	case MF_EV_URING_SOCKET_KILL:
 		jl_uint(&j, "socket_family", e->family);
 		jl_uint(&j, "socket_type", e->aux);
 		jl_uint(&j, "protocol", e->proto);

@@ -97,8 +97,15 @@ static void link_pin_path(const struct agent *a, const struct bpf_program *prog,
 
 static bool is_cgroup_prog(const struct bpf_program *prog)
 {
-	return bpf_program__type(prog) == BPF_PROG_TYPE_CGROUP_SOCK_ADDR ||
-	       bpf_program__type(prog) == BPF_PROG_TYPE_CGROUP_SOCK;
+	switch (bpf_program__type(prog)) {
+	case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
+	case BPF_PROG_TYPE_CGROUP_SOCK:
+	case BPF_PROG_TYPE_CGROUP_SOCKOPT:
+	case BPF_PROG_TYPE_CGROUP_SKB:
+		return true;
+	default:
+		return false;
+	}
 }
 
 static int attach_prog(struct agent *a, struct bpf_program *prog)

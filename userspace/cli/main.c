@@ -672,17 +672,29 @@ static void render_record(const json_t *r)
 
 	if (!event)
 		event = "?";
-	if (addr) {
+	if (addr && strcmp(event, "source-route") == 0) {
+		/* addr: the first hop the route would have sent the packet to */
+		snprintf(dest, sizeof(dest), "source-route via %s", addr);
+	} else if (addr) {
 		bool v6 = family && strcmp(family, "ipv6") == 0;
 
 		snprintf(dest, sizeof(dest), "%s %s%s%s:%lld", proto ? proto : "?",
 			 v6 ? "[" : "", addr, v6 ? "]" : "",
 			 (long long)json_integer_value(json_object_get(r, "port")));
-	} else if (strcmp(event, "socket") == 0 || strcmp(event, "socket-kill") == 0) {
+	} else if (strcmp(event, "socket") == 0 || strcmp(event, "socket-kill") == 0 ||
+		   strcmp(event, "uring-socket-kill") == 0) {
 		snprintf(dest, sizeof(dest), "%s family=%lld type=%lld proto=%lld", event,
 			 (long long)json_integer_value(json_object_get(r, "socket_family")),
 			 (long long)json_integer_value(json_object_get(r, "socket_type")),
 			 (long long)json_integer_value(json_object_get(r, "protocol")));
+	} else if (strcmp(event, "uring-kill") == 0) {
+		const char *op = json_string_value(json_object_get(r, "op"));
+
+		snprintf(dest, sizeof(dest), "uring-kill %s", op ? op : "?");
+	} else if (strcmp(event, "sockopt") == 0) {
+		snprintf(dest, sizeof(dest), "sockopt level=%lld optname=%lld",
+			 (long long)json_integer_value(json_object_get(r, "level")),
+			 (long long)json_integer_value(json_object_get(r, "optname")));
 	} else if (strcmp(event, "policy-load") == 0) {
 		const char *e = json_string_value(json_object_get(r, "error"));
 
