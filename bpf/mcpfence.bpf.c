@@ -894,14 +894,16 @@ static __always_inline __u32 ipv6_source_route(struct __sk_buff *skb, __u8 *prot
 
 /* Audit record for a packet that may be sent from softirq context: the
  * process is the one that marked the socket, not the current task. */
-static __always_inline void audit_source_route(const struct mf_sock_mark *m, __u8 family,
-					       __u8 proto, const __u8 *daddr, __u32 kind)
+/* Reserve an audit record for the process that marked a socket (egress and
+ * ingress run in softirq context too, where the current task is anyone's),
+ * or count the drop. */
+static __always_inline struct mf_event *event_start_sock(const struct mf_sock_mark *m, __u8 type)
 {
 	struct mf_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
 	if (!e) {
 		count(MF_CNT_AUDIT_DROPPED);
-		return;
+		return NULL;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = bpf_ktime_get_boot_ns();
@@ -909,8 +911,18 @@ static __always_inline void audit_source_route(const struct mf_sock_mark *m, __u
 	e->pid = m->tgid;
 	e->identity_id = m->identity_id;
 	e->server_id = m->server_id;
-	e->type = MF_EV_SOURCE_ROUTE;
+	e->type = type;
 	e->rule = MF_RULE_DEFAULT;
+	return e;
+}
+
+static __always_inline void audit_source_route(const struct mf_sock_mark *m, __u8 family,
+					       __u8 proto, const __u8 *daddr, __u32 kind)
+{
+	struct mf_event *e = event_start_sock(m, MF_EV_SOURCE_ROUTE);
+
+	if (!e)
+		return;
 	e->verdict = MF_DENY;
 	e->family = family;
 	e->proto = proto;
@@ -1207,14 +1219,30 @@ static __always_inline void bind_addr(struct bpf_sock_addr *ctx, __u8 family, __
 	__builtin_memcpy(&addr[12], &w3, 4);
 }
 
+/* May the server listen on port? Every missing piece denies. */
+static __always_inline bool listen_granted(__u32 slot, __u32 server_id, __u16 port)
+{
+	struct mf_listen_key lkey = { .slot = slot, .server_id = server_id };
+	struct mf_listen_val *val = bpf_map_lookup_elem(&listen_ports, &lkey);
+
+	if (!val)
+		return false; /* the server may listen on no port: closed */
+	for (int i = 0; i < MF_LISTEN_MAX_RANGES; i++) {
+		if (i >= val->nranges)
+			break;
+		if (port >= val->ranges[i].lo && port <= val->ranges[i].hi)
+			return true;
+	}
+	return false;
+}
+
 static __always_inline int bind_judge(struct bpf_sock_addr *ctx, __u8 family)
 {
 	struct mf_tag *tag = current_tag();
-	struct mf_listen_key lkey = {};
 	struct mf_policy_cfg pcfg = {};
-	struct mf_listen_val *val;
 	struct mf_event *e;
 	bool allowed = false;
+	__u32 slot;
 	__u16 port;
 	__u8 verdict;
 
@@ -1223,21 +1251,8 @@ static __always_inline int bind_judge(struct bpf_sock_addr *ctx, __u8 family)
 	port = bpf_ntohs((__u16)ctx->user_port);
 	if (port == 0)
 		return HOOK_ALLOW;
-	if (!active_policy(&lkey.slot, &pcfg))
-		goto decide;
-	lkey.server_id = tag->server_id;
-	val = bpf_map_lookup_elem(&listen_ports, &lkey);
-	if (!val)
-		goto decide; /* the server may listen on no port: closed */
-	for (int i = 0; i < MF_LISTEN_MAX_RANGES; i++) {
-		if (i >= val->nranges)
-			break;
-		if (port >= val->ranges[i].lo && port <= val->ranges[i].hi) {
-			allowed = true;
-			break;
-		}
-	}
-decide:
+	if (active_policy(&slot, &pcfg))
+		allowed = listen_granted(slot, tag->server_id, port);
 	verdict = local_verdict(allowed, pcfg.flags, MF_CNT_BIND_DENIED);
 	if (verdict != MF_ALLOW || (pcfg.flags & MF_POLICY_AUDIT_ALLOWED)) {
 		e = event_start(tag, MF_EV_BIND);
@@ -1264,4 +1279,50 @@ SEC("cgroup/bind6")
 int mf_bind6(struct bpf_sock_addr *ctx)
 {
 	return bind_judge(ctx, MF_FAMILY_V6);
+}
+
+/*
+ * listen() on an unbound socket, or after binding port 0, takes an
+ * ephemeral port without passing a bind hook, and no hook can fail listen()
+ * itself. So what reaches a governed listener is judged here: for a TCP
+ * segment to a listening socket (a SYN, or the ACK of a syncookie) the
+ * kernel runs the cgroup ingress program with that listener as skb->sk
+ * (tcp_filter, before the listener sees it). Unless the server may listen
+ * on the port, the segment is dropped: no connection is ever accepted.
+ * Every other packet pays a socket-state comparison.
+ */
+SEC("cgroup_skb/ingress")
+int mf_ingress(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct mf_policy_cfg pcfg = {};
+	struct mf_sock_mark *mark;
+	bool allowed = false;
+	struct mf_event *e;
+	__u32 slot;
+	__u8 verdict;
+
+	if (!sk)
+		return 1; /* no socket: not ours */
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->state != BPF_TCP_LISTEN)
+		return 1; /* not a listener: judged where it connected or sent */
+	mark = bpf_sk_storage_get(&sock_marks, sk, 0, 0);
+	if (!mark)
+		return 1; /* ungoverned listener: not ours */
+	if (active_policy(&slot, &pcfg))
+		allowed = listen_granted(slot, mark->server_id, (__u16)sk->src_port);
+	verdict = local_verdict(allowed, pcfg.flags, MF_CNT_LISTEN_DROPPED);
+	if (verdict == MF_ALLOW)
+		return 1;
+	e = event_start_sock(mark, MF_EV_LISTEN);
+	if (e) {
+		e->generation = pcfg.generation;
+		e->verdict = verdict;
+		e->family = sk->family == AF_INET6 ? MF_FAMILY_V6 : MF_FAMILY_V4;
+		e->proto = IPPROTO_TCP;
+		e->port = (__u16)sk->src_port;
+		event_submit(e);
+	}
+	return verdict == MF_DENY ? 0 : 1;
 }

@@ -160,6 +160,7 @@ enum mf_event_type {
 	MF_EV_UNIX_CONNECT = 20, /* connect() to a unix socket: struct mf_unix_event */
 	MF_EV_UNIX_SENDMSG = 21, /* datagram to a unix socket name: struct mf_unix_event */
 	MF_EV_BIND = 22,         /* bind() to a port the server may not listen on */
+	MF_EV_LISTEN = 23,       /* a connection to a listener on such a port, dropped */
 };
 
 /* aux of MF_EV_URING_KILL */
@@ -207,6 +208,7 @@ enum mf_counter {
 	MF_CNT_UNIX_ALLOWED,
 	MF_CNT_UNIX_DENIED,
 	MF_CNT_BIND_DENIED,
+	MF_CNT_LISTEN_DROPPED, /* segments to governed listeners on ungranted ports */
 	MF_CNT_MAX,
 };
 

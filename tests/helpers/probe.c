@@ -14,6 +14,12 @@
  *                                       name's NUL with TAIL ("": no NUL at all)
  *   probe unix-sendto NAME              one datagram to a Unix socket name
  *   probe bind tcp|udp ADDR PORT        bind() (then listen() for tcp)
+ *   probe listen-accept unbound|port0 MS  listen() without bind (or after binding
+ *                                       127.0.0.1:0); prints "PORT n" to stderr,
+ *                                       then OK if a connection is accepted
+ *                                       within MS milliseconds, else ETIMEDOUT
+ *   probe connect-wait ADDR PORT MS     non-blocking TCP connect, OK if it
+ *                                       completes within MS milliseconds
  *   probe fork OP...                    in a child process
  *   probe daemon OP...                  in a grandchild after double fork + setsid
  *   probe thread OP...                  in a new thread
@@ -28,6 +34,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -213,6 +220,52 @@ static int bind_op(int type, const char *addr, const char *port)
 	return err;
 }
 
+/* A server that never binds: listen() takes an ephemeral port by itself. */
+static int listen_accept(const char *mode, const char *ms)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	struct pollfd pfd = { .events = POLLIN };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), c;
+
+	if (fd < 0)
+		return errno;
+	if (strcmp(mode, "port0") == 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		return errno;
+	if (listen(fd, 1) < 0 || getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
+		return errno;
+	fprintf(stderr, "PORT %u\n", ntohs(sin.sin_port));
+	pfd.fd = fd;
+	if (poll(&pfd, 1, atoi(ms)) != 1)
+		return ETIMEDOUT;
+	c = accept(fd, NULL, NULL);
+	if (c < 0)
+		return errno;
+	close(c);
+	close(fd);
+	return 0;
+}
+
+static int connect_wait(const char *addr, const char *port, const char *ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t len, elen = sizeof(int);
+	int family = parse_addr(addr, port, &ss, &len), err = 0;
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+	if (fd < 0)
+		return errno;
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS)
+		err = errno;
+	else if (poll(&pfd, 1, atoi(ms)) != 1)
+		err = ETIMEDOUT;
+	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
 static int op_socket(const char *kind)
 {
 	int family = AF_INET, type, proto, fd;
@@ -332,6 +385,10 @@ static int run_op(int argc, char **argv)
 	if (strcmp(argv[0], "bind") == 0 && argc == 4)
 		return bind_op(strcmp(argv[1], "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM, argv[2],
 			       argv[3]);
+	if (strcmp(argv[0], "listen-accept") == 0 && argc == 3)
+		return listen_accept(argv[1], argv[2]);
+	if (strcmp(argv[0], "connect-wait") == 0 && argc == 4)
+		return connect_wait(argv[1], argv[2], argv[3]);
 	if (strcmp(argv[0], "socket") == 0 && argc == 2)
 		return op_socket(argv[1]);
 	if (strcmp(argv[0], "fork") == 0)

@@ -98,6 +98,8 @@ static const char *event_name(uint8_t type)
 		return "unix-sendmsg";
 	case MF_EV_BIND:
 		return "bind";
+	case MF_EV_LISTEN:
+		return "listen";
 	default:
 		return "unknown";
 	}
@@ -301,6 +303,11 @@ static bool event_line(struct agent *a, const struct mf_event *e, size_t size,
 			/* IPv4: the option (131 LSRR, 137 SSRR); IPv6: routing type + 1;
 			 * 255: headers that did not parse. */
 			jl_uint(&j, "route", e->aux);
+		break;
+	case MF_EV_LISTEN:
+		jl_str(&j, "family", e->family == MF_FAMILY_V4 ? "ipv4" : "ipv6");
+		jl_str(&j, "proto", "tcp");
+		jl_uint(&j, "port", e->port);
 		break;
 	case MF_EV_URING_KILL:
 		jl_str(&j, "op", e->aux == MF_URING_SETUP ? "setup" : "enter");

@@ -330,6 +330,7 @@ static const char *const counter_names[MF_CNT_MAX] = {
 	[MF_CNT_UNIX_ALLOWED] = "unix_allowed",
 	[MF_CNT_UNIX_DENIED] = "unix_denied",
 	[MF_CNT_BIND_DENIED] = "binds_denied",
+	[MF_CNT_LISTEN_DROPPED] = "listen_dropped",
 };
 
 static void op_status(struct agent *a, struct client *c, json_t *req)
