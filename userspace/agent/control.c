@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The control socket's connections: JSON lines from the CLI, peers known by
- * SO_PEERCRED; each request goes to ops.c. A malformed message closes that
+ * SO_PEERCRED and SO_PEERPIDFD; each request goes to ops.c. A malformed message closes that
  * connection only. Output is queued per
  * client, bounded; a subscriber that does not read loses records, counted
  * and reported to it, and never blocks the agent.
@@ -86,6 +86,8 @@ static void client_free(struct agent *a, struct client *c)
 	}
 	epoll_ctl(a->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
 	mf_linebuf_free(&c->in);
 	free(c->out);
 	free(c->filter_identity);
@@ -134,6 +136,11 @@ int control_accept(struct agent *a)
 		free(c);
 		return -errno;
 	}
+	/* The connecting process itself, not its pid: ops.c refuses requests
+	 * once it is gone (its socket may live on in another process). */
+	len = sizeof(c->pidfd);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &c->pidfd, &len))
+		c->pidfd = -errno;
 	c->next = a->clients;
 	a->clients = c;
 	return 0;

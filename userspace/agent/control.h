@@ -10,10 +10,16 @@
 
 #include "agent.h"
 
+/* Linux 6.5; the headers here may predate it. */
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
 struct client {
 	enum watch_kind kind; /* first: epoll data points here */
 	int fd;
 	struct ucred cred;
+	int pidfd; /* SO_PEERPIDFD: the process that connected; -errno if none */
 	struct mf_linebuf in;
 	char *out; /* queued output: out_len bytes from out + out_start */
 	size_t out_start, out_len, out_cap;

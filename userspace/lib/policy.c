@@ -791,9 +791,17 @@ static int parse_exec(struct parser *p, json_t *v, void *out)
 	return 0;
 }
 
+static int parse_bool(struct parser *p, json_t *v, void *out)
+{
+	if (!json_is_boolean(v))
+		return fail(p, NULL, "expected true or false, got %s", type_name(v));
+	*(bool *)out = json_is_true(v);
+	return 0;
+}
+
 static int parse_servers(struct parser *p, json_t *v, void *out)
 {
-	static const char *const keys[] = { "exec", NULL };
+	static const char *const keys[] = { "exec", "io_uring", NULL };
 	struct mf_policy *pol = p->policy;
 	const char *name;
 	json_t *srv;
@@ -824,6 +832,9 @@ static int parse_servers(struct parser *p, json_t *v, void *out)
 			err = check_keys(p, srv, keys);
 		if (!err)
 			err = field(p, srv, "exec", false, parse_exec, NULL);
+		if (!err)
+			err = field(p, srv, "io_uring", false, parse_bool,
+				    &pol->servers[p->server].io_uring);
 		path_pop(p);
 		if (err)
 			return err;

@@ -79,6 +79,7 @@ struct mf_server {
 	size_t nexec;
 	struct mf_exec_args *exec_args;
 	size_t nexec_args;
+	bool io_uring; /* `run` lets it set up io_uring (seccomp refuses it otherwise) */
 };
 
 struct mf_group {
