@@ -40,13 +40,13 @@ out=$(mf run --identity bob --server fetch -- "$MF_BUILD/mcpfence" run --identit
 	--server fetch -- "$P" connect tcp 127.0.0.1 7000 2>&1)
 rc=$?
 is "$rc" 1 "a governed process running 'mcpfence run --identity alice' is refused"
-like "$out" "governed already \\(identity bob, server fetch\\)" "with the reason"
+like "$out" "tag: refused: the caller is governed \\(identity bob, server fetch\\)" "with the reason"
 out=$(mf run --identity alice --server fetch -- "$MF_BUILD/mcpfence" run --identity alice \
 	--server fetch -- true 2>&1)
 is "$?" 1 "even for its own identity"
 mf audit --json --verdict deny >"$MF_TMP/refused.json"
-is "$(jq -r 'select(.event == "tag-refused") | .identity' "$MF_TMP/refused.json" | head -1)" alice \
-	"the refusal is an audit record naming the identity asked for"
+is "$(jq -r 'select(.event == "control-refused" and .op == "tag") | .identity' "$MF_TMP/refused.json" | head -1)" bob \
+	"the refusal is an audit record naming the governed caller"
 
 # An ordinary user: only their own user name.
 out=$(as_user "$user" run --identity alice --server fetch -- "$MF_TMP/bin/probe" connect tcp 127.0.0.1 7000 2>&1)
