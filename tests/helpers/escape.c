@@ -28,6 +28,11 @@
  *   escape x32                     getpid through the x32 ABI number
  *   escape no-landlock CMD...      (ungoverned) exec CMD where landlock_create_ruleset
  *                                  fails with ENOSYS, as on a kernel without it
+ *   escape peer-request SOCK JSON reap|zombie
+ *                                  a child connects to the agent at SOCK and exits
+ *                                  (reaped, or left a zombie); this process then sends
+ *                                  JSON on the connection; prints the child's pid and
+ *                                  the reply
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -332,6 +337,51 @@ static int cmd_no_landlock(char **argv)
 	return 127;
 }
 
+/* A request on a connection made by a child that is gone: the agent must not
+ * take it for the child's (ungoverned, or reused) pid. */
+static int cmd_peer_request(const char *path, const char *json, bool reap)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0), pipefd[2];
+	char reply[4096], c;
+	ssize_t n, len = 0;
+	pid_t pid;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (fd < 0 || pipe(pipefd)) {
+		perror("escape peer-request");
+		return 1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("escape peer-request: fork");
+		return 1;
+	}
+	if (pid == 0) {
+		/* The connection's credentials are the child's. */
+		close(pipefd[0]);
+		_exit(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) ? 1 : 0);
+	}
+	close(pipefd[1]);
+	if (reap) {
+		waitpid(pid, NULL, 0);
+	} else {
+		/* EOF once the child exited: a zombie, not reaped. */
+		while (read(pipefd[0], &c, 1) > 0)
+			;
+	}
+	if (write(fd, json, strlen(json)) < 0 || write(fd, "\n", 1) < 0) {
+		perror("escape peer-request: write");
+		return 1;
+	}
+	while (len < (ssize_t)sizeof(reply) - 1 && (n = read(fd, reply + len, 1)) == 1 &&
+	       reply[len] != '\n')
+		len++;
+	reply[len] = '\0';
+	printf("%d %s\n", pid, reply);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *op = argc > 1 ? argv[1] : "";
@@ -377,6 +427,8 @@ int main(int argc, char **argv)
 		return cmd_int80();
 	if (!strcmp(op, "x32") && argc == 2)
 		return cmd_x32();
+	if (!strcmp(op, "peer-request") && argc == 5)
+		return cmd_peer_request(argv[2], argv[3], !strcmp(argv[4], "reap"));
 	if (!strcmp(op, "no-landlock") && argc >= 3)
 		return cmd_no_landlock(argv + 2);
 	fprintf(stderr, "usage: see the comment at the top of tests/helpers/escape.c\n");
