@@ -25,7 +25,7 @@ wait_for sh -c "'$MF_BUILD/mcpfence' status --json | jq -e '.subscribers == 1'"
 ok $? "the slow subscriber is subscribed"
 
 # 40,000 denied datagrams, each one audited: far more than its queue holds.
-mf run --identity noisy --server noisy -- "$MF_HELPERS/probe" repeat 40000 sendto udp 127.0.0.2 9 \
+mf run --allow-root --identity noisy --server noisy -- "$MF_HELPERS/probe" repeat 40000 sendto udp 127.0.0.2 9 \
 	>"$MF_TMP/gen.out"
 is "$(cat "$MF_TMP/gen.out")" "EPERM=40000" "40,000 datagrams denied"
 start=$(date +%s%N)
@@ -36,7 +36,7 @@ diag "status answered in ${elapsed_ms} ms"
 
 # After the reader resumes, one more record carries the drop notice.
 sleep 5
-mf run --identity noisy --server noisy -- "$MF_HELPERS/probe" sendto udp 127.0.0.2 9 >/dev/null
+mf run --allow-root --identity noisy --server noisy -- "$MF_HELPERS/probe" sendto udp 127.0.0.2 9 >/dev/null
 wait_for sh -c "grep -q dropped '$MF_TMP/slow.out'"
 ok $? "the subscriber is told it lost records"
 # Let the stream settle: what was queued for it has arrived when its count

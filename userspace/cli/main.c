@@ -346,9 +346,7 @@ static int run_harden(struct mf_harden *h, bool harden, bool root, const char *c
 	if (harden && root) {
 		r = mf_harden_drop_caps(err, sizeof(err));
 		if (!r)
-			fprintf(stderr,
-				"mcpfence: warning: --allow-root: %s runs as root without any "
-				"capability (bounding, ambient, inheritable, effective sets empty)\n",
+			fprintf(stderr, "mcpfence: --allow-root: %s runs as root with no capabilities\n",
 				cmd);
 	}
 	if (harden && !r)
