@@ -28,6 +28,10 @@
  *   escape x32                     getpid through the x32 ABI number
  *   escape no-landlock CMD...      (ungoverned) exec CMD where landlock_create_ruleset
  *                                  fails with ENOSYS, as on a kernel without it
+ *   escape tiocsti TEXT [high]     type TEXT into the controlling terminal (/dev/tty)
+ *                                  with TIOCSTI; high: the command with bits set above
+ *                                  the 32 the kernel keeps
+ *   escape tioclinux               TIOCLINUX TIOCL_PASTESEL on /dev/tty
  *   escape peer-request SOCK JSON reap|zombie
  *                                  a child connects to the agent at SOCK and exits
  *                                  (reaped, or left a zombie); this process then sends
@@ -53,6 +57,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -337,6 +342,36 @@ static int cmd_no_landlock(char **argv)
 	return 127;
 }
 
+/* Input typed into the terminal: the shell that reads it runs it. Through
+ * /dev/tty, so that redirected stdio does not help. */
+static int cmd_tiocsti(const char *text, bool high)
+{
+	unsigned long cmd = TIOCSTI | (high ? 0x100000000UL : 0);
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY);
+
+	if (fd < 0) {
+		printf("open /dev/tty: ");
+		return outcome(-1);
+	}
+	for (; *text; text++) {
+		if (syscall(SYS_ioctl, fd, cmd, text))
+			return outcome(-1);
+	}
+	return report(0);
+}
+
+static int cmd_tioclinux(void)
+{
+	char subcode = 3; /* TIOCL_PASTESEL */
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY);
+
+	if (fd < 0) {
+		printf("open /dev/tty: ");
+		return outcome(-1);
+	}
+	return outcome(ioctl(fd, TIOCLINUX, &subcode));
+}
+
 /* A request on a connection made by a child that is gone: the agent must not
  * take it for the child's (ungoverned, or reused) pid. */
 static int cmd_peer_request(const char *path, const char *json, bool reap)
@@ -427,6 +462,10 @@ int main(int argc, char **argv)
 		return cmd_int80();
 	if (!strcmp(op, "x32") && argc == 2)
 		return cmd_x32();
+	if (!strcmp(op, "tiocsti") && (argc == 3 || argc == 4))
+		return cmd_tiocsti(argv[2], argc == 4 && !strcmp(argv[3], "high"));
+	if (!strcmp(op, "tioclinux") && argc == 2)
+		return cmd_tioclinux();
 	if (!strcmp(op, "peer-request") && argc == 5)
 		return cmd_peer_request(argv[2], argv[3], !strcmp(argv[4], "reap"));
 	if (!strcmp(op, "no-landlock") && argc >= 3)
