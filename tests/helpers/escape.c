@@ -32,6 +32,11 @@
  *                                  with TIOCSTI; high: the command with bits set above
  *                                  the 32 the kernel keeps
  *   escape tioclinux               TIOCLINUX TIOCL_PASTESEL on /dev/tty
+ *   escape socket FAMILY TYPE [high]
+ *                                  socket(FAMILY, TYPE, 0) (numbers); high: FAMILY with
+ *                                  bits set above the 32 the kernel keeps
+ *   escape socketpair FAMILY TYPE  socketpair(FAMILY, TYPE, 0)
+ *   escape io-uring                io_uring_setup of a 4-entry ring
  *   escape peer-request SOCK JSON reap|zombie
  *                                  a child connects to the agent at SOCK and exits
  *                                  (reaped, or left a zombie); this process then sends
@@ -43,6 +48,7 @@
 #include <linux/audit.h>
 #include <linux/bpf.h>
 #include <linux/filter.h>
+#include <linux/io_uring.h>
 #include <linux/perf_event.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
@@ -372,6 +378,27 @@ static int cmd_tioclinux(void)
 	return outcome(ioctl(fd, TIOCLINUX, &subcode));
 }
 
+static int cmd_socket(const char *family, const char *type, bool high)
+{
+	unsigned long f = strtoul(family, NULL, 0) | (high ? 0x100000000UL : 0);
+
+	return outcome(syscall(SYS_socket, f, strtoul(type, NULL, 0), 0));
+}
+
+static int cmd_socketpair(const char *family, const char *type)
+{
+	int sv[2];
+
+	return outcome(socketpair(atoi(family), atoi(type), 0, sv));
+}
+
+static int cmd_io_uring(void)
+{
+	struct io_uring_params params = {};
+
+	return outcome(syscall(SYS_io_uring_setup, 4, &params));
+}
+
 /* A request on a connection made by a child that is gone: the agent must not
  * take it for the child's (ungoverned, or reused) pid. */
 static int cmd_peer_request(const char *path, const char *json, bool reap)
@@ -466,6 +493,12 @@ int main(int argc, char **argv)
 		return cmd_tiocsti(argv[2], argc == 4 && !strcmp(argv[3], "high"));
 	if (!strcmp(op, "tioclinux") && argc == 2)
 		return cmd_tioclinux();
+	if (!strcmp(op, "socket") && (argc == 4 || argc == 5))
+		return cmd_socket(argv[2], argv[3], argc == 5 && !strcmp(argv[4], "high"));
+	if (!strcmp(op, "socketpair") && argc == 4)
+		return cmd_socketpair(argv[2], argv[3]);
+	if (!strcmp(op, "io-uring") && argc == 2)
+		return cmd_io_uring();
 	if (!strcmp(op, "peer-request") && argc == 5)
 		return cmd_peer_request(argv[2], argv[3], !strcmp(argv[4], "reap"));
 	if (!strcmp(op, "no-landlock") && argc >= 3)
