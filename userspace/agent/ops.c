@@ -450,12 +450,13 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 		pol = json_pack("{s:b}", "loaded", 0);
 	}
 	client_send_json(c,
-			 json_pack("{s:b, s:I, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:s*}", "ok",
-				   1, "agent_pid", (json_int_t)getpid(), "pin_dir",
+			 json_pack("{s:b, s:I, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:s*, s:o*}",
+				   "ok", 1, "agent_pid", (json_int_t)getpid(), "pin_dir",
 				   a->opt.pin_dir, "socket", a->opt.socket_path, "programs",
 				   bpf_attached_programs(a), "policy", pol, "counters", cnt,
 				   "governed_processes", (json_int_t)governed, "subscribers",
-				   (json_int_t)subscribers, "audit_log", a->opt.audit_log),
+				   (json_int_t)subscribers, "audit_log", a->opt.audit_log,
+				   "warnings", host_warnings(a)),
 			 false);
 }
 

@@ -583,7 +583,9 @@ static const char status_help[] = "usage: mcpfence status [--json]\n"
 				  "\n"
 				  "Is the agent up, which programs are attached and pinned, which\n"
 				  "policy is active, and the counters (decisions, dropped audit\n"
-				  "records, tags). Exit 1 when the agent cannot be reached.\n";
+				  "records, tags). For administrators, warnings about host settings\n"
+				  "and policy choices that widen what governed processes can do.\n"
+				  "Exit 1 when the agent cannot be reached.\n";
 
 static int cmd_status(int argc, char **argv)
 {
@@ -635,6 +637,8 @@ static int cmd_status(int argc, char **argv)
 	json_object_foreach(cnt, key, v)
 		printf(" %s=%lld", key, (long long)json_integer_value(v));
 	printf("\n");
+	json_array_foreach(json_object_get(reply, "warnings"), i, v)
+		printf("warning:   %s\n", json_string_value(v));
 	json_decref(reply);
 	return 0;
 }
