@@ -358,6 +358,46 @@ static int run_harden(struct mf_harden *h, bool harden, bool root, const char *c
 	return r;
 }
 
+/* Ask the agent to tag this process; says what will be applied, learns what
+ * the policy allows the server. Frees h on failure. */
+static int run_tag(const char *identity, const char *server, const char *ticket, bool harden,
+		   bool root, struct mf_harden *h, const char *cmd)
+{
+	json_t *req, *reply;
+	struct session s;
+
+	if (session_open(&s)) {
+		fprintf(stderr, "mcpfence: refusing to start %s ungoverned\n", cmd);
+		mf_harden_free(h);
+		return 1;
+	}
+	req = json_pack("{s:s, s:b}", "op", "tag", "harden", harden);
+	if (req && identity)
+		json_object_set_new(req, "identity", json_string(identity));
+	if (req && server)
+		json_object_set_new(req, "server", json_string(server));
+	if (req && ticket[0])
+		json_object_set_new(req, "ticket", json_string(ticket));
+	if (req && harden)
+		json_object_set_new(req, "landlock", json_boolean(mf_harden_has_landlock(h)));
+	if (req && root)
+		json_object_set_new(req, "allow_root", json_true());
+	reply = session_call(&s, req);
+	session_close(&s);
+	if (!reply) {
+		fprintf(stderr, "mcpfence: refusing to start %s\n", cmd);
+		mf_harden_free(h);
+		return 1;
+	}
+	/* The agent names what it tagged (a ticket's identity and server); for
+	 * information only, the kernel's tag is the authority. */
+	setenv("MCPFENCE_IDENTITY", json_string_value(json_object_get(reply, "identity")) ?: "", 1);
+	setenv("MCPFENCE_SERVER", json_string_value(json_object_get(reply, "server")) ?: "", 1);
+	h->io_uring = json_is_true(json_object_get(reply, "io_uring"));
+	json_decref(reply);
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -376,10 +416,7 @@ static int cmd_run(int argc, char **argv)
 	int ticket_fd = -1;
 	bool harden = true, require_landlock = false, allow_root = false, root;
 	struct mf_harden h = { .ruleset_fd = -1 };
-	char tagged_identity[MF_NAME_MAX], tagged_server[MF_NAME_MAX];
 	char err[256];
-	struct session s;
-	json_t *req, *reply;
 	int opt;
 
 	optind = 1;
@@ -479,40 +516,10 @@ static int cmd_run(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (session_open(&s)) {
-		fprintf(stderr, "mcpfence: refusing to start %s ungoverned\n", argv[optind]);
-		mf_harden_free(&h);
+	if (run_tag(identity, server, ticket, harden, root, &h, argv[optind]))
 		return 1;
-	}
-	req = json_pack("{s:s, s:b}", "op", "tag", "harden", harden);
-	if (req && identity)
-		json_object_set_new(req, "identity", json_string(identity));
-	if (req && server)
-		json_object_set_new(req, "server", json_string(server));
-	if (req && ticket[0])
-		json_object_set_new(req, "ticket", json_string(ticket));
-	if (req && harden)
-		json_object_set_new(req, "landlock", json_boolean(mf_harden_has_landlock(&h)));
-	if (req && root)
-		json_object_set_new(req, "allow_root", json_true());
-	reply = session_call(&s, req);
-	session_close(&s);
-	if (!reply) {
-		fprintf(stderr, "mcpfence: refusing to start %s\n", argv[optind]);
-		mf_harden_free(&h);
-		return 1;
-	}
-	/* The agent names what it tagged (a ticket's identity and server). */
-	snprintf(tagged_identity, sizeof(tagged_identity), "%s",
-		 json_string_value(json_object_get(reply, "identity")) ?: "");
-	snprintf(tagged_server, sizeof(tagged_server), "%s",
-		 json_string_value(json_object_get(reply, "server")) ?: "");
-	h.io_uring = json_is_true(json_object_get(reply, "io_uring"));
-	json_decref(reply);
 	if (run_harden(&h, harden, root, argv[optind]))
 		return 1;
-	setenv("MCPFENCE_IDENTITY", tagged_identity, 1);
-	setenv("MCPFENCE_SERVER", tagged_server, 1);
 	execvp(argv[optind], argv + optind);
 	fprintf(stderr, "mcpfence: cannot run %s: %s\n", argv[optind], strerror(errno));
 	return 127;
