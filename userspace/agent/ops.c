@@ -96,6 +96,11 @@ static bool peer_check(struct agent *a, const struct client *c, struct peer *p, 
 {
 	p->pid = c->cred.pid;
 	p->governed = tag_of(a, p->pid, &p->tag);
+	if (!p->governed && errno != ENOENT) {
+		/* Not known to be ungoverned: closed. */
+		snprintf(why, len, "cannot read the tag of process %d: %s", p->pid, strerror(errno));
+		return false;
+	}
 	if (!peer_alive(c)) {
 		peer_gone_why(c, why, len);
 		return false;
@@ -103,26 +108,16 @@ static bool peer_check(struct agent *a, const struct client *c, struct peer *p, 
 	return true;
 }
 
-static bool policy_has_server(struct agent *a, const char *server)
+/* The policy's server of that name, or NULL. */
+static const struct mf_server *policy_server(struct agent *a, const char *server)
 {
 	const struct mf_policy *p = a->current.policy;
 
 	for (size_t i = 0; p && i < p->nservers; i++) {
 		if (strcmp(p->servers[i].name, server) == 0)
-			return true;
+			return &p->servers[i];
 	}
-	return false;
-}
-
-static bool policy_server_io_uring(struct agent *a, const char *server)
-{
-	const struct mf_policy *p = a->current.policy;
-
-	for (size_t i = 0; p && i < p->nservers; i++) {
-		if (strcmp(p->servers[i].name, server) == 0)
-			return p->servers[i].io_uring;
-	}
-	return false;
+	return NULL;
 }
 
 static void read_proc_text(pid_t pid, const char *what, char *buf, size_t len)
@@ -188,7 +183,7 @@ static const char *tag_refusal(struct agent *a, const char *identity, const char
 		snprintf(why, len, "invalid identity name");
 		return why;
 	}
-	if (!mf_name_valid(server) || !policy_has_server(a, server)) {
+	if (!mf_name_valid(server) || !policy_server(a, server)) {
 		snprintf(why, len, "unknown server '%s': the policy does not declare it",
 			 mf_name_valid(server) ? server : "?");
 		return why;
@@ -238,8 +233,9 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 	const char *ticket = json_string_value(json_object_get(req, "ticket"));
 	char t_identity[MF_NAME_MAX], t_server[MF_NAME_MAX];
 	struct mf_tag tag = { .flags = MF_TAG_LAUNCHER };
+	const struct mf_server *srv;
 	const char *refusal = NULL;
-	uint32_t pid = c->cred.pid;
+	uint32_t pid = p->pid;
 	char why[1024];
 	int err;
 
@@ -289,11 +285,13 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 		return;
 	}
 	audit_tag_request(a, c, identity, server, NULL, req);
-	/* Whether the launcher's seccomp filter lets this server set up io_uring. */
+	/* Whether the launcher's seccomp filter lets this server set up io_uring
+	 * (the server was found above: tag_refusal). */
+	srv = policy_server(a, server);
 	client_send_json(c,
 			 json_pack("{s:b, s:I, s:s, s:s, s:b}", "ok", 1, "pid", (json_int_t)pid,
 				   "identity", identity, "server", server, "io_uring",
-				   policy_server_io_uring(a, server)),
+				   srv && srv->io_uring),
 			 false);
 }
 
