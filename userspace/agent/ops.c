@@ -6,6 +6,8 @@
  * connected lives. Else a governed process could connect through a child
  * that exits at once (its tag goes with it) and send requests on the
  * inherited socket as an ungoverned pid, or one reused by another process.
+ * A governed process (its pid has a tag), whatever its uid, may only ask who
+ * it is: ops[] says why for each operation, and each refusal is audited.
  * Tag requests follow the identity rules of ARCHITECTURE.md: root and the
  * policy's launchers may assert any identity, anyone else only their own
  * user name, and a governed process never.
