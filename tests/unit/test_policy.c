@@ -458,7 +458,8 @@ static const struct error_case {
 	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"exec\": "
 	  "[\"/bin/x\"] }, \"b\": { \"exec\": [\"/bin/x\"] } } }",
 	  "p.json:2:61: servers.b.exec[0]: '/bin/x' is already an executable of server 'a'" },
-	{ "io_uring not a boolean", "{ \"version\": 1,\n  \"servers\": { \"a\": { \"io_uring\": 1 } } }",
+	{ "io_uring not a boolean",
+	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"io_uring\": 1 } } }",
 	  "p.json:2:35: servers.a.io_uring: expected true or false, got an integer" },
 	{ "invalid server name", "{ \"version\": 1,\n  \"servers\": { \"a b\": {} } }",
 	  "p.json:2:16: servers: invalid server name 'a b': names are 1..127 characters of A-Z "

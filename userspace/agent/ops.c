@@ -100,7 +100,8 @@ static bool peer_check(struct agent *a, const struct client *c, struct peer *p, 
 	p->governed = tag_of(a, p->pid, &p->tag);
 	if (!p->governed && errno != ENOENT) {
 		/* Not known to be ungoverned: closed. */
-		snprintf(why, len, "cannot read the tag of process %d: %s", p->pid, strerror(errno));
+		snprintf(why, len, "cannot read the tag of process %d: %s", p->pid,
+			 strerror(errno));
 		return false;
 	}
 	if (!peer_alive(c)) {

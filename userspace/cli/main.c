@@ -346,15 +346,16 @@ static int run_harden(struct mf_harden *h, bool harden, bool root, const char *c
 	if (harden && root) {
 		r = mf_harden_drop_caps(err, sizeof(err));
 		if (!r)
-			fprintf(stderr, "mcpfence: --allow-root: %s runs as root with no capabilities\n",
-				cmd);
+			fprintf(stderr,
+				"mcpfence: --allow-root: %s runs as root with no capabilities\n", cmd);
 	}
 	if (harden && !r)
 		r = mf_harden_apply(h, err, sizeof(err));
 	mf_harden_free(h);
 	if (r)
-		fprintf(stderr, "mcpfence: %s; refusing to start %s (--no-harden skips hardening)\n",
-			err, cmd);
+		fprintf(stderr,
+			"mcpfence: %s; refusing to start %s (--no-harden skips hardening)\n", err,
+			cmd);
 	return r;
 }
 
@@ -502,7 +503,8 @@ static int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	if (!harden)
-		fprintf(stderr, "mcpfence: warning: --no-harden: %s runs without launcher hardening%s\n",
+		fprintf(stderr,
+			"mcpfence: warning: --no-harden: %s runs without launcher hardening%s\n",
 			argv[optind], root ? ", as root with all its capabilities" : "");
 	if (harden && !mf_harden_has_landlock(&h)) {
 		fprintf(stderr,
@@ -590,8 +592,9 @@ static const char status_help[] = "usage: mcpfence status [--json]\n"
 				  "\n"
 				  "Is the agent up, which programs are attached and pinned, which\n"
 				  "policy is active, and the counters (decisions, dropped audit\n"
-				  "records, tags). For administrators, warnings about host settings\n"
-				  "and policy choices that widen what governed processes can do.\n"
+				  "records, tags). For administrators, warnings about host\n"
+				  "settings and policy choices that widen what governed processes\n"
+				  "can do.\n"
 				  "Exit 1 when the agent cannot be reached.\n";
 
 static int cmd_status(int argc, char **argv)
