@@ -633,108 +633,6 @@ int mf_socket_family(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/* ---- io_uring: requests that do not pass the syscall hooks ---- */
-
-/*
- * io_uring runs socket operations without their syscalls: IORING_OP_SOCKET
- * creates a socket without passing the socket() syscall tracepoint. The
- * io_uring tracepoints cannot fail a request, and a kill lands only when
- * the submission is over: the requests submitted with a forbidden one (a
- * send on the socket it creates, linked or not) run first. So a governed
- * process gets no ring unless the policy allows io_uring: it is killed when
- * it sets one up or enters one (inherited rings too). Where io_uring is
- * allowed, IORING_OP_SOCKET of a family the hooks cannot see still kills.
- */
-static __always_inline bool uring_allowed(void)
-{
-	struct mf_policy_cfg *pcfg;
-	struct mf_config *cfg;
-	__u32 zero = 0, slot;
-
-	cfg = bpf_map_lookup_elem(&mf_config, &zero);
-	if (!cfg)
-		return false; /* cannot happen for an array; closed */
-	slot = cfg->active_slot & 1;
-	pcfg = bpf_map_lookup_elem(&policy_cfg, &slot);
-	return pcfg && (pcfg->flags & MF_POLICY_LOADED) && (pcfg->flags & MF_POLICY_IO_URING);
-}
-
-static __always_inline void uring_kill(struct mf_tag *tag, __u32 what)
-{
-	struct mf_event *e;
-
-	count(MF_CNT_KILLED);
-	e = event_start(tag, MF_EV_URING_KILL);
-	if (e) {
-		e->verdict = MF_DENY;
-		e->aux = what;
-		event_submit(e);
-	}
-	bpf_send_signal(SIGKILL);
-}
-
-/* Fires inside io_uring_setup, before it returns the ring to the caller. */
-SEC("tp_btf/io_uring_create")
-int BPF_PROG(mf_uring_create, int fd, void *ring, __u32 sq_entries, __u32 cq_entries,
-	     __u32 flags)
-{
-	struct mf_tag *tag = current_tag();
-
-	if (!tag || uring_allowed())
-		return 0; /* ungoverned (not ours), or allowed by policy */
-	uring_kill(tag, MF_URING_SETUP);
-	return 0;
-}
-
-/*
- * A ring set up before the process was governed (inherited, or passed over a
- * socket) is entered through io_uring_enter. Syscall tracepoints already run
- * for every task (mf_socket_family): this one adds nothing to other syscalls.
- */
-SEC("tp/syscalls/sys_enter_io_uring_enter")
-int mf_uring_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	struct mf_tag *tag = current_tag();
-
-	if (!tag || uring_allowed())
-		return 0; /* ungoverned (not ours), or allowed by policy */
-	uring_kill(tag, MF_URING_ENTER);
-	return 0;
-}
-
-/* Traced once the request is prepared (its family read from the SQE) and
- * before it is issued. Everyone else pays an opcode comparison. */
-SEC("tp_btf/io_uring_submit_req")
-int BPF_PROG(mf_uring_submit, struct io_kiocb *req)
-{
-	struct io_socket *sock;
-	struct mf_tag *tag;
-	struct mf_event *e;
-	__u32 family;
-
-	if (req->opcode != IORING_OP_SOCKET)
-		return 0;
-	tag = current_tag();
-	if (!tag)
-		return 0; /* ungoverned: not ours */
-	/* The request's command area holds the prepared socket arguments. */
-	sock = (struct io_socket *)&req->cmd;
-	family = BPF_CORE_READ(sock, domain);
-	if (family == AF_UNIX || family == AF_INET || family == AF_INET6 || family == AF_NETLINK)
-		return 0; /* inet sockets still pass cgroup/sock_create */
-	count(MF_CNT_KILLED);
-	e = event_start(tag, MF_EV_URING_SOCKET_KILL);
-	if (e) {
-		e->verdict = MF_DENY;
-		e->family = family;
-		e->proto = BPF_CORE_READ(sock, protocol);
-		e->aux = BPF_CORE_READ(sock, type);
-		event_submit(e);
-	}
-	bpf_send_signal(SIGKILL);
-	return 0;
-}
-
 /* ---- the packet goes where the verdict said ---- */
 
 static __always_inline bool reroutes(int level, int optname)
@@ -1325,4 +1223,106 @@ int mf_ingress(struct __sk_buff *skb)
 		event_submit(e);
 	}
 	return verdict == MF_DENY ? 0 : 1;
+}
+
+/* ---- io_uring: requests that do not pass the syscall hooks ---- */
+
+/*
+ * io_uring runs socket operations without their syscalls: IORING_OP_SOCKET
+ * creates a socket without passing the socket() syscall tracepoint. The
+ * io_uring tracepoints cannot fail a request, and a kill lands only when
+ * the submission is over: the requests submitted with a forbidden one (a
+ * send on the socket it creates, linked or not) run first. So a governed
+ * process gets no ring unless the policy allows io_uring: it is killed when
+ * it sets one up or enters one (inherited rings too). Where io_uring is
+ * allowed, IORING_OP_SOCKET of a family the hooks cannot see still kills.
+ */
+/* May this governed process use io_uring (its server's "io_uring": true)?
+ * Every missing piece says no. */
+static __always_inline bool uring_allowed(const struct mf_tag *tag)
+{
+	struct mf_listen_key key = { .server_id = tag->server_id };
+	struct mf_policy_cfg pcfg;
+	struct mf_listen_val *val;
+
+	if (!active_policy(&key.slot, &pcfg))
+		return false; /* no policy yet: closed */
+	val = bpf_map_lookup_elem(&listen_ports, &key);
+	return val && (val->flags & MF_SERVER_IO_URING);
+}
+
+static __always_inline void uring_kill(struct mf_tag *tag, __u32 what)
+{
+	struct mf_event *e;
+
+	count(MF_CNT_KILLED);
+	e = event_start(tag, MF_EV_URING_KILL);
+	if (e) {
+		e->verdict = MF_DENY;
+		e->aux = what;
+		event_submit(e);
+	}
+	bpf_send_signal(SIGKILL);
+}
+
+/* Fires inside io_uring_setup, before it returns the ring to the caller. */
+SEC("tp_btf/io_uring_create")
+int BPF_PROG(mf_uring_create, int fd, void *ring, __u32 sq_entries, __u32 cq_entries,
+	     __u32 flags)
+{
+	struct mf_tag *tag = current_tag();
+
+	if (!tag || uring_allowed(tag))
+		return 0; /* ungoverned (not ours), or allowed by policy */
+	uring_kill(tag, MF_URING_SETUP);
+	return 0;
+}
+
+/*
+ * A ring set up before the process was governed (inherited, or passed over a
+ * socket) is entered through io_uring_enter. Syscall tracepoints already run
+ * for every task (mf_socket_family): this one adds nothing to other syscalls.
+ */
+SEC("tp/syscalls/sys_enter_io_uring_enter")
+int mf_uring_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct mf_tag *tag = current_tag();
+
+	if (!tag || uring_allowed(tag))
+		return 0; /* ungoverned (not ours), or allowed by policy */
+	uring_kill(tag, MF_URING_ENTER);
+	return 0;
+}
+
+/* Traced once the request is prepared (its family read from the SQE) and
+ * before it is issued. Everyone else pays an opcode comparison. */
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(mf_uring_submit, struct io_kiocb *req)
+{
+	struct io_socket *sock;
+	struct mf_tag *tag;
+	struct mf_event *e;
+	__u32 family;
+
+	if (req->opcode != IORING_OP_SOCKET)
+		return 0;
+	tag = current_tag();
+	if (!tag)
+		return 0; /* ungoverned: not ours */
+	/* The request's command area holds the prepared socket arguments. */
+	sock = (struct io_socket *)&req->cmd;
+	family = BPF_CORE_READ(sock, domain);
+	if (family == AF_UNIX || family == AF_INET || family == AF_INET6 || family == AF_NETLINK)
+		return 0; /* inet sockets still pass cgroup/sock_create */
+	count(MF_CNT_KILLED);
+	e = event_start(tag, MF_EV_URING_SOCKET_KILL);
+	if (e) {
+		e->verdict = MF_DENY;
+		e->family = family;
+		e->proto = BPF_CORE_READ(sock, protocol);
+		e->aux = BPF_CORE_READ(sock, type);
+		event_submit(e);
+	}
+	bpf_send_signal(SIGKILL);
+	return 0;
 }

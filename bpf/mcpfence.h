@@ -93,10 +93,6 @@ struct mf_config {
 #define MF_POLICY_LOADED 0x1
 #define MF_POLICY_AUDIT_ONLY 0x2   /* mode "audit": record denials, block nothing */
 #define MF_POLICY_AUDIT_ALLOWED 0x4 /* audit.allowed "all" */
-/* Governed processes may use io_uring. Without it a governed process that
- * sets up or enters a ring is killed: a tracepoint cannot fail a request,
- * and requests submitted together run before a kill lands. */
-#define MF_POLICY_IO_URING 0x8
 
 struct mf_policy_cfg {
 	__u32 flags;
@@ -233,7 +229,8 @@ struct mf_unix_key {
 	__u8 name[MF_UNIX_PATH_MAX];
 };
 
-/* listen_ports map: (slot, server) -> the ports it may bind, TCP and UDP */
+/* listen_ports map: (slot, server) -> the ports it may bind, TCP and UDP,
+ * and the server's flags */
 struct mf_listen_key {
 	__u32 slot;
 	__u32 server_id;
@@ -244,9 +241,14 @@ struct mf_port_span {
 	__u16 hi;
 };
 
+/* The server may use io_uring ("io_uring": true). Without it a governed
+ * process that sets up or enters a ring is killed: a tracepoint cannot fail
+ * a request, and requests submitted together run before a kill lands. */
+#define MF_SERVER_IO_URING 0x1
+
 struct mf_listen_val {
 	__u32 nranges;
-	__u32 reserved;
+	__u32 flags; /* MF_SERVER_* */
 	struct mf_port_span ranges[MF_LISTEN_MAX_RANGES];
 };
 

@@ -58,7 +58,7 @@ server=(node "$ROOT/tests/mcp/node_modules/@modelcontextprotocol/server-redis/di
 	"redis://127.0.0.1:$PORT")
 call() { # IDENTITY TOOL ARGS
 	node tests/mcp/client.mjs --call "$2" --args "$3" --timeout 5000 --stderr "$TMP/$1.err" -- \
-		build/mcpfence run --identity "$1" --server redis -- "${server[@]}"
+		build/mcpfence run --allow-root --identity "$1" --server redis -- "${server[@]}"
 }
 
 step "3. An MCP client calls the Redis server's 'set' tool, launched for alice"

@@ -28,7 +28,7 @@ agent_start "$MF_TMP/policy.json" || exit 1
 A=$MF_NS_V6_A
 B=$MF_NS_V6_B
 sr() { nsx "$MF_HELPERS/srcroute" "$@"; }
-as_alice() { mf_ns run --identity alice --server web -- "$MF_HELPERS/srcroute" "$@"; }
+as_alice() { mf_ns run --allow-root --no-harden --identity alice --server web -- "$MF_HELPERS/srcroute" "$@"; }
 
 # The technique works on this kernel: without the fence the packet goes to B.
 sniff_start "$B"
@@ -47,10 +47,10 @@ is "$(as_alice xfrm udp "$B" "$A" 9)" EPERM "governed: setsockopt IPV6_XFRM_POLI
 like "$(as_alice rthdr-cmsg udp "$B" "$A" 9)" "^(EINVAL|EPERM)$" \
 	"governed: a routing header as ancillary data does not get out"
 is "$(sr hand rthdr udp "$B" "$A" 9 \
-	"$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --identity alice --server web -- \
+	"$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --allow-root --no-harden --identity alice --server web -- \
 	"$MF_HELPERS/srcroute" fd3 udp "$A" 9)" EPERM \
 	"governed: udp send on a socket that already carries a routing header: dropped (EPERM)"
-sr hand rthdr tcp "$B" "$A" 9 "$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --identity alice \
+sr hand rthdr tcp "$B" "$A" 9 "$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --allow-root --no-harden --identity alice \
 	--server web -- "$MF_HELPERS/srcroute" fd3 tcp "$A" 9 >/dev/null
 # The 32-bit setsockopt does not run cgroup/setsockopt programs: egress holds.
 is "$(nsx "$MF_TMP/int80-server" rthdr udp "$B" "$A" 9)" EPERM \
@@ -59,7 +59,7 @@ sniff_check "governed: no packet reaches B by any of these paths (tcp SYN includ
 
 # Plain traffic of governed (marked) sockets still flows.
 sniff_start "$A"
-is "$(mf_ns run --identity alice --server web -- "$MF_HELPERS/probe" sendto udp "$A" 9)" OK \
+is "$(mf_ns run --allow-root --no-harden --identity alice --server web -- "$MF_HELPERS/probe" sendto udp "$A" 9)" OK \
 	"governed: a plain udp send to A is allowed"
 [ "$(sniff_stop)" -gt 0 ]
 ok $? "governed: the sniffer sees it reach A"

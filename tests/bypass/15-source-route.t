@@ -23,9 +23,9 @@ agent_start "$MF_TMP/policy.json" || exit 1
 A=$MF_NS_V4_A
 B=$MF_NS_V4_B
 sr() { nsx "$MF_HELPERS/srcroute" "$@"; }
-as_alice() { mf_ns run --identity alice --server web -- "$MF_HELPERS/srcroute" "$@"; }
+as_alice() { mf_ns run --allow-root --no-harden --identity alice --server web -- "$MF_HELPERS/srcroute" "$@"; }
 handed() { # MODE PROTO: a socket with MODE's route, used by a governed process
-	sr hand "$1" "$2" "$B" "$A" 9 "$MF_BUILD/mcpfence" --socket "$MF_SOCK" run \
+	sr hand "$1" "$2" "$B" "$A" 9 "$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --allow-root --no-harden \
 		--identity alice --server web -- "$MF_HELPERS/srcroute" fd3 "$2" "$A" 9
 }
 
@@ -50,7 +50,7 @@ is "$(as_alice rr-cmsg udp "$B" "$A" 9)" OK "governed: options that do not route
 [ "$(sniff_stop)" -gt 0 ]
 ok $? "governed: the sniffer sees that packet reach A"
 sniff_start "$A"
-is "$(mf_ns run --identity alice --server web -- "$MF_HELPERS/probe" sendto udp "$A" 9)" OK \
+is "$(mf_ns run --allow-root --no-harden --identity alice --server web -- "$MF_HELPERS/probe" sendto udp "$A" 9)" OK \
 	"governed: a plain udp send to A is allowed"
 [ "$(sniff_stop)" -gt 0 ]
 ok $? "governed: the sniffer sees it reach A"

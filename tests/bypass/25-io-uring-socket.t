@@ -23,16 +23,11 @@ JSON
 agent_start "$MF_TMP/policy.json" || exit 1
 
 ur() { "$MF_HELPERS/uring_socket" "$@"; }
-as_alice() { mf_ns run --identity alice --server web -- "$MF_HELPERS/uring_socket" "$@" 2>/dev/null; }
-le32() { printf '%d %d %d %d' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)); }
-# What the policy's io_uring allowance sets in the kernel (MF_POLICY_IO_URING),
-# set by hand in the active slot.
+as_alice() { mf_ns run --allow-root --no-harden --identity alice --server web -- "$MF_HELPERS/uring_socket" "$@" 2>/dev/null; }
+# The policy's io_uring allowance for the server.
 allow_io_uring() {
-	local slot flags gen
-	slot=$(bpftool -j map lookup pinned "$MF_PIN_DIR/mf_config" key 0 0 0 0 | jq '.formatted.value.active_slot')
-	read -r flags gen < <(bpftool -j map lookup pinned "$MF_PIN_DIR/policy_cfg" key $(le32 "$slot") |
-		jq -r '.formatted.value | "\(.flags) \(.generation)"')
-	bpftool map update pinned "$MF_PIN_DIR/policy_cfg" key $(le32 "$slot") value $(le32 $((flags | 8))) $(le32 "$gen")
+	sed 's|"web": {}|"web": { "io_uring": true }|' "$MF_TMP/policy.json" >"$MF_TMP/uring.json"
+	mf policy load "$MF_TMP/uring.json" >/dev/null
 }
 
 is "$(ur packet)" OK "ungoverned: io_uring creates a packet socket"
@@ -49,13 +44,13 @@ is "$?" 137 "governed: io_uring setup kills the process"
 sniff_check "governed: the packet socket and the send submitted with it never run"
 as_alice unix >/dev/null
 is "$?" 137 "governed: any ring, even for a unix socket, kills"
-ur ring "$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --identity alice --server web -- \
+ur ring "$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --allow-root --no-harden --identity alice --server web -- \
 	"$MF_HELPERS/uring_socket" enter3 >/dev/null 2>&1
 is "$?" 137 "governed: entering a ring set up before the process was governed kills"
 
 # The 32-bit entry (int 0x80) skips the socket() syscall tracepoint too;
 # for launched servers seccomp kills the first foreign-ABI syscall.
-mf run --identity alice --server web -- "$MF_HELPERS/int80" socket 17 3 768 >/dev/null 2>&1
+mf run --allow-root --identity alice --server web -- "$MF_HELPERS/int80" socket 17 3 768 >/dev/null 2>&1
 is "$?" 159 "launched: a 32-bit socket() is killed by seccomp (SIGSYS)"
 
 allow_io_uring

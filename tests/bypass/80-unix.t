@@ -37,11 +37,11 @@ wait_for test -S "$MF_TMP/nolog.sock" -a -S "$MF_TMP/ok.sock" -a -S "$MF_TMP/no.
 	-a -S "$MF_TMP/log.sock" -a -S "$MF_TMP/sink.sock"
 wait_for grep -q "@$abs-no" /proc/net/unix
 
-web() { mf run --identity alice --server web -- "$MF_HELPERS/probe" "$@"; }
+web() { mf run --allow-root --no-harden --identity alice --server web -- "$MF_HELPERS/probe" "$@"; }
 # Launched servers also get a Landlock scope that refuses abstract sockets;
 # without it the kernel hook is what decides.
-web_raw() { mf run --no-harden --identity alice --server web -- "$MF_HELPERS/probe" "$@" 2>/dev/null; }
-db() { mf run --identity alice --server db -- "$MF_HELPERS/probe" "$@"; }
+web_raw() { mf run --allow-root --no-harden --identity alice --server web -- "$MF_HELPERS/probe" "$@" 2>/dev/null; }
+db() { mf run --allow-root --no-harden --identity alice --server db -- "$MF_HELPERS/probe" "$@"; }
 
 is "$(web unix-connect stream "$MF_TMP/ok.sock")" OK "a granted pathname socket: connect works"
 is "$(web unix-connect stream "$MF_TMP/no.sock")" EPERM "another pathname socket: EPERM"
@@ -65,7 +65,7 @@ is "$(cd "$MF_TMP" && web unix-connect stream ok.sock)" EPERM "a relative name i
 is "$(db unix-connect stream "$MF_TMP/ok.sock")" EPERM "a name granted to another server: EPERM"
 is "$(db unix-sendto "$MF_TMP/log.sock")" OK "the top-level names hold for every server"
 is "$(web fork unix-connect stream "$MF_TMP/no.sock")" EPERM "a child is judged like its parent"
-like "$(mf run --identity alice --server web -- "$MF_BUILD/mcpfence" --socket "$MF_SOCK" whoami)" \
+like "$(mf run --allow-root --no-harden --identity alice --server web -- "$MF_BUILD/mcpfence" --socket "$MF_SOCK" whoami)" \
 	alice "the agent's control socket stays reachable (whoami)"
 
 # A pathname means what the policy says only in the agent's view of the

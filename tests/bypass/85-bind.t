@@ -18,8 +18,8 @@ cat >"$MF_TMP/policy.json" <<'JSON'
 JSON
 agent_start "$MF_TMP/policy.json" || exit 1
 
-web() { mf run --identity alice --server web -- "$MF_HELPERS/probe" "$@"; }
-db() { mf run --identity alice --server db -- "$MF_HELPERS/probe" "$@"; }
+web() { mf run --allow-root --no-harden --identity alice --server web -- "$MF_HELPERS/probe" "$@"; }
+db() { mf run --allow-root --no-harden --identity alice --server db -- "$MF_HELPERS/probe" "$@"; }
 
 is "$(web bind tcp 127.0.0.1 47180)" OK "tcp v4 bind+listen on a granted port"
 is "$(web bind tcp 127.0.0.1 47195)" OK "tcp v4, top of a granted range"

@@ -21,7 +21,7 @@ agent_start "$MF_TMP/policy.json" || exit 1
 # prints "server-outcome client-outcome".
 listen_case() {
 	local out=$MF_TMP/listen.$1.$2 port i client
-	mf run --identity alice --server "$1" -- "$MF_HELPERS/probe" listen-accept "$2" 3000 \
+	mf run --allow-root --no-harden --identity alice --server "$1" -- "$MF_HELPERS/probe" listen-accept "$2" 3000 \
 		>"$out.res" 2>"$out.err" &
 	local pid=$!
 	for i in $(seq 100); do

@@ -16,7 +16,7 @@ JSON
 agent_start "$MF_TMP/policy.json" || exit 1
 
 P=$MF_HELPERS/probe
-as() { local who=$1; shift; mf run --identity "$who" --server fetch -- "$@"; }
+as() { local who=$1; shift; mf run --allow-root --identity "$who" --server fetch -- "$@"; }
 
 is "$(as bob "$P" fork connect tcp 127.0.0.1 7000)" EPERM "child process of a governed one is judged"
 is "$(as alice "$P" fork connect tcp 127.0.0.1 7000)" ECONNREFUSED "and judged by the same identity"
@@ -33,7 +33,7 @@ is "$(as alice "$P" leader-exit connect tcp 127.0.0.1 7000)" ECONNREFUSED \
 # Exit removes the tag: a governed process that is gone leaves no entry.
 count_tags() { bpftool map dump pinned "$MF_PIN_DIR/tags" -j | jq length; }
 is "$(count_tags)" 0 "no tag is left behind by the runs above"
-"$MF_BUILD/mcpfence" run --identity bob --server fetch -- sleep 30 &
+"$MF_BUILD/mcpfence" run --allow-root --identity bob --server fetch -- sleep 30 &
 gpid=$!
 kill_at_exit $gpid
 wait_for sh -c "'$MF_BUILD/mcpfence' ps --json | grep -q '\"pid\":$gpid,'"

@@ -36,17 +36,17 @@ as_user() {
 }
 
 # A governed process cannot re-launch itself as someone else, or as itself.
-out=$(mf run --identity bob --server fetch -- "$MF_BUILD/mcpfence" run --identity alice \
+out=$(mf run --allow-root --identity bob --server fetch -- "$MF_BUILD/mcpfence" run --allow-root --identity alice \
 	--server fetch -- "$P" connect tcp 127.0.0.1 7000 2>&1)
 rc=$?
 is "$rc" 1 "a governed process running 'mcpfence run --identity alice' is refused"
-like "$out" "governed already \\(identity bob, server fetch\\)" "with the reason"
-out=$(mf run --identity alice --server fetch -- "$MF_BUILD/mcpfence" run --identity alice \
+like "$out" "tag: refused: the caller is governed \\(identity bob, server fetch\\)" "with the reason"
+out=$(mf run --allow-root --identity alice --server fetch -- "$MF_BUILD/mcpfence" run --allow-root --identity alice \
 	--server fetch -- true 2>&1)
 is "$?" 1 "even for its own identity"
 mf audit --json --verdict deny >"$MF_TMP/refused.json"
-is "$(jq -r 'select(.event == "tag-refused") | .identity' "$MF_TMP/refused.json" | head -1)" alice \
-	"the refusal is an audit record naming the identity asked for"
+is "$(jq -r 'select(.event == "control-refused" and .op == "tag") | .identity' "$MF_TMP/refused.json" | head -1)" bob \
+	"the refusal is an audit record naming the governed caller"
 
 # An ordinary user: only their own user name.
 out=$(as_user "$user" run --identity alice --server fetch -- "$MF_TMP/bin/probe" connect tcp 127.0.0.1 7000 2>&1)
@@ -68,9 +68,9 @@ like "$out" "permission denied" "with the reason"
 
 # whoami answers from the kernel's tag.
 is "$(mf whoami)" ungoverned "whoami of an ungoverned process"
-is "$(mf run --identity alice --server fetch -- "$MF_BUILD/mcpfence" whoami)" "alice fetch" \
+is "$(mf run --allow-root --identity alice --server fetch -- "$MF_BUILD/mcpfence" whoami)" "alice fetch" \
 	"whoami of a governed process"
-is "$(mf run --identity alice --server fetch -- env | grep ^MCPFENCE_IDENTITY=)" \
+is "$(mf run --allow-root --identity alice --server fetch -- env | grep ^MCPFENCE_IDENTITY=)" \
 	"MCPFENCE_IDENTITY=alice" "run sets MCPFENCE_IDENTITY for information"
 
 # An ordinary user's audit stream holds only their own identity's records.
@@ -85,7 +85,7 @@ like "$(jq -r 'select(.event == "connect") | "\(.verdict) \(.addr):\(.port)"' "$
 
 # Without the agent, run refuses to start the server.
 agent_stop
-out=$(mf run --identity alice --server fetch -- echo started 2>&1)
+out=$(mf run --allow-root --identity alice --server fetch -- echo started 2>&1)
 is "$?" 1 "run refuses when the agent is not reachable"
 like "$out" "refusing to start echo ungoverned" "and says so"
 

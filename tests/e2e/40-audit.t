@@ -31,10 +31,10 @@ kill_at_exit $follower
 wait_for sh -c "'$MF_BUILD/mcpfence' status --json | jq -e '.subscribers == 1'"
 ok $? "an audit follower is subscribed"
 
-mf run --identity alice@example.com --server gdrive -- "$P" connect tcp 127.0.0.1 7443 >/dev/null
-mf run --identity alice@example.com --server gdrive -- "$P" sendto udp ::1 7053 >/dev/null
-mf run --identity bob@example.com --server gdrive -- "$P" connect tcp 127.0.0.1 7443 >/dev/null
-mf run --identity bob@example.com --server gdrive -- "$P" connect tcp 127.0.0.254 80 >/dev/null
+mf run --allow-root --identity alice@example.com --server gdrive -- "$P" connect tcp 127.0.0.1 7443 >/dev/null
+mf run --allow-root --identity alice@example.com --server gdrive -- "$P" sendto udp ::1 7053 >/dev/null
+mf run --allow-root --identity bob@example.com --server gdrive -- "$P" connect tcp 127.0.0.1 7443 >/dev/null
+mf run --allow-root --identity bob@example.com --server gdrive -- "$P" connect tcp 127.0.0.254 80 >/dev/null
 
 rec() { mf audit --json | jq -c "select(.event == \"$1\" and .identity == \"$2\") | {verdict, server, family, proto, addr, port, rule, comm}" | tail -1; }
 is "$(rec connect alice@example.com)" \
@@ -66,7 +66,7 @@ is "$(mf status --json | jq -c '.counters | [.allowed, .denied, .audit_dropped]'
 # must come out escaped, the record still one valid JSON line.
 weird=$'ev"il\\\x01'
 cp "$P" "$MF_TMP/$weird"
-mf run --identity bob@example.com --server gdrive -- "$MF_TMP/$weird" connect tcp 127.0.0.254 81 >/dev/null
+mf run --allow-root --identity bob@example.com --server gdrive -- "$MF_TMP/$weird" connect tcp 127.0.0.254 81 >/dev/null
 is "$(mf audit --json | jq -r 'select(.port == 81) | .comm')" "$weird" \
 	"a hostile process name is escaped in the JSON record"
 jq -e . "$MF_AUDIT_LOG" >/dev/null
@@ -76,15 +76,15 @@ ok $? "every line of the audit log is valid JSON"
 policy enforce none
 mf policy load "$MF_TMP/policy.json" >/dev/null
 n_before=$(mf audit --json | jq -s 'map(select(.event == "connect")) | length')
-mf run --identity alice@example.com --server gdrive -- "$P" connect tcp 127.0.0.1 7443 >/dev/null
-mf run --identity bob@example.com --server gdrive -- "$P" connect tcp 127.0.0.1 7443 >/dev/null
+mf run --allow-root --identity alice@example.com --server gdrive -- "$P" connect tcp 127.0.0.1 7443 >/dev/null
+mf run --allow-root --identity bob@example.com --server gdrive -- "$P" connect tcp 127.0.0.1 7443 >/dev/null
 is "$(mf audit --json | jq -s "map(select(.event == \"connect\")) | .[$n_before:] | map(.verdict)" -c)" \
 	'["deny"]' "audit.allowed none: only the denial is recorded"
 
 # mode audit: nothing blocked, would-be denials recorded.
 policy audit all
 mf policy load "$MF_TMP/policy.json" >/dev/null
-is "$(mf run --identity bob@example.com --server gdrive -- "$P" connect tcp 127.0.0.254 80)" \
+is "$(mf run --allow-root --identity bob@example.com --server gdrive -- "$P" connect tcp 127.0.0.254 80)" \
 	ECONNREFUSED "mode audit blocks nothing"
 is "$(mf audit --json | jq -c 'select(.event == "connect") | [.verdict, .addr, .rule]' | tail -1)" \
 	'["would-deny","127.0.0.254","no-meta"]' "and records the would-be denial"

@@ -25,7 +25,7 @@ wait_for sh -c "'$MF_BUILD/mcpfence' status --json | jq -e '.subscribers == 1'"
 ok $? "the slow subscriber is subscribed"
 
 # 40,000 denied datagrams, each one audited: far more than its queue holds.
-mf run --identity noisy --server noisy -- "$MF_HELPERS/probe" repeat 40000 sendto udp 127.0.0.2 9 \
+mf run --allow-root --identity noisy --server noisy -- "$MF_HELPERS/probe" repeat 40000 sendto udp 127.0.0.2 9 \
 	>"$MF_TMP/gen.out"
 is "$(cat "$MF_TMP/gen.out")" "EPERM=40000" "40,000 datagrams denied"
 start=$(date +%s%N)

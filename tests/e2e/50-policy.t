@@ -35,7 +35,7 @@ like "$out" "^$MF_TMP/bad.json:6:[0-9]+: rules\\[0\\]\\.allow\\[0\\]: unknown ke
 
 MF_KEEP_PINS=1 # the restart test below needs the pins to outlive the agent
 agent_start "$MF_TMP/a.json" || exit 1
-as_alice() { mf run --identity alice --server fetch -- "$P" "$@"; }
+as_alice() { mf run --allow-root --identity alice --server fetch -- "$P" "$@"; }
 
 is "$(as_alice connect tcp 127.0.0.1 7000)" ECONNREFUSED "policy a: port 7000 allowed"
 is "$(as_alice connect tcp 127.0.0.1 7001)" EPERM "policy a: port 7001 denied"
@@ -99,7 +99,7 @@ is "$(mf audit --json | jq -r 'select(.event == "tag-exec") | "\(.identity) \(.s
 	"root tool" "the exec tag is audited with the user's name"
 
 # Enforcement outlives the agent, and a restarted agent keeps the tags.
-"$MF_BUILD/mcpfence" run --identity alice --server fetch -- \
+"$MF_BUILD/mcpfence" run --allow-root --identity alice --server fetch -- \
 	sh -c "sleep 1; exec $P connect tcp 127.0.0.9 7001" >"$MF_TMP/while-down.out" &
 survivor=$!
 kill_at_exit $survivor
@@ -115,7 +115,7 @@ MF_AGENT_PID=$!
 wait_for mf status
 ok $? "the agent restarts on its pins"
 is "$(as_alice connect tcp 127.0.0.1 7001)" ECONNREFUSED "it keeps the active policy"
-"$MF_BUILD/mcpfence" run --identity alice --server fetch -- sleep 30 &
+"$MF_BUILD/mcpfence" run --allow-root --identity alice --server fetch -- sleep 30 &
 sleeper=$!
 kill_at_exit $sleeper
 wait_for sh -c "'$MF_BUILD/mcpfence' ps --json | grep -q '\"pid\":$sleeper,'"

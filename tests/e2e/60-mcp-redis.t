@@ -111,7 +111,7 @@ mcp_call() {
 	local outer=$(((tmo + 999) / 1000 + 10))
 	timeout -k 5 "$outer" "$NODE" "$CLIENT" --timeout "$tmo" --stderr "$MF_TMP/$name.err" \
 		--call "$tool" --args "$args" -- \
-		"$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --identity "$identity" --server redis -- \
+		"$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --allow-root --identity "$identity" --server redis -- \
 		"$NODE" "$SERVER_JS" "redis://127.0.0.1:$PORT" \
 		>"$MF_TMP/$name.json.out" 2>>"$MF_TMP/$name.err"
 	MCP_RC=$?

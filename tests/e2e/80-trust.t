@@ -130,7 +130,7 @@ agent_stop
 
 # A tag that cannot be stored: the child is killed before it runs.
 agent_start "$MF_TMP/policy.json" --tag-capacity 4 || exit 1
-mf run --identity alice@example.com --server fetch -- \
+mf run --allow-root --identity alice@example.com --server fetch -- \
 	sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 3 & echo $!; done' >"$MF_TMP/children.out"
 sleep 0.3 # the killed ones are dead by then
 alive=0 untagged=0

@@ -15,21 +15,21 @@ echo alice-secret >"$MF_TMP/tokens/alice@example.com.token"
 echo bob-secret >"$MF_TMP/tokens/bob@example.com.token"
 
 show='cat "$MCP_CREDENTIAL_FILE"'
-is "$(mf run --identity alice@example.com --server gdrive -- \
+is "$(mf run --allow-root --identity alice@example.com --server gdrive -- \
 	"$EX/with-user-credential.sh" "$MF_TMP/tokens" -- sh -c "$show")" alice-secret \
 	"the wrapper hands alice's server alice's credential"
-is "$(mf run --identity alice@example.com --server gdrive -- \
+is "$(mf run --allow-root --identity alice@example.com --server gdrive -- \
 	env MCPFENCE_IDENTITY=bob@example.com "$EX/with-user-credential.sh" "$MF_TMP/tokens" -- \
 	sh -c "$show")" alice-secret "a forged MCPFENCE_IDENTITY changes nothing: the tag decides"
 "$EX/with-user-credential.sh" "$MF_TMP/tokens" -- sh -c "$show" >/dev/null 2>"$MF_TMP/err"
 is "$?" 1 "ungoverned: the wrapper refuses to pick a credential"
 like "$(cat "$MF_TMP/err")" "not governed" "and says so"
-mf run --identity carol@example.com --server gdrive -- \
+mf run --allow-root --identity carol@example.com --server gdrive -- \
 	"$EX/with-user-credential.sh" "$MF_TMP/tokens" -- true 2>"$MF_TMP/err"
 is "$?" 1 "no credential for the identity: refused"
 
 if command -v node >/dev/null; then
-	is "$(mf run --identity bob@example.com --server gdrive -- node "$EX/identity.mjs")" \
+	is "$(mf run --allow-root --identity bob@example.com --server gdrive -- node "$EX/identity.mjs")" \
 		"bob@example.com gdrive" "identity.mjs reads the tag from a Node server"
 	node "$EX/identity.mjs" 2>/dev/null
 	is "$?" 1 "identity.mjs: ungoverned is an error"

@@ -28,12 +28,27 @@
  *   escape x32                     getpid through the x32 ABI number
  *   escape no-landlock CMD...      (ungoverned) exec CMD where landlock_create_ruleset
  *                                  fails with ENOSYS, as on a kernel without it
+ *   escape tiocsti TEXT [high]     type TEXT into the controlling terminal (/dev/tty)
+ *                                  with TIOCSTI; high: the command with bits set above
+ *                                  the 32 the kernel keeps
+ *   escape tioclinux               TIOCLINUX TIOCL_PASTESEL on /dev/tty
+ *   escape socket FAMILY TYPE [high]
+ *                                  socket(FAMILY, TYPE, 0) (numbers); high: FAMILY with
+ *                                  bits set above the 32 the kernel keeps
+ *   escape socketpair FAMILY TYPE  socketpair(FAMILY, TYPE, 0)
+ *   escape io-uring                io_uring_setup of a 4-entry ring
+ *   escape peer-request SOCK JSON reap|zombie
+ *                                  a child connects to the agent at SOCK and exits
+ *                                  (reaped, or left a zombie); this process then sends
+ *                                  JSON on the connection; prints the child's pid and
+ *                                  the reply
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/bpf.h>
 #include <linux/filter.h>
+#include <linux/io_uring.h>
 #include <linux/perf_event.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
@@ -48,6 +63,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -332,6 +348,102 @@ static int cmd_no_landlock(char **argv)
 	return 127;
 }
 
+/* Input typed into the terminal: the shell that reads it runs it. Through
+ * /dev/tty, so that redirected stdio does not help. */
+static int cmd_tiocsti(const char *text, bool high)
+{
+	unsigned long cmd = TIOCSTI | (high ? 0x100000000UL : 0);
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY);
+
+	if (fd < 0) {
+		printf("open /dev/tty: ");
+		return outcome(-1);
+	}
+	for (; *text; text++) {
+		if (syscall(SYS_ioctl, fd, cmd, text))
+			return outcome(-1);
+	}
+	return report(0);
+}
+
+static int cmd_tioclinux(void)
+{
+	char subcode = 3; /* TIOCL_PASTESEL */
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY);
+
+	if (fd < 0) {
+		printf("open /dev/tty: ");
+		return outcome(-1);
+	}
+	return outcome(ioctl(fd, TIOCLINUX, &subcode));
+}
+
+static int cmd_socket(const char *family, const char *type, bool high)
+{
+	unsigned long f = strtoul(family, NULL, 0) | (high ? 0x100000000UL : 0);
+
+	return outcome(syscall(SYS_socket, f, strtoul(type, NULL, 0), 0));
+}
+
+static int cmd_socketpair(const char *family, const char *type)
+{
+	int sv[2];
+
+	return outcome(socketpair(atoi(family), atoi(type), 0, sv));
+}
+
+static int cmd_io_uring(void)
+{
+	struct io_uring_params params = {};
+
+	return outcome(syscall(SYS_io_uring_setup, 4, &params));
+}
+
+/* A request on a connection made by a child that is gone: the agent must not
+ * take it for the child's (ungoverned, or reused) pid. */
+static int cmd_peer_request(const char *path, const char *json, bool reap)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0), pipefd[2];
+	char reply[4096], c;
+	ssize_t n, len = 0;
+	pid_t pid;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (fd < 0 || pipe(pipefd)) {
+		perror("escape peer-request");
+		return 1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("escape peer-request: fork");
+		return 1;
+	}
+	if (pid == 0) {
+		/* The connection's credentials are the child's. */
+		close(pipefd[0]);
+		_exit(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) ? 1 : 0);
+	}
+	close(pipefd[1]);
+	if (reap) {
+		waitpid(pid, NULL, 0);
+	} else {
+		/* EOF once the child exited: a zombie, not reaped. */
+		while (read(pipefd[0], &c, 1) > 0)
+			;
+	}
+	if (write(fd, json, strlen(json)) < 0 || write(fd, "\n", 1) < 0) {
+		perror("escape peer-request: write");
+		return 1;
+	}
+	while (len < (ssize_t)sizeof(reply) - 1 && (n = read(fd, reply + len, 1)) == 1 &&
+	       reply[len] != '\n')
+		len++;
+	reply[len] = '\0';
+	printf("%d %s\n", pid, reply);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *op = argc > 1 ? argv[1] : "";
@@ -377,6 +489,18 @@ int main(int argc, char **argv)
 		return cmd_int80();
 	if (!strcmp(op, "x32") && argc == 2)
 		return cmd_x32();
+	if (!strcmp(op, "tiocsti") && (argc == 3 || argc == 4))
+		return cmd_tiocsti(argv[2], argc == 4 && !strcmp(argv[3], "high"));
+	if (!strcmp(op, "tioclinux") && argc == 2)
+		return cmd_tioclinux();
+	if (!strcmp(op, "socket") && (argc == 4 || argc == 5))
+		return cmd_socket(argv[2], argv[3], argc == 5 && !strcmp(argv[4], "high"));
+	if (!strcmp(op, "socketpair") && argc == 4)
+		return cmd_socketpair(argv[2], argv[3]);
+	if (!strcmp(op, "io-uring") && argc == 2)
+		return cmd_io_uring();
+	if (!strcmp(op, "peer-request") && argc == 5)
+		return cmd_peer_request(argv[2], argv[3], !strcmp(argv[4], "reap"));
 	if (!strcmp(op, "no-landlock") && argc >= 3)
 		return cmd_no_landlock(argv + 2);
 	fprintf(stderr, "usage: see the comment at the top of tests/helpers/escape.c\n");

@@ -51,7 +51,8 @@ static void test_trust(void)
 		"  \"launchers\": [ { \"exe\": \"/usr/bin/gateway\", \"may_assert\": "
 		"[\"*@example.com\", \"svc-*\"] } ],\n"
 		"  \"servers\": { \"fs\": { \"exec\": [ \"/opt/fs\", { \"path\": \"/usr/bin/node\", "
-		"\"args\": [\"/opt/mcp/fs.js\", \"--root\"] } ] } } }";
+		"\"args\": [\"/opt/mcp/fs.js\", \"--root\"] } ], \"io_uring\": true },\n"
+		"  \"plain\": {} } }";
 	struct mf_policy *pol = NULL;
 	char *args[] = { "a", "bc" };
 
@@ -67,6 +68,8 @@ static void test_trust(void)
 			ASSERT_EQ(pol->servers[0].exec_args[0].nargs, 2, "nargs");
 			ASSERT_STREQ(pol->servers[0].exec_args[0].args[1], "--root", "arg");
 		}
+		ASSERT_TRUE(pol->servers[0].io_uring, "io_uring: true");
+		ASSERT_TRUE(!pol->servers[1].io_uring, "io_uring: false when absent");
 	}
 	mf_policy_free(pol);
 	subtest_end();
@@ -455,6 +458,9 @@ static const struct error_case {
 	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"exec\": "
 	  "[\"/bin/x\"] }, \"b\": { \"exec\": [\"/bin/x\"] } } }",
 	  "p.json:2:61: servers.b.exec[0]: '/bin/x' is already an executable of server 'a'" },
+	{ "io_uring not a boolean",
+	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"io_uring\": 1 } } }",
+	  "p.json:2:35: servers.a.io_uring: expected true or false, got an integer" },
 	{ "invalid server name", "{ \"version\": 1,\n  \"servers\": { \"a b\": {} } }",
 	  "p.json:2:16: servers: invalid server name 'a b': names are 1..127 characters of A-Z "
 	  "a-z 0-9 . _ @ + -, not starting with '-'" },

@@ -209,6 +209,10 @@ int ticket_issue(const struct ucred *cred, const char *identity, const char *ser
 int ticket_take(const char *id, char identity[MF_NAME_MAX], char server[MF_NAME_MAX], char *why,
 		size_t len);
 
+/* warnings.c: host settings and policy choices that widen what governed
+ * processes can do, for `status` (a JSON array of strings) */
+json_t *host_warnings(struct agent *a);
+
 /* control.c */
 int control_check_dir(struct agent *a);
 int control_setup(struct agent *a);

@@ -166,7 +166,8 @@ static void warn_replaceable(const char *where, const char *path, json_t *warnin
 }
 
 static int write_local(struct agent *a, uint32_t slot, uint32_t server,
-		       const struct mf_local *local, const char *where, json_t *warnings)
+		       const struct mf_local *local, bool io_uring, const char *where,
+		       json_t *warnings)
 {
 	struct mf_listen_key lkey = { .slot = slot, .server_id = server };
 	struct mf_listen_val lval = {};
@@ -180,8 +181,9 @@ static int write_local(struct agent *a, uint32_t slot, uint32_t server,
 		if (local->unix_names[i][0] == '/')
 			warn_replaceable(where, local->unix_names[i], warnings);
 	}
-	if (!local->nlisten)
+	if (!local->nlisten && !io_uring)
 		return 0;
+	lval.flags = io_uring ? MF_SERVER_IO_URING : 0;
 	lval.nranges = local->nlisten;
 	for (size_t i = 0; i < local->nlisten; i++) {
 		lval.ranges[i].lo = local->listen[i].lo;
@@ -210,16 +212,17 @@ int local_write(struct agent *a, uint32_t slot, const struct mf_policy *p, json_
 	    strlen(a->opt.socket_path) <= MF_UNIX_PATH_MAX)
 		err = write_unix(fd, slot, MF_ANY_SERVER, a->opt.socket_path);
 	if (!err)
-		err = write_local(a, slot, MF_ANY_SERVER, mf_local_any(p), "unix", warnings);
+		err = write_local(a, slot, MF_ANY_SERVER, mf_local_any(p), false, "unix", warnings);
 	for (size_t s = 0; !err && s < p->nservers; s++) {
 		const struct mf_server *srv = &p->servers[s];
 
-		if (!srv->local.nunix && !srv->local.nlisten)
+		if (!srv->local.nunix && !srv->local.nlisten && !srv->io_uring)
 			continue;
 		snprintf(where, sizeof(where), "servers.%s.unix", srv->name);
 		err = server_id_get(a, srv->name, &server);
 		if (!err)
-			err = write_local(a, slot, server, &srv->local, where, warnings);
+			err = write_local(a, slot, server, &srv->local, srv->io_uring, where,
+					  warnings);
 	}
 	return err;
 }

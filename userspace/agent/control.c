@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The control socket's connections: JSON lines from the CLI, peers known by
- * SO_PEERCRED; each request goes to ops.c. A malformed message closes that
- * connection only. Every client is bounded (limits in control.h): so many
- * connections per uid and in all; a client whose replies pile up is not read
- * until it drains them; one that idles or holds half a line is closed. A
- * subscriber that does not read loses records, counted and reported to it
- * within a second, and never blocks the agent.
+ * SO_PEERCRED and SO_PEERPIDFD; each request goes to ops.c. A malformed
+ * message closes that connection only. Every client is bounded (limits in
+ * control.h): so many connections per uid and in all; a client whose replies
+ * pile up is not read until it drains them; one that idles or holds half a
+ * line is closed. A subscriber that does not read loses records, counted and
+ * reported to it within a second, and never blocks the agent.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -175,6 +175,8 @@ static void client_free(struct agent *a, struct client *c)
 	queued_total -= c->out_len;
 	epoll_ctl(a->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
 	mf_linebuf_free(&c->in);
 	free(c->out);
 	free(c->filter_identity);
@@ -290,6 +292,11 @@ int control_accept(struct agent *a)
 		a->client_counts.root++;
 	else
 		a->client_counts.users++;
+	/* The connecting process itself, not its pid: ops.c refuses requests
+	 * once it is gone (its socket may live on in another process). */
+	len = sizeof(c->pidfd);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &c->pidfd, &len))
+		c->pidfd = -errno;
 	c->next = a->clients;
 	a->clients = c;
 	return 0;

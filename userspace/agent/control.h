@@ -32,10 +32,16 @@
 #define MF_CLIENT_LINE_S 5 /* a line not finished this long after it began: closed */
 #define MF_CLIENTS_TRIM_AFTER 64 /* clients closed before free memory goes back (malloc_trim) */
 
+/* Linux 6.5; the headers here may predate it. */
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
 struct client {
 	enum watch_kind kind; /* first: epoll data points here */
 	int fd;
 	struct ucred cred;
+	int pidfd; /* SO_PEERPIDFD: the process that connected; -errno if none */
 	struct mf_linebuf in;
 	char *out; /* queued output: out_len bytes from out + out_start */
 	size_t out_start, out_len, out_cap;

@@ -1,12 +1,19 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Requests on the control socket, one handler per operation, and the table
- * that says who may call each. Peers are known by SO_PEERCRED.
+ * that says who may call each. Peers are known by SO_PEERCRED, and by the
+ * pidfd taken at accept: a request is answered only while the process that
+ * connected lives. Else a governed process could connect through a child
+ * that exits at once (its tag goes with it) and send requests on the
+ * inherited socket as an ungoverned pid, or one reused by another process.
+ * A governed process (its pid has a tag), whatever its uid, may only ask who
+ * it is: ops[] says why for each operation, and each refusal is audited.
  * Tag requests follow the identity rules of ARCHITECTURE.md: root and the
  * policy's launchers may assert any identity, anyone else only their own
  * user name, and a governed process never.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,15 +56,71 @@ static bool tag_of(struct agent *a, uint32_t pid, struct mf_tag *tag)
 	return bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.tags), &pid, tag) == 0;
 }
 
-static bool policy_has_server(struct agent *a, const char *server)
+/* The peer of one request, as checked before acting on it. */
+struct peer {
+	pid_t pid;
+	bool governed;
+	struct mf_tag tag; /* when governed */
+};
+
+/* Does the process that connected still run? A pidfd polls readable once
+ * its whole thread group has exited, zombie or reaped; pid reuse cannot
+ * fool it. Errors count as gone. */
+static bool peer_alive(const struct client *c)
+{
+	struct pollfd pfd = { .fd = c->pidfd, .events = POLLIN };
+
+	if (c->pidfd < 0)
+		return false;
+	return poll(&pfd, 1, 0) == 0;
+}
+
+static void peer_gone_why(const struct client *c, char *why, size_t len)
+{
+	if (c->pidfd < 0 && c->pidfd != -ESRCH)
+		snprintf(why, len, "cannot identify the process that connected (pid %d): %s",
+			 c->cred.pid, strerror(-c->pidfd));
+	else
+		snprintf(why, len,
+			 "the process that connected (pid %d) is gone: requests are answered "
+			 "only while it runs",
+			 c->cred.pid);
+}
+
+/*
+ * Who asks: the tag of the process that connected, looked up first and
+ * confirmed by its being alive after. Tags leave a process only at its exit,
+ * so a process alive after the lookup had that tag (or none) while asking.
+ * False, with the reason, when the process is gone.
+ */
+static bool peer_check(struct agent *a, const struct client *c, struct peer *p, char *why,
+		       size_t len)
+{
+	p->pid = c->cred.pid;
+	p->governed = tag_of(a, p->pid, &p->tag);
+	if (!p->governed && errno != ENOENT) {
+		/* Not known to be ungoverned: closed. */
+		snprintf(why, len, "cannot read the tag of process %d: %s", p->pid,
+			 strerror(errno));
+		return false;
+	}
+	if (!peer_alive(c)) {
+		peer_gone_why(c, why, len);
+		return false;
+	}
+	return true;
+}
+
+/* The policy's server of that name, or NULL. */
+static const struct mf_server *policy_server(struct agent *a, const char *server)
 {
 	const struct mf_policy *p = a->current.policy;
 
 	for (size_t i = 0; p && i < p->nservers; i++) {
 		if (strcmp(p->servers[i].name, server) == 0)
-			return true;
+			return &p->servers[i];
 	}
-	return false;
+	return NULL;
 }
 
 static void read_proc_text(pid_t pid, const char *what, char *buf, size_t len)
@@ -108,34 +171,52 @@ static void audit_tag_request(struct agent *a, const struct client *c, const cha
 		json_object_set(rec, "harden", json_object_get(req, "harden"));
 	if (json_is_boolean(json_object_get(req, "landlock")))
 		json_object_set(rec, "landlock", json_object_get(req, "landlock"));
+	/* `run --allow-root`: a root server, its capabilities dropped. */
+	if (json_is_boolean(json_object_get(req, "allow_root")))
+		json_object_set(rec, "allow_root", json_object_get(req, "allow_root"));
 	audit_emit(a, rec);
 }
 
-/* Why the peer may not have a tag for (identity, server), or NULL. */
-static const char *tag_refusal(struct agent *a, struct client *c, const char *identity,
-			       const char *server, char *why, size_t len)
+/* Why the peer may not have a tag for (identity, server), or NULL. A
+ * governed peer never gets here: ops_handle refuses it. */
+static const char *tag_refusal(struct agent *a, const char *identity, const char *server,
+			       char *why, size_t len)
 {
-	char ident[MF_NAME_MAX];
-	struct mf_tag tag;
-
-	if (tag_of(a, c->cred.pid, &tag)) {
-		snprintf(why, len,
-			 "process %d is governed already (identity %s, server %s): a governed "
-			 "process cannot change its tag or obtain another",
-			 c->cred.pid, identity_name(a, tag.identity_id, ident, sizeof(ident)),
-			 server_name(a, tag.server_id));
-		return why;
-	}
 	if (!mf_name_valid(identity)) {
 		snprintf(why, len, "invalid identity name");
 		return why;
 	}
-	if (!mf_name_valid(server) || !policy_has_server(a, server)) {
+	if (!mf_name_valid(server) || !policy_server(a, server)) {
 		snprintf(why, len, "unknown server '%s': the policy does not declare it",
 			 mf_name_valid(server) ? server : "?");
 		return why;
 	}
 	return NULL;
+}
+
+/*
+ * Write the peer's tag, by pid: checked alive before (ops_handle) and after.
+ * A peer that died in between must not leave its tag on the pid for the
+ * next process to get it (root's included): the tag is taken back.
+ */
+static bool tag_write(struct agent *a, const struct client *c, uint32_t pid,
+		      const struct mf_tag *tag, char *why, size_t len)
+{
+	int fd = bpf_map__fd(a->skel->maps.tags);
+
+	/* NOEXIST: a tag that appeared since the check (an exec match) is
+	 * never replaced. */
+	if (bpf_map_update_elem(fd, &pid, tag, BPF_NOEXIST)) {
+		snprintf(why, len, "cannot tag process %u: %s", pid, strerror(errno));
+		return false;
+	}
+	if (!peer_alive(c)) {
+		/* ENOENT: the exit tracepoint removed it first; fine either way. */
+		bpf_map_delete_elem(fd, &pid);
+		peer_gone_why(c, why, len);
+		return false;
+	}
+	return true;
 }
 
 static const char *loggable(const char *name)
@@ -148,15 +229,16 @@ static const char *loggable(const char *name)
  * allowed to assert the identity) or with a "ticket" issued to a trusted
  * host (identity and server, if given, must be the ticket's).
  */
-static void op_tag(struct agent *a, struct client *c, json_t *req)
+static void op_tag(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
 	const char *identity = json_string_value(json_object_get(req, "identity"));
 	const char *server = json_string_value(json_object_get(req, "server"));
 	const char *ticket = json_string_value(json_object_get(req, "ticket"));
 	char t_identity[MF_NAME_MAX], t_server[MF_NAME_MAX];
 	struct mf_tag tag = { .flags = MF_TAG_LAUNCHER };
+	const struct mf_server *srv;
 	const char *refusal = NULL;
-	uint32_t pid = c->cred.pid;
+	uint32_t pid = p->pid;
 	char why[1024];
 	int err;
 
@@ -178,12 +260,12 @@ static void op_tag(struct agent *a, struct client *c, json_t *req)
 		identity = t_identity;
 		server = t_server;
 		if (!refusal)
-			refusal = tag_refusal(a, c, identity, server, why, sizeof(why));
+			refusal = tag_refusal(a, identity, server, why, sizeof(why));
 	} else if (!identity || !server) {
 		client_reply_error(c, "tag needs \"identity\" and \"server\" strings, or a \"ticket\"");
 		return;
 	} else {
-		refusal = tag_refusal(a, c, identity, server, why, sizeof(why));
+		refusal = tag_refusal(a, identity, server, why, sizeof(why));
 		if (!refusal && !trust_may_assert(a, &c->cred, identity, why, sizeof(why)))
 			refusal = why;
 	}
@@ -200,22 +282,24 @@ static void op_tag(struct agent *a, struct client *c, json_t *req)
 		client_reply_error(c, "cannot register identity or server: %s", strerror(-err));
 		return;
 	}
-	/* NOEXIST: a tag that appeared since the check (it cannot, the peer waits
-	 * for us) is never replaced. */
-	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.tags), &pid, &tag, BPF_NOEXIST)) {
-		snprintf(why, sizeof(why), "cannot tag process %u: %s", pid, strerror(errno));
+	if (!tag_write(a, c, pid, &tag, why, sizeof(why))) {
 		audit_tag_request(a, c, identity, server, why, req);
 		client_reply_error(c, "%s", why);
 		return;
 	}
 	audit_tag_request(a, c, identity, server, NULL, req);
-	client_send_json(c, json_pack("{s:b, s:I, s:s, s:s}", "ok", 1, "pid", (json_int_t)pid,
-				      "identity", identity, "server", server),
+	/* Whether the launcher's seccomp filter lets this server set up io_uring
+	 * (the server was found above: tag_refusal). */
+	srv = policy_server(a, server);
+	client_send_json(c,
+			 json_pack("{s:b, s:I, s:s, s:s, s:b}", "ok", 1, "pid", (json_int_t)pid,
+				   "identity", identity, "server", server, "io_uring",
+				   srv && srv->io_uring),
 			 false);
 }
 
 /* A trusted host asks for a one-time ticket for (identity, server). */
-static void op_ticket(struct agent *a, struct client *c, json_t *req)
+static void op_ticket(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
 	const char *identity = json_string_value(json_object_get(req, "identity"));
 	const char *server = json_string_value(json_object_get(req, "server"));
@@ -234,7 +318,7 @@ static void op_ticket(struct agent *a, struct client *c, json_t *req)
 		client_reply_error(c, "ticket: \"ttl\" is 1..%d seconds", MF_TICKET_TTL_MAX);
 		return;
 	}
-	refusal = tag_refusal(a, c, identity, server, why, sizeof(why));
+	refusal = tag_refusal(a, identity, server, why, sizeof(why));
 	if (!refusal && !trust_may_assert(a, &c->cred, identity, why, sizeof(why)))
 		refusal = why;
 	if (!refusal && (err = ticket_issue(&c->cred, identity, server, ttl, id))) {
@@ -258,27 +342,26 @@ static void op_ticket(struct agent *a, struct client *c, json_t *req)
 			 false);
 }
 
-static void op_whoami(struct agent *a, struct client *c, json_t *req)
+static void op_whoami(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
 	char ident[MF_NAME_MAX];
-	struct mf_tag tag;
 
-	if (!tag_of(a, c->cred.pid, &tag)) {
+	if (!p->governed) {
 		client_send_json(c, json_pack("{s:b, s:b, s:I}", "ok", 1, "governed", 0, "pid",
-					      (json_int_t)c->cred.pid),
+					      (json_int_t)p->pid),
 				 false);
 		return;
 	}
 	client_send_json(c,
 			 json_pack("{s:b, s:b, s:I, s:s, s:s, s:s}", "ok", 1, "governed", 1,
-				   "pid", (json_int_t)c->cred.pid, "identity",
-				   identity_name(a, tag.identity_id, ident, sizeof(ident)),
-				   "server", server_name(a, tag.server_id), "tagged_by",
-				   tag.flags & MF_TAG_EXEC ? "exec" : "launcher"),
+				   "pid", (json_int_t)p->pid, "identity",
+				   identity_name(a, p->tag.identity_id, ident, sizeof(ident)),
+				   "server", server_name(a, p->tag.server_id), "tagged_by",
+				   p->tag.flags & MF_TAG_EXEC ? "exec" : "launcher"),
 			 false);
 }
 
-static void op_ps(struct agent *a, struct client *c, json_t *req)
+static void op_ps(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
 	bool admin = peer_is_admin(a, c);
 	int fd = bpf_map__fd(a->skel->maps.tags);
@@ -333,7 +416,7 @@ static const char *const counter_names[MF_CNT_MAX] = {
 	[MF_CNT_LISTEN_DROPPED] = "listen_dropped",
 };
 
-static void op_status(struct agent *a, struct client *c, json_t *req)
+static void op_status(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
 	uint64_t counters[MF_CNT_MAX] = {};
 	json_t *cnt = json_object(), *pol;
@@ -377,19 +460,20 @@ static void op_status(struct agent *a, struct client *c, json_t *req)
 	}
 	client_send_json(c,
 			 json_pack("{s:b, s:I, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:o, s:s*, "
-				   "s:o}",
+				   "s:o, s:o*}",
 				   "ok", 1, "agent_pid", (json_int_t)getpid(), "pin_dir",
 				   a->opt.pin_dir, "socket", a->opt.socket_path, "programs",
 				   bpf_attached_programs(a), "policy", pol, "counters", cnt,
 				   "governed_processes", (json_int_t)governed, "subscribers",
 				   (json_int_t)subscribers, "clients", control_status(a),
-				   "audit_log", a->opt.audit_log, "log", audit_log_status(a)),
+				   "audit_log", a->opt.audit_log, "log", audit_log_status(a),
+				   "warnings", host_warnings(a)),
 			 false);
 }
 
 /* The policy comes as "text", or (root's CLI, to skip encoding megabytes
  * as a JSON string) as a "path" the agent reads itself. */
-static void op_policy_load(struct agent *a, struct client *c, json_t *req)
+static void op_policy_load(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
 	json_t *text = json_object_get(req, "text");
 	const char *path = json_string_value(json_object_get(req, "path"));
@@ -434,7 +518,7 @@ out:
 	json_decref(warnings);
 }
 
-static void op_policy_show(struct agent *a, struct client *c, json_t *req)
+static void op_policy_show(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
 	if (!a->current.policy) {
 		client_reply_error(c, "no policy is loaded");
@@ -447,7 +531,7 @@ static void op_policy_show(struct agent *a, struct client *c, json_t *req)
 			 false);
 }
 
-static void op_audit(struct agent *a, struct client *c, json_t *req)
+static void op_audit(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
 	const char *identity = json_string_value(json_object_get(req, "identity"));
 	const char *verdict = json_string_value(json_object_get(req, "verdict"));
@@ -484,58 +568,121 @@ static void op_audit(struct agent *a, struct client *c, json_t *req)
 	c->closing = true;
 }
 
-static void op_uninstall(struct agent *a, struct client *c, json_t *req)
+static void op_uninstall(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
 	a->uninstall_requested = true;
 	a->stop = true;
 	client_send_json(c, json_pack("{s:b}", "ok", 1), false);
 }
 
-/* Who may call an operation. */
+/* Who may call an operation, by uid. */
 enum op_caller {
-	CALLER_ANYONE, /* every peer; the handler narrows what it shows */
+	CALLER_ANYONE, /* every uid; the handler narrows what it shows */
 	CALLER_ROOT,   /* uid 0 only */
 };
 
-struct op {
-	const char *name;
-	enum op_caller caller;
-	void (*handle)(struct agent *a, struct client *c, json_t *req);
+/* And whether a governed process may (its tag decides, not its uid: a
+ * governed root server holds no power over the fence). */
+enum op_governed {
+	GOVERNED_REFUSED,
+	GOVERNED_ALLOWED,
 };
 
-static const struct op ops[] = {
-	{ "status", CALLER_ANYONE, op_status },
-	{ "whoami", CALLER_ANYONE, op_whoami },
-	{ "tag", CALLER_ANYONE, op_tag },
-	{ "ticket", CALLER_ANYONE, op_ticket },
-	{ "ps", CALLER_ANYONE, op_ps },
-	{ "audit", CALLER_ANYONE, op_audit },
-	{ "policy_load", CALLER_ROOT, op_policy_load },
-	{ "policy_show", CALLER_ROOT, op_policy_show },
-	{ "uninstall", CALLER_ROOT, op_uninstall },
+static const struct op {
+	const char *name;
+	enum op_caller caller;
+	enum op_governed governed;
+	void (*handle)(struct agent *a, struct client *c, const struct peer *p, json_t *req);
+	const char *why; /* what the operation gives: why a governed caller may or not */
+} ops[] = {
+	{ "whoami", CALLER_ANYONE, GOVERNED_ALLOWED, op_whoami,
+	  "its own identity and server: a server may pick credentials by them" },
+	{ "status", CALLER_ANYONE, GOVERNED_REFUSED, op_status,
+	  "the agent's pid, programs and policy generation: what to attack, and when" },
+	{ "tag", CALLER_ANYONE, GOVERNED_REFUSED, op_tag,
+	  "a governed process never changes its tag nor obtains another" },
+	{ "ticket", CALLER_ANYONE, GOVERNED_REFUSED, op_ticket,
+	  "a ticket tags whoever runs it: another identity for a child" },
+	{ "ps", CALLER_ANYONE, GOVERNED_REFUSED, op_ps,
+	  "other processes' tags and command lines (arguments may hold secrets)" },
+	{ "audit", CALLER_ANYONE, GOVERNED_REFUSED, op_audit,
+	  "decisions and rule names: the policy, learnt by probing it" },
+	{ "policy_load", CALLER_ROOT, GOVERNED_REFUSED, op_policy_load,
+	  "changes the policy: a governed root server would grant itself anything" },
+	{ "policy_show", CALLER_ROOT, GOVERNED_REFUSED, op_policy_show,
+	  "the policy: every identity's grants" },
+	{ "uninstall", CALLER_ROOT, GOVERNED_REFUSED, op_uninstall,
+	  "stops enforcement for everyone" },
 };
+
+/* A refusal worth an audit record: who asked what, and why not. */
+static void audit_refusal(struct agent *a, const struct client *c, const struct peer *p,
+			  const char *op, const char *reason)
+{
+	char ident[MF_NAME_MAX], comm[64];
+	json_t *rec = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "event", "control-refused",
+				"verdict", "deny", "op", op, "pid", (json_int_t)c->cred.pid, "uid",
+				(json_int_t)c->cred.uid, "reason", reason);
+
+	if (!rec) {
+		audit_emit(a, NULL); /* counted as a log error */
+		return;
+	}
+	if (p && p->governed) {
+		json_object_set_new(rec, "identity",
+				    json_string(identity_name(a, p->tag.identity_id, ident,
+							      sizeof(ident))));
+		json_object_set_new(rec, "server", json_string(server_name(a, p->tag.server_id)));
+	}
+	read_proc_text(c->cred.pid, "comm", comm, sizeof(comm));
+	if (comm[0])
+		json_object_set_new(rec, "comm", json_string(comm));
+	audit_emit(a, rec);
+}
+
+static const struct op *op_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		if (strcmp(ops[i].name, name) == 0)
+			return &ops[i];
+	}
+	return NULL;
+}
 
 void ops_handle(struct agent *a, struct client *c, json_t *req)
 {
 	const char *name = json_string_value(json_object_get(req, "op"));
-	const struct op *op = NULL;
+	const struct op *op;
+	char why[512], ident[MF_NAME_MAX];
+	struct peer p;
 
 	if (!name) {
 		client_reply_error(c, "malformed message: no \"op\" string");
 		c->closing = true;
 		return;
 	}
-	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-		if (strcmp(ops[i].name, name) == 0)
-			op = &ops[i];
-	}
+	op = op_find(name);
 	if (!op) {
 		client_reply_error(c, "unknown op '%.64s'", name);
+		return;
+	}
+	if (!peer_check(a, c, &p, why, sizeof(why))) {
+		audit_refusal(a, c, NULL, op->name, why);
+		client_reply_error(c, "%s: refused: %s", op->name, why);
+		c->closing = true; /* it stays gone */
+		return;
+	}
+	if (p.governed && op->governed == GOVERNED_REFUSED) {
+		snprintf(why, sizeof(why), "the caller is governed (identity %s, server %s)",
+			 identity_name(a, p.tag.identity_id, ident, sizeof(ident)),
+			 server_name(a, p.tag.server_id));
+		audit_refusal(a, c, &p, op->name, why);
+		client_reply_error(c, "%s: refused: %s", op->name, why);
 		return;
 	}
 	if (op->caller == CALLER_ROOT && !peer_is_root(c)) {
 		client_reply_error(c, "%s: permission denied: only root may do this", name);
 		return;
 	}
-	op->handle(a, c, req);
+	op->handle(a, c, &p, req);
 }

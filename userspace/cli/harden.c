@@ -6,8 +6,9 @@
  *
  * - no_new_privs: needed by both layers below for an unprivileged caller;
  *   also keeps setuid binaries from raising the governed tree's privileges.
- * - seccomp: refuses (EPERM) the calls that let a governed process act
- *   through an ungoverned one or undo enforcement; see harden_syscalls[].
+ * - seccomp: refuses the calls that let a governed process act through an
+ *   ungoverned one, undo enforcement, or reach the kernel by paths the
+ *   hooks cannot judge; see harden_syscalls[].
  *   Syscalls of a foreign ABI (i386 int 0x80, x32) kill the process: the
  *   table speaks of native numbers only.
  * - Landlock (ABI >= 6): a domain that handles no filesystem or network
@@ -18,6 +19,8 @@
  */
 #include <errno.h>
 #include <linux/audit.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
 #include <linux/filter.h>
 #include <linux/landlock.h>
 #include <linux/seccomp.h>
@@ -25,7 +28,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -59,7 +64,16 @@ struct mf_landlock_ruleset_attr {
 enum harden_check {
 	REFUSE_ALWAYS, /* whatever the arguments */
 	REFUSE_NEWUSER, /* when the flags in argument 0 hold CLONE_NEWUSER */
+	REFUSE_ARG1, /* when argument 1 (its low 32 bits) is arg: an ioctl command */
+	REFUSE_FAMILY, /* when argument 0 is none of socket_families[] */
+	REFUSE_UNLESS_IO_URING, /* always, unless the policy lets the server use io_uring */
 };
+
+/* The families the kernel hooks judge (inet) or that carry no traffic out
+ * (Unix: judged by its own rules; netlink: the kernel's, getaddrinfo needs
+ * it). Any other (packet, ALG, vsock, Bluetooth, ...) is refused at socket(),
+ * where the hooks would see nothing. */
+static const __u32 socket_families[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK };
 
 /*
  * What the filter refuses, and why. Allowed on purpose:
@@ -75,45 +89,109 @@ static const struct harden_syscall {
 	const char *name;
 	int nr;
 	enum harden_check check;
+	__u32 arg; /* REFUSE_ARG1 */
 	int err;
 	const char *why;
 } harden_syscalls[] = {
-	{ "ptrace", __NR_ptrace, REFUSE_ALWAYS, EPERM,
+	{ "ptrace", __NR_ptrace, REFUSE_ALWAYS, 0, EPERM,
 	  "controls another process: make an ungoverned one connect for us" },
-	{ "process_vm_readv", __NR_process_vm_readv, REFUSE_ALWAYS, EPERM,
+	{ "process_vm_readv", __NR_process_vm_readv, REFUSE_ALWAYS, 0, EPERM,
 	  "reads another process's memory (its secrets, its tokens)" },
-	{ "process_vm_writev", __NR_process_vm_writev, REFUSE_ALWAYS, EPERM,
+	{ "process_vm_writev", __NR_process_vm_writev, REFUSE_ALWAYS, 0, EPERM,
 	  "writes another process's memory: code or data of an ungoverned one" },
-	{ "pidfd_getfd", __NR_pidfd_getfd, REFUSE_ALWAYS, EPERM,
+	{ "pidfd_getfd", __NR_pidfd_getfd, REFUSE_ALWAYS, 0, EPERM,
 	  "copies another process's descriptor: its connected sockets" },
-	{ "bpf", __NR_bpf, REFUSE_ALWAYS, EPERM,
+	{ "bpf", __NR_bpf, REFUSE_ALWAYS, 0, EPERM,
 	  "loads programs and edits maps: with privilege, the tags and the policy" },
-	{ "perf_event_open", __NR_perf_event_open, REFUSE_ALWAYS, EPERM,
+	{ "perf_event_open", __NR_perf_event_open, REFUSE_ALWAYS, 0, EPERM,
 	  "attaches BPF programs, observes other processes" },
-	{ "setns", __NR_setns, REFUSE_ALWAYS, EPERM,
+	{ "setns", __NR_setns, REFUSE_ALWAYS, 0, EPERM,
 	  "joins another namespace; the type argument may be 0 (any), so all of it" },
-	{ "unshare", __NR_unshare, REFUSE_NEWUSER, EPERM,
+	{ "unshare", __NR_unshare, REFUSE_NEWUSER, 0, EPERM,
 	  "a new user namespace grants capabilities inside it: raw and packet "
 	  "sockets, tun, netfilter, mounts, and most kernel exploits' first step" },
-	{ "clone", __NR_clone, REFUSE_NEWUSER, EPERM, "the same, for a new child" },
-	{ "clone3", __NR_clone3, REFUSE_ALWAYS, ENOSYS,
+	{ "clone", __NR_clone, REFUSE_NEWUSER, 0, EPERM, "the same, for a new child" },
+	{ "clone3", __NR_clone3, REFUSE_ALWAYS, 0, ENOSYS,
 	  "its flags sit in a struct the filter cannot read: ENOSYS makes libc "
 	  "fall back to clone, whose flags it can" },
+	/* The kernel truncates ioctl's command to unsigned int: the low 32 bits. */
+	{ "ioctl", __NR_ioctl, REFUSE_ARG1, TIOCSTI, EPERM,
+	  "TIOCSTI types into a terminal: the ungoverned shell that launched us runs it "
+	  "(through /dev/tty even with stdio redirected)" },
+	{ "ioctl", __NR_ioctl, REFUSE_ARG1, TIOCLINUX, EPERM,
+	  "TIOCLINUX pastes the console selection as input: the same, on a VT" },
+	{ "socket", __NR_socket, REFUSE_FAMILY, 0, EAFNOSUPPORT,
+	  "a family the hooks cannot judge (packet, ALG, vsock, ...); EAFNOSUPPORT, as "
+	  "from a kernel without it, so programs fall back instead of failing" },
+	{ "socketpair", __NR_socketpair, REFUSE_FAMILY, 0, EAFNOSUPPORT, "the same" },
+	{ "io_uring_setup", __NR_io_uring_setup, REFUSE_UNLESS_IO_URING, 0, EPERM,
+	  "io_uring starts operations (sockets, connects, sends) in the kernel, past this "
+	  "filter; allowed only by \"io_uring\": true on the server in the policy" },
 };
 
-#define MF_FILTER_MAX 64
+#define MF_FILTER_MAX 128
 
 #define ARG_LO(n) \
 	(offsetof(struct seccomp_data, args[n]) + (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0))
 
 #define STMT(code, k) ((struct sock_filter)BPF_STMT(code, k))
 #define JUMP(code, k, jt, jf) ((struct sock_filter)BPF_JUMP(code, k, jt, jf))
+#define NFAMILIES (sizeof(socket_families) / sizeof(socket_families[0]))
 
-/* The filter: architecture check, then one test per entry of harden_syscalls. */
-static int filter_build(struct sock_filter *f, size_t cap)
+/* One entry's instructions at f; the accumulator holds the syscall number
+ * before, and after when the entry does not decide. Returns their count. */
+static size_t filter_entry(struct sock_filter *f, const struct harden_syscall *s, bool io_uring)
+{
+	__u32 refuse = SECCOMP_RET_ERRNO | (s->err & SECCOMP_RET_DATA);
+	size_t n = 0;
+
+	switch (s->check) {
+	case REFUSE_UNLESS_IO_URING:
+		if (io_uring)
+			return 0;
+		/* fall through */
+	case REFUSE_ALWAYS:
+		f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, s->nr, 0, 1);
+		f[n++] = STMT(BPF_RET | BPF_K, refuse);
+		break;
+	case REFUSE_NEWUSER:
+		/* Only the low 32 bits of clone/unshare flags count. */
+		f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, s->nr, 0, 4);
+		f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0));
+		f[n++] = JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 0, 1);
+		f[n++] = STMT(BPF_RET | BPF_K, refuse);
+		f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+		break;
+	case REFUSE_ARG1:
+		/* Not decisive: other entries may judge the same call. */
+		f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, s->nr, 0, 4);
+		f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(1));
+		f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, s->arg, 0, 1);
+		f[n++] = STMT(BPF_RET | BPF_K, refuse);
+		f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+		break;
+	case REFUSE_FAMILY:
+		/* The family is an int: its low 32 bits. A listed one jumps to allow. */
+		f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, s->nr, 0, NFAMILIES + 3);
+		f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0));
+		for (size_t k = 0; k < NFAMILIES; k++)
+			f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, socket_families[k],
+				      NFAMILIES - k, 0);
+		f[n++] = STMT(BPF_RET | BPF_K, refuse);
+		f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+		break;
+	}
+	return n;
+}
+
+#define MF_ENTRY_MAX (NFAMILIES + 4) /* the longest filter_entry */
+
+/* The filter: architecture check, then the entries of harden_syscalls. */
+static int filter_build(struct sock_filter *f, size_t cap, bool io_uring)
 {
 #ifndef MF_AUDIT_ARCH
 	(void)harden_syscalls;
+	(void)filter_entry;
 	return -EOPNOTSUPP; /* the table holds native syscall numbers: know the arch */
 #else
 	size_t n = 0;
@@ -127,25 +205,9 @@ static int filter_build(struct sock_filter *f, size_t cap)
 	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
 #endif
 	for (size_t i = 0; i < sizeof(harden_syscalls) / sizeof(harden_syscalls[0]); i++) {
-		const struct harden_syscall *s = &harden_syscalls[i];
-		__u32 refuse = SECCOMP_RET_ERRNO | (s->err & SECCOMP_RET_DATA);
-
-		if (n + 5 > cap - 1)
+		if (n + MF_ENTRY_MAX > cap - 1)
 			return -E2BIG;
-		switch (s->check) {
-		case REFUSE_ALWAYS:
-			f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, s->nr, 0, 1);
-			f[n++] = STMT(BPF_RET | BPF_K, refuse);
-			break;
-		case REFUSE_NEWUSER:
-			/* Only the low 32 bits of clone/unshare flags count. */
-			f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, s->nr, 0, 4);
-			f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0));
-			f[n++] = JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 0, 1);
-			f[n++] = STMT(BPF_RET | BPF_K, refuse);
-			f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-			break;
-		}
+		n += filter_entry(f + n, &harden_syscalls[i], io_uring);
 	}
 	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	return (int)n;
@@ -170,7 +232,7 @@ int mf_harden_prepare(struct mf_harden *h, char *err, size_t errlen)
 
 	h->ruleset_fd = -1;
 	h->landlock_abi = landlock_abi();
-	n = filter_build(f, MF_FILTER_MAX);
+	n = filter_build(f, MF_FILTER_MAX, false);
 	if (n < 0) {
 		snprintf(err, errlen, "cannot build the seccomp filter: %s", strerror(-n));
 		return n;
@@ -195,7 +257,7 @@ int mf_harden_apply(struct mf_harden *h, char *err, size_t errlen)
 	__u32 flags = 0;
 	int n;
 
-	n = filter_build(f, MF_FILTER_MAX);
+	n = filter_build(f, MF_FILTER_MAX, h->io_uring);
 	if (n < 0) {
 		snprintf(err, errlen, "cannot build the seccomp filter: %s", strerror(-n));
 		return n;
@@ -222,6 +284,49 @@ int mf_harden_apply(struct mf_harden *h, char *err, size_t errlen)
 		return -n;
 	}
 	return 0;
+}
+
+/*
+ * `run --allow-root`: no capability survives exec. Emptying the bounding set
+ * is what counts: root's exec grants only what it holds. Ambient and
+ * inheritable are cleared, the securebits stop root's exec and ambient raises
+ * from granting any, locked; last this process's own sets go. Root's uid
+ * stays, and with it every file root owns: why root is refused by default.
+ */
+int mf_harden_drop_caps(char *err, size_t errlen)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = {};
+	const char *what = NULL;
+	int cap;
+
+	/* EINVAL past the last capability this kernel knows. */
+	for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)) {
+			what = "drop a capability from the bounding set";
+			goto fail;
+		}
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)) {
+		what = "clear the ambient capabilities";
+		goto fail;
+	}
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
+					     SECBIT_NO_CAP_AMBIENT_RAISE |
+					     SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+		  0, 0, 0)) {
+		what = "set the securebits";
+		goto fail;
+	}
+	if (syscall(__NR_capset, &hdr, none)) {
+		what = "clear the capability sets";
+		goto fail;
+	}
+	return 0;
+fail:
+	cap = errno;
+	snprintf(err, errlen, "cannot %s: %s", what, strerror(cap));
+	return -cap;
 }
 
 void mf_harden_free(struct mf_harden *h)

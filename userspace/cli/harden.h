@@ -16,6 +16,7 @@
 struct mf_harden {
 	int landlock_abi; /* 0: Landlock not available */
 	int ruleset_fd; /* -1 unless landlock_abi >= MF_LANDLOCK_ABI_SCOPES */
+	bool io_uring; /* the policy lets this server set up io_uring (the tag reply says) */
 };
 
 /*
@@ -37,6 +38,13 @@ static inline bool mf_harden_has_landlock(const struct mf_harden *h)
  * Returns 0 or -errno with a message in err.
  */
 int mf_harden_apply(struct mf_harden *h, char *err, size_t errlen);
+
+/*
+ * For a root server (`run --allow-root`): empty the bounding, ambient,
+ * inheritable, permitted and effective sets, and lock securebits so that
+ * exec grants none back. Returns 0 or -errno with a message in err.
+ */
+int mf_harden_drop_caps(char *err, size_t errlen);
 
 void mf_harden_free(struct mf_harden *h);
 

@@ -234,7 +234,7 @@ static int cmd_policy(int argc, char **argv)
 
 static const char run_help[] =
 	"usage: mcpfence run --identity ID --server NAME [--no-harden | --require-landlock]\n"
-	"                    [--] CMD [ARGS...]\n"
+	"                    [--allow-root] [--] CMD [ARGS...]\n"
 	"       mcpfence run --ticket-fd N | --ticket-env VAR [--server NAME] [...] [--] CMD...\n"
 	"\n"
 	"Ask the agent to tag this process with ID and NAME, then exec CMD. The tag\n"
@@ -258,14 +258,21 @@ static const char run_help[] =
 	"  --require-landlock\n"
 	"                  refuse to start CMD when the kernel lacks Landlock scopes\n"
 	"                  (ABI 6, Linux 6.12) instead of warning\n"
-	"  --no-harden     for debugging: skip the hardening below (audited)\n"
+	"  --allow-root    start CMD even as root (any of uid, euid, suid 0), without\n"
+	"                  any capability: bounding, ambient and inheritable sets are\n"
+	"                  emptied before exec (audited). Without it run refuses root\n"
+	"  --no-harden     for debugging: skip the hardening below, the capability\n"
+	"                  drop of --allow-root included (audited)\n"
 	"\n"
 	"Hardening, after the tag and before exec (CMD and its descendants inherit it,\n"
 	"none can undo it): no_new_privs; a seccomp filter that refuses ptrace,\n"
 	"process_vm_readv/writev, pidfd_getfd, bpf, perf_event_open, setns and new user\n"
-	"namespaces (EPERM; clone3 gets ENOSYS so libc falls back to clone); a Landlock\n"
-	"domain that refuses signals to, and abstract Unix socket connections to,\n"
-	"processes outside it. If it cannot be applied, CMD is not started.\n";
+	"namespaces (EPERM; clone3 gets ENOSYS so libc falls back to clone), the\n"
+	"terminal ioctls TIOCSTI and TIOCLINUX (EPERM), sockets of families other than\n"
+	"Unix, IPv4, IPv6 and netlink (EAFNOSUPPORT), and io_uring_setup (EPERM) unless\n"
+	"the policy gives the server \"io_uring\": true; a Landlock domain that refuses\n"
+	"signals to, and abstract Unix socket connections to, processes outside it. If\n"
+	"it cannot be applied, CMD is not started.\n";
 
 #define TICKET_MAX 128
 
@@ -309,6 +316,76 @@ static int read_ticket(int fd, const char *env, char ticket[TICKET_MAX])
 	return 0;
 }
 
+/* Root in any of uid, euid, suid: a setresuid away from euid 0. */
+static bool running_as_root(void)
+{
+	uid_t r, e, s;
+
+	return getresuid(&r, &e, &s) || r == 0 || e == 0 || s == 0;
+}
+
+/* After the tag, before exec: capabilities, then the hardening. */
+static int run_harden(struct mf_harden *h, bool harden, bool root, const char *cmd)
+{
+	char err[256];
+	int r = 0;
+
+	if (harden && root) {
+		r = mf_harden_drop_caps(err, sizeof(err));
+		if (!r)
+			fprintf(stderr,
+				"mcpfence: --allow-root: %s runs as root with no capabilities\n", cmd);
+	}
+	if (harden && !r)
+		r = mf_harden_apply(h, err, sizeof(err));
+	mf_harden_free(h);
+	if (r)
+		fprintf(stderr,
+			"mcpfence: %s; refusing to start %s (--no-harden skips hardening)\n", err,
+			cmd);
+	return r;
+}
+
+/* Ask the agent to tag this process; says what will be applied, learns what
+ * the policy allows the server. Frees h on failure. */
+static int run_tag(const char *identity, const char *server, const char *ticket, bool harden,
+		   bool root, struct mf_harden *h, const char *cmd)
+{
+	json_t *req, *reply;
+	struct session s;
+
+	if (session_open(&s)) {
+		fprintf(stderr, "mcpfence: refusing to start %s ungoverned\n", cmd);
+		mf_harden_free(h);
+		return 1;
+	}
+	req = json_pack("{s:s, s:b}", "op", "tag", "harden", harden);
+	if (req && identity)
+		json_object_set_new(req, "identity", json_string(identity));
+	if (req && server)
+		json_object_set_new(req, "server", json_string(server));
+	if (req && ticket[0])
+		json_object_set_new(req, "ticket", json_string(ticket));
+	if (req && harden)
+		json_object_set_new(req, "landlock", json_boolean(mf_harden_has_landlock(h)));
+	if (req && root)
+		json_object_set_new(req, "allow_root", json_true());
+	reply = session_call(&s, req);
+	session_close(&s);
+	if (!reply) {
+		fprintf(stderr, "mcpfence: refusing to start %s\n", cmd);
+		mf_harden_free(h);
+		return 1;
+	}
+	/* The agent names what it tagged (a ticket's identity and server); for
+	 * information only, the kernel's tag is the authority. */
+	setenv("MCPFENCE_IDENTITY", json_string_value(json_object_get(reply, "identity")) ?: "", 1);
+	setenv("MCPFENCE_SERVER", json_string_value(json_object_get(reply, "server")) ?: "", 1);
+	h->io_uring = json_is_true(json_object_get(reply, "io_uring"));
+	json_decref(reply);
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -316,6 +393,7 @@ static int cmd_run(int argc, char **argv)
 		{ "server", required_argument, NULL, 's' },
 		{ "no-harden", no_argument, NULL, 'N' },
 		{ "require-landlock", no_argument, NULL, 'L' },
+		{ "allow-root", no_argument, NULL, 'R' },
 		{ "ticket-fd", required_argument, NULL, 'T' },
 		{ "ticket-env", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
@@ -324,12 +402,9 @@ static int cmd_run(int argc, char **argv)
 	const char *identity = NULL, *server = NULL, *ticket_env = NULL;
 	char ticket[TICKET_MAX] = "";
 	int ticket_fd = -1;
-	bool harden = true, require_landlock = false;
+	bool harden = true, require_landlock = false, allow_root = false, root;
 	struct mf_harden h = { .ruleset_fd = -1 };
-	char tagged_identity[MF_NAME_MAX], tagged_server[MF_NAME_MAX];
 	char err[256];
-	struct session s;
-	json_t *req, *reply;
 	int opt;
 
 	optind = 1;
@@ -346,6 +421,9 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'L':
 			require_landlock = true;
+			break;
+		case 'R':
+			allow_root = true;
 			break;
 		case 'T': {
 			char *end;
@@ -394,6 +472,15 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "mcpfence: --no-harden and --require-landlock contradict\n");
 		return 2;
 	}
+	root = running_as_root();
+	if (root && !allow_root) {
+		fprintf(stderr,
+			"mcpfence: refusing to start %s as root: a root server can undo what "
+			"fences it. Run it as an ordinary user (e.g. `runuser -u USER -- mcpfence "
+			"run ...`), or pass --allow-root to run it as root without capabilities\n",
+			argv[optind]);
+		return 1;
+	}
 	/* Everything that can fail before the tag does; the tag request says
 	 * what will be applied, so the audit record tells. */
 	if (harden && mf_harden_prepare(&h, err, sizeof(err))) {
@@ -403,8 +490,9 @@ static int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	if (!harden)
-		fprintf(stderr, "mcpfence: warning: --no-harden: %s runs without launcher hardening\n",
-			argv[optind]);
+		fprintf(stderr,
+			"mcpfence: warning: --no-harden: %s runs without launcher hardening%s\n",
+			argv[optind], root ? ", as root with all its capabilities" : "");
 	if (harden && !mf_harden_has_landlock(&h)) {
 		fprintf(stderr,
 			"mcpfence: %s: the kernel's Landlock ABI is %d, scopes need %d: %s may "
@@ -417,46 +505,10 @@ static int cmd_run(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (session_open(&s)) {
-		fprintf(stderr, "mcpfence: refusing to start %s ungoverned\n", argv[optind]);
-		mf_harden_free(&h);
+	if (run_tag(identity, server, ticket, harden, root, &h, argv[optind]))
 		return 1;
-	}
-	req = json_pack("{s:s, s:b}", "op", "tag", "harden", harden);
-	if (req && identity)
-		json_object_set_new(req, "identity", json_string(identity));
-	if (req && server)
-		json_object_set_new(req, "server", json_string(server));
-	if (req && ticket[0])
-		json_object_set_new(req, "ticket", json_string(ticket));
-	if (req && harden)
-		json_object_set_new(req, "landlock", json_boolean(mf_harden_has_landlock(&h)));
-	reply = session_call(&s, req);
-	session_close(&s);
-	if (!reply) {
-		fprintf(stderr, "mcpfence: refusing to start %s\n", argv[optind]);
-		mf_harden_free(&h);
+	if (run_harden(&h, harden, root, argv[optind]))
 		return 1;
-	}
-	/* The agent names what it tagged (a ticket's identity and server). */
-	snprintf(tagged_identity, sizeof(tagged_identity), "%s",
-		 json_string_value(json_object_get(reply, "identity")) ?: "");
-	snprintf(tagged_server, sizeof(tagged_server), "%s",
-		 json_string_value(json_object_get(reply, "server")) ?: "");
-	json_decref(reply);
-	if (harden) {
-		int r = mf_harden_apply(&h, err, sizeof(err));
-
-		mf_harden_free(&h);
-		if (r) {
-			fprintf(stderr,
-				"mcpfence: %s; refusing to start %s (--no-harden skips hardening)\n",
-				err, argv[optind]);
-			return 1;
-		}
-	}
-	setenv("MCPFENCE_IDENTITY", tagged_identity, 1);
-	setenv("MCPFENCE_SERVER", tagged_server, 1);
 	execvp(argv[optind], argv + optind);
 	fprintf(stderr, "mcpfence: cannot run %s: %s\n", argv[optind], strerror(errno));
 	return 127;
@@ -527,7 +579,10 @@ static const char status_help[] = "usage: mcpfence status [--json]\n"
 				  "\n"
 				  "Is the agent up, which programs are attached and pinned, which\n"
 				  "policy is active, and the counters (decisions, dropped audit\n"
-				  "records, tags). Exit 1 when the agent cannot be reached.\n";
+				  "records, tags). For administrators, warnings about host\n"
+				  "settings and policy choices that widen what governed processes\n"
+				  "can do.\n"
+				  "Exit 1 when the agent cannot be reached.\n";
 
 static long long int_of(const json_t *obj, const char *key)
 {
@@ -615,6 +670,8 @@ static int cmd_status(int argc, char **argv)
 	json_object_foreach(cnt, key, v)
 		printf(" %s=%lld", key, (long long)json_integer_value(v));
 	printf("\n");
+	json_array_foreach(json_object_get(reply, "warnings"), i, v)
+		printf("warning:   %s\n", json_string_value(v));
 	json_decref(reply);
 	return 0;
 }

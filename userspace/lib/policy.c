@@ -807,9 +807,17 @@ static int parse_local(struct parser *p, json_t *obj, bool server, struct mf_loc
 	return err;
 }
 
+static int parse_bool(struct parser *p, json_t *v, void *out)
+{
+	if (!json_is_boolean(v))
+		return fail(p, NULL, "expected true or false, got %s", type_name(v));
+	*(bool *)out = json_is_true(v);
+	return 0;
+}
+
 static int parse_servers(struct parser *p, json_t *v, void *out)
 {
-	static const char *const keys[] = { "exec", "unix", "listen", NULL };
+	static const char *const keys[] = { "exec", "unix", "listen", "io_uring", NULL };
 	struct mf_policy *pol = p->policy;
 	const char *name;
 	json_t *srv;
@@ -842,6 +850,9 @@ static int parse_servers(struct parser *p, json_t *v, void *out)
 			err = field(p, srv, "exec", false, parse_exec, NULL);
 		if (!err)
 			err = parse_local(p, srv, true, &pol->servers[p->server].local);
+		if (!err)
+			err = field(p, srv, "io_uring", false, parse_bool,
+				    &pol->servers[p->server].io_uring);
 		path_pop(p);
 		if (err)
 			return err;

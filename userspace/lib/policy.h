@@ -89,6 +89,7 @@ struct mf_server {
 	struct mf_exec_args *exec_args;
 	size_t nexec_args;
 	struct mf_local local; /* "unix" and "listen" */
+	bool io_uring; /* `run` lets it set up io_uring (seccomp refuses it otherwise) */
 };
 
 struct mf_group {
