@@ -21,7 +21,7 @@ JSON
 write_policy "$MF_TMP/a.json" 7000
 write_policy "$MF_TMP/b.json" 7001
 agent_start "$MF_TMP/a.json" || exit 1
-as_alice() { mf run --identity alice --server fetch -- "$MF_HELPERS/probe" "$@"; }
+as_alice() { mf run --allow-root --identity alice --server fetch -- "$MF_HELPERS/probe" "$@"; }
 
 # What a second agent could change: pins (names and inodes), the program
 # behind each link, the policy generation, the saved state.

@@ -23,14 +23,14 @@ write_policy "$MF_TMP/b.json" 7001
 write_policy "$MF_TMP/evil.json" '"1-65535"'
 S=$MCPFENCE_STATE_DIR
 saved=$S/'sys-fs-bpf-mcpfence\x2dtest\x2d'$$.policy.json
-as_alice() { mf run --identity alice --server fetch -- "$MF_HELPERS/probe" "$@"; }
+as_alice() { mf run --allow-root --identity alice --server fetch -- "$MF_HELPERS/probe" "$@"; }
 verdicts() { echo "$(as_alice connect tcp 127.0.0.1 7000) $(as_alice connect tcp 127.0.0.1 7001)"; }
 
 # A governed process started before a restart connects to 127.0.0.1:7002
 # (allowed by evil.json only) after it: what the kernel then enforces.
 survivor_start() {
 	rm -f "$MF_TMP/go"
-	"$MF_BUILD/mcpfence" run --identity alice --server fetch -- sh -c "while [ ! -e '$MF_TMP/go' ]; do sleep 0.05;
+	"$MF_BUILD/mcpfence" run --allow-root --identity alice --server fetch -- sh -c "while [ ! -e '$MF_TMP/go' ]; do sleep 0.05;
 		done; exec '$MF_HELPERS/probe' connect tcp 127.0.0.1 7002" >"$MF_TMP/survivor.out" &
 	SURVIVOR=$!
 	kill_at_exit $SURVIVOR
@@ -162,7 +162,7 @@ start2
 is "$(mf policy show)" "$(cat "$MF_TMP/a.json")" "agent one keeps its policy across restarts"
 is "$(mf2 policy show)" "$(cat "$MF_TMP/b.json")" "agent two keeps its own"
 is "$(verdicts)" "ECONNREFUSED EPERM" "agent one enforces its policy"
-is "$(mf2 run --identity alice --server fetch -- "$MF_HELPERS/probe" connect tcp 127.0.0.1 7001)" \
+is "$(mf2 run --allow-root --identity alice --server fetch -- "$MF_HELPERS/probe" connect tcp 127.0.0.1 7001)" \
 	ECONNREFUSED "agent two its own"
 stop2
 "$MF_BUILD/mcpfenced" --pin-dir "$PIN2" --uninstall

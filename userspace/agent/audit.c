@@ -239,11 +239,25 @@ static void unix_name_fields(struct jline *j, const struct mf_event *e, size_t s
 		jl_str(j, "reason", "another mount namespace or root");
 }
 
+/* "family", "proto" and "addr" of a record about an inet address. */
+static void inet_fields(struct jline *j, const struct mf_event *e)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	inet_ntop(e->family == MF_FAMILY_V4 ? AF_INET : AF_INET6, e->addr, addr, sizeof(addr));
+	jl_str(j, "family", e->family == MF_FAMILY_V4 ? "ipv4" : "ipv6");
+	if (proto_name(e->proto))
+		jl_str(j, "proto", proto_name(e->proto));
+	else
+		jl_uint(j, "proto", e->proto);
+	jl_str(j, "addr", addr);
+}
+
 /* Write a kernel record as a JSON line; false if it did not fit. */
 static bool event_line(struct agent *a, const struct mf_event *e, size_t size,
 		       struct audit_record *rec)
 {
-	char ts[64], rbuf[32], addr[INET6_ADDRSTRLEN];
+	char ts[64], rbuf[32];
 	char comm[sizeof(e->comm) + 1];
 	struct jline j = { .buf = "{", .len = 1 };
 
@@ -270,14 +284,7 @@ static bool event_line(struct agent *a, const struct mf_event *e, size_t size,
 	switch (e->type) {
 	case MF_EV_CONNECT:
 	case MF_EV_SENDMSG:
-		inet_ntop(e->family == MF_FAMILY_V4 ? AF_INET : AF_INET6, e->addr, addr,
-			  sizeof(addr));
-		jl_str(&j, "family", e->family == MF_FAMILY_V4 ? "ipv4" : "ipv6");
-		if (proto_name(e->proto))
-			jl_str(&j, "proto", proto_name(e->proto));
-		else
-			jl_uint(&j, "proto", e->proto);
-		jl_str(&j, "addr", addr);
+		inet_fields(&j, e);
 		jl_uint(&j, "port", e->port);
 		jl_str(&j, "rule", rule_name(a, e->generation, e->rule, rbuf, sizeof(rbuf)));
 		break;
@@ -289,14 +296,7 @@ static bool event_line(struct agent *a, const struct mf_event *e, size_t size,
 	case MF_EV_SOURCE_ROUTE:
 		/* bind: the local address and port; source-route: the packet's
 		 * destination, which is the route's first hop. */
-		inet_ntop(e->family == MF_FAMILY_V4 ? AF_INET : AF_INET6, e->addr, addr,
-			  sizeof(addr));
-		jl_str(&j, "family", e->family == MF_FAMILY_V4 ? "ipv4" : "ipv6");
-		if (proto_name(e->proto))
-			jl_str(&j, "proto", proto_name(e->proto));
-		else
-			jl_uint(&j, "proto", e->proto);
-		jl_str(&j, "addr", addr);
+		inet_fields(&j, e);
 		if (e->type == MF_EV_BIND)
 			jl_uint(&j, "port", e->port);
 		else
