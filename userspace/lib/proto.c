@@ -138,7 +138,12 @@ int mf_write_all(int fd, const void *buf, size_t len)
 	const char *p = buf;
 
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		/* A socket the agent closed (a refused connection) must give EPIPE,
+		 * not kill the CLI with SIGPIPE before it reads the agent's reason. */
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == ENOTSOCK)
+			n = write(fd, p, len);
 
 		if (n < 0) {
 			if (errno == EINTR)

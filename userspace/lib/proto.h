@@ -43,7 +43,7 @@ char *mf_json_line(const json_t *obj, size_t *len);
 /* Parse a line as a JSON object; NULL with a message in err otherwise. */
 json_t *mf_json_parse_object(const char *line, size_t len, char *err, size_t errlen);
 
-/* Write all of buf to a blocking fd: 0 or -errno. */
+/* Write all of buf to a blocking fd (a socket without SIGPIPE): 0 or -errno. */
 int mf_write_all(int fd, const void *buf, size_t len);
 
 /* The socket path: explicit, else $MCPFENCE_SOCKET, else the default. */
