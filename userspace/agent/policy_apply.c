@@ -290,6 +290,10 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	 * old rulesets that nothing uses any more are deleted later. */
 	ruleset_ids = calloc(compiled->nrulesets ? compiled->nrulesets : 1, sizeof(*ruleset_ids));
 	ret = ruleset_ids ? clear_bindings(a, slot) : -ENOMEM;
+	/* Nothing points at the slot's old rulesets now: let rulesets_place()
+	 * collect them first, so the rules map holds two policies, not three. */
+	if (!ret)
+		rulesets_abort(a, slot);
 	if (!ret)
 		ret = rulesets_place(a, compiled, ruleset_ids);
 	if (!ret)

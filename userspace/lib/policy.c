@@ -696,7 +696,7 @@ static int parse_exec_arg_list(struct parser *p, json_t *v, void *out)
 	size_t i;
 	int err;
 
-	err = want_array(p, v, MF_EXEC_MAX_ARGS, "arguments", &ea->nargs);
+	err = want_array(p, v, MF_EXEC_ARGS_MAX, "arguments", &ea->nargs);
 	if (err)
 		return err;
 	ea->args = calloc(ea->nargs, sizeof(*ea->args));
@@ -732,7 +732,7 @@ static int parse_exec_path_field(struct parser *p, json_t *v, void *out)
 static int parse_exec_args(struct parser *p, json_t *v, struct mf_exec_args *ea)
 {
 	static const char *const keys[] = { "path", "args", NULL };
-	char key[MF_EXEC_PATH_MAX + MF_EXEC_MAX_ARGS * (MF_EXEC_ARG_MAX + 1) + 2];
+	char key[MF_EXEC_PATH_MAX + MF_EXEC_ARGS_MAX * (MF_EXEC_ARG_MAX + 1) + 2];
 	size_t off;
 	int err;
 
