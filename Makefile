@@ -103,7 +103,10 @@ $(OUTPUT)/mcpfence: $(CLI_OBJS) $(OUTPUT)/libmcpfence.a
 
 $(UNIT_BINS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/unit/%.o $(OUTPUT)/libmcpfence.a | $(OUTPUT)/tests
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS) -o $@
+
+# The policy test shares the kernel-like lookup of the compiled form with the fuzzer.
+$(OUTPUT)/tests/test_policy: $(OUTPUT)/tests/unit/policy_ref.o
 
 $(HELPER_BINS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/helpers/%.o | $(OUTPUT)/tests
 	$(call msg,LINK,$@)
