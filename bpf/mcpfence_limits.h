@@ -32,7 +32,7 @@
 #define MF_MAX_EXEC 4096 /* executables (plain or with arguments), all servers together */
 #define MF_MAX_MAY_ASSERT 256 /* patterns of one launcher */
 #define MF_MAX_IDENTITIES 16384 /* distinct identities that rules bind, by name */
-#define MF_MAX_BINDINGS 131072 /* compiled (identity, server) bindings */
+#define MF_MAX_BINDINGS 65536 /* compiled (identity, server) bindings */
 #define MF_MAX_FLAT_ENTRIES 2097152 /* compiled prefix entries, all rulesets together */
 #define MF_MAX_COMPILE_WORK 16777216 /* (identity, rule) pairs plus entries flattened */
 
@@ -43,7 +43,9 @@
 #define MF_MAP_TAGS 32768 /* default only: the agent sizes it to pid_max */
 #define MF_MAP_EXEC_SERVERS (2 * MF_MAX_EXEC)
 #define MF_MAP_EXEC_ARGS (2 * MF_MAX_EXEC)
-#define MF_MAP_BINDINGS (2 * MF_MAX_BINDINGS) /* (slot, identity, server) */
+/* (slot, identity, server): both slots, and each binding of an identity that is
+ * also a Unix user has a twin keyed by its uid (userspace/agent/policy_apply.c). */
+#define MF_MAP_BINDINGS (4 * MF_MAX_BINDINGS)
 #define MF_MAP_RULES (2 * MF_MAX_FLAT_ENTRIES)
 /* Ids start at 1 and are never reused (names.c): a load and a reload that
  * name none of the same servers need twice the servers, plus id 0. */
@@ -57,7 +59,8 @@ _Static_assert(MF_EXEC_ARGS_MAX * (MF_EXEC_ARG_MAX + 1) <= MF_EXEC_ARGS_BYTES,
 	       "the kernel must read every byte of the longest argument list a policy may match");
 _Static_assert(MF_MAP_EXEC_SERVERS >= 2 * MF_MAX_EXEC, "exec_servers holds two policies");
 _Static_assert(MF_MAP_EXEC_ARGS >= 2 * MF_MAX_EXEC, "exec_args holds two policies");
-_Static_assert(MF_MAP_BINDINGS >= 2 * MF_MAX_BINDINGS, "bindings holds both slots");
+_Static_assert(MF_MAP_BINDINGS >= 2 * 2 * MF_MAX_BINDINGS,
+	       "bindings holds both slots, each binding with its uid twin");
 _Static_assert(MF_MAP_RULES >= 2 * MF_MAX_FLAT_ENTRIES, "rules holds two policies");
 _Static_assert(MF_MAP_SERVER_NAMES > 2 * MF_MAX_SERVERS, "server ids of a load and a reload");
 _Static_assert(MF_MAP_IDENTITY_NAMES > 2 * MF_MAX_IDENTITIES,

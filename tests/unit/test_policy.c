@@ -467,8 +467,9 @@ static const struct error_case {
 	  "p.json:2:1: rules[0]: cannot compile policy: more than 16384 identities bound by name "
 	  "(MF_MAX_IDENTITIES: the kernel's identity_names map holds those of two policies)" },
 	{ "compile: too many bindings", NULL,
-	  "p.json:13:3: rules[8]: cannot compile policy: more than 131072 (identity, server) "
-	  "bindings (MF_MAX_BINDINGS: the kernel's bindings map holds two policies of that many)" },
+	  "p.json:9:3: rules[4]: cannot compile policy: more than 65536 (identity, server) "
+	  "bindings (MF_MAX_BINDINGS: the kernel's bindings map holds two policies of that many, "
+	  "with the twins of Unix users)" },
 	{ "compile: undeclared server", RULE("\"who\": [\"*\"], \"deny\": [ { \"to\": \"::/0\" } ]"),
 	  "p.json:6:5: rules[0]: cannot compile policy: rule 'r' names undeclared server 'gone'" },
 	{ "compile: undeclared group",
@@ -505,8 +506,8 @@ static char *many_identities(void)
 	return text;
 }
 
-/* A group of MF_MAX_IDENTITIES members bound to 9 servers, one rule each:
- * the ninth rule crosses MF_MAX_BINDINGS. */
+/* A group of MF_MAX_IDENTITIES members bound to 5 servers, one rule each:
+ * the fifth rule crosses MF_MAX_BINDINGS. */
 static char *many_bindings(void)
 {
 	char *text = NULL;
@@ -518,12 +519,12 @@ static char *many_bindings(void)
 	for (i = 0; i < MF_MAX_IDENTITIES; i++)
 		fprintf(f, "%s\"u%d\"", i ? ", " : "", i);
 	fprintf(f, "] },\n  \"servers\": { ");
-	for (i = 0; i < 9; i++)
+	for (i = 0; i < 5; i++)
 		fprintf(f, "%s\"s%d\": {}", i ? ", " : "", i);
 	fprintf(f, " },\n  \"rules\": [\n");
-	for (i = 0; i < 9; i++)
+	for (i = 0; i < 5; i++)
 		fprintf(f, "  { \"name\": \"r%d\", \"server\": \"s%d\", \"who\": [\"group:g\"], "
-			   "\"deny\": [ { \"to\": \"::/0\" } ] }%s\n", i, i, i < 8 ? "," : "");
+			   "\"deny\": [ { \"to\": \"::/0\" } ] }%s\n", i, i, i < 4 ? "," : "");
 	fprintf(f, "] }\n");
 	fclose(f);
 	return text;

@@ -520,7 +520,8 @@ static int add_binding(struct compiler *c, const char *identity, const char *ser
 	if (out->nbindings >= MF_MAX_BINDINGS)
 		return fail_here(c,
 				 "more than %d (identity, server) bindings (MF_MAX_BINDINGS: the "
-				 "kernel's bindings map holds two policies of that many)",
+				 "kernel's bindings map holds two policies of that many, with the "
+				 "twins of Unix users)",
 				 MF_MAX_BINDINGS);
 	err = ruleset_of(c, server, rules, n, &ruleset);
 	if (err)
