@@ -23,12 +23,12 @@
 #include "policy.h"
 #include "policy_ref.h"
 
-#define MAX_PROBES 1024 /* decisions compared per input: keeps executions fast */
+#define MAX_PROBES 256 /* decisions compared per input: keeps executions fast */
 
 struct probe_ctx {
 	const struct mf_policy *pol;
 	const struct mf_compiled *comp;
-	size_t done;
+	size_t done, limit; /* decisions compared, and how many may be */
 };
 
 __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
@@ -59,8 +59,9 @@ static void compare(struct probe_ctx *x, const char *identity, const char *serve
 	char shown[INET6_ADDRSTRLEN], what[256];
 	int want, got;
 
-	if (x->done++ >= MAX_PROBES)
+	if (x->done >= x->limit)
 		return;
+	x->done++;
 	want = mf_policy_decide(x->pol, identity, server, family, addr, proto, port, &want_rule);
 	got = compiled_decide(x->comp, identity, server, family, addr, proto, port, &got_rule);
 	if (want == got && want_rule == got_rule)
@@ -108,7 +109,7 @@ static void probe_dest(struct probe_ctx *x, const char *identity, const char *se
 		;
 	for (int i = bytes - 1; i >= 0 && ++addrs[3][i] == 0; i--)
 		;
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < 4 && x->done < x->limit; k++)
 		for (size_t p = 0; p < nports; p++)
 			for (uint8_t proto = MF_PROTO_TCP; proto <= MF_PROTO_UDP; proto <<= 1)
 				compare(x, identity, server, d->cidr.family, addrs[k], proto,
@@ -121,7 +122,7 @@ static void probe_identity(struct probe_ctx *x, const char *identity)
 	const struct mf_policy *pol = x->pol;
 
 	for (size_t s = 0; s < pol->nservers; s++)
-		for (size_t r = 0; r < pol->nrules; r++) {
+		for (size_t r = 0; r < pol->nrules && x->done < x->limit; r++) {
 			const struct mf_rule *rule = &pol->rules[r];
 
 			for (size_t i = 0; i < rule->nallow; i++)
@@ -133,17 +134,19 @@ static void probe_identity(struct probe_ctx *x, const char *identity)
 
 static void check_decisions(const struct mf_policy *pol, const struct mf_compiled *comp)
 {
-	struct probe_ctx x = { .pol = pol, .comp = comp };
+	struct probe_ctx x = { .pol = pol, .comp = comp, .limit = MAX_PROBES * 3 / 4 };
 
-	probe_identity(&x, NULL);
-	for (size_t g = 0; g < pol->ngroups; g++)
-		for (size_t m = 0; m < pol->groups[g].nmembers; m++)
-			probe_identity(&x, pol->groups[g].members[m]);
-	for (size_t r = 0; r < pol->nrules; r++)
+	/* named identities first, they see the most rules; then "no identity" */
+	for (size_t r = 0; r < pol->nrules && x.done < x.limit; r++)
 		for (size_t w = 0; w < pol->rules[r].nwho; w++)
 			if (strcmp(pol->rules[r].who[w], "*") &&
 			    strncmp(pol->rules[r].who[w], "group:", 6))
 				probe_identity(&x, pol->rules[r].who[w]);
+	for (size_t g = 0; g < pol->ngroups && x.done < x.limit; g++)
+		for (size_t m = 0; m < pol->groups[g].nmembers; m++)
+			probe_identity(&x, pol->groups[g].members[m]);
+	x.limit = x.done + MAX_PROBES / 4;
+	probe_identity(&x, NULL);
 }
 
 /* ---- policies made from bytes ---- */
