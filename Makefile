@@ -168,8 +168,9 @@ $(FUZZ_OUT)/%.o: %.c
 # What each harness runs besides the library; fuzz_request links the agent's
 # request handling against stand-ins for the kernel maps (see its header).
 $(FUZZ_OUT)/fuzz_policy: $(FUZZ_OUT)/tests/unit/policy_ref.o
-$(FUZZ_OUT)/fuzz_request: $(patsubst %,$(FUZZ_OUT)/userspace/agent/%.o,ops control trust)
-$(FUZZ_OUT)/userspace/agent/%.o: $(OUTPUT)/mcpfence.skel.h
+FUZZ_AGENT_OBJS := $(patsubst %,$(FUZZ_OUT)/userspace/agent/%.o,ops control trust)
+$(FUZZ_OUT)/fuzz_request: $(FUZZ_AGENT_OBJS)
+$(FUZZ_AGENT_OBJS) $(FUZZ_OUT)/tests/fuzz/fuzz_request.o: $(OUTPUT)/mcpfence.skel.h
 
 $(FUZZ_OUT)/libmcpfence.a: $(FUZZ_LIB)
 	$(call msg,AR,$@)
