@@ -152,10 +152,10 @@ static void check_decisions(const struct mf_policy *pol, const struct mf_compile
 /* ---- policies made from bytes ---- */
 
 static const char *const prefixes[] = {
-	"0.0.0.0/0",	  "10.0.0.0/8",	   "10.1.0.0/16",  "10.1.2.0/24", "10.1.2.3/32",
-	"127.0.0.0/8",	  "127.0.0.1/32",  "::/0",	   "::1/128",	  "2001:db8::/32",
-	"2001:db8::/64", "::ffff:10.0.0.0/104", "10.1.2.2/31", "0.0.0.0/32", "::/128",
-	"10.128.0.0/9",
+	"0.0.0.0/0",   "10.0.0.0/8",	"10.1.0.0/16",	 "10.1.2.0/24",	  "10.1.2.3/32",
+	"127.0.0.0/8", "127.0.0.1/32",	"::/0",		 "::1/128",	  "2001:db8::/32",
+	"0.0.0.0/32",  "2001:db8::/64", "10.1.2.2/31",	 "10.128.0.0/9",  "::/128",
+	"::ffff:10.0.0.0/104",
 };
 static const char *const ports[] = { "22", "53", "80", "443", "1", "65535", "\"1-1023\"",
 				     "\"1000-2000\"", "\"1-65535\"", "\"80-80\"", "\"79-81\"",
@@ -213,8 +213,8 @@ static char *make_policy(const uint8_t *data, size_t size, size_t *len)
 	for (unsigned int r = 0; r < nrules; r++) {
 		unsigned int nwho = 1 + take(&b, 3), kind = take(&b, 3);
 
-		fprintf(f, "%s    { \"name\": \"r%u\", \"server\": \"s%u\", \"who\": [", r ? ",\n" : "",
-			r, take(&b, 2));
+		fprintf(f, "%s    { \"name\": \"r%u\", \"server\": \"s%u\", \"who\": [",
+			r ? ",\n" : "", r, take(&b, 2));
 		for (unsigned int w = 0; w < nwho; w++)
 			fprintf(f, "%s%s", w ? ", " : "", PICK(&b, whos));
 		fprintf(f, "]");

@@ -46,7 +46,8 @@
 /* A policy with launchers, patterns, groups and servers to exercise the trust paths. */
 static const char base_policy[] =
 	"{ \"version\": 1, \"admin_group\": \"adm\",\n"
-	"  \"launchers\": [ { \"user\": \"nobody\", \"may_assert\": [\"svc-*\", \"*@example.com\"] },\n"
+	"  \"launchers\": [ { \"user\": \"nobody\",\n"
+	"                   \"may_assert\": [\"svc-*\", \"*@example.com\"] },\n"
 	"                 { \"exe\": \"/usr/bin/gateway\" }, { \"group\": \"root\" } ],\n"
 	"  \"groups\": { \"ops\": [\"alice\", \"svc-a\"] },\n"
 	"  \"servers\": { \"fs\": {}, \"web\": { \"exec\": [\"/opt/web\"] } },\n"

@@ -460,7 +460,8 @@ static const struct error_case {
 	       "    { \"name\": \"many\", \"server\": \"db\", \"who\": [\"*\"],\n"
 	       "      \"deny\": [ { \"to\": \"::/0\" } ],\n"
 	       "      \"allow\": [ { \"to\": \"::/0\" },\n"
-	       "        { \"to\": \"10.1.0.0/16\", \"proto\": \"tcp\", \"ports\": [" PORTS32 "] } ] }" TAIL,
+	       "        { \"to\": \"10.1.0.0/16\", \"proto\": \"tcp\", \"ports\": [" PORTS32
+	       "] } ] }" TAIL,
 	  "p.json:11:9: rules[1].allow[1]: cannot compile policy: server 'db': prefix 10.1.0.0/16 "
 	  "needs 33 port segments, more than 32; rules involved: 'base', 'many'" },
 	{ "compile: too many identities", NULL,
@@ -470,7 +471,8 @@ static const struct error_case {
 	  "p.json:9:3: rules[4]: cannot compile policy: more than 65536 (identity, server) "
 	  "bindings (MF_MAX_BINDINGS: the kernel's bindings map holds two policies of that many, "
 	  "with the twins of Unix users)" },
-	{ "compile: undeclared server", RULE("\"who\": [\"*\"], \"deny\": [ { \"to\": \"::/0\" } ]"),
+	{ "compile: undeclared server",
+	  RULE("\"who\": [\"*\"], \"deny\": [ { \"to\": \"::/0\" } ]"),
 	  "p.json:6:5: rules[0]: cannot compile policy: rule 'r' names undeclared server 'gone'" },
 	{ "compile: undeclared group",
 	  RULE("\"who\": [\"group:finance\"], \"deny\": [ { \"to\": \"::/0\" } ]"),

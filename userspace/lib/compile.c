@@ -90,12 +90,12 @@ __attribute__((format(printf, 5, 6))) static int fail_at(struct compiler *c, uin
 	va_end(ap);
 	if (r < c->policy->nrules) {
 		const struct mf_rule *rule = &c->policy->rules[r];
+		const struct mf_dest *first = verdict == MF_DENY ? rule->deny : rule->allow;
 
 		pos = dest ? dest->pos : rule->pos;
 		if (dest)
 			snprintf(where, sizeof(where), "rules[%u].%s[%zu]", r,
-				 verdict == MF_DENY ? "deny" : "allow",
-				 (size_t)(dest - (verdict == MF_DENY ? rule->deny : rule->allow)));
+				 verdict == MF_DENY ? "deny" : "allow", (size_t)(dest - first));
 		else
 			snprintf(where, sizeof(where), "rules[%u]", r);
 	}
@@ -664,7 +664,8 @@ int mf_policy_compile(const struct mf_policy *policy, struct mf_compiled **out, 
 	start = calloc(policy->nservers + 1, sizeof(*start));
 	fill = calloc(policy->nservers + 1, sizeof(*fill));
 	order = calloc(policy->nrules + 1, sizeof(*order));
-	if (!c.out || !c.rulesets || !c.groups || !c.identities || !servers || !start || !fill || !order) {
+	if (!c.out || !c.rulesets || !c.groups || !c.identities || !servers || !start || !fill ||
+	    !order) {
 		ret = fail_nomem(&c);
 		goto out;
 	}
