@@ -45,7 +45,7 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/%,$(HELPER_SRCS))
 .DELETE_ON_ERROR:
 # Keep generated intermediates (BPF object, embedded policy): nothing is rebuilt twice.
 .SECONDARY:
-.PHONY: all deps test unit e2e demo bench clean format
+.PHONY: all deps test unit e2e demo bench clean format fuzz fuzz-build
 
 all: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence $(UNIT_BINS) $(HELPER_BINS) $(OUTPUT)/bench/mfbench
 
@@ -103,7 +103,10 @@ $(OUTPUT)/mcpfence: $(CLI_OBJS) $(OUTPUT)/libmcpfence.a
 
 $(UNIT_BINS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/unit/%.o $(OUTPUT)/libmcpfence.a | $(OUTPUT)/tests
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS) -o $@
+
+# The policy test shares the kernel-like lookup of the compiled form with the fuzzer.
+$(OUTPUT)/tests/test_policy: $(OUTPUT)/tests/unit/policy_ref.o
 
 $(HELPER_BINS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/helpers/%.o | $(OUTPUT)/tests
 	$(call msg,LINK,$@)
@@ -111,7 +114,7 @@ $(HELPER_BINS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/helpers/%.o | $(OUTPUT)/tests
 
 # Unit tests (no root needed), then end-to-end tests on the real kernel (root).
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all fuzz-build
 	$(Q)tests/run
 
 unit: all
@@ -146,3 +149,41 @@ $(OUTPUT)/bench/mfbench: $(BENCH_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -lm -o $@
 
+# ---- fuzzing (tests/fuzz/): `make fuzz` builds build/fuzz/fuzz_* with clang's libFuzzer,
+# ASan and UBSan, then runs each for FUZZ_TIME seconds (tests/fuzz/run); `make test`
+# runs each for a few seconds (tests/fuzz/smoke.t) ----
+FUZZ_OUT := $(OUTPUT)/fuzz
+FUZZ_TIME ?= 60
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) $(WARN) -std=gnu11 -D_GNU_SOURCE \
+	-I$(OUTPUT) -Iuserspace/lib -Iuserspace/agent -Itests/unit -MMD -MP
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(FUZZ_SRCS))
+FUZZ_LIB := $(patsubst %.c,$(FUZZ_OUT)/%.o,$(LIB_SRCS))
+
+$(FUZZ_OUT)/%.o: %.c
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+# What each harness runs besides the library; fuzz_request links the agent's
+# request handling against stand-ins for the kernel maps (see its header).
+$(FUZZ_OUT)/fuzz_policy: $(FUZZ_OUT)/tests/unit/policy_ref.o
+FUZZ_AGENT_OBJS := $(patsubst %,$(FUZZ_OUT)/userspace/agent/%.o,ops control trust)
+$(FUZZ_OUT)/fuzz_request: $(FUZZ_AGENT_OBJS)
+$(FUZZ_AGENT_OBJS) $(FUZZ_OUT)/tests/fuzz/fuzz_request.o: $(OUTPUT)/mcpfence.skel.h
+
+$(FUZZ_OUT)/libmcpfence.a: $(FUZZ_LIB)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+# The library as an archive: a harness's stand-in replaces what it defines.
+$(FUZZ_BINS): $(FUZZ_OUT)/%: $(FUZZ_OUT)/tests/fuzz/%.o $(FUZZ_OUT)/libmcpfence.a
+	$(call msg,LINK,$@)
+	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined $(filter %.o,$^) $(filter %.a,$^) \
+		-ljansson -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	$(Q)FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run $(FUZZ_BINS)

@@ -56,7 +56,7 @@ extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type
 /* Sized by the agent before load (to pid_max, so it cannot fill first). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32768);
+	__uint(max_entries, MF_MAP_TAGS);
 	__type(key, __u32); /* tgid */
 	__type(value, struct mf_tag);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -64,7 +64,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, MF_MAP_EXEC_SERVERS);
 	__type(key, struct mf_exec_key);
 	__type(value, struct mf_exec_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -72,7 +72,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, MF_MAP_EXEC_ARGS);
 	__type(key, struct mf_exec_args_key);
 	__type(value, struct mf_exec_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -104,7 +104,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 262144);
+	__uint(max_entries, MF_MAP_BINDINGS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct mf_binding_key);
 	__type(value, struct mf_binding);
@@ -114,7 +114,7 @@ struct {
 /* Both policy slots live here: sized for two full policies. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 4194304); /* 2 x MF_MAX_FLAT_ENTRIES */
+	__uint(max_entries, MF_MAP_RULES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct mf_rule_key);
 	__type(value, struct mf_rule_val);
@@ -124,7 +124,7 @@ struct {
 /* Names of ids, for the agent (and the agent after a restart). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, MF_MAP_IDENTITY_NAMES);
 	__type(key, __u32);
 	__type(value, char[MF_NAME_MAX]);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -132,7 +132,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, MF_MAP_SERVER_NAMES);
 	__type(key, __u32);
 	__type(value, char[MF_NAME_MAX]);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

@@ -6,14 +6,14 @@
 #ifndef MCPFENCE_H
 #define MCPFENCE_H
 
+#include "mcpfence_limits.h"
+
 /* Identity ids: allocated by the agent for identity strings, kept in the
  * pinned identity_names map. A process tagged at exec by the kernel is named
  * by its Unix user: its identity id is MF_UID_IDENTITY | uid. */
 #define MF_UID_IDENTITY 0x80000000u
 /* Binding key identity that stands for "any identity" (rules with who "*"). */
 #define MF_ANY_IDENTITY 0u
-
-#define MF_NAME_MAX 128 /* identity and server names, NUL included */
 
 /* Protocol bits of a port segment. */
 #define MF_PROTO_TCP 0x1
@@ -26,9 +26,7 @@
 
 /* Rule index of a verdict that no rule gave (nothing matched: deny). */
 #define MF_RULE_DEFAULT 0xffffu
-
-/* Port segments per prefix after flattening (see userspace/lib/compile.c). */
-#define MF_MAX_SEGS 32
+_Static_assert(MF_MAX_RULES <= MF_RULE_DEFAULT, "rule indices stay below MF_RULE_DEFAULT");
 
 /* Address families inside rule keys. */
 #define MF_FAMILY_V4 4
@@ -72,8 +70,6 @@ struct mf_exec_val {
 
 /* exec_args map: an interpreter's inode and a hash of argv[1..nargs], each
  * argument with its NUL (FNV-1a 64) -> struct mf_exec_val. */
-#define MF_EXEC_ARGS_MAX 4
-#define MF_EXEC_ARGS_BYTES 1024 /* of the argument area read at exec */
 
 struct mf_exec_args_key {
 	__u64 ino;

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
 	# build
 	make gcc clang llvm libbpf-dev bpftool libelf-dev libjansson-dev zlib1g-dev pkg-config
+	# fuzzing (make fuzz, tests/fuzz/smoke.t): libFuzzer's runtime, only recommended by clang-14
+	libclang-rt-14-dev
 	# tests and demo
 	iproute2 perl redis-server redis-tools jq socat procps util-linux
 	# benchmarks (make bench)

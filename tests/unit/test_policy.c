@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "policy.h"
+#include "policy_ref.h"
 #include "tap.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -135,42 +136,6 @@ static struct dest dest_of(const char *text)
 	if (inet_pton(d.family == MF_FAMILY_V6 ? AF_INET6 : AF_INET, text, d.addr) != 1)
 		fail_at(__FILE__, __LINE__, "bad address in the test: %s", text);
 	return d;
-}
-
-/* The ruleset bound to (identity, server): its own binding, else the "*" one. */
-static bool find_binding(const struct mf_compiled *c, const char *identity, const char *server,
-			 uint32_t *ruleset)
-{
-	const struct mf_compiled_binding *any = NULL;
-	size_t i;
-
-	for (i = 0; i < c->nbindings; i++) {
-		const struct mf_compiled_binding *b = &c->bindings[i];
-
-		if (strcmp(b->server, server))
-			continue;
-		if (!b->identity)
-			any = b;
-		else if (identity && !strcmp(b->identity, identity))
-			any = b, i = c->nbindings;
-	}
-	if (any)
-		*ruleset = any->ruleset;
-	return any;
-}
-
-/* Decide with the compiled form as the kernel would, bindings included. */
-static int compiled_decide(const struct mf_compiled *c, const char *identity, const char *server,
-			   uint8_t family, const uint8_t *addr, uint8_t proto, uint16_t port,
-			   uint16_t *rule)
-{
-	uint32_t ruleset;
-
-	if (!find_binding(c, identity, server, &ruleset)) {
-		*rule = MF_RULE_DEFAULT;
-		return MF_DENY;
-	}
-	return mf_compiled_decide(c, ruleset, family, addr, proto, port, rule);
 }
 
 /*
@@ -321,6 +286,22 @@ out:
 #define TAIL "\n  ]\n}\n"
 #define RULE(rest) HEAD "    { \"name\": \"r\", \"server\": \"db\", " rest " }" TAIL
 
+/* Texts too large to write out, for the compiler's limits. */
+static char *many_identities(void);
+static char *many_bindings(void);
+static void rename_server(struct mf_policy *pol);
+static void rename_group(struct mf_policy *pol);
+
+/* Ports 1, 3, ..., 63: 33 segments with the udp-only rule before it. */
+#define PORTS32                                                                             \
+	"1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35, 37, 39, 41, 43, " \
+	"45, 47, 49, 51, 53, 55, 57, 59, 61, 63"
+
+/*
+ * A policy that parses is compiled too: the compiler's errors are placed at
+ * the rule or entry they concern like the parser's. A row without text has
+ * its text made by a hook (error_hooks[], by what).
+ */
 static const struct error_case {
 	const char *what;
 	const char *text;
@@ -479,7 +460,95 @@ static const struct error_case {
 	       "                 { \"to\": \"::/0\", \"ports\": [1, \"2-3\", [4]] } ] }" TAIL,
 	  "p.json:9:54: rules[1].allow[1].ports[2]: expected a port number or a \"LOW-HIGH\" "
 	  "string, got an array" },
+	{ "compile: too many port segments, at the entry",
+	  HEAD "    { \"name\": \"base\", \"server\": \"db\", \"who\": [\"*\"],\n"
+	       "      \"allow\": [ { \"to\": \"10.0.0.0/8\", \"proto\": \"udp\" } ] },\n"
+	       "    { \"name\": \"many\", \"server\": \"db\", \"who\": [\"*\"],\n"
+	       "      \"deny\": [ { \"to\": \"::/0\" } ],\n"
+	       "      \"allow\": [ { \"to\": \"::/0\" },\n"
+	       "        { \"to\": \"10.1.0.0/16\", \"proto\": \"tcp\", \"ports\": [" PORTS32
+	       "] } ] }" TAIL,
+	  "p.json:11:9: rules[1].allow[1]: cannot compile policy: server 'db': prefix 10.1.0.0/16 "
+	  "needs 33 port segments, more than 32; rules involved: 'base', 'many'" },
+	{ "compile: too many identities", NULL,
+	  "p.json:2:1: rules[0]: cannot compile policy: more than 16384 identities bound by name "
+	  "(MF_MAX_IDENTITIES: the kernel's identity_names map holds those of two policies)" },
+	{ "compile: too many bindings", NULL,
+	  "p.json:9:3: rules[4]: cannot compile policy: more than 65536 (identity, server) "
+	  "bindings (MF_MAX_BINDINGS: the kernel's bindings map holds two policies of that many, "
+	  "with the twins of Unix users)" },
+	{ "compile: undeclared server",
+	  RULE("\"who\": [\"*\"], \"deny\": [ { \"to\": \"::/0\" } ]"),
+	  "p.json:6:5: rules[0]: cannot compile policy: rule 'r' names undeclared server 'gone'" },
+	{ "compile: undeclared group",
+	  RULE("\"who\": [\"group:finance\"], \"deny\": [ { \"to\": \"::/0\" } ]"),
+	  "p.json:6:5: rules[0]: cannot compile policy: rule 'r' names undeclared group 'gone'" },
 };
+
+/* make gives a text too large to write out; edit changes the parsed policy
+ * before it is compiled (what the parser refuses, the compiler checks again). */
+static const struct error_hook {
+	const char *what;
+	char *(*make)(void);
+	void (*edit)(struct mf_policy *pol);
+} error_hooks[] = {
+	{ "compile: too many identities", many_identities, NULL },
+	{ "compile: too many bindings", many_bindings, NULL },
+	{ "compile: undeclared server", NULL, rename_server },
+	{ "compile: undeclared group", NULL, rename_group },
+};
+
+static char *many_identities(void)
+{
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+
+	fprintf(f, "{ \"version\": 1, \"servers\": { \"db\": {} }, \"rules\": [\n"
+		   "{ \"name\": \"r\", \"server\": \"db\", \"deny\": [ { \"to\": \"::/0\" } ], "
+		   "\"who\": [");
+	for (int i = 0; i <= MF_MAX_IDENTITIES; i++)
+		fprintf(f, "%s\"u%d\"", i ? ", " : "", i);
+	fprintf(f, "] } ] }\n");
+	fclose(f);
+	return text;
+}
+
+/* A group of MF_MAX_IDENTITIES members bound to 5 servers, one rule each:
+ * the fifth rule crosses MF_MAX_BINDINGS. */
+static char *many_bindings(void)
+{
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+	int i;
+
+	fprintf(f, "{ \"version\": 1,\n  \"groups\": { \"g\": [");
+	for (i = 0; i < MF_MAX_IDENTITIES; i++)
+		fprintf(f, "%s\"u%d\"", i ? ", " : "", i);
+	fprintf(f, "] },\n  \"servers\": { ");
+	for (i = 0; i < 5; i++)
+		fprintf(f, "%s\"s%d\": {}", i ? ", " : "", i);
+	fprintf(f, " },\n  \"rules\": [\n");
+	for (i = 0; i < 5; i++)
+		fprintf(f, "  { \"name\": \"r%d\", \"server\": \"s%d\", \"who\": [\"group:g\"], "
+			   "\"deny\": [ { \"to\": \"::/0\" } ] }%s\n", i, i, i < 4 ? "," : "");
+	fprintf(f, "] }\n");
+	fclose(f);
+	return text;
+}
+
+static void rename_server(struct mf_policy *pol)
+{
+	free(pol->rules[0].server);
+	pol->rules[0].server = strdup("gone");
+}
+
+static void rename_group(struct mf_policy *pol)
+{
+	free(pol->rules[0].who[0]);
+	pol->rules[0].who[0] = strdup("group:gone");
+}
 
 static void test_errors(void)
 {
@@ -491,13 +560,31 @@ static void test_errors(void)
 		char err[MF_ERR_MAX] = "";
 		int ret;
 
+		const struct error_hook *hook = NULL;
+		struct mf_compiled *comp = NULL;
+		char *text;
+
+		for (size_t k = 0; k < ARRAY_SIZE(error_hooks); k++)
+			if (!strcmp(error_hooks[k].what, t->what))
+				hook = &error_hooks[k];
+		text = hook && hook->make ? hook->make() : (char *)t->text;
+
 		subtest_start("error: %s", t->what);
-		ret = mf_policy_parse(t->text, strlen(t->text), "p.json", &pol, err, sizeof(err));
+		ret = mf_policy_parse(text, strlen(text), "p.json", &pol, err, sizeof(err));
+		if (!ret) {
+			if (hook && hook->edit)
+				hook->edit(pol);
+			ret = mf_policy_compile(pol, &comp, err, sizeof(err));
+			ASSERT_TRUE(ret == 0 || comp == NULL, "nothing compiled on error");
+			mf_compiled_free(comp);
+			mf_policy_free(pol);
+			pol = NULL;
+		}
 		ASSERT_EQ(ret, -EINVAL, "return value");
 		ASSERT_STREQ(err, t->err, "message");
 		ASSERT_TRUE(pol == NULL, "no policy on error");
-		if (!ret)
-			mf_policy_free(pol);
+		if (hook && hook->make)
+			free(text);
 		subtest_end();
 	}
 }
@@ -669,8 +756,9 @@ static void test_too_many_segments(void)
 	if (ASSERT_PARSE(text, &pol)) {
 		ASSERT_EQ(mf_policy_compile(pol, &comp, err, sizeof(err)), -EINVAL, "compile");
 		ASSERT_STREQ(err,
-			     "cannot compile policy: server 's': prefix 10.1.0.0/16 needs 33 "
-			     "port segments, more than 32; rules involved: 'base', 'many'",
+			     "p.json:3:59: rules[1].allow[0]: cannot compile policy: server 's': "
+			     "prefix 10.1.0.0/16 needs 33 port segments, more than 32; rules "
+			     "involved: 'base', 'many'",
 			     "message");
 		ASSERT_TRUE(comp == NULL, "nothing compiled");
 	}
@@ -1026,40 +1114,6 @@ static struct dest random_dest(const struct mf_cidr *pool)
 		}
 	}
 	return d;
-}
-
-/* Segments sorted by lo, within 0..65535 and at most MF_MAX_SEGS, disjoint
- * per protocol, adjacent ones not mergeable. */
-static bool segments_well_formed(const struct mf_compiled *comp)
-{
-	size_t r, e, i, j;
-
-	for (r = 0; r < comp->nrulesets; r++) {
-		for (e = 0; e < comp->rulesets[r].nentries; e++) {
-			const struct mf_rule_val *v = &comp->rulesets[r].entries[e].val;
-
-			if (v->nsegs > MF_MAX_SEGS)
-				return false;
-			for (i = 0; i < v->nsegs; i++) {
-				const struct mf_seg *a = &v->segs[i];
-
-				if (a->lo > a->hi || !a->protos || (a->protos & ~3) ||
-				    (i && a->lo < v->segs[i - 1].lo))
-					return false;
-				for (j = i + 1; j < v->nsegs; j++) {
-					const struct mf_seg *b = &v->segs[j];
-
-					if ((a->protos & b->protos) && a->hi >= b->lo &&
-					    b->hi >= a->lo)
-						return false;
-					if (a->protos == b->protos && a->hi + 1 == b->lo &&
-					    a->verdict == b->verdict && a->rule == b->rule)
-						return false;
-				}
-			}
-		}
-	}
-	return true;
 }
 
 static void test_random(uint64_t seed)

@@ -68,42 +68,53 @@ static int write_binding(int fd, uint32_t slot, uint32_t identity, uint32_t serv
 	return bpf_map_update_elem(fd, &key, &val, BPF_ANY) ? -errno : 0;
 }
 
+/* The uid of the Unix user named identity, or NO_USER, looked up once per
+ * load: getpwnam() may ask systemd-userdbd (about 0.3 ms here), and an
+ * identity has a binding on every server it is named for. */
+#define NO_USER UINT32_MAX
+
+static int user_uid(struct mf_strmap *cache, const char *identity, uint32_t *uid)
+{
+	struct passwd *pw;
+
+	if (mf_strmap_get(cache, identity, uid))
+		return 0;
+	pw = getpwnam(identity);
+	*uid = pw ? pw->pw_uid : NO_USER;
+	return mf_strmap_put(cache, identity, *uid);
+}
+
 static int write_bindings(struct agent *a, uint32_t slot, const struct mf_compiled *c,
 			  const uint32_t *ruleset_ids)
 {
 	int fd = bpf_map__fd(a->skel->maps.bindings);
-	uint32_t server, identity;
-	int err;
+	uint32_t server, identity, uid;
+	struct mf_strmap users;
+	int err = 0;
 
-	for (size_t i = 0; i < c->nbindings; i++) {
+	mf_strmap_init(&users);
+	for (size_t i = 0; !err && i < c->nbindings; i++) {
 		const struct mf_compiled_binding *b = &c->bindings[i];
 		uint32_t ruleset_id = ruleset_ids[b->ruleset];
-		struct passwd *pw;
 
 		err = server_id_get(a, b->server, &server);
 		if (err)
-			return err;
+			break;
 		if (!b->identity) {
 			err = write_binding(fd, slot, MF_ANY_IDENTITY, server, ruleset_id);
-			if (err)
-				return err;
 			continue;
 		}
 		err = identity_id_get(a, b->identity, &identity);
 		if (!err)
 			err = write_binding(fd, slot, identity, server, ruleset_id);
-		if (err)
-			return err;
+		if (!err)
+			err = user_uid(&users, b->identity, &uid);
 		/* Processes tagged at exec are named by their Unix user. */
-		pw = getpwnam(b->identity);
-		if (pw) {
-			err = write_binding(fd, slot, MF_UID_IDENTITY | pw->pw_uid, server,
-					    ruleset_id);
-			if (err)
-				return err;
-		}
+		if (!err && uid != NO_USER)
+			err = write_binding(fd, slot, MF_UID_IDENTITY | uid, server, ruleset_id);
 	}
-	return 0;
+	mf_strmap_free(&users);
+	return err;
 }
 
 /* Kernel dev_t encoding, as in inode->i_sb->s_dev. */
@@ -270,6 +281,10 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	 * old rulesets that nothing uses any more are deleted later. */
 	ruleset_ids = calloc(compiled->nrulesets ? compiled->nrulesets : 1, sizeof(*ruleset_ids));
 	ret = ruleset_ids ? clear_bindings(a, slot) : -ENOMEM;
+	/* Nothing points at the slot's old rulesets now: let rulesets_place()
+	 * collect them first, so the rules map holds two policies, not three. */
+	if (!ret)
+		rulesets_abort(a, slot);
 	if (!ret)
 		ret = rulesets_place(a, compiled, ruleset_ids);
 	if (!ret)

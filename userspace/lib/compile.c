@@ -54,6 +54,8 @@ struct compiler {
 	char *err;
 	size_t errlen;
 	size_t work, nflat, rulesets_cap, bindings_cap;
+	uint32_t rule;	   /* the rule being compiled, where a crossed limit is reported */
+	json_t *identities; /* identities bound by name, all servers together */
 	json_t *rulesets; /* "rule,rule,..." -> ruleset index */
 	json_t *groups;	  /* group name -> index */
 	char *key;
@@ -66,17 +68,48 @@ struct compiler {
 	size_t scratch_cap;
 };
 
-__attribute__((format(printf, 2, 3))) static int fail(struct compiler *c, const char *fmt, ...)
+/*
+ * An error at rule r, or at its entry dest (an allow or deny entry, as
+ * verdict says) when given: "FILE:LINE:COL: PATH: cannot compile policy:
+ * message", placed as the parser places its errors. Returns -EINVAL.
+ */
+__attribute__((format(printf, 5, 6))) static int fail_at(struct compiler *c, uint32_t r,
+							  uint8_t verdict,
+							  const struct mf_dest *dest,
+							  const char *fmt, ...)
 {
+	const char *file = c->policy->file ? c->policy->file : "<policy>";
+	char msg[MF_ERR_MAX], where[96] = "";
+	struct mf_pos pos = { 0 };
 	va_list ap;
 
-	if (c->err && c->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(c->err, c->errlen, fmt, ap);
-		va_end(ap);
+	if (!c->err || !c->errlen)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r < c->policy->nrules) {
+		const struct mf_rule *rule = &c->policy->rules[r];
+		const struct mf_dest *first = verdict == MF_DENY ? rule->deny : rule->allow;
+
+		pos = dest ? dest->pos : rule->pos;
+		if (dest)
+			snprintf(where, sizeof(where), "rules[%u].%s[%zu]", r,
+				 verdict == MF_DENY ? "deny" : "allow", (size_t)(dest - first));
+		else
+			snprintf(where, sizeof(where), "rules[%u]", r);
 	}
+	if (pos.line)
+		snprintf(c->err, c->errlen, "%s:%u:%u: %s: cannot compile policy: %s", file,
+			 pos.line, pos.col, where, msg);
+	else
+		snprintf(c->err, c->errlen, "%s: %s%scannot compile policy: %s", file, where,
+			 where[0] ? ": " : "", msg);
 	return -EINVAL;
 }
+
+/* An error at the rule the compiler is at (limits crossed on its way). */
+#define fail_here(c, ...) fail_at(c, (c)->rule, 0, NULL, __VA_ARGS__)
 
 static int fail_nomem(struct compiler *c)
 {
@@ -107,10 +140,10 @@ static int add_work(struct compiler *c, size_t n)
 {
 	c->work += n;
 	if (c->work > MF_MAX_COMPILE_WORK)
-		return fail(c,
-			    "cannot compile policy: more than %d (identity, rule) pairs and "
-			    "entries to flatten; use fewer groups or rules per server",
-			    MF_MAX_COMPILE_WORK);
+		return fail_here(c,
+				 "more than %d (identity, rule) pairs and entries to flatten "
+				 "(MF_MAX_COMPILE_WORK); use fewer groups or rules per server",
+				 MF_MAX_COMPILE_WORK);
 	return 0;
 }
 
@@ -249,7 +282,7 @@ static size_t pair(const struct range *t, size_t nt, const struct range *u, size
 	return n;
 }
 
-static int too_many_segs(struct compiler *c, const char *server, const struct mf_cidr *prefix,
+static int too_many_segs(struct compiler *c, const char *server, const struct item *first,
 			 size_t nsegs)
 {
 	char cidr[MF_CIDR_STRLEN], rules[256] = "";
@@ -267,10 +300,11 @@ static int too_many_segs(struct compiler *c, const char *server, const struct mf
 		len += snprintf(rules + len, sizeof(rules) - len, "%s'%s'", len ? ", " : "",
 				c->policy->rules[ids[i]].name);
 	}
-	return fail(c,
-		    "cannot compile policy: server '%s': prefix %s needs %zu port segments, "
-		    "more than %d; rules involved: %s",
-		    server, mf_cidr_format(prefix, cidr, sizeof(cidr)), nsegs, MF_MAX_SEGS, rules);
+	return fail_at(c, first->rule, first->verdict, first->dest,
+		       "server '%s': prefix %s needs %zu port segments, more than %d; rules "
+		       "involved: %s",
+		       server, mf_cidr_format(&first->dest->cidr, cidr, sizeof(cidr)), nsegs,
+		       MF_MAX_SEGS, rules);
 }
 
 static int resize(void *buf, size_t n, size_t size)
@@ -346,7 +380,7 @@ static int flatten(struct compiler *c, const char *server, const struct item *ow
 	}
 	nsegs = pair(c->pieces[0], npieces[0], c->pieces[1], npieces[1], c->segs);
 	if (nsegs > MF_MAX_SEGS)
-		return too_many_segs(c, server, &own[0].dest->cidr, nsegs);
+		return too_many_segs(c, server, &own[0], nsegs);
 	memset(val, 0, sizeof(*val));
 	val->nsegs = nsegs;
 	memcpy(val->segs, c->segs, nsegs * sizeof(*c->segs));
@@ -367,6 +401,8 @@ static int compile_ruleset(struct compiler *c, const char *server, const uint32_
 
 	for (i = 0; i < nrules; i++)
 		nitems += c->policy->rules[rules[i]].nallow + c->policy->rules[rules[i]].ndeny;
+	if (nrules)
+		c->rule = rules[nrules - 1];
 	err = add_work(c, nitems);
 	if (err)
 		return err;
@@ -388,8 +424,10 @@ static int compile_ruleset(struct compiler *c, const char *server, const uint32_
 			nentries++;
 	c->nflat += nentries;
 	if (c->nflat > MF_MAX_FLAT_ENTRIES) {
-		err = fail(c, "cannot compile policy: more than %d prefix entries in all",
-			   MF_MAX_FLAT_ENTRIES);
+		err = fail_here(c,
+				"more than %d prefix entries in all (MF_MAX_FLAT_ENTRIES: the "
+				"kernel's rules map holds two policies of that many)",
+				MF_MAX_FLAT_ENTRIES);
 		goto free_items;
 	}
 	rs->entries = calloc(nentries ? nentries : 1, sizeof(*rs->entries));
@@ -432,6 +470,7 @@ static int push_rule(struct compiler *c, struct rule_list *l, uint32_t rule)
 {
 	if (l->n && l->rules[l->n - 1] == rule)
 		return 0;
+	c->rule = rule;
 	if (grow(&l->rules, &l->cap, l->n + 1, sizeof(*l->rules)) < 0)
 		return fail_nomem(c);
 	l->rules[l->n++] = rule;
@@ -476,9 +515,14 @@ static int add_binding(struct compiler *c, const char *identity, const char *ser
 	uint32_t ruleset;
 	int err;
 
+	if (n)
+		c->rule = rules[n - 1];
 	if (out->nbindings >= MF_MAX_BINDINGS)
-		return fail(c, "cannot compile policy: more than %d (identity, server) bindings",
-			    MF_MAX_BINDINGS);
+		return fail_here(c,
+				 "more than %d (identity, server) bindings (MF_MAX_BINDINGS: the "
+				 "kernel's bindings map holds two policies of that many, with the "
+				 "twins of Unix users)",
+				 MF_MAX_BINDINGS);
 	err = ruleset_of(c, server, rules, n, &ruleset);
 	if (err)
 		return err;
@@ -503,6 +547,22 @@ static struct rule_list *list_of(struct compiler *c, json_t *index, struct rule_
 		return NULL;
 	(*lists)[*n] = (struct rule_list){ .identity = identity };
 	return &(*lists)[(*n)++];
+}
+
+/* Count an identity bound by name, all servers together, against its limit. */
+static int count_identity(struct compiler *c, const struct rule_list *l)
+{
+	if (json_object_get(c->identities, l->identity))
+		return 0;
+	if (json_object_set_new(c->identities, l->identity, json_true()))
+		return fail_nomem(c);
+	c->rule = l->rules[l->n - 1];
+	if (json_object_size(c->identities) > MF_MAX_IDENTITIES)
+		return fail_here(c,
+				 "more than %d identities bound by name (MF_MAX_IDENTITIES: the "
+				 "kernel's identity_names map holds those of two policies)",
+				 MF_MAX_IDENTITIES);
+	return 0;
 }
 
 /* Union of two increasing lists into out (room for na + nb). */
@@ -552,10 +612,9 @@ static int compile_server(struct compiler *c, const char *server, const uint32_t
 			}
 			gi = json_object_get(c->groups, who + 6);
 			if (!gi) {
-				err = fail(c,
-					   "cannot compile policy: rule '%s' names undeclared "
-					   "group '%s'",
-					   r->name, who + 6);
+				err = fail_at(c, rules[i], 0, NULL,
+					      "rule '%s' names undeclared group '%s'", r->name,
+					      who + 6);
 				break;
 			}
 			g = &pol->groups[json_integer_value(gi)];
@@ -565,6 +624,8 @@ static int compile_server(struct compiler *c, const char *server, const uint32_t
 			}
 		}
 	}
+	for (i = 0; !err && i < nlists; i++)
+		err = count_identity(c, &lists[i]);
 	/* any identity: the "*" rules; none, no binding: the kernel denies all */
 	if (!err && any.n)
 		err = add_binding(c, NULL, server, any.rules, any.n);
@@ -599,10 +660,12 @@ int mf_policy_compile(const struct mf_policy *policy, struct mf_compiled **out, 
 	c.out = calloc(1, sizeof(*c.out));
 	c.rulesets = json_object();
 	c.groups = json_object();
+	c.identities = json_object();
 	start = calloc(policy->nservers + 1, sizeof(*start));
 	fill = calloc(policy->nservers + 1, sizeof(*fill));
 	order = calloc(policy->nrules + 1, sizeof(*order));
-	if (!c.out || !c.rulesets || !c.groups || !servers || !start || !fill || !order) {
+	if (!c.out || !c.rulesets || !c.groups || !c.identities || !servers || !start || !fill ||
+	    !order) {
 		ret = fail_nomem(&c);
 		goto out;
 	}
@@ -618,9 +681,8 @@ int mf_policy_compile(const struct mf_policy *policy, struct mf_compiled **out, 
 		json_t *s = json_object_get(servers, policy->rules[i].server);
 
 		if (!s)
-			ret = fail(&c,
-				   "cannot compile policy: rule '%s' names undeclared server '%s'",
-				   policy->rules[i].name, policy->rules[i].server);
+			ret = fail_at(&c, i, 0, NULL, "rule '%s' names undeclared server '%s'",
+				      policy->rules[i].name, policy->rules[i].server);
 		else
 			start[json_integer_value(s) + 1]++;
 	}
@@ -654,6 +716,7 @@ out:
 	free(start);
 	json_decref(servers);
 	json_decref(c.groups);
+	json_decref(c.identities);
 	json_decref(c.rulesets);
 	return ret;
 }

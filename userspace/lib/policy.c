@@ -189,6 +189,68 @@ static void line_col(const char *s, size_t off, int *line, int *col)
 	}
 }
 
+/* Line and column of offsets visited in increasing order, counted once. */
+struct cursor {
+	const char *text;
+	size_t off;
+	int line, col;
+};
+
+static struct mf_pos cursor_at(struct cursor *c, size_t off)
+{
+	for (; c->off < off; c->off++) {
+		if (c->text[c->off] == '\n') {
+			c->line++;
+			c->col = 1;
+		} else if (((unsigned char)c->text[c->off] & 0xc0) != 0x80) {
+			c->col++;
+		}
+	}
+	return (struct mf_pos){ c->line, c->col };
+}
+
+/* Offset of the element after the one at i, or NOT_FOUND past the last. */
+static size_t next_element(const char *s, size_t len, size_t i)
+{
+	i = skip_ws(s, len, skip_value(s, len, i));
+	return i < len && s[i] == ',' ? skip_ws(s, len, i + 1) : NOT_FOUND;
+}
+
+/* Record where each entry of the array at i starts, counting from cursor from. */
+static void entry_positions(const char *s, size_t len, size_t i, struct cursor from,
+			    struct mf_dest *dests, size_t n)
+{
+	i = find_element(s, len, i, 0);
+	for (size_t k = 0; k < n && i != NOT_FOUND; k++, i = next_element(s, len, i))
+		dests[k].pos = cursor_at(&from, i);
+}
+
+/*
+ * Record where each rule and allow or deny entry starts, for the compiler's
+ * messages: one pass over the text, which is known to hold the policy just
+ * parsed from it (locate() per rule would scan the text once per rule).
+ */
+static void record_positions(const char *s, size_t len, struct mf_policy *pol)
+{
+	struct cursor cur = { .text = s, .line = 1, .col = 1 };
+	size_t i, key_at, allow, deny;
+
+	i = find_member(s, len, skip_ws(s, len, 0), "rules", &key_at);
+	if (i != NOT_FOUND)
+		i = find_element(s, len, i, 0);
+	for (size_t r = 0; r < pol->nrules && i != NOT_FOUND; r++, i = next_element(s, len, i)) {
+		struct mf_rule *rule = &pol->rules[r];
+
+		rule->pos = cursor_at(&cur, i);
+		allow = find_member(s, len, i, "allow", &key_at);
+		deny = find_member(s, len, i, "deny", &key_at);
+		if (allow != NOT_FOUND)
+			entry_positions(s, len, allow, cur, rule->allow, rule->nallow);
+		if (deny != NOT_FOUND)
+			entry_positions(s, len, deny, cur, rule->deny, rule->ndeny);
+	}
+}
+
 /* ---- errors ---- */
 
 static void path_push_key(struct parser *p, const char *key)
@@ -696,7 +758,7 @@ static int parse_exec_arg_list(struct parser *p, json_t *v, void *out)
 	size_t i;
 	int err;
 
-	err = want_array(p, v, MF_EXEC_MAX_ARGS, "arguments", &ea->nargs);
+	err = want_array(p, v, MF_EXEC_ARGS_MAX, "arguments", &ea->nargs);
 	if (err)
 		return err;
 	ea->args = calloc(ea->nargs, sizeof(*ea->args));
@@ -732,7 +794,7 @@ static int parse_exec_path_field(struct parser *p, json_t *v, void *out)
 static int parse_exec_args(struct parser *p, json_t *v, struct mf_exec_args *ea)
 {
 	static const char *const keys[] = { "path", "args", NULL };
-	char key[MF_EXEC_PATH_MAX + MF_EXEC_MAX_ARGS * (MF_EXEC_ARG_MAX + 1) + 2];
+	char key[MF_EXEC_PATH_MAX + MF_EXEC_ARGS_MAX * (MF_EXEC_ARG_MAX + 1) + 2];
 	size_t off;
 	int err;
 
@@ -1240,7 +1302,10 @@ int mf_policy_parse(const char *text, size_t len, const char *filename, struct m
 		goto out;
 	}
 	p.policy->audit_allowed = true;
-	ret = parse_policy(&p, root);
+	p.policy->file = strdup(p.file);
+	ret = p.policy->file ? parse_policy(&p, root) : fail_nomem(&p);
+	if (!ret)
+		record_positions(text, len, p.policy);
 out:
 	if (ret) {
 		mf_policy_free(p.policy);
@@ -1314,6 +1379,7 @@ void mf_policy_free(struct mf_policy *policy)
 	}
 	free(policy->launchers);
 	free(policy->admin_group);
+	free(policy->file);
 	free(policy);
 }
 

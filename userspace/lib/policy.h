@@ -19,23 +19,13 @@
 #define MF_POLICY_FILE_MAX (32u << 20) /* bytes of a policy file */
 #define MF_ERR_MAX 512
 
-/* Limits that keep a policy, its compiled form and the kernel maps bounded. */
-#define MF_MAX_RULES 65535 /* rule indices stay below MF_RULE_DEFAULT */
-#define MF_MAX_SERVERS 4096
-#define MF_MAX_GROUPS 4096
-#define MF_MAX_MEMBERS 65536 /* identities listed in groups, all groups together */
-#define MF_MAX_WHO 1000000 /* "who" entries, all rules together */
-#define MF_MAX_DESTS 1000000 /* allow and deny entries, all rules together */
-#define MF_MAX_PORT_RANGES 1000000 /* "ports" items, all entries together */
-#define MF_MAX_LAUNCHERS 1024
-#define MF_MAX_EXEC 4096 /* executable paths, all servers together */
-#define MF_EXEC_PATH_MAX 4095 /* bytes, NUL excluded */
-#define MF_EXEC_MAX_ARGS 4    /* argv prefix of an interpreter match (argv[1..4]) */
-#define MF_EXEC_ARG_MAX 255   /* bytes of one such argument */
-#define MF_MAX_MAY_ASSERT 256 /* patterns of one launcher */
-#define MF_MAX_BINDINGS 1048576 /* compiled (identity, server) bindings */
-#define MF_MAX_FLAT_ENTRIES 2097152 /* compiled prefix entries, all rulesets together */
-#define MF_MAX_COMPILE_WORK 16777216 /* (identity, rule) pairs plus entries flattened */
+/* The policy limits are in bpf/mcpfence_limits.h, with the kernel map sizes they fit. */
+
+/* Where a rule or an entry starts in the policy text, for the messages of
+ * the compiler (jansson gives positions only while parsing). */
+struct mf_pos {
+	uint32_t line, col; /* from 1; 0 when unknown */
+};
 
 struct mf_cidr {
 	uint8_t family; /* MF_FAMILY_V4 or MF_FAMILY_V6 (v4-mapped v6 is stored as v4) */
@@ -52,6 +42,7 @@ struct mf_dest {
 	uint8_t protos; /* MF_PROTO_TCP | MF_PROTO_UDP */
 	size_t nports;  /* 0: all ports */
 	struct mf_port_range *ports;
+	struct mf_pos pos;
 };
 
 struct mf_rule {
@@ -63,6 +54,7 @@ struct mf_rule {
 	size_t nallow;
 	struct mf_dest *deny;
 	size_t ndeny;
+	struct mf_pos pos;
 };
 
 /* An interpreter tagged at exec only when its arguments start with args
@@ -108,6 +100,7 @@ struct mf_launcher {
 };
 
 struct mf_policy {
+	char *file; /* the file name given to mf_policy_parse, for messages */
 	int version;
 	bool audit_only;    /* "mode": "audit" */
 	bool audit_allowed; /* "audit": { "allowed": "all" } */
@@ -176,8 +169,9 @@ struct mf_compiled {
  * naming the identity, one of its groups, or "*"); a (server, any identity)
  * binding holds the "*" rules. Identical rulesets are shared.
  * The compiled form keeps pointers into policy: free it first.
- * Returns 0, or -EINVAL with a message in err (e.g. a prefix needing more
- * than MF_MAX_SEGS port segments), or -ENOMEM.
+ * Returns 0, or -EINVAL with "FILE:LINE:COL: PATH: message" in err, at the
+ * rule or entry concerned (e.g. a prefix needing more than MF_MAX_SEGS port
+ * segments, or the rule that crosses a limit), or -ENOMEM.
  */
 int mf_policy_compile(const struct mf_policy *policy, struct mf_compiled **out, char *err,
 		      size_t errlen);
