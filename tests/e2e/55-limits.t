@@ -42,7 +42,7 @@ like "$out" "more-bindings.json:$where more than $((IDENTITIES * SERVERS)) \(ide
 	"one server more: check names MF_MAX_BINDINGS, at the rule"
 
 agent_start "$MF_TMP/a.json" || exit 1
-as() { mf run --identity "$1" --server "$2" -- "$MF_HELPERS/probe" connect tcp 127.0.0.1 "$3"; }
+as() { mf run --allow-root --identity "$1" --server "$2" -- "$MF_HELPERS/probe" connect tcp 127.0.0.1 "$3"; }
 is "$(as a0 s0 7000)" ECONNREFUSED "loaded at the limits: a0 on s0 may connect"
 is "$(as b0 s0 7000)" EPERM "and b0 may not"
 out=$(mf policy load "$MF_TMP/b.json" 2>&1)

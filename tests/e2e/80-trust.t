@@ -108,19 +108,23 @@ is "$(jq 'has("counters")' "$MF_TMP/user-status.json")" false "an ordinary user'
 
 # Processes that were there before the agent: tagged by the scan at start.
 agent_stop
+# Both wait until the agent is up (not a fixed time: a loaded machine starts
+# it slowly), then connect.
 cat >"$MF_TMP/late.sh" <<SH
-sleep 1.5
+while [ ! -e "$MF_TMP/go" ]; do sleep 0.05; done
 exec $P connect tcp 127.0.0.2 7000
 SH
 cp "$MF_TMP/late.sh" "$MF_TMP/server.sh" # the script the policy names, now a slow one
 sh "$MF_TMP/server.sh" >"$MF_TMP/late.out" &
 late=$!
 kill_at_exit $late
-sh -c "sleep 1.5; exec $P connect tcp 127.0.0.2 7000" >"$MF_TMP/unrelated.out" &
+sh -c "while [ ! -e '$MF_TMP/go' ]; do sleep 0.05; done; exec $P connect tcp 127.0.0.2 7000" \
+	>"$MF_TMP/unrelated.out" &
 unrelated=$!
 kill_at_exit $unrelated
 sleep 0.2
 agent_start "$MF_TMP/policy.json" || exit 1
+touch "$MF_TMP/go"
 wait $late $unrelated
 is "$(cat "$MF_TMP/late.out")" EPERM "a server started before the agent is tagged at start, and judged"
 is "$(cat "$MF_TMP/unrelated.out")" ECONNREFUSED "an unrelated process started before the agent is not"

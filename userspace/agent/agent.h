@@ -113,6 +113,7 @@ struct agent {
 	uint32_t next_ruleset_id;
 
 	struct client *clients;
+	void (*control_handle)(struct agent *a, struct client *c, json_t *req); /* ops_handle */
 	struct client_counts client_counts;
 	/* where audit records go besides the log and the history (control.c) */
 	const struct audit_sink *sink;
@@ -215,7 +216,10 @@ json_t *host_warnings(struct agent *a);
 
 /* control.c */
 int control_check_dir(struct agent *a);
-int control_setup(struct agent *a);
+/* Answers one request (a JSON object) of a client: ops_handle (ops.c). The
+ * agent hands it to control_setup, so control.c never calls into ops.c. */
+typedef void (*control_handler)(struct agent *a, struct client *c, json_t *req);
+int control_setup(struct agent *a, control_handler handle);
 void control_teardown(struct agent *a);
 int control_accept(struct agent *a);
 int control_client_event(struct agent *a, struct client *c, uint32_t events);

@@ -121,7 +121,7 @@ int control_check_dir(struct agent *a)
 	return 0;
 }
 
-int control_setup(struct agent *a)
+int control_setup(struct agent *a, control_handler handle)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listen_watch };
@@ -153,6 +153,7 @@ int control_setup(struct agent *a)
 		return err;
 	}
 	a->listen_fd = fd;
+	a->control_handle = handle;
 	audit_set_sink(a, &control_sink, a);
 	return 0;
 }
@@ -475,7 +476,7 @@ static void client_handle_lines(struct agent *a, struct client *c, int64_t now)
 			c->closing = true;
 			break;
 		}
-		ops_handle(a, c, req);
+		a->control_handle(a, c, req);
 		json_decref(req);
 	}
 	if (c->eof && !c->backlog)

@@ -2,8 +2,9 @@
 /*
  * Inside the control socket: control.c owns the connections (accept, read
  * lines, queue and flush output, subscriptions); ops.c answers requests,
- * one handler per operation in a table. Calls flow one way: control.c
- * hands each request to ops_handle(), which replies through these helpers.
+ * one handler per operation in a table. Calls flow one way: ops.c replies
+ * through the helpers below; control.c reaches ops_handle() only through the
+ * handler main.c gives control_setup().
  */
 #ifndef MCPFENCE_CONTROL_H
 #define MCPFENCE_CONTROL_H
@@ -72,7 +73,7 @@ void client_report_drops(struct client *c);
 /* Does the record pass the client's own and requested filters? */
 bool client_wants_record(const struct client *c, const struct audit_record *rec);
 
-/* ops.c: answer one request (a JSON object) of client c. */
+/* ops.c: answer one request (a JSON object) of client c (a control_handler). */
 void ops_handle(struct agent *a, struct client *c, json_t *req);
 
 #endif /* MCPFENCE_CONTROL_H */

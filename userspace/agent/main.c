@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent.h"
+#include "control.h"
 #include "file.h"
 #include "pins.h"
 
@@ -366,7 +367,7 @@ static int start(struct agent *a, bool *touched)
 	if (!err)
 		err = load_initial_policy(a);
 	if (!err)
-		err = control_setup(a);
+		err = control_setup(a, ops_handle);
 	return err;
 }
 
