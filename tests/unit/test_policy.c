@@ -458,6 +458,21 @@ static const struct error_case {
 	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"exec\": "
 	  "[\"/bin/x\"] }, \"b\": { \"exec\": [\"/bin/x\"] } } }",
 	  "p.json:2:61: servers.b.exec[0]: '/bin/x' is already an executable of server 'a'" },
+	{ "credentials without isolate",
+	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"credentials\": [ { \"env\": \"T\", "
+	  "\"file\": \"/c/{identity}\" } ] } } }",
+	  "p.json:2:38: servers.a.credentials: a server with credentials must be isolated: add "
+	  "\"isolate\": true" },
+	{ "credential file without its identity",
+	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"isolate\": true, \"credentials\": [ { "
+	  "\"env\": \"T\", \"file\": \"/c/token\" } ] } } }",
+	  "p.json:2:57: servers.a.credentials[0]: \"file\": '/c/token' must hold \"{identity}\" "
+	  "once, as a whole path component (one file per identity)" },
+	{ "credential replacing PATH",
+	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"isolate\": true, \"credentials\": [ { "
+	  "\"env\": \"PATH\", \"file\": \"/c/{identity}\" } ] } } }",
+	  "p.json:2:57: servers.a.credentials[0]: \"env\": expected a variable name of A-Z 0-9 _ "
+	  "(at most 64), not one the agent sets (HOME, PATH, MCPFENCE_*, LD_*, ...)" },
 	{ "io_uring not a boolean",
 	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"io_uring\": 1 } } }",
 	  "p.json:2:35: servers.a.io_uring: expected true or false, got an integer" },
