@@ -333,11 +333,12 @@ __attribute__((noreturn)) static void launch_child(struct plan *pl, int stdio[3]
 	size_t lens[MF_MAX_CREDENTIALS] = {};
 	sigset_t none;
 
-	/* The agent's blocked signals (signalfd) and ignored SIGPIPE would
-	 * pass through exec. */
+	/* The agent's blocked signals (signalfd) and ignored ones (SIGPIPE; and
+	 * SIGINT when it was started in the background) would pass through exec. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL); /* SIGKILL, SIGSTOP: EINVAL, as they are */
 	close(pl->go[1]);
 	close(pl->status[0]);
 	/* Nothing runs before the tag is in the map. */

@@ -441,22 +441,16 @@ static int launch_exit_code(const json_t *ev, const char *cmd)
 
 /* Until the server exits: forward SIGINT, SIGTERM and SIGHUP to it, then
  * return its exit code. */
-static int launch_wait(struct session *s, const char *cmd)
+static int launch_wait(struct session *s, const sigset_t *mask, const char *cmd)
 {
 	struct pollfd pfd[2] = { { .fd = s->fd, .events = POLLIN }, { .events = POLLIN } };
 	struct signalfd_siginfo si;
-	sigset_t mask;
 	char err[256], *line;
 	size_t len;
 	json_t *msg;
 	int r;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	pfd[1].fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	pfd[1].fd = signalfd(-1, mask, SFD_CLOEXEC);
 	for (;;) {
 		while ((r = mf_linebuf_next(&s->lb, &line, &len)) > 0) {
 			msg = mf_json_parse_object(line, len, err, sizeof(err));
@@ -496,8 +490,16 @@ static int run_launch(const char *identity, const char *server, const char *tick
 	const int stdio[3] = { 0, 1, 2 };
 	json_t *req = launch_request(identity, server, ticket, cmd), *reply = NULL;
 	struct session s;
+	sigset_t mask;
 	int err, rc, null;
 
+	/* From now on a signal waits to be forwarded: the server may run
+	 * before the reply arrives. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 	if (session_open(&s)) {
 		json_decref(req);
 		fprintf(stderr, "mcpfence: refusing to start %s ungoverned\n", cmd[0]);
@@ -524,7 +526,7 @@ static int run_launch(const char *identity, const char *server, const char *tick
 		dup2(null, 1);
 		close(null);
 	}
-	rc = launch_wait(&s, cmd[0]);
+	rc = launch_wait(&s, &mask, cmd[0]);
 	session_close(&s);
 	return rc;
 }
