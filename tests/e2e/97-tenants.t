@@ -164,6 +164,10 @@ kill -INT $SIG_RUN
 wait $SIG_RUN
 is "$?" 130 "SIGINT too"
 
+left=$(gd alice sh -c 'sleep 60 >/dev/null 2>&1 & echo $!')
+wait_for sh -c "! kill -0 $left"
+ok $? "what the server started in its process group ends with it"
+
 # A launcher that goes away takes its server with it.
 kill -KILL $ALICE_RUN
 wait $ALICE_RUN 2>/dev/null

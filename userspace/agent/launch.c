@@ -24,7 +24,9 @@
  * Exits come through the agent's signalfd (SIGCHLD): the epoll loop never
  * blocks on a child. A launcher that goes away takes its server with it
  * (SIGKILL: there is nobody left to read its output or its exit); so does
- * the agent's exit.
+ * the agent's exit. Either way, and when the server exits by itself, what
+ * it started in its process group is killed too; a process that left the
+ * group (setsid, setpgid) outlives it, under the tenant's uid and tag.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -579,18 +581,37 @@ static void launch_exited(struct agent *a, struct launch *l, int status)
 	launch_free(a, l);
 }
 
+/*
+ * The server's whole process group (its session: it called setsid), killed.
+ * Called only while its leader is not reaped: a zombie's pid is still its
+ * group's id, never another process's.
+ */
+static void launch_kill_group(const struct launch *l)
+{
+	kill(-l->pid, SIGKILL);
+}
+
+/* Exits, seen first without reaping (WNOWAIT): what the server left behind
+ * in its process group goes with it, then the leader is reaped. */
 void launch_reap(struct agent *a)
 {
+	siginfo_t info;
 	int status;
-	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (struct launch *l = a->launches; l; l = l->next) {
-			if (l->pid == pid) {
-				launch_exited(a, l, status);
-				break;
-			}
-		}
+	for (;;) {
+		struct launch *l = a->launches;
+
+		info.si_pid = 0;
+		if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) || !info.si_pid)
+			return;
+		while (l && l->pid != info.si_pid)
+			l = l->next;
+		if (l)
+			launch_kill_group(l);
+		if (waitpid(info.si_pid, &status, 0) != info.si_pid)
+			return;
+		if (l)
+			launch_exited(a, l, status);
 	}
 }
 
@@ -600,7 +621,7 @@ void launch_client_gone(struct agent *a, struct client *c)
 
 	l->client = NULL;
 	c->launch = NULL;
-	syscall(__NR_pidfd_send_signal, l->pidfd, SIGKILL, NULL, 0);
+	launch_kill_group(l);
 }
 
 void launch_stop_all(struct agent *a)
@@ -608,7 +629,7 @@ void launch_stop_all(struct agent *a)
 	while (a->launches) {
 		struct launch *l = a->launches;
 
-		syscall(__NR_pidfd_send_signal, l->pidfd, SIGKILL, NULL, 0);
+		launch_kill_group(l);
 		waitpid(l->pid, NULL, 0);
 		if (l->client)
 			l->client->closing = true;
