@@ -123,6 +123,10 @@ is "$(grep -c 'token-' "$MF_TMP/trace")" 0 "none of them holds a credential valu
 is "$(runuser -u nobody -- "$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --identity alice \
 	--server gdrive -- true 2>&1 | grep -c 'may only run servers as nobody')" 1 \
 	"another user may not launch as alice"
+like "$(gd bob sh -c "ASAN_OPTIONS=detect_leaks=0 '$MF_BUILD/mcpfence' run --identity alice \
+	--server gdrive -- true" 2>&1)" "refused: the caller is governed \(identity bob, server gdrive\)" \
+	"a governed server may not launch another (nor as another identity)"
+like "$(gd alice true </ 2>&1)" "descriptor 0 is not a stream" "a directory is refused as stdio"
 like "$(gd carol true 2>&1)" "no credential GDRIVE_TOKEN for identity carol: .*carol: No such file" \
 	"an identity without a credential file is refused the launch, saying so"
 

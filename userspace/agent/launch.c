@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -472,6 +473,17 @@ void op_launch(struct agent *a, struct client *c, const struct peer *p, json_t *
 		client_reply_error(c, "launch needs stdin, stdout and stderr passed with the "
 				      "request (SCM_RIGHTS), got %zu descriptors", c->nfds);
 		return;
+	}
+	for (int i = 0; i < 3; i++) {
+		struct stat st;
+
+		/* A directory (O_PATH too) would be a way into the launcher's tree
+		 * by *at() calls: stdio is a stream. */
+		if (fstat(c->fds[i], &st) || S_ISDIR(st.st_mode)) {
+			client_reply_error(c, "launch: descriptor %d is not a stream (a directory?)",
+					   i);
+			return;
+		}
 	}
 	if (!json_object_get(req, "ticket") && (!json_is_string(json_object_get(req, "identity")) ||
 						 !json_is_string(json_object_get(req, "server")))) {

@@ -232,6 +232,12 @@ int mf_isolation_parse(json_t *srv, struct mf_isolation *out, struct mf_local_er
 	if (v && !json_is_boolean(v))
 		return fail(e, "isolate", -1, "expected true or false");
 	out->isolate = json_is_true(v);
+	/* Else anyone's process running the binary is this server, under its
+	 * own uid: what isolation is for is gone. */
+	if (out->isolate && json_array_size(json_object_get(srv, "exec")))
+		return fail(e, "isolate", -1,
+			    "an isolated server is started by the agent only: it has no \"exec\" "
+			    "matches");
 	v = json_object_get(srv, "filesystem");
 	if (v) {
 		err = parse_fs(v, out, e);
