@@ -94,7 +94,8 @@ void read_proc_text(pid_t pid, const char *what, char *buf, size_t len);
  * assert, or a "ticket" (used up). NULL, or the refusal (in why); identity
  * and server get what is known, fit for a log. */
 const char *tag_resolve(struct agent *a, struct client *c, json_t *req,
-			char identity[MF_NAME_MAX], char server[MF_NAME_MAX], char *why, size_t len);
+			char identity[MF_NAME_MAX], char server[MF_NAME_MAX], char *why,
+			size_t len);
 void audit_tag_request(struct agent *a, const struct client *c, const char *identity,
 		       const char *server, const char *refusal, const json_t *req);
 /* The isolated server the request names ("server", or its ticket's, the

@@ -124,7 +124,8 @@ static int plan_env(struct agent *a, struct plan *pl, json_t *env, char *why, si
 	int err = 0;
 
 	if (env && (!json_is_object(env) || json_object_size(env) > MF_ENV_MAX)) {
-		snprintf(why, len, "launch: \"env\" is an object of at most %d strings", MF_ENV_MAX);
+		snprintf(why, len, "launch: \"env\" is an object of at most %d strings",
+			 MF_ENV_MAX);
 		return -EINVAL;
 	}
 	/* Theirs, the agent's 9, the credentials', the NULL. */
@@ -270,12 +271,13 @@ __attribute__((noreturn, format(printf, 2, 3))) static void child_fail(struct pl
 {
 	char msg[512];
 	va_list ap;
-	int n;
+	size_t n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (n > 0 && write(pl->status[1], msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1) < 0) {
+	n = strlen(msg);
+	if (n && write(pl->status[1], msg, n) < 0) {
 		/* nobody to tell */
 	}
 	_exit(127);
@@ -480,14 +482,15 @@ void op_launch(struct agent *a, struct client *c, const struct peer *p, json_t *
 		/* A directory (O_PATH too) would be a way into the launcher's tree
 		 * by *at() calls: stdio is a stream. */
 		if (fstat(c->fds[i], &st) || S_ISDIR(st.st_mode)) {
-			client_reply_error(c, "launch: descriptor %d is not a stream (a directory?)",
-					   i);
+			client_reply_error(c, "launch: descriptor %d is not a stream (a "
+					      "directory?)", i);
 			return;
 		}
 	}
 	if (!json_object_get(req, "ticket") && (!json_is_string(json_object_get(req, "identity")) ||
 						 !json_is_string(json_object_get(req, "server")))) {
-		client_reply_error(c, "launch needs \"identity\" and \"server\" strings, or a \"ticket\"");
+		client_reply_error(c, "launch needs \"identity\" and \"server\" strings, or a "
+				      "\"ticket\"");
 		return;
 	}
 	/* Before a ticket is used: `run` then tags itself with it. */
@@ -519,8 +522,9 @@ void op_launch(struct agent *a, struct client *c, const struct peer *p, json_t *
 		c->launch = l;
 		client_send_json(c,
 				 json_pack("{s:b, s:I, s:I, s:s, s:s, s:s}", "ok", 1, "pid",
-					   (json_int_t)l->pid, "uid", (json_int_t)l->uid, "identity",
-					   l->identity, "server", l->server, "home", pl.home),
+					   (json_int_t)l->pid, "uid", (json_int_t)l->uid,
+					   "identity", l->identity, "server", l->server, "home",
+					   pl.home),
 				 false);
 	}
 	plan_free(&pl);
@@ -539,7 +543,8 @@ void op_signal(struct agent *a, struct client *c, const struct peer *p, json_t *
 		client_reply_error(c, "signal: only SIGINT, SIGTERM and SIGHUP are forwarded");
 		return;
 	}
-	if (syscall(__NR_pidfd_send_signal, c->launch->pidfd, (int)sig, NULL, 0) && errno != ESRCH) {
+	if (syscall(__NR_pidfd_send_signal, c->launch->pidfd, (int)sig, NULL, 0) &&
+	    errno != ESRCH) {
 		client_reply_error(c, "signal: cannot signal %d: %s", c->launch->pid,
 				   strerror(errno));
 		return;

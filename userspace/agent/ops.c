@@ -244,7 +244,8 @@ const char *tag_resolve(struct agent *a, struct client *c, json_t *req,
 		if (ticket_take(ticket, identity, server, why, len))
 			return why;
 		if ((id && strcmp(id, identity)) || (srv && strcmp(srv, server))) {
-			snprintf(why, len, "the ticket is for identity %s on server %s, not %s on %s",
+			snprintf(why, len,
+				 "the ticket is for identity %s on server %s, not %s on %s",
 				 identity, server, loggable(id ? id : identity),
 				 loggable(srv ? srv : server));
 			return why;
@@ -279,7 +280,8 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 	}
 	if (!json_object_get(req, "ticket") && (!json_is_string(json_object_get(req, "identity")) ||
 						 !json_is_string(json_object_get(req, "server")))) {
-		client_reply_error(c, "tag needs \"identity\" and \"server\" strings, or a \"ticket\"");
+		client_reply_error(c, "tag needs \"identity\" and \"server\" strings, or a "
+				      "\"ticket\"");
 		return;
 	}
 	isolated = isolated_server_in(a, req, server);

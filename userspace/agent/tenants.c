@@ -33,7 +33,8 @@
 static struct tenant *tenant_find(struct agent *a, const char *identity, const char *server)
 {
 	for (size_t i = 0; i < a->ntenants; i++) {
-		if (!strcmp(a->tenants[i].identity, identity) && !strcmp(a->tenants[i].server, server))
+		if (!strcmp(a->tenants[i].identity, identity) &&
+		    !strcmp(a->tenants[i].server, server))
 			return &a->tenants[i];
 	}
 	return NULL;

@@ -629,6 +629,41 @@ static int run_local(const char *identity, const char *server, const char *ticke
 	return 127;
 }
 
+/* What cmd_run was given, checked, and the ticket read: -1 to go on, else
+ * the exit status. */
+static int run_check_args(const char *identity, const char *server, int ticket_fd,
+			  const char *ticket_env, char ticket[TICKET_MAX], bool harden,
+			  bool require_landlock, bool has_cmd)
+{
+	if (ticket_fd >= 0 && ticket_env) {
+		fprintf(stderr, "mcpfence: give one of --ticket-fd and --ticket-env\n");
+		return 2;
+	}
+	if (ticket_fd >= 0 || ticket_env) {
+		if (read_ticket(ticket_fd, ticket_env, ticket))
+			return 1;
+	} else if (!identity || !server) {
+		fprintf(stderr, "mcpfence: run needs --identity and --server, or a ticket\n%s",
+			run_help);
+		return 2;
+	}
+	if (!has_cmd) {
+		fprintf(stderr, "mcpfence: run needs a command\n%s", run_help);
+		return 2;
+	}
+	if ((identity && !mf_name_valid(identity)) || (server && !mf_name_valid(server))) {
+		fprintf(stderr, "mcpfence: invalid %s '%s': use 1-127 of A-Z a-z 0-9 . _ @ + -\n",
+			identity && !mf_name_valid(identity) ? "identity" : "server",
+			identity && !mf_name_valid(identity) ? identity : server);
+		return 2;
+	}
+	if (!harden && require_landlock) {
+		fprintf(stderr, "mcpfence: --no-harden and --require-landlock contradict\n");
+		return 2;
+	}
+	return -1;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -687,32 +722,10 @@ static int cmd_run(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (ticket_fd >= 0 && ticket_env) {
-		fprintf(stderr, "mcpfence: give one of --ticket-fd and --ticket-env\n");
-		return 2;
-	}
-	if (ticket_fd >= 0 || ticket_env) {
-		if (read_ticket(ticket_fd, ticket_env, ticket))
-			return 1;
-	} else if (!identity || !server) {
-		fprintf(stderr, "mcpfence: run needs --identity and --server, or a ticket\n%s",
-			run_help);
-		return 2;
-	}
-	if (optind >= argc) {
-		fprintf(stderr, "mcpfence: run needs a command\n%s", run_help);
-		return 2;
-	}
-	if ((identity && !mf_name_valid(identity)) || (server && !mf_name_valid(server))) {
-		fprintf(stderr, "mcpfence: invalid %s '%s': use 1-127 of A-Z a-z 0-9 . _ @ + -\n",
-			identity && !mf_name_valid(identity) ? "identity" : "server",
-			identity && !mf_name_valid(identity) ? identity : server);
-		return 2;
-	}
-	if (!harden && require_landlock) {
-		fprintf(stderr, "mcpfence: --no-harden and --require-landlock contradict\n");
-		return 2;
-	}
+	rc = run_check_args(identity, server, ticket_fd, ticket_env, ticket, harden,
+			    require_landlock, optind < argc);
+	if (rc >= 0)
+		return rc;
 	root = running_as_root();
 	if (root && !allow_root) {
 		/* An isolated server never runs as root: the agent may launch it. */

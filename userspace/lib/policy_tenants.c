@@ -104,7 +104,8 @@ static int parse_fs(json_t *v, struct mf_isolation *out, struct mf_local_error *
 		return fail(e, "filesystem", -1, "expected an object with \"read\"");
 	json_object_foreach(v, key, elem) {
 		if (strcmp(key, "read"))
-			return fail(e, "filesystem", -1, "unknown key '%.64s' (only \"read\")", key);
+			return fail(e, "filesystem", -1, "unknown key '%.64s' (only \"read\")",
+				    key);
 	}
 	read = json_object_get(v, "read");
 	if (!read)
