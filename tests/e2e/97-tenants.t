@@ -43,6 +43,12 @@ gd_bg() {
 		--server gdrive -- "$@"
 }
 
+# A uid some process has already is nobody's to give out.
+setpriv --reuid 61900 --regid 61900 --clear-groups sleep 30 &
+SQUAT=$!
+kill_at_exit $SQUAT
+wait_for grep -q '^Uid:.61900' /proc/$SQUAT/status
+
 # alice's server stays up, printing its pid, while bob's probes it.
 gd_bg alice sh -c 'echo $$; exec sleep 60' >"$MF_TMP/alice.out" 2>&1 &
 ALICE_RUN=$!
@@ -50,7 +56,9 @@ kill_at_exit $ALICE_RUN
 wait_for grep -q . "$MF_TMP/alice.out"
 APID=$(head -1 "$MF_TMP/alice.out")
 AUID=$(awk '/^Uid:/ { print $2 }' /proc/"$APID"/status)
-like "$AUID" '^619[0-9][0-9]$' "alice's server runs under a uid of the range"
+like "$AUID" '^6190[1-9]$' "alice's server runs under a uid of the range, not one in use"
+kill -KILL $SQUAT
+wait $SQUAT 2>/dev/null
 is "$(awk '/^Gid:/ { print $2 }' /proc/"$APID"/status)" "$AUID" "with a gid of the same number"
 is "$(awk '/^Groups:/ { print $2 }' /proc/"$APID"/status)" "" "and no supplementary group"
 is "$(awk '/^CapEff:/ { print $2 }' /proc/"$APID"/status)" 0000000000000000 "and no capability"

@@ -3,10 +3,11 @@
  * Tenants: what keeps isolated servers of different identities apart.
  *
  * - A uid per (identity, server), like systemd's DynamicUser: the lowest
- *   free one of --uid-range that no passwd entry names, given out once and
- *   kept in the state directory (KEY.tenants, one "UID IDENTITY SERVER" line
- *   each, written as the policy text is), so a server finds its files again
- *   at its next launch. Its gid is the same number; no group entry needed.
+ *   free one of --uid-range (no user, group, subuid/subgid range or process
+ *   has it), given out once and kept in the state directory (KEY.tenants,
+ *   one "UID IDENTITY SERVER" line each, written as the policy text is), so
+ *   a server finds its files again at its next launch. Its gid is the same
+ *   number; no passwd or group entry is needed.
  * - Its directories, DIR/UID/home and DIR/UID/tmp (--tenants-dir): 0700 and
  *   owned by the uid; DIR and DIR/UID are root's 0711, so a tenant reaches
  *   its own by path and cannot replace them. Made at the first launch,
@@ -18,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -116,6 +118,67 @@ static int tenants_save(struct agent *a)
 	return err;
 }
 
+/* Does an /etc/subuid or /etc/subgid range (name:start:count) hold id? Those
+ * uids are users' rootless containers'. */
+static bool in_subid_range(const char *file, unsigned long id)
+{
+	unsigned long start, count;
+	char line[512];
+	FILE *f = fopen(file, "re");
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		const char *colon = strchr(line, ':');
+
+		if (colon && sscanf(colon + 1, "%lu:%lu", &start, &count) == 2)
+			found = id >= start && id - start < count;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Is any process running under uid (real, effective, saved or filesystem)? */
+static bool uid_running(uid_t uid)
+{
+	char path[64], line[256];
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	bool found = false;
+
+	while (d && !found && (de = readdir(d))) {
+		unsigned long r, e, s, fs;
+		FILE *f;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.20s/status", de->d_name);
+		f = fopen(path, "re");
+		while (f && fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "Uid: %lu %lu %lu %lu", &r, &e, &s, &fs) == 4) {
+				found = r == uid || e == uid || s == uid || fs == uid;
+				break;
+			}
+		}
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* A uid (and gid: the same number) that is nobody's on this host: no user,
+ * no group (its members' files would open to the server), no container
+ * range, no process. Checked once, when it is given out. */
+static bool uid_free(struct agent *a, uid_t u)
+{
+	return !uid_taken(a, u) && !getpwuid(u) && !getgrgid(u) &&
+	       !in_subid_range("/etc/subuid", u) && !in_subid_range("/etc/subgid", u) &&
+	       !uid_running(u);
+}
+
 int tenant_uid(struct agent *a, const char *identity, const char *server, bool create,
 	       uid_t *uid, char *why, size_t len)
 {
@@ -135,8 +198,7 @@ int tenant_uid(struct agent *a, const char *identity, const char *server, bool c
 	if (!create)
 		return -ENOENT;
 	for (uid_t u = a->opt.uid_min; u <= a->opt.uid_max && u >= a->opt.uid_min; u++) {
-		/* A uid that a user of this host has is never a tenant's. */
-		if (uid_taken(a, u) || getpwuid(u))
+		if (!uid_free(a, u))
 			continue;
 		err = tenant_add(a, identity, server, u);
 		if (!err)
