@@ -84,6 +84,8 @@ is "$(echo "$out" | sed -n 4p)" "mcpfence-$BUID $TEN/$BUID/home $TEN/$BUID/tmp" 
 	"USER, HOME and TMPDIR name its uid"
 is "$(echo "$out" | sed -n 5p)" bob-token-9d2e "mcpfence credential returns its own credential"
 is "$(gd bob id -u)" "$BUID" "bob's uid is the same at the next launch"
+is "$(gd bob sh -c 'echo x >"$TMPDIR/f"; stat -c %a "$TMPDIR/f"')" 600 \
+	"what a server writes is its own (umask 077)"
 like "$(grep -c "\"event\":\"credential\".*\"identity\":\"bob\".*\"credential\":\"GDRIVE_TOKEN\"" \
 	"$MF_AUDIT_LOG")" '^[3-9]$' "each credential handed out is audited"
 is "$(grep -c 'token-' "$MF_AUDIT_LOG")" 0 "never with its value"

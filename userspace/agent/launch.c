@@ -366,6 +366,8 @@ __attribute__((noreturn)) static void launch_child(struct plan *pl, int stdio[3]
 		child_fail(pl, "cannot become uid %u: %s", pl->uid, strerror(errno));
 	if (chdir(pl->home))
 		child_fail(pl, "cannot enter %s: %s", pl->home, strerror(errno));
+	/* What the server writes is its own, Landlock or not. */
+	umask(077);
 	for (size_t i = 0; i < pl->srv->iso.ncreds; i++) {
 		if (pl->srv->iso.creds[i].as_file)
 			child_write_file(pl, pl->srv->iso.creds[i].as_file, values[i], lens[i]);
