@@ -68,6 +68,7 @@ is "$(awk '/^NoNewPrivs:/ { print $2 }' /proc/"$APID"/status)" 1 "no_new_privs"
 is "$(awk '/^Seccomp:/ { print $2 }' /proc/"$APID"/status)" 2 "under run's seccomp filter"
 like "$(mf ps --json)" "\"pid\":$APID,\"identity\":\"alice\",\"server\":\"gdrive\"" \
 	"tagged as alice on gdrive"
+like "$(mf status --json)" '"isolated_servers":1[,}]' "status counts it"
 is "$(stat -c '%u %a' "$TEN/$AUID/home" "$TEN/$AUID/tmp" | sort -u)" "$AUID 700" \
 	"its HOME and TMPDIR are its own, 0700"
 

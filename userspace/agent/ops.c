@@ -467,6 +467,7 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 	json_object_set_new(cnt, "log_errors", json_integer((json_int_t)a->log.errors));
 	json_object_set_new(cnt, "records_logged", json_integer((json_int_t)a->log.logged));
 	json_object_set_new(cnt, "records_lost", json_integer((json_int_t)a->log.lost));
+	json_object_set_new(cnt, "isolated_servers", json_integer((json_int_t)a->nlaunches));
 	for (struct client *s = a->clients; s; s = s->next)
 		subscribers += s->subscribed;
 	while (bpf_map_get_next_key(bpf_map__fd(a->skel->maps.tags), prev, &next) == 0) {
