@@ -7,10 +7,11 @@
  * that exits at once (its tag goes with it) and send requests on the
  * inherited socket as an ungoverned pid, or one reused by another process.
  * A governed process (its pid has a tag), whatever its uid, may only ask who
- * it is: ops[] says why for each operation, and each refusal is audited.
- * Tag requests follow the identity rules of ARCHITECTURE.md: root and the
- * policy's launchers may assert any identity, anyone else only their own
- * user name, and a governed process never.
+ * it is, and an isolated server for its own credential: ops[] says why for
+ * each operation, and each refusal is audited. Tag and launch requests
+ * follow the identity rules of ARCHITECTURE.md: root and the policy's
+ * launchers may assert any identity, anyone else only their own user name,
+ * and a governed process never. Launches and credentials: launch.c.
  */
 #include <errno.h>
 #include <poll.h>
@@ -55,7 +56,6 @@ bool tag_of(struct agent *a, uint32_t pid, struct mf_tag *tag)
 {
 	return bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.tags), &pid, tag) == 0;
 }
-
 
 /* Does the process that connected still run? A pidfd polls readable once
  * its whole thread group has exited, zombie or reaped; pid reuse cannot
