@@ -79,55 +79,38 @@ static void session_close(struct session *s)
 	mf_linebuf_free(&s->lb);
 }
 
-/* Send req (consumed) and return the reply when ok, else print the error. */
-static json_t *session_call(struct session *s, json_t *req)
-{
-	json_t *reply = NULL;
-	int err = mf_client_call(s->fd, &s->lb, req, &reply);
-
-	json_decref(req);
-	if (err) {
-		fprintf(stderr, "mcpfence: no answer from the agent: %s\n", strerror(-err));
-		return NULL;
-	}
-	if (!json_is_true(json_object_get(reply, "ok"))) {
-		const char *msg = json_string_value(json_object_get(reply, "error"));
-
-		fprintf(stderr, "mcpfence: %s\n", msg ? msg : "the agent refused without a reason");
-		json_decref(reply);
-		return NULL;
-	}
-	return reply;
-}
-
-/* session_call, but a refusal that says whether the server is isolated
- * ("isolate": a tag of an isolated server, a launch of another) is not
- * printed: *isolate gets it (else stays -1). */
+/* Send req (consumed) and return the reply when ok, else print the error.
+ * With isolate: a refusal that says whether the server is isolated (a tag
+ * of an isolated server, a launch of another) is not printed, and sets
+ * *isolate (else -1). */
 static json_t *session_call_isolate(struct session *s, json_t *req, int *isolate)
 {
 	json_t *reply = NULL;
 	int err = mf_client_call(s->fd, &s->lb, req, &reply);
+	const char *msg;
 
 	json_decref(req);
-	*isolate = -1;
-	if (!err && !json_is_true(json_object_get(reply, "ok")) &&
-	    json_is_boolean(json_object_get(reply, "isolate"))) {
-		*isolate = json_is_true(json_object_get(reply, "isolate"));
-		json_decref(reply);
-		return NULL;
-	}
+	if (isolate)
+		*isolate = -1;
 	if (err) {
 		fprintf(stderr, "mcpfence: no answer from the agent: %s\n", strerror(-err));
 		return NULL;
 	}
-	if (!json_is_true(json_object_get(reply, "ok"))) {
-		const char *msg = json_string_value(json_object_get(reply, "error"));
-
+	if (json_is_true(json_object_get(reply, "ok")))
+		return reply;
+	if (isolate && json_is_boolean(json_object_get(reply, "isolate"))) {
+		*isolate = json_is_true(json_object_get(reply, "isolate"));
+	} else {
+		msg = json_string_value(json_object_get(reply, "error"));
 		fprintf(stderr, "mcpfence: %s\n", msg ? msg : "the agent refused without a reason");
-		json_decref(reply);
-		return NULL;
 	}
-	return reply;
+	json_decref(reply);
+	return NULL;
+}
+
+static json_t *session_call(struct session *s, json_t *req)
+{
+	return session_call_isolate(s, req, NULL);
 }
 
 /* One request, one reply, for the simple verbs. */
