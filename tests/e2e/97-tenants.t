@@ -191,4 +191,17 @@ ok $? "alice's server ends with its launcher"
 is "$(ps -eo uid= | awk -v a="$AUID" -v b="$BUID" '$1 == a || $1 == b' | wc -l)" 0 \
 	"no process of either uid is left"
 
+# The agent going away takes the servers it launched, and run says so.
+gd_bg alice sh -c 'echo $$; exec sleep 60' >"$MF_TMP/last.out" 2>&1 &
+LAST=$!
+kill_at_exit $LAST
+wait_for grep -q . "$MF_TMP/last.out"
+LPID=$(head -1 "$MF_TMP/last.out")
+agent_stop
+wait $LAST
+is "$?" 1 "run exits 1 when the agent stops under it"
+like "$(cat "$MF_TMP/last.out")" "lost the agent while sh ran" "saying so"
+kill -0 "$LPID" 2>/dev/null
+is "$?" 1 "and the server is gone with the agent"
+
 done_testing

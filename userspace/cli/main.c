@@ -491,6 +491,7 @@ static int run_launch(const char *identity, const char *server, const char *tick
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN); /* an agent gone is said, not died of */
 	if (session_open(&s)) {
 		json_decref(req);
 		fprintf(stderr, "mcpfence: refusing to start %s ungoverned\n", cmd[0]);
