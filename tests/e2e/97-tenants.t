@@ -184,8 +184,10 @@ wait_for sh -c "! kill -0 $left"
 ok $? "what the server started in its process group ends with it"
 
 # A launcher that goes away takes its server with it.
-kill -KILL $ALICE_RUN
-wait $ALICE_RUN 2>/dev/null
+{
+	kill -KILL $ALICE_RUN
+	wait $ALICE_RUN
+} 2>/dev/null # bash reports the kill
 wait_for sh -c "! kill -0 $APID"
 ok $? "alice's server ends with its launcher"
 is "$(ps -eo uid= | awk -v a="$AUID" -v b="$BUID" '$1 == a || $1 == b' | wc -l)" 0 \
