@@ -50,7 +50,7 @@ kill_at_exit $SQUAT
 wait_for grep -q '^Uid:.61900' /proc/$SQUAT/status
 
 # alice's server stays up, printing its pid, while bob's probes it.
-gd_bg alice sh -c 'echo $$; exec sleep 60' >"$MF_TMP/alice.out" 2>&1 &
+gd_bg alice sh -c "'$P' shm-create 61977 >/dev/null; echo \$\$; exec sleep 60" >"$MF_TMP/alice.out" 2>&1 &
 ALICE_RUN=$!
 kill_at_exit $ALICE_RUN
 wait_for grep -q . "$MF_TMP/alice.out"
@@ -103,6 +103,7 @@ is "$(bob_probe list "$TEN/$AUID/home")" EACCES "nor list alice's HOME"
 is "$(bob_probe write "$TEN/$AUID/tmp/x")" EACCES "nor write in alice's TMPDIR"
 is "$(bob_probe kill "$APID" 15)" EPERM "nor signal alice's server"
 is "$(bob_probe kill "$APID" 0)" EPERM "nor learn that it lives by signal 0"
+is "$(bob_probe shm-get 61977)" ENOENT "nor find the System V segment alice's server made for all"
 # Landlock: refused where the uid alone would be allowed.
 is "$(bob_probe write /dev/shm/mf-tenant-$$)" EACCES "/dev/shm is out of reach"
 is "$(bob_probe write /tmp/mf-tenant-$$)" EACCES "so is /tmp"

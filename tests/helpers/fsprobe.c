@@ -9,6 +9,8 @@
  *   fsprobe list DIR         opendir and readdir
  *   fsprobe readlink PATH    readlink (for /proc/PID/fd/N)
  *   fsprobe kill PID SIG     kill(PID, SIG)
+ *   fsprobe shm-create KEY   shmget(KEY, IPC_CREAT, 0666): a segment open to all
+ *   fsprobe shm-get KEY      shmget(KEY) of a segment made before
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/shm.h>
 #include <unistd.h>
 
 static int outcome(int err)
@@ -56,6 +59,11 @@ int main(int argc, char **argv)
 		return outcome(readlink(argv[2], buf, sizeof(buf)) < 0 ? errno : 0);
 	if (argc == 4 && !strcmp(argv[1], "kill"))
 		return outcome(kill(atoi(argv[2]), atoi(argv[3])) ? errno : 0);
-	fprintf(stderr, "usage: fsprobe read|write|list|readlink PATH, fsprobe kill PID SIG\n");
+	if (argc == 3 && !strcmp(argv[1], "shm-create"))
+		return outcome(shmget(atoi(argv[2]), 4096, IPC_CREAT | 0666) < 0 ? errno : 0);
+	if (argc == 3 && !strcmp(argv[1], "shm-get"))
+		return outcome(shmget(atoi(argv[2]), 0, 0) < 0 ? errno : 0);
+	fprintf(stderr, "usage: fsprobe read|write|list|readlink PATH, fsprobe kill PID SIG, "
+			"fsprobe shm-create|shm-get KEY\n");
 	return 2;
 }
