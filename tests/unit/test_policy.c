@@ -43,6 +43,46 @@
 		!ret__;                                                                \
 	})
 
+/* ---- isolated servers ---- */
+
+static void test_isolation(void)
+{
+	static const char text[] =
+		"{ \"version\": 1, \"servers\": { \"gdrive\": { \"isolate\": true,\n"
+		"  \"filesystem\": { \"read\": [\"/opt/gdrive\"] },\n"
+		"  \"credentials\": [ { \"env\": \"GDRIVE_TOKEN\", \"file\": "
+		"\"/etc/c/gdrive/{identity}\" },\n"
+		"    { \"as_file\": \"key.json\", \"file\": \"/etc/c/{identity}/key\" } ] },\n"
+		"  \"plain\": {} } }";
+	struct mf_policy *pol = NULL;
+	char path[64];
+
+	subtest_start("isolated servers: filesystem and credentials");
+	if (ASSERT_PARSE(text, &pol)) {
+		const struct mf_isolation *iso = &pol->servers[0].iso;
+
+		ASSERT_TRUE(iso->isolate, "isolate: true");
+		ASSERT_TRUE(!pol->servers[1].iso.isolate, "isolate: false when absent");
+		if (ASSERT_EQ(iso->nfs_read, 1, "filesystem.read"))
+			ASSERT_STREQ(iso->fs_read[0], "/opt/gdrive", "read path");
+		if (ASSERT_EQ(iso->ncreds, 2, "credentials")) {
+			ASSERT_STREQ(mf_credential_name(&iso->creds[0]), "GDRIVE_TOKEN", "env name");
+			ASSERT_STREQ(mf_credential_name(&iso->creds[1]), "key.json", "file name");
+			ASSERT_TRUE(mf_credential_path(&iso->creds[0], "alice@x.org", path,
+						       sizeof(path)),
+				    "path");
+			ASSERT_STREQ(path, "/etc/c/gdrive/alice@x.org", "identity in the path");
+			ASSERT_TRUE(mf_credential_path(&iso->creds[1], "bob", path, sizeof(path)),
+				    "path, inner component");
+			ASSERT_STREQ(path, "/etc/c/bob/key", "identity as a directory");
+			ASSERT_TRUE(!mf_credential_path(&iso->creds[1], "bob", path, 8),
+				    "too long for the buffer");
+		}
+	}
+	mf_policy_free(pol);
+	subtest_end();
+}
+
 /* ---- launchers, exec matches with arguments, patterns ---- */
 
 static void test_trust(void)
@@ -439,6 +479,25 @@ static const struct error_case {
 	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"exec\": "
 	  "[\"/bin/x\"] }, \"b\": { \"exec\": [\"/bin/x\"] } } }",
 	  "p.json:2:61: servers.b.exec[0]: '/bin/x' is already an executable of server 'a'" },
+	{ "credentials without isolate",
+	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"credentials\": [ { \"env\": \"T\", "
+	  "\"file\": \"/c/{identity}\" } ] } } }",
+	  "p.json:2:38: servers.a.credentials: a server with credentials must be isolated: add "
+	  "\"isolate\": true" },
+	{ "credential file without its identity",
+	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"isolate\": true, \"credentials\": [ { "
+	  "\"env\": \"T\", \"file\": \"/c/token\" } ] } } }",
+	  "p.json:2:57: servers.a.credentials[0]: \"file\": '/c/token' must hold \"{identity}\" "
+	  "once, as a whole path component (one file per identity)" },
+	{ "credential replacing PATH",
+	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"isolate\": true, \"credentials\": [ { "
+	  "\"env\": \"PATH\", \"file\": \"/c/{identity}\" } ] } } }",
+	  "p.json:2:57: servers.a.credentials[0]: \"env\": expected a variable name of A-Z 0-9 _ "
+	  "(at most 64), not one the agent sets (HOME, PATH, MCPFENCE_*, LD_*, ...)" },
+	{ "isolated server tagged at exec",
+	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"isolate\": true, \"exec\": [\"/x\"] } } }",
+	  "p.json:2:34: servers.a.isolate: an isolated server is started by the agent only: it has "
+	  "no \"exec\" matches" },
 	{ "io_uring not a boolean",
 	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"io_uring\": 1 } } }",
 	  "p.json:2:35: servers.a.io_uring: expected true or false, got an integer" },
@@ -1279,6 +1338,7 @@ int main(void)
 	test_policy_dir(srcdir, "policy/examples");
 	test_example_files(srcdir);
 	test_trust();
+	test_isolation();
 	test_random(seed);
 	test_large();
 

@@ -4,7 +4,9 @@
  * reads, several lines in one read, the size cap, malformed messages.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -219,8 +221,51 @@ static void test_strmap(void)
 	subtest_end();
 }
 
+/* Descriptors with a line: kept up to the cap, the others closed, the line whole. */
+static void test_fds(void)
+{
+	int sv[2], p[2], fds[MF_FDS_MAX], got[MF_FDS_MAX + 2];
+	const char *text = "{\"op\":\"launch\"}\n";
+	struct mf_linebuf lb;
+	size_t n = 0, len;
+	char *line;
+
+	subtest_start("descriptors passed with a line, three kept");
+	/* Non-blocking: a descriptor left open shows as EAGAIN, not a hang. */
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || pipe2(p, O_NONBLOCK))
+		return;
+	fds[0] = fds[1] = fds[2] = p[1];
+	mf_linebuf_init(&lb, 1024);
+	ASSERT_EQ(mf_send_fds(sv[0], text, strlen(text), fds, 3), 0, "sent");
+	ASSERT_TRUE(mf_linebuf_fill_fds(&lb, sv[1], got, MF_FDS_MAX, &n) > 0, "received");
+	ASSERT_EQ(n, 3, "descriptors");
+	ASSERT_EQ(mf_linebuf_next(&lb, &line, &len), 1, "a whole line");
+	for (size_t i = 0; i < n; i++)
+		close(got[i]);
+	subtest_end();
+
+	subtest_start("past the cap, descriptors are closed, not kept");
+	ASSERT_EQ(mf_send_fds(sv[0], text, strlen(text), fds, 3), 0, "sent");
+	n = 2; /* two held already: room for one */
+	got[0] = got[1] = -1;
+	ASSERT_TRUE(mf_linebuf_fill_fds(&lb, sv[1], got, MF_FDS_MAX, &n) > 0, "received");
+	ASSERT_EQ(n, 3, "one more kept");
+	close(got[2]);
+	close(p[1]);
+	/* Every write end is closed: the pipe reads end of file. */
+	ASSERT_EQ(read(p[0], &len, 1), 0, "the others were closed");
+	ASSERT_EQ(mf_send_fds(sv[0], text, strlen(text), fds, MF_FDS_MAX + 1), -EINVAL,
+		  "more than the cap is not sent");
+	close(p[0]);
+	close(sv[0]);
+	close(sv[1]);
+	mf_linebuf_free(&lb);
+	subtest_end();
+}
+
 int main(void)
 {
+	test_fds();
 	test_short_reads();
 	test_size_cap();
 	test_shrink();

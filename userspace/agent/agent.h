@@ -28,6 +28,8 @@ struct agent_options {
 	const char *state_dir;
 	const char *cgroup_path; /* NULL: the cgroup v2 root */
 	unsigned int tag_capacity; /* 0: pid_max */
+	const char *tenants_dir; /* isolated servers' HOME and TMPDIR (tenants.c) */
+	uid_t uid_min, uid_max;  /* --uid-range: isolated servers' uids */
 	bool detach_on_exit;
 	bool verbose;
 };
@@ -112,6 +114,13 @@ struct agent {
 	size_t nrulesets, rulesets_cap;
 	uint32_t next_ruleset_id;
 
+	/* isolated servers: uids given out, servers running (tenants.c, launch.c) */
+	struct tenant *tenants;
+	size_t ntenants;
+	bool tenants_loaded;
+	struct launch *launches;
+	size_t nlaunches;
+
 	struct client *clients;
 	void (*control_handle)(struct agent *a, struct client *c, json_t *req); /* ops_handle */
 	struct client_counts client_counts;
@@ -194,6 +203,40 @@ int state_load_policy(struct agent *a, char **text, size_t *len); /* -ENOENT: no
 void state_remove(struct agent *a);
 void state_close(struct agent *a);
 
+/* state.c: other files of the state directory, written as the policy is */
+#define STATE_TENANTS ".tenants" /* uids of (identity, server): tenants.c */
+int state_write(struct agent *a, const char *suffix, const char *text, size_t len);
+int state_read(struct agent *a, const char *suffix, size_t max, char **text, size_t *len);
+
+/* tenants.c: a uid per (identity, server), its directories, credential files */
+#define MF_DEFAULT_TENANTS_DIR "/var/lib/mcpfence-tenants"
+#define MF_DEFAULT_UID_MIN 61000
+#define MF_DEFAULT_UID_MAX 61999
+#define MF_UID_RANGE_MAX 65536 /* uids in --uid-range */
+#define MF_CREDENTIAL_MAX (64u << 10) /* bytes of a credential file */
+struct tenant {
+	char identity[MF_NAME_MAX];
+	char server[MF_NAME_MAX];
+	uid_t uid;
+};
+/* The uid of (identity, server), allocated and saved when create. */
+int tenant_uid(struct agent *a, const char *identity, const char *server, bool create,
+	       uid_t *uid, char *why, size_t len);
+/* DIR/UID/home and DIR/UID/tmp, made or checked (0700, owned by uid). */
+int tenant_dirs(struct agent *a, uid_t uid, char *home, char *tmp, size_t len, char *why,
+		size_t whylen);
+/* Open identity's file of credential c: root's, regular, 0600, one link. */
+int credential_open(const struct mf_credential *c, const char *identity, char *why, size_t len);
+/* At policy load: credential directories hold root's 0600 files only. */
+int tenants_check_policy(const struct mf_policy *p, const char *source, char *err, size_t len);
+void tenants_free(struct agent *a);
+
+/* launch.c: isolated servers the agent starts (ops "launch", "signal",
+ * "credential"); their exits, from SIGCHLD */
+void launch_reap(struct agent *a);
+void launch_client_gone(struct agent *a, struct client *c);
+void launch_stop_all(struct agent *a);
+
 /* scan.c: tag what runs already (exec rules, descendants); drop stale tags */
 void scan_processes(struct agent *a);
 
@@ -209,6 +252,8 @@ int ticket_issue(const struct ucred *cred, const char *identity, const char *ser
 		 unsigned int ttl_s, char id[MF_TICKET_LEN + 1]);
 int ticket_take(const char *id, char identity[MF_NAME_MAX], char server[MF_NAME_MAX], char *why,
 		size_t len);
+/* The server of a valid ticket, without using it up: false if none. */
+bool ticket_peek_server(const char *id, char server[MF_NAME_MAX]);
 
 /* warnings.c: host settings and policy choices that widen what governed
  * processes can do, for `status` (a JSON array of strings) */

@@ -158,6 +158,14 @@ int control_setup(struct agent *a, control_handler handle)
 	return 0;
 }
 
+/* Descriptors a request passed that no operation took. */
+static void client_drop_fds(struct client *c)
+{
+	for (size_t i = 0; i < c->nfds; i++)
+		close(c->fds[i]);
+	c->nfds = 0;
+}
+
 static void client_free(struct agent *a, struct client *c)
 {
 	struct client **pp;
@@ -174,6 +182,9 @@ static void client_free(struct agent *a, struct client *c)
 		a->client_counts.users--;
 	a->client_counts.freed++;
 	queued_total -= c->out_len;
+	client_drop_fds(c);
+	if (c->launch)
+		launch_client_gone(a, c);
 	epoll_ctl(a->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->pidfd >= 0)
@@ -478,6 +489,7 @@ static void client_handle_lines(struct agent *a, struct client *c, int64_t now)
 		}
 		a->control_handle(a, c, req);
 		json_decref(req);
+		client_drop_fds(c);
 	}
 	if (c->eof && !c->backlog)
 		c->closing = true;
@@ -494,7 +506,7 @@ static void client_handle_lines(struct agent *a, struct client *c, int64_t now)
 /* Read what the client sent: false when it is to be closed now. */
 static bool client_read(struct client *c)
 {
-	ssize_t n = mf_linebuf_fill(&c->in, c->fd);
+	ssize_t n = mf_linebuf_fill_fds(&c->in, c->fd, c->fds, MF_FDS_MAX, &c->nfds);
 
 	if (n == 0) {
 		c->eof = true;
@@ -543,7 +555,8 @@ static void control_tick(struct agent *a, int64_t now)
 
 	for (; c; c = next) {
 		next = c->next;
-		if (!c->subscribed && now - c->active_ms >= MF_CLIENT_IDLE_S * 1000) {
+		/* A launcher waits for its server's exit: not idle. */
+		if (!c->subscribed && !c->launch && now - c->active_ms >= MF_CLIENT_IDLE_S * 1000) {
 			client_close(a, c, CLOSED_IDLE);
 			continue;
 		}

@@ -58,6 +58,9 @@ struct client {
 	char *filter_verdict;
 	char *own_identity; /* non-root: only records of this identity */
 	uint64_t dropped, dropped_reported;
+	int fds[MF_FDS_MAX]; /* passed with the request being read (SCM_RIGHTS) */
+	size_t nfds;
+	struct launch *launch; /* the isolated server this connection launched */
 	struct client *next;
 };
 
@@ -75,5 +78,34 @@ bool client_wants_record(const struct client *c, const struct audit_record *rec)
 
 /* ops.c: answer one request (a JSON object) of client c (a control_handler). */
 void ops_handle(struct agent *a, struct client *c, json_t *req);
+
+/* The peer of one request, as checked before acting on it (ops.c). */
+struct peer {
+	pid_t pid;
+	bool governed;
+	struct mf_tag tag; /* when governed */
+};
+
+/* ops.c, for launch.c */
+const struct mf_server *policy_server(struct agent *a, const char *server);
+bool tag_of(struct agent *a, uint32_t pid, struct mf_tag *tag);
+bool peer_alive(const struct client *c);
+void read_proc_text(pid_t pid, const char *what, char *buf, size_t len);
+/* Who a tag or launch request names: "identity" and "server" the peer may
+ * assert, or a "ticket" (used up). NULL, or the refusal (in why); identity
+ * and server get what is known, fit for a log. */
+const char *tag_resolve(struct agent *a, struct client *c, json_t *req,
+			char identity[MF_NAME_MAX], char server[MF_NAME_MAX], char *why,
+			size_t len);
+void audit_tag_request(struct agent *a, const struct client *c, const char *identity,
+		       const char *server, const char *refusal, const json_t *req);
+/* The isolated server the request names ("server", or its ticket's, the
+ * ticket not used up), or NULL; buf holds MF_NAME_MAX. */
+const char *isolated_server_in(struct agent *a, json_t *req, char *buf);
+
+/* launch.c: the operations of isolated servers */
+void op_launch(struct agent *a, struct client *c, const struct peer *p, json_t *req);
+void op_signal(struct agent *a, struct client *c, const struct peer *p, json_t *req);
+void op_credential(struct agent *a, struct client *c, const struct peer *p, json_t *req);
 
 #endif /* MCPFENCE_CONTROL_H */

@@ -45,6 +45,10 @@ static const char usage[] =
 	"  --detach-on-exit   remove programs, pins and saved state when the agent exits\n"
 	"  --tag-capacity N   governed processes the kernel can track (default: pid_max,\n"
 	"                     so it cannot fill; a process that cannot be tagged is killed)\n"
+	"  --uid-range A-B    uids for isolated servers, one per (identity, server)\n"
+	"                     (default: 61000-61999); no user of this host may have one\n"
+	"  --tenants-dir DIR  isolated servers' HOME and TMPDIR: DIR/UID/home, DIR/UID/tmp\n"
+	"                     (default: " MF_DEFAULT_TENANTS_DIR ")\n"
 	"  --uninstall        remove the programs, pins and saved state of --pin-dir, then\n"
 	"                     exit (refused while an agent runs on it)\n"
 	"  -v, --verbose      say more on stderr\n"
@@ -155,6 +159,7 @@ static int setup_signals(struct agent *a)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD); /* isolated servers' exits (launch.c) */
 	if (sigprocmask(SIG_BLOCK, &mask, NULL))
 		return -errno;
 	a->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -168,6 +173,10 @@ static void on_signal(struct agent *a)
 	struct signalfd_siginfo si;
 
 	while (read(a->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			launch_reap(a);
+			continue;
+		}
 		if (si.ssi_signo == SIGHUP) {
 			if (a->opt.policy_path)
 				load_policy_file(a, a->opt.policy_path);
@@ -227,11 +236,32 @@ static int run(struct agent *a)
 	return 0;
 }
 
+/* --uid-range A-B: at most MF_UID_RANGE_MAX uids, none of them root's. */
+static int parse_uid_range(const char *arg, struct agent_options *o)
+{
+	unsigned long lo, hi;
+	char *end;
+
+	lo = strtoul(arg, &end, 10);
+	if (*end == '-') {
+		hi = strtoul(end + 1, &end, 10);
+		if (!*end && lo >= 1000 && hi >= lo && hi < 4294967295UL &&
+		    hi - lo < MF_UID_RANGE_MAX) {
+			o->uid_min = lo;
+			o->uid_max = hi;
+			return 0;
+		}
+	}
+	fprintf(stderr, "mcpfenced: --uid-range takes A-B: 1000 <= A <= B, at most %d uids\n",
+		MF_UID_RANGE_MAX);
+	return -1;
+}
+
 /* Options into a->opt; returns -1 to go on, else the exit code. */
 static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall_only)
 {
 	enum { OPT_POLICY = 256, OPT_SOCKET, OPT_PIN_DIR, OPT_STATE_DIR, OPT_AUDIT_LOG, OPT_CGROUP,
-	       OPT_DETACH, OPT_UNINSTALL, OPT_TAG_CAPACITY };
+	       OPT_DETACH, OPT_UNINSTALL, OPT_TAG_CAPACITY, OPT_UID_RANGE, OPT_TENANTS_DIR };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -242,6 +272,8 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 		{ "detach-on-exit", no_argument, NULL, OPT_DETACH },
 		{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
 		{ "tag-capacity", required_argument, NULL, OPT_TAG_CAPACITY },
+		{ "uid-range", required_argument, NULL, OPT_UID_RANGE },
+		{ "tenants-dir", required_argument, NULL, OPT_TENANTS_DIR },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -250,6 +282,9 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 	int opt;
 
 	a->opt.pin_dir = MF_DEFAULT_PIN_DIR;
+	a->opt.tenants_dir = MF_DEFAULT_TENANTS_DIR;
+	a->opt.uid_min = MF_DEFAULT_UID_MIN;
+	a->opt.uid_max = MF_DEFAULT_UID_MAX;
 	a->opt.state_dir = env_state && *env_state ? env_state : MF_DEFAULT_STATE_DIR;
 	while ((opt = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -288,6 +323,17 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 			a->opt.tag_capacity = n;
 			break;
 		}
+		case OPT_UID_RANGE:
+			if (parse_uid_range(optarg, &a->opt))
+				return 2;
+			break;
+		case OPT_TENANTS_DIR:
+			if (optarg[0] != '/') {
+				fprintf(stderr, "mcpfenced: --tenants-dir takes an absolute path\n");
+				return 2;
+			}
+			a->opt.tenants_dir = optarg;
+			break;
 		case 'v':
 			a->opt.verbose = true;
 			break;
@@ -415,7 +461,9 @@ int main(int argc, char **argv)
 		err = run(&a);
 	}
 
+	launch_stop_all(&a);
 	control_teardown(&a);
+	tenants_free(&a);
 	if (a.skel)
 		audit_teardown(&a);
 	bpf_teardown(&a);

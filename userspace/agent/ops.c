@@ -7,10 +7,11 @@
  * that exits at once (its tag goes with it) and send requests on the
  * inherited socket as an ungoverned pid, or one reused by another process.
  * A governed process (its pid has a tag), whatever its uid, may only ask who
- * it is: ops[] says why for each operation, and each refusal is audited.
- * Tag requests follow the identity rules of ARCHITECTURE.md: root and the
- * policy's launchers may assert any identity, anyone else only their own
- * user name, and a governed process never.
+ * it is, and an isolated server for its own credential: ops[] says why for
+ * each operation, and each refusal is audited. Tag and launch requests
+ * follow the identity rules of ARCHITECTURE.md: root and the policy's
+ * launchers may assert any identity, anyone else only their own user name,
+ * and a governed process never. Launches and credentials: launch.c.
  */
 #include <errno.h>
 #include <poll.h>
@@ -51,22 +52,15 @@ static const char *peer_user(const struct client *c, char *buf, size_t len)
 	return buf;
 }
 
-static bool tag_of(struct agent *a, uint32_t pid, struct mf_tag *tag)
+bool tag_of(struct agent *a, uint32_t pid, struct mf_tag *tag)
 {
 	return bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.tags), &pid, tag) == 0;
 }
 
-/* The peer of one request, as checked before acting on it. */
-struct peer {
-	pid_t pid;
-	bool governed;
-	struct mf_tag tag; /* when governed */
-};
-
 /* Does the process that connected still run? A pidfd polls readable once
  * its whole thread group has exited, zombie or reaped; pid reuse cannot
  * fool it. Errors count as gone. */
-static bool peer_alive(const struct client *c)
+bool peer_alive(const struct client *c)
 {
 	struct pollfd pfd = { .fd = c->pidfd, .events = POLLIN };
 
@@ -112,7 +106,7 @@ static bool peer_check(struct agent *a, const struct client *c, struct peer *p, 
 }
 
 /* The policy's server of that name, or NULL. */
-static const struct mf_server *policy_server(struct agent *a, const char *server)
+const struct mf_server *policy_server(struct agent *a, const char *server)
 {
 	const struct mf_policy *p = a->current.policy;
 
@@ -123,7 +117,7 @@ static const struct mf_server *policy_server(struct agent *a, const char *server
 	return NULL;
 }
 
-static void read_proc_text(pid_t pid, const char *what, char *buf, size_t len)
+void read_proc_text(pid_t pid, const char *what, char *buf, size_t len)
 {
 	char path[64];
 	size_t n = 0;
@@ -146,8 +140,8 @@ static void read_proc_text(pid_t pid, const char *what, char *buf, size_t len)
 		buf[--n] = '\0';
 }
 
-static void audit_tag_request(struct agent *a, const struct client *c, const char *identity,
-			      const char *server, const char *refusal, const json_t *req)
+void audit_tag_request(struct agent *a, const struct client *c, const char *identity,
+		       const char *server, const char *refusal, const json_t *req)
 {
 	char user[MF_NAME_MAX];
 	json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I}", "event",
@@ -224,53 +218,84 @@ static const char *loggable(const char *name)
 	return name && mf_name_valid(name) ? name : "?";
 }
 
+const char *isolated_server_in(struct agent *a, json_t *req, char *buf)
+{
+	const char *server = json_string_value(json_object_get(req, "server"));
+	const char *ticket = json_string_value(json_object_get(req, "ticket"));
+	const struct mf_server *srv;
+
+	if (!server && ticket && ticket_peek_server(ticket, buf))
+		server = buf;
+	srv = server ? policy_server(a, server) : NULL;
+	return srv && srv->iso.isolate ? srv->name : NULL;
+}
+
+const char *tag_resolve(struct agent *a, struct client *c, json_t *req,
+			char identity[MF_NAME_MAX], char server[MF_NAME_MAX], char *why, size_t len)
+{
+	const char *id = json_string_value(json_object_get(req, "identity"));
+	const char *srv = json_string_value(json_object_get(req, "server"));
+	const char *ticket = json_string_value(json_object_get(req, "ticket"));
+	const char *refusal = NULL;
+
+	snprintf(identity, MF_NAME_MAX, "%s", loggable(id));
+	snprintf(server, MF_NAME_MAX, "%s", loggable(srv));
+	if (ticket) {
+		if (ticket_take(ticket, identity, server, why, len))
+			return why;
+		if ((id && strcmp(id, identity)) || (srv && strcmp(srv, server))) {
+			snprintf(why, len,
+				 "the ticket is for identity %s on server %s, not %s on %s",
+				 identity, server, loggable(id ? id : identity),
+				 loggable(srv ? srv : server));
+			return why;
+		}
+		return tag_refusal(a, identity, server, why, len);
+	}
+	refusal = tag_refusal(a, identity, server, why, len);
+	if (!refusal && !trust_may_assert(a, &c->cred, identity, why, len))
+		refusal = why;
+	return refusal;
+}
+
 /*
  * Tag the peer. Either with "identity" and "server" (the peer must be
  * allowed to assert the identity) or with a "ticket" issued to a trusted
- * host (identity and server, if given, must be the ticket's).
+ * host (identity and server, if given, must be the ticket's). An isolated
+ * server is launched by the agent instead ("launch"): the reply says so
+ * before any ticket is used.
  */
 static void op_tag(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
-	const char *identity = json_string_value(json_object_get(req, "identity"));
-	const char *server = json_string_value(json_object_get(req, "server"));
-	const char *ticket = json_string_value(json_object_get(req, "ticket"));
-	char t_identity[MF_NAME_MAX], t_server[MF_NAME_MAX];
+	char identity[MF_NAME_MAX], server[MF_NAME_MAX], why[1024];
 	struct mf_tag tag = { .flags = MF_TAG_LAUNCHER };
 	const struct mf_server *srv;
-	const char *refusal = NULL;
+	const char *refusal, *isolated;
 	uint32_t pid = p->pid;
-	char why[1024];
 	int err;
 
-	if (json_object_get(req, "ticket") && !ticket) {
+	if (json_object_get(req, "ticket") && !json_is_string(json_object_get(req, "ticket"))) {
 		client_reply_error(c, "tag: \"ticket\" must be a string");
 		return;
 	}
-	if (ticket) {
-		if (ticket_take(ticket, t_identity, t_server, why, sizeof(why))) {
-			refusal = why;
-		} else if ((identity && strcmp(identity, t_identity)) ||
-			   (server && strcmp(server, t_server))) {
-			snprintf(why, sizeof(why),
-				 "the ticket is for identity %s on server %s, not %s on %s",
-				 t_identity, t_server, loggable(identity ? identity : t_identity),
-				 loggable(server ? server : t_server));
-			refusal = why;
-		}
-		identity = t_identity;
-		server = t_server;
-		if (!refusal)
-			refusal = tag_refusal(a, identity, server, why, sizeof(why));
-	} else if (!identity || !server) {
-		client_reply_error(c, "tag needs \"identity\" and \"server\" strings, or a \"ticket\"");
+	if (!json_object_get(req, "ticket") && (!json_is_string(json_object_get(req, "identity")) ||
+						 !json_is_string(json_object_get(req, "server")))) {
+		client_reply_error(c, "tag needs \"identity\" and \"server\" strings, or a "
+				      "\"ticket\"");
 		return;
-	} else {
-		refusal = tag_refusal(a, identity, server, why, sizeof(why));
-		if (!refusal && !trust_may_assert(a, &c->cred, identity, why, sizeof(why)))
-			refusal = why;
 	}
+	isolated = isolated_server_in(a, req, server);
+	if (isolated) {
+		client_send_json(c,
+				 json_pack("{s:b, s:b, s:s, s:s+}", "ok", 0, "isolate", 1, "server",
+					   isolated, "error", isolated,
+					   " is an isolated server: the agent launches it"),
+				 false);
+		return;
+	}
+	refusal = tag_resolve(a, c, req, identity, server, why, sizeof(why));
 	if (refusal) {
-		audit_tag_request(a, c, loggable(identity), loggable(server), refusal, req);
+		audit_tag_request(a, c, identity, server, refusal, req);
 		client_reply_error(c, "%s", refusal);
 		return;
 	}
@@ -442,6 +467,7 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 	json_object_set_new(cnt, "log_errors", json_integer((json_int_t)a->log.errors));
 	json_object_set_new(cnt, "records_logged", json_integer((json_int_t)a->log.logged));
 	json_object_set_new(cnt, "records_lost", json_integer((json_int_t)a->log.lost));
+	json_object_set_new(cnt, "isolated_servers", json_integer((json_int_t)a->nlaunches));
 	for (struct client *s = a->clients; s; s = s->next)
 		subscribers += s->subscribed;
 	while (bpf_map_get_next_key(bpf_map__fd(a->skel->maps.tags), prev, &next) == 0) {
@@ -586,6 +612,7 @@ enum op_caller {
 enum op_governed {
 	GOVERNED_REFUSED,
 	GOVERNED_ALLOWED,
+	GOVERNED_ONLY, /* only a governed process, about itself */
 };
 
 static const struct op {
@@ -601,6 +628,15 @@ static const struct op {
 	  "the agent's pid, programs and policy generation: what to attack, and when" },
 	{ "tag", CALLER_ANYONE, GOVERNED_REFUSED, op_tag,
 	  "a governed process never changes its tag nor obtains another" },
+	{ "launch", CALLER_ANYONE, GOVERNED_REFUSED, op_launch,
+	  "starts an isolated server as any identity the caller may assert: as `tag`, a "
+	  "governed process never obtains another identity, nor its credentials" },
+	{ "signal", CALLER_ANYONE, GOVERNED_REFUSED, op_signal,
+	  "signals the server this connection launched; the server itself has no such "
+	  "connection" },
+	{ "credential", CALLER_ANYONE, GOVERNED_ONLY, op_credential,
+	  "a governed server's own credential, by its tag and its tenant uid: nobody "
+	  "else's, and an ungoverned caller has none" },
 	{ "ticket", CALLER_ANYONE, GOVERNED_REFUSED, op_ticket,
 	  "a ticket tags whoever runs it: another identity for a child" },
 	{ "ps", CALLER_ANYONE, GOVERNED_REFUSED, op_ps,
@@ -678,6 +714,11 @@ void ops_handle(struct agent *a, struct client *c, json_t *req)
 			 server_name(a, p.tag.server_id));
 		audit_refusal(a, c, &p, op->name, why);
 		client_reply_error(c, "%s: refused: %s", op->name, why);
+		return;
+	}
+	if (!p.governed && op->governed == GOVERNED_ONLY) {
+		client_reply_error(c, "%s: refused: only a governed server may ask, for itself",
+				   op->name);
 		return;
 	}
 	if (op->caller == CALLER_ROOT && !peer_is_root(c)) {

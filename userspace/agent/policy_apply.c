@@ -271,7 +271,10 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	if (ret)
 		return ret;
 	ret = mf_policy_compile(policy, &compiled, err, errlen);
+	if (!ret)
+		ret = tenants_check_policy(policy, source, err, errlen);
 	if (ret) {
+		mf_compiled_free(compiled);
 		mf_policy_free(policy);
 		return ret;
 	}

@@ -27,7 +27,7 @@
 #include "file.h"
 
 #define STATE_POLICY ".policy.json"
-#define STATE_TMP ".policy.json.tmp."
+#define STATE_TMP ".tmp." /* after KEY and the file's suffix */
 #define STATE_KEY_MAX 200 /* leaves room for the suffixes within NAME_MAX */
 
 /* The pin directory as a file name, escaped as systemd-escape --path does
@@ -107,8 +107,8 @@ static void sweep_tmp(struct agent *a)
 		return;
 	}
 	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, a->state_key, len) == 0 &&
-		    strncmp(de->d_name + len, STATE_TMP, strlen(STATE_TMP)) == 0)
+		if (strncmp(de->d_name, a->state_key, len) == 0 && de->d_name[len] == '.' &&
+		    strstr(de->d_name + len, STATE_TMP))
 			unlinkat(a->state_fd, de->d_name, 0);
 	}
 	closedir(d);
@@ -188,9 +188,10 @@ static int write_tmp(int dfd, const char *tmp, const char *text, size_t len)
 	return err;
 }
 
-int state_save_policy(struct agent *a, const char *text, size_t len)
+/* KEY + suffix, replaced in one step by text. */
+int state_write(struct agent *a, const char *suffix, const char *text, size_t len)
 {
-	char name[NAME_MAX + 1], tmp[NAME_MAX + 1], path[PATH_MAX + NAME_MAX];
+	char name[NAME_MAX + 1], tmp[NAME_MAX + 1];
 	unsigned char rnd[8];
 	int err;
 
@@ -198,9 +199,9 @@ int state_save_policy(struct agent *a, const char *text, size_t len)
 		return -EBADF;
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		return -errno;
-	snprintf(name, sizeof(name), "%s" STATE_POLICY, a->state_key);
-	snprintf(tmp, sizeof(tmp), "%s" STATE_TMP "%02x%02x%02x%02x%02x%02x%02x%02x", a->state_key,
-		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	snprintf(name, sizeof(name), "%s%s", a->state_key, suffix);
+	snprintf(tmp, sizeof(tmp), "%s%s.tmp.%02x%02x%02x%02x%02x%02x%02x%02x", a->state_key,
+		 suffix, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	err = write_tmp(a->state_fd, tmp, text, len);
 	if (!err && renameat(a->state_fd, tmp, a->state_fd, name))
 		err = -errno;
@@ -209,6 +210,14 @@ int state_save_policy(struct agent *a, const char *text, size_t len)
 	} else if (fsync(a->state_fd)) {
 		err = -errno;
 	}
+	return err;
+}
+
+int state_save_policy(struct agent *a, const char *text, size_t len)
+{
+	char path[PATH_MAX + NAME_MAX];
+	int err = state_write(a, STATE_POLICY, text, len);
+
 	if (err) {
 		state_policy_path(a, path, sizeof(path));
 		fprintf(stderr, "mcpfenced: cannot save the active policy to %s: %s\n", path,
@@ -219,14 +228,19 @@ int state_save_policy(struct agent *a, const char *text, size_t len)
 
 int state_load_policy(struct agent *a, char **text, size_t *len)
 {
+	return state_read(a, STATE_POLICY, MF_POLICY_FILE_MAX, text, len);
+}
+
+int state_read(struct agent *a, const char *suffix, size_t max, char **text, size_t *len)
+{
 	char name[NAME_MAX + 1], path[PATH_MAX + NAME_MAX];
 	struct stat st;
 	int fd, err;
 
 	if (a->state_fd < 0)
 		return -ENOENT;
-	snprintf(name, sizeof(name), "%s" STATE_POLICY, a->state_key);
-	state_policy_path(a, path, sizeof(path));
+	snprintf(name, sizeof(name), "%s%s", a->state_key, suffix);
+	snprintf(path, sizeof(path), "%s/%s", a->opt.state_dir, name);
 	fd = openat(a->state_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		err = -errno;
@@ -247,7 +261,7 @@ int state_load_policy(struct agent *a, char **text, size_t *len)
 		close(fd);
 		return -EPERM;
 	} else {
-		err = mf_read_fd(fd, MF_POLICY_FILE_MAX, text, len);
+		err = mf_read_fd(fd, max, text, len);
 	}
 	if (err)
 		fprintf(stderr, "mcpfenced: cannot read %s: %s\n", path, strerror(-err));
@@ -262,6 +276,8 @@ void state_remove(struct agent *a)
 	if (a->state_fd < 0)
 		return;
 	snprintf(name, sizeof(name), "%s" STATE_POLICY, a->state_key);
+	unlinkat(a->state_fd, name, 0);
+	snprintf(name, sizeof(name), "%s" STATE_TENANTS, a->state_key);
 	unlinkat(a->state_fd, name, 0);
 	sweep_tmp(a);
 }

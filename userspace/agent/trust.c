@@ -211,3 +211,20 @@ int ticket_take(const char *id, char identity[MF_NAME_MAX], char server[MF_NAME_
 	snprintf(why, len, "unknown ticket (used already, expired, or never issued)");
 	return -ENOENT;
 }
+
+bool ticket_peek_server(const char *id, char server[MF_NAME_MAX])
+{
+	uint64_t now = now_ms();
+
+	if (!id || strlen(id) != MF_TICKET_LEN)
+		return false;
+	for (size_t i = 0; i < MF_TICKETS_MAX; i++) {
+		const struct ticket *t = &tickets[i];
+
+		if (t->id[0] && t->expires_ms > now && equal_secret(t->id, id, MF_TICKET_LEN)) {
+			memcpy(server, t->server, MF_NAME_MAX);
+			return true;
+		}
+	}
+	return false;
+}

@@ -4,11 +4,15 @@
  * agent over its control socket.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "harden.h"
@@ -35,6 +39,7 @@ static const char usage[] =
 	"                         show audit records (recent ones, then new ones with --follow)\n"
 	"  status [--json]        agent, programs, policy and counters\n"
 	"  whoami [--json]        the identity and server of this process, if governed\n"
+	"  credential NAME        an isolated server's own credential (inside it)\n"
 	"  ticket --identity ID --server NAME [--ttl S]\n"
 	"                         a one-time ticket for `run --ticket-fd` (trusted hosts)\n"
 	"  uninstall [--pin-dir DIR]\n"
@@ -74,25 +79,38 @@ static void session_close(struct session *s)
 	mf_linebuf_free(&s->lb);
 }
 
-/* Send req (consumed) and return the reply when ok, else print the error. */
-static json_t *session_call(struct session *s, json_t *req)
+/* Send req (consumed) and return the reply when ok, else print the error.
+ * With isolate: a refusal that says whether the server is isolated (a tag
+ * of an isolated server, a launch of another) is not printed, and sets
+ * *isolate (else -1). */
+static json_t *session_call_isolate(struct session *s, json_t *req, int *isolate)
 {
 	json_t *reply = NULL;
 	int err = mf_client_call(s->fd, &s->lb, req, &reply);
+	const char *msg;
 
 	json_decref(req);
+	if (isolate)
+		*isolate = -1;
 	if (err) {
 		fprintf(stderr, "mcpfence: no answer from the agent: %s\n", strerror(-err));
 		return NULL;
 	}
-	if (!json_is_true(json_object_get(reply, "ok"))) {
-		const char *msg = json_string_value(json_object_get(reply, "error"));
-
+	if (json_is_true(json_object_get(reply, "ok")))
+		return reply;
+	if (isolate && json_is_boolean(json_object_get(reply, "isolate"))) {
+		*isolate = json_is_true(json_object_get(reply, "isolate"));
+	} else {
+		msg = json_string_value(json_object_get(reply, "error"));
 		fprintf(stderr, "mcpfence: %s\n", msg ? msg : "the agent refused without a reason");
-		json_decref(reply);
-		return NULL;
 	}
-	return reply;
+	json_decref(reply);
+	return NULL;
+}
+
+static json_t *session_call(struct session *s, json_t *req)
+{
+	return session_call_isolate(s, req, NULL);
 }
 
 /* One request, one reply, for the simple verbs. */
@@ -264,6 +282,14 @@ static const char run_help[] =
 	"  --no-harden     for debugging: skip the hardening below, the capability\n"
 	"                  drop of --allow-root included (audited)\n"
 	"\n"
+	"A server the policy isolates (\"isolate\": true) is started by the agent instead:\n"
+	"run passes it CMD, LANG, LANGUAGE, LC_*, TZ, TERM and NO_COLOR, and its stdin,\n"
+	"stdout and stderr; the agent runs CMD under a uid of its own per identity and\n"
+	"server, with its own HOME and TMPDIR, the hardening below, a Landlock filesystem\n"
+	"scope and its credentials. run stays, forwards SIGINT, SIGTERM and SIGHUP, and\n"
+	"exits with CMD's status (128 + N when signal N ended it); the flags below do\n"
+	"not apply. If run goes away, CMD is killed. See policy/README.md.\n"
+	"\n"
 	"Hardening, after the tag and before exec (CMD and its descendants inherit it,\n"
 	"none can undo it): no_new_privs; a seccomp filter that refuses ptrace,\n"
 	"process_vm_readv/writev, pidfd_getfd, bpf, perf_event_open, setns and new user\n"
@@ -346,6 +372,157 @@ static int run_harden(struct mf_harden *h, bool harden, bool root, const char *c
 	return r;
 }
 
+/* run_tag and run_launch: the server is (not) isolated, so the other applies. */
+#define RUN_ISOLATED 200
+#define RUN_NOT_ISOLATED 201
+
+/* The launcher's variables an isolated server gets (the agent filters
+ * again): locale and terminal, nothing that changes what runs. */
+static json_t *launch_env(void)
+{
+	static const char *const names[] = { "LANG", "LANGUAGE", "TZ", "TERM", "NO_COLOR", NULL };
+	extern char **environ;
+	json_t *env = json_object();
+
+	for (char **e = environ; env && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		bool pass = eq && !strncmp(*e, "LC_", 3);
+		char name[64];
+
+		if (!eq || (size_t)(eq - *e) >= sizeof(name))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - *e), *e);
+		for (size_t i = 0; !pass && names[i]; i++)
+			pass = !strcmp(name, names[i]);
+		if (pass)
+			json_object_set_new(env, name, json_string(eq + 1));
+	}
+	return env;
+}
+
+/* The launch request: who, what, and the environment that passes. */
+static json_t *launch_request(const char *identity, const char *server, const char *ticket,
+			      char **cmd)
+{
+	json_t *req = json_pack("{s:s, s:[], s:o}", "op", "launch", "argv", "env", launch_env());
+
+	for (char **a = cmd; req && *a; a++)
+		json_array_append_new(json_object_get(req, "argv"), json_string(*a));
+	if (req && identity)
+		json_object_set_new(req, "identity", json_string(identity));
+	if (req && server)
+		json_object_set_new(req, "server", json_string(server));
+	if (req && ticket[0])
+		json_object_set_new(req, "ticket", json_string(ticket));
+	return req;
+}
+
+/* The server's exit as run's: its status, or 128 + the signal that ended it. */
+static int launch_exit_code(const json_t *ev, const char *cmd)
+{
+	const char *error = json_string_value(json_object_get(ev, "error"));
+	json_t *sig = json_object_get(ev, "signal");
+
+	if (error)
+		fprintf(stderr, "mcpfence: %s: %s\n", cmd, error);
+	if (sig)
+		return 128 + (int)json_integer_value(sig);
+	return (int)json_integer_value(json_object_get(ev, "status"));
+}
+
+/* Until the server exits: forward SIGINT, SIGTERM and SIGHUP to it, then
+ * return its exit code. */
+static int launch_wait(struct session *s, const sigset_t *mask, const char *cmd)
+{
+	struct pollfd pfd[2] = { { .fd = s->fd, .events = POLLIN }, { .events = POLLIN } };
+	struct signalfd_siginfo si;
+	char err[256], *line;
+	size_t len;
+	json_t *msg;
+	int r;
+
+	pfd[1].fd = signalfd(-1, mask, SFD_CLOEXEC);
+	for (;;) {
+		while ((r = mf_linebuf_next(&s->lb, &line, &len)) > 0) {
+			msg = mf_json_parse_object(line, len, err, sizeof(err));
+			if (msg && !strcmp(json_string_value(json_object_get(msg, "event")) ?: "",
+					   "exit")) {
+				r = launch_exit_code(msg, cmd);
+				json_decref(msg);
+				return r;
+			}
+			json_decref(msg); /* a signal's acknowledgement */
+		}
+		if (poll(pfd, pfd[1].fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents & POLLIN && read(pfd[1].fd, &si, sizeof(si)) == sizeof(si)) {
+			char req[64];
+			int n = snprintf(req, sizeof(req), "{\"op\":\"signal\",\"signal\":%u}\n",
+					 si.ssi_signo);
+
+			if (mf_write_all(s->fd, req, n))
+				break;
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP) && mf_linebuf_fill(&s->lb, s->fd) <= 0)
+			break;
+	}
+	fprintf(stderr, "mcpfence: lost the agent while %s ran: its exit status is unknown\n",
+		cmd);
+	return 1;
+}
+
+/*
+ * Hand cmd to the agent: it starts the isolated server with this process's
+ * stdin, stdout and stderr, as a uid of its own. Stays until the server
+ * exits, and exits as it did. RUN_NOT_ISOLATED when the server is not.
+ */
+static int run_launch(const char *identity, const char *server, const char *ticket, char **cmd)
+{
+	const int stdio[3] = { 0, 1, 2 };
+	json_t *req = launch_request(identity, server, ticket, cmd), *reply = NULL;
+	struct session s;
+	sigset_t mask;
+	int err, rc, null;
+
+	/* From now on a signal waits to be forwarded: the server may run
+	 * before the reply arrives. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN); /* an agent gone is said, not died of */
+	if (session_open(&s)) {
+		json_decref(req);
+		fprintf(stderr, "mcpfence: refusing to start %s ungoverned\n", cmd[0]);
+		return 1;
+	}
+	err = req ? mf_client_call_fds(s.fd, &s.lb, req, stdio, 3, &reply) : -ENOMEM;
+	json_decref(req);
+	if (err || !json_is_true(json_object_get(reply, "ok"))) {
+		const char *msg = json_string_value(json_object_get(reply, "error"));
+
+		rc = json_is_false(json_object_get(reply, "isolate")) ? RUN_NOT_ISOLATED : 1;
+		if (rc == 1)
+			fprintf(stderr, "mcpfence: refusing to start %s: %s\n", cmd[0],
+				err ? strerror(-err) : msg ? msg : "the agent refused");
+		json_decref(reply);
+		session_close(&s);
+		return rc;
+	}
+	json_decref(reply);
+	/* The server has them now: end of file reaches it, not this process. */
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		close(null);
+	}
+	rc = launch_wait(&s, &mask, cmd[0]);
+	session_close(&s);
+	return rc;
+}
+
 /* Ask the agent to tag this process; says what will be applied, learns what
  * the policy allows the server. Frees h on failure. */
 static int run_tag(const char *identity, const char *server, const char *ticket, bool harden,
@@ -353,6 +530,7 @@ static int run_tag(const char *identity, const char *server, const char *ticket,
 {
 	json_t *req, *reply;
 	struct session s;
+	int isolate;
 
 	if (session_open(&s)) {
 		fprintf(stderr, "mcpfence: refusing to start %s ungoverned\n", cmd);
@@ -370,8 +548,12 @@ static int run_tag(const char *identity, const char *server, const char *ticket,
 		json_object_set_new(req, "landlock", json_boolean(mf_harden_has_landlock(h)));
 	if (req && root)
 		json_object_set_new(req, "allow_root", json_true());
-	reply = session_call(&s, req);
+	reply = session_call_isolate(&s, req, &isolate);
 	session_close(&s);
+	if (isolate == 1) {
+		mf_harden_free(h);
+		return RUN_ISOLATED;
+	}
 	if (!reply) {
 		fprintf(stderr, "mcpfence: refusing to start %s\n", cmd);
 		mf_harden_free(h);
@@ -384,6 +566,86 @@ static int run_tag(const char *identity, const char *server, const char *ticket,
 	h->io_uring = json_is_true(json_object_get(reply, "io_uring"));
 	json_decref(reply);
 	return 0;
+}
+
+/* Tag this process and exec cmd, hardened; or hand it to the agent when the
+ * server is isolated. */
+static int run_local(const char *identity, const char *server, const char *ticket, bool harden,
+		     bool require_landlock, bool root, char **cmd)
+{
+	struct mf_harden h = { .ruleset_fd = -1 };
+	char err[256];
+	int rc;
+
+	/* Everything that can fail before the tag does; the tag request says
+	 * what will be applied, so the audit record tells. */
+	if (harden && mf_harden_prepare(&h, err, sizeof(err))) {
+		fprintf(stderr,
+			"mcpfence: %s; refusing to start %s (--no-harden skips hardening)\n", err,
+			cmd[0]);
+		return 1;
+	}
+	if (!harden)
+		fprintf(stderr,
+			"mcpfence: warning: --no-harden: %s runs without launcher hardening%s\n",
+			cmd[0], root ? ", as root with all its capabilities" : "");
+	if (harden && !mf_harden_has_landlock(&h)) {
+		fprintf(stderr,
+			"mcpfence: %s: the kernel's Landlock ABI is %d, scopes need %d: %s may "
+			"signal and reach abstract Unix sockets of ungoverned processes\n",
+			require_landlock ? "error" : "warning", h.landlock_abi,
+			MF_LANDLOCK_ABI_SCOPES, cmd[0]);
+		if (require_landlock) {
+			fprintf(stderr, "mcpfence: refusing to start %s (--require-landlock)\n",
+				cmd[0]);
+			return 1;
+		}
+	}
+	rc = run_tag(identity, server, ticket, harden, root, &h, cmd[0]);
+	if (rc == RUN_ISOLATED)
+		return run_launch(identity, server, ticket, cmd);
+	if (rc)
+		return 1;
+	if (run_harden(&h, harden, root, cmd[0]))
+		return 1;
+	execvp(cmd[0], cmd);
+	fprintf(stderr, "mcpfence: cannot run %s: %s\n", cmd[0], strerror(errno));
+	return 127;
+}
+
+/* What cmd_run was given, checked, and the ticket read: -1 to go on, else
+ * the exit status. */
+static int run_check_args(const char *identity, const char *server, int ticket_fd,
+			  const char *ticket_env, char ticket[TICKET_MAX], bool harden,
+			  bool require_landlock, bool has_cmd)
+{
+	if (ticket_fd >= 0 && ticket_env) {
+		fprintf(stderr, "mcpfence: give one of --ticket-fd and --ticket-env\n");
+		return 2;
+	}
+	if (ticket_fd >= 0 || ticket_env) {
+		if (read_ticket(ticket_fd, ticket_env, ticket))
+			return 1;
+	} else if (!identity || !server) {
+		fprintf(stderr, "mcpfence: run needs --identity and --server, or a ticket\n%s",
+			run_help);
+		return 2;
+	}
+	if (!has_cmd) {
+		fprintf(stderr, "mcpfence: run needs a command\n%s", run_help);
+		return 2;
+	}
+	if ((identity && !mf_name_valid(identity)) || (server && !mf_name_valid(server))) {
+		fprintf(stderr, "mcpfence: invalid %s '%s': use 1-127 of A-Z a-z 0-9 . _ @ + -\n",
+			identity && !mf_name_valid(identity) ? "identity" : "server",
+			identity && !mf_name_valid(identity) ? identity : server);
+		return 2;
+	}
+	if (!harden && require_landlock) {
+		fprintf(stderr, "mcpfence: --no-harden and --require-landlock contradict\n");
+		return 2;
+	}
+	return -1;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -403,9 +665,7 @@ static int cmd_run(int argc, char **argv)
 	char ticket[TICKET_MAX] = "";
 	int ticket_fd = -1;
 	bool harden = true, require_landlock = false, allow_root = false, root;
-	struct mf_harden h = { .ruleset_fd = -1 };
-	char err[256];
-	int opt;
+	int opt, rc;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -446,34 +706,16 @@ static int cmd_run(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (ticket_fd >= 0 && ticket_env) {
-		fprintf(stderr, "mcpfence: give one of --ticket-fd and --ticket-env\n");
-		return 2;
-	}
-	if (ticket_fd >= 0 || ticket_env) {
-		if (read_ticket(ticket_fd, ticket_env, ticket))
-			return 1;
-	} else if (!identity || !server) {
-		fprintf(stderr, "mcpfence: run needs --identity and --server, or a ticket\n%s",
-			run_help);
-		return 2;
-	}
-	if (optind >= argc) {
-		fprintf(stderr, "mcpfence: run needs a command\n%s", run_help);
-		return 2;
-	}
-	if ((identity && !mf_name_valid(identity)) || (server && !mf_name_valid(server))) {
-		fprintf(stderr, "mcpfence: invalid %s '%s': use 1-127 of A-Z a-z 0-9 . _ @ + -\n",
-			identity && !mf_name_valid(identity) ? "identity" : "server",
-			identity && !mf_name_valid(identity) ? identity : server);
-		return 2;
-	}
-	if (!harden && require_landlock) {
-		fprintf(stderr, "mcpfence: --no-harden and --require-landlock contradict\n");
-		return 2;
-	}
+	rc = run_check_args(identity, server, ticket_fd, ticket_env, ticket, harden,
+			    require_landlock, optind < argc);
+	if (rc >= 0)
+		return rc;
 	root = running_as_root();
 	if (root && !allow_root) {
+		/* An isolated server never runs as root: the agent may launch it. */
+		rc = run_launch(identity, server, ticket, argv + optind);
+		if (rc != RUN_NOT_ISOLATED)
+			return rc;
 		fprintf(stderr,
 			"mcpfence: refusing to start %s as root: a root server can undo what "
 			"fences it. Run it as an ordinary user (e.g. `runuser -u USER -- mcpfence "
@@ -481,37 +723,7 @@ static int cmd_run(int argc, char **argv)
 			argv[optind]);
 		return 1;
 	}
-	/* Everything that can fail before the tag does; the tag request says
-	 * what will be applied, so the audit record tells. */
-	if (harden && mf_harden_prepare(&h, err, sizeof(err))) {
-		fprintf(stderr,
-			"mcpfence: %s; refusing to start %s (--no-harden skips hardening)\n", err,
-			argv[optind]);
-		return 1;
-	}
-	if (!harden)
-		fprintf(stderr,
-			"mcpfence: warning: --no-harden: %s runs without launcher hardening%s\n",
-			argv[optind], root ? ", as root with all its capabilities" : "");
-	if (harden && !mf_harden_has_landlock(&h)) {
-		fprintf(stderr,
-			"mcpfence: %s: the kernel's Landlock ABI is %d, scopes need %d: %s may "
-			"signal and reach abstract Unix sockets of ungoverned processes\n",
-			require_landlock ? "error" : "warning", h.landlock_abi,
-			MF_LANDLOCK_ABI_SCOPES, argv[optind]);
-		if (require_landlock) {
-			fprintf(stderr, "mcpfence: refusing to start %s (--require-landlock)\n",
-				argv[optind]);
-			return 1;
-		}
-	}
-	if (run_tag(identity, server, ticket, harden, root, &h, argv[optind]))
-		return 1;
-	if (run_harden(&h, harden, root, argv[optind]))
-		return 1;
-	execvp(argv[optind], argv + optind);
-	fprintf(stderr, "mcpfence: cannot run %s: %s\n", argv[optind], strerror(errno));
-	return 127;
+	return run_local(identity, server, ticket, harden, require_landlock, root, argv + optind);
 }
 
 /* ---- ps, status, whoami ---- */
@@ -699,6 +911,36 @@ static int cmd_whoami(int argc, char **argv)
 		       json_string_value(json_object_get(reply, "server")));
 	else
 		printf("ungoverned\n");
+	json_decref(reply);
+	return 0;
+}
+
+static const char credential_help[] =
+	"usage: mcpfence credential NAME\n"
+	"\n"
+	"Inside an isolated server the agent launched: print its own credential NAME\n"
+	"(the \"env\" name, else the \"as_file\" name of servers.SERVER.credentials) as\n"
+	"the agent reads it now, for servers that re-read a token. The agent finds the\n"
+	"caller by its tag and its uid; it answers nobody else.\n";
+
+static int cmd_credential(int argc, char **argv)
+{
+	const char *value;
+	json_t *reply;
+
+	if (wants_help(argc, argv)) {
+		fputs(credential_help, stdout);
+		return 0;
+	}
+	if (argc != 2) {
+		fputs(credential_help, stderr);
+		return 2;
+	}
+	reply = call_once(json_pack("{s:s, s:s}", "op", "credential", "name", argv[1]));
+	if (!reply)
+		return 1;
+	value = json_string_value(json_object_get(reply, "value"));
+	fwrite(value, 1, json_string_length(json_object_get(reply, "value")), stdout);
 	json_decref(reply);
 	return 0;
 }
@@ -1016,7 +1258,7 @@ static const struct verb {
 } verbs[] = {
 	{ "run", cmd_run },       { "policy", cmd_policy }, { "ps", cmd_ps },
 	{ "audit", cmd_audit },   { "status", cmd_status }, { "whoami", cmd_whoami },
-	{ "ticket", cmd_ticket }, { "uninstall", cmd_uninstall },
+	{ "ticket", cmd_ticket }, { "uninstall", cmd_uninstall }, { "credential", cmd_credential },
 };
 
 int main(int argc, char **argv)

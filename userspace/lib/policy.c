@@ -869,6 +869,22 @@ static int parse_local(struct parser *p, json_t *obj, bool server, struct mf_loc
 	return err;
 }
 
+/* "isolate", "filesystem" and "credentials" of a server: policy_tenants.c. */
+static int parse_isolation(struct parser *p, json_t *srv, struct mf_isolation *out)
+{
+	struct mf_local_error e = { .index = -1 };
+	int err = mf_isolation_parse(srv, out, &e);
+
+	if (err != -EINVAL)
+		return err ? fail_nomem(p) : 0;
+	path_push_key(p, e.key);
+	if (e.index >= 0)
+		path_push_index(p, e.index);
+	err = fail(p, NULL, "%s", e.msg);
+	p->depth -= e.index >= 0 ? 2 : 1;
+	return err;
+}
+
 static int parse_bool(struct parser *p, json_t *v, void *out)
 {
 	if (!json_is_boolean(v))
@@ -879,7 +895,8 @@ static int parse_bool(struct parser *p, json_t *v, void *out)
 
 static int parse_servers(struct parser *p, json_t *v, void *out)
 {
-	static const char *const keys[] = { "exec", "unix", "listen", "io_uring", NULL };
+	static const char *const keys[] = { "exec",	"unix",	       "listen",      "io_uring",
+					    "isolate", "filesystem", "credentials", NULL };
 	struct mf_policy *pol = p->policy;
 	const char *name;
 	json_t *srv;
@@ -915,6 +932,8 @@ static int parse_servers(struct parser *p, json_t *v, void *out)
 		if (!err)
 			err = field(p, srv, "io_uring", false, parse_bool,
 				    &pol->servers[p->server].io_uring);
+		if (!err)
+			err = parse_isolation(p, srv, &pol->servers[p->server].iso);
 		path_pop(p);
 		if (err)
 			return err;
@@ -1363,6 +1382,7 @@ void mf_policy_free(struct mf_policy *policy)
 		}
 		free(policy->servers[i].exec_args);
 		mf_local_free(&policy->servers[i].local);
+		mf_isolation_free(&policy->servers[i].iso);
 	}
 	mf_local_free(&policy->local);
 	free(policy->servers);

@@ -74,6 +74,22 @@ struct mf_local {
 	size_t nlisten;
 };
 
+/* A credential handed to an isolated server (policy_tenants.c). */
+struct mf_credential {
+	char *env;     /* environment variable, or NULL */
+	char *as_file; /* file name in the server's HOME, or NULL */
+	char *file;    /* root's 0600 file; "{identity}" stands for the identity */
+};
+
+/* servers.NAME.isolate, filesystem and credentials (policy_tenants.c). */
+struct mf_isolation {
+	bool isolate; /* the agent launches it under a uid of its (identity, server) */
+	char **fs_read; /* absolute paths readable (and executable) besides the system's */
+	size_t nfs_read;
+	struct mf_credential *creds;
+	size_t ncreds;
+};
+
 struct mf_server {
 	char *name;
 	char **exec; /* absolute executable paths tagged at exec */
@@ -82,6 +98,7 @@ struct mf_server {
 	size_t nexec_args;
 	struct mf_local local; /* "unix" and "listen" */
 	bool io_uring; /* `run` lets it set up io_uring (seccomp refuses it otherwise) */
+	struct mf_isolation iso;
 };
 
 struct mf_group {
@@ -238,5 +255,21 @@ const struct mf_local *mf_local_any(const struct mf_policy *policy);
 /* The bytes a name stands for in sun_path (abstract: a leading NUL), into
  * out[MF_UNIX_PATH_MAX]; returns their length, or -1 for an invalid name. */
 int mf_unix_name_bytes(const char *name, uint8_t *out);
+
+/* ---- isolated servers (policy_tenants.c) ---- */
+
+#define MF_MAX_FS_READ 64   /* filesystem.read paths of one server */
+#define MF_MAX_CREDENTIALS 16 /* credentials of one server */
+#define MF_CREDENTIAL_NAME_MAX 64
+
+/* Parse "isolate", "filesystem" and "credentials" of a server object into
+ * out. -EINVAL with e filled, or -ENOMEM. */
+int mf_isolation_parse(struct json_t *srv, struct mf_isolation *out, struct mf_local_error *e);
+void mf_isolation_free(struct mf_isolation *iso);
+/* The name `mcpfence credential NAME` asks by: env, else as_file. */
+const char *mf_credential_name(const struct mf_credential *c);
+/* The credential's file for identity, into buf; false if it does not fit. */
+bool mf_credential_path(const struct mf_credential *c, const char *identity, char *buf,
+			size_t len);
 
 #endif /* MCPFENCE_POLICY_H */

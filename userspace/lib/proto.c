@@ -21,10 +21,9 @@ void mf_linebuf_free(struct mf_linebuf *lb)
 	memset(lb, 0, sizeof(*lb));
 }
 
-ssize_t mf_linebuf_fill(struct mf_linebuf *lb, int fd)
+/* Room for a read at the end of lb: 0, -EMSGSIZE or -ENOMEM. */
+static int linebuf_room(struct mf_linebuf *lb)
 {
-	ssize_t n;
-
 	/* Drop consumed bytes before growing. */
 	if (lb->start) {
 		memmove(lb->buf, lb->buf + lb->start, lb->len - lb->start);
@@ -46,11 +45,93 @@ ssize_t mf_linebuf_fill(struct mf_linebuf *lb, int fd)
 		lb->buf = buf;
 		lb->cap = cap;
 	}
+	return 0;
+}
+
+ssize_t mf_linebuf_fill(struct mf_linebuf *lb, int fd)
+{
+	int err = linebuf_room(lb);
+	ssize_t n;
+
+	if (err)
+		return err;
 	n = read(fd, lb->buf + lb->len, lb->cap - lb->len);
 	if (n < 0)
 		return -errno;
 	lb->len += n;
 	return n;
+}
+
+ssize_t mf_linebuf_fill_fds(struct mf_linebuf *lb, int fd, int *fds, size_t max, size_t *nfds)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * MF_FDS_MAX)];
+	} ctl;
+	struct iovec iov;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			      .msg_controllen = sizeof(ctl.buf) };
+	int err = linebuf_room(lb);
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (err)
+		return err;
+	iov.iov_base = lb->buf + lb->len;
+	iov.iov_len = lb->cap - lb->len;
+	/* More descriptors than fit are closed by the kernel (MSG_CTRUNC). */
+	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		size_t k;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (*nfds < max)
+				fds[(*nfds)++] = got;
+			else
+				close(got);
+		}
+	}
+	lb->len += n;
+	return n;
+}
+
+int mf_send_fds(int fd, const void *buf, size_t len, const int *fds, size_t nfds)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * MF_FDS_MAX)];
+	} ctl = {};
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (nfds > MF_FDS_MAX || !len)
+		return -EINVAL;
+	if (nfds) {
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	do {
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	/* The descriptors went with the first byte; the rest as plain data. */
+	return mf_write_all(fd, (const char *)buf + n, len - n);
 }
 
 int mf_linebuf_next(struct mf_linebuf *lb, char **line, size_t *len)
@@ -215,13 +296,19 @@ int mf_client_read(int fd, struct mf_linebuf *lb, json_t **obj)
 
 int mf_client_call(int fd, struct mf_linebuf *lb, const json_t *req, json_t **reply)
 {
+	return mf_client_call_fds(fd, lb, req, NULL, 0, reply);
+}
+
+int mf_client_call_fds(int fd, struct mf_linebuf *lb, const json_t *req, const int *fds,
+		       size_t nfds, json_t **reply)
+{
 	size_t len;
 	char *line = mf_json_line(req, &len);
 	int err, r;
 
 	if (!line)
 		return -ENOMEM;
-	err = mf_write_all(fd, line, len);
+	err = nfds ? mf_send_fds(fd, line, len, fds, nfds) : mf_write_all(fd, line, len);
 	free(line);
 	/* A refused connection was told why and closed: read why. */
 	if (err && err != -EPIPE && err != -ECONNRESET)

@@ -31,6 +31,12 @@ void mf_linebuf_init(struct mf_linebuf *lb, size_t max);
 void mf_linebuf_free(struct mf_linebuf *lb);
 /* Read once from fd: >0 bytes read, 0 at end of file, -errno (-EAGAIN included). */
 ssize_t mf_linebuf_fill(struct mf_linebuf *lb, int fd);
+/* The same with recvmsg: descriptors passed (SCM_RIGHTS, received close-on-exec)
+ * are added to fds while *nfds < max; the others are closed. */
+#define MF_FDS_MAX 3 /* a launch passes stdin, stdout and stderr */
+ssize_t mf_linebuf_fill_fds(struct mf_linebuf *lb, int fd, int *fds, size_t max, size_t *nfds);
+/* Write all of buf to a blocking socket, fds[] passed with its first bytes. */
+int mf_send_fds(int fd, const void *buf, size_t len, const int *fds, size_t nfds);
 /* Next whole line without its '\n' (NUL-terminated in place): 1 found,
  * 0 need more input, -EMSGSIZE the line is longer than max. */
 int mf_linebuf_next(struct mf_linebuf *lb, char **line, size_t *len);
@@ -52,6 +58,9 @@ const char *mf_socket_path(const char *explicit_path);
 int mf_client_connect(const char *path);
 /* Send req and read one reply object. 0 with *reply set, or -errno / -EPROTO. */
 int mf_client_call(int fd, struct mf_linebuf *lb, const json_t *req, json_t **reply);
+/* The same, passing fds (at most MF_FDS_MAX) with the request. */
+int mf_client_call_fds(int fd, struct mf_linebuf *lb, const json_t *req, const int *fds,
+		       size_t nfds, json_t **reply);
 /* Read the next object from a blocking fd: 1, 0 at end of file, -errno. */
 int mf_client_read(int fd, struct mf_linebuf *lb, json_t **obj);
 

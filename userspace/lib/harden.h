@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Launcher hardening for `mcpfence run`: a seccomp filter and a Landlock
- * scope ruleset, applied after the tag and before exec, so the governed
- * process tree cannot act through ungoverned processes or undo enforcement.
+ * Launcher hardening for `mcpfence run`, and for isolated servers the agent
+ * launches: a seccomp filter and a Landlock scope ruleset (for isolated
+ * servers a filesystem ruleset too), applied after the tag and before exec,
+ * so the governed process tree cannot act through ungoverned processes or
+ * undo enforcement.
  */
 #ifndef MCPFENCE_HARDEN_H
 #define MCPFENCE_HARDEN_H
@@ -26,6 +28,27 @@ struct mf_harden {
  */
 int mf_harden_prepare(struct mf_harden *h, char *err, size_t errlen);
 
+/* A path of a filesystem scope and what it grants. */
+enum mf_fs_access {
+	MF_FS_READ,	/* read, list, execute */
+	MF_FS_READ_WRITE, /* everything Landlock handles */
+};
+
+struct mf_fs_path {
+	const char *path;
+	enum mf_fs_access access;
+	bool required; /* missing: an error (else skipped) */
+};
+
+/*
+ * Like mf_harden_prepare, but the Landlock ruleset also handles every
+ * filesystem right of the kernel's ABI and grants only paths[]: what is not
+ * beneath one of them is refused (EACCES), whatever its mode. Needs ABI >=
+ * MF_LANDLOCK_ABI_SCOPES: an isolated server never runs without it.
+ */
+int mf_harden_prepare_fs(struct mf_harden *h, const struct mf_fs_path *paths, size_t npaths,
+			 char *err, size_t errlen);
+
 /* Whether mf_harden_apply will apply the Landlock scopes. */
 static inline bool mf_harden_has_landlock(const struct mf_harden *h)
 {
@@ -45,6 +68,13 @@ int mf_harden_apply(struct mf_harden *h, char *err, size_t errlen);
  * exec grants none back. Returns 0 or -errno with a message in err.
  */
 int mf_harden_drop_caps(char *err, size_t errlen);
+
+/*
+ * The first half of that, for a process that changes uid next: empty the
+ * bounding and ambient sets and lock the securebits; its own sets go with
+ * its root uid (setresuid to another clears them).
+ */
+int mf_harden_drop_bounding(char *err, size_t errlen);
 
 void mf_harden_free(struct mf_harden *h);
 

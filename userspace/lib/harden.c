@@ -30,7 +30,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -250,6 +252,96 @@ int mf_harden_prepare(struct mf_harden *h, char *err, size_t errlen)
 	return 0;
 }
 
+/* The filesystem rights Landlock handles at each ABI. */
+#define FS_ABI1 ((1ULL << 13) - 1) /* EXECUTE .. MAKE_SYM */
+#define FS_REFER (1ULL << 13)	   /* ABI 2 */
+#define FS_TRUNCATE (1ULL << 14)   /* ABI 3 */
+#define FS_IOCTL_DEV (1ULL << 15)  /* ABI 5 */
+/* The rights that apply to a file (the rest apply to directories). */
+#define FS_FILE_RIGHTS                                                                   \
+	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |                      \
+	 LANDLOCK_ACCESS_FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV)
+#define FS_READ_RIGHTS                                                                   \
+	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
+
+static __u64 fs_handled(int abi)
+{
+	__u64 r = FS_ABI1;
+
+	if (abi >= 2)
+		r |= FS_REFER;
+	if (abi >= 3)
+		r |= FS_TRUNCATE;
+	if (abi >= 5)
+		r |= FS_IOCTL_DEV;
+	return r;
+}
+
+/* Grant one path its rights; a missing path that is not required is skipped. */
+static int fs_rule(int ruleset_fd, __u64 handled, const struct mf_fs_path *p, char *err,
+		   size_t errlen)
+{
+	struct landlock_path_beneath_attr rule = { .parent_fd = -1 };
+	struct stat st;
+	int e = 0;
+
+	rule.parent_fd = open(p->path, O_PATH | O_CLOEXEC);
+	if (rule.parent_fd < 0) {
+		e = errno;
+		if (e == ENOENT && !p->required)
+			return 0;
+		snprintf(err, errlen, "cannot open %s for the Landlock ruleset: %s", p->path,
+			 strerror(e));
+		return -e;
+	}
+	rule.allowed_access = p->access == MF_FS_READ ? FS_READ_RIGHTS : handled;
+	/* Directory rights on a file are refused (EINVAL): only the file's. */
+	if (fstat(rule.parent_fd, &st) == 0 && !S_ISDIR(st.st_mode))
+		rule.allowed_access &= FS_FILE_RIGHTS;
+	rule.allowed_access &= handled;
+	if (syscall(__NR_landlock_add_rule, ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, &rule, 0)) {
+		e = errno;
+		snprintf(err, errlen, "cannot add %s to the Landlock ruleset: %s", p->path,
+			 strerror(e));
+	}
+	close(rule.parent_fd);
+	return -e;
+}
+
+int mf_harden_prepare_fs(struct mf_harden *h, const struct mf_fs_path *paths, size_t npaths,
+			 char *err, size_t errlen)
+{
+	struct mf_landlock_ruleset_attr attr = {
+		.scoped = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL,
+	};
+	int r;
+
+	h->ruleset_fd = -1;
+	h->landlock_abi = landlock_abi();
+	if (h->landlock_abi < MF_LANDLOCK_ABI_SCOPES) {
+		snprintf(err, errlen,
+			 "Landlock ABI %d: an isolated server needs ABI %d (Linux 6.12) or later",
+			 h->landlock_abi, MF_LANDLOCK_ABI_SCOPES);
+		return -EOPNOTSUPP;
+	}
+	attr.handled_access_fs = fs_handled(h->landlock_abi);
+	h->ruleset_fd = syscall(__NR_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (h->ruleset_fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create the Landlock ruleset (ABI %d): %s",
+			 h->landlock_abi, strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < npaths; i++) {
+		r = fs_rule(h->ruleset_fd, attr.handled_access_fs, &paths[i], err, errlen);
+		if (r) {
+			mf_harden_free(h);
+			return r;
+		}
+	}
+	return 0;
+}
+
 int mf_harden_apply(struct mf_harden *h, char *err, size_t errlen)
 {
 	struct sock_filter f[MF_FILTER_MAX];
@@ -293,10 +385,8 @@ int mf_harden_apply(struct mf_harden *h, char *err, size_t errlen)
  * from granting any, locked; last this process's own sets go. Root's uid
  * stays, and with it every file root owns: why root is refused by default.
  */
-int mf_harden_drop_caps(char *err, size_t errlen)
+int mf_harden_drop_bounding(char *err, size_t errlen)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = {};
 	const char *what = NULL;
 	int cap;
 
@@ -318,15 +408,27 @@ int mf_harden_drop_caps(char *err, size_t errlen)
 		what = "set the securebits";
 		goto fail;
 	}
-	if (syscall(__NR_capset, &hdr, none)) {
-		what = "clear the capability sets";
-		goto fail;
-	}
 	return 0;
 fail:
 	cap = errno;
 	snprintf(err, errlen, "cannot %s: %s", what, strerror(cap));
 	return -cap;
+}
+
+int mf_harden_drop_caps(char *err, size_t errlen)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = {};
+	int r = mf_harden_drop_bounding(err, errlen);
+
+	if (r)
+		return r;
+	if (syscall(__NR_capset, &hdr, none)) {
+		r = errno;
+		snprintf(err, errlen, "cannot clear the capability sets: %s", strerror(r));
+		return -r;
+	}
+	return 0;
 }
 
 void mf_harden_free(struct mf_harden *h)
