@@ -164,6 +164,26 @@ void audit_emit(struct agent *a, json_t *record)
 	json_decref(record);
 }
 
+/* launch.c forks and execs: its operations answer as a refusal would. */
+void op_launch(struct agent *a, struct client *c, const struct peer *p, json_t *req)
+{
+	client_reply_error(c, "launch: not in the fuzzer");
+}
+
+void op_signal(struct agent *a, struct client *c, const struct peer *p, json_t *req)
+{
+	client_reply_error(c, "signal: not in the fuzzer");
+}
+
+void op_credential(struct agent *a, struct client *c, const struct peer *p, json_t *req)
+{
+	client_reply_error(c, "credential: not in the fuzzer");
+}
+
+void launch_client_gone(struct agent *a, struct client *c)
+{
+}
+
 void audit_set_sink(struct agent *a, const struct audit_sink *sink, void *ctx)
 {
 }
