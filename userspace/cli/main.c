@@ -16,6 +16,7 @@
 #include "file.h"
 #include "policy.h"
 #include "proto.h"
+#include "version.h"
 
 static const char *socket_opt;
 
@@ -43,7 +44,8 @@ static const char usage[] =
 	"Options:\n"
 	"  --socket PATH          agent control socket (default: $MCPFENCE_SOCKET, else\n"
 	"                         " MF_DEFAULT_SOCKET ")\n"
-	"  -h, --help             show help; `mcpfence COMMAND --help` for a command\n";
+	"  -h, --help             show help; `mcpfence COMMAND --help` for a command\n"
+	"  --version              print the version, the commit and libbpf's version\n";
 
 /* ---- talking to the agent ---- */
 
@@ -619,6 +621,21 @@ static void print_clients_and_log(const json_t *reply)
 	       int_of(log, "waiting"), int_of(log, "lost"));
 }
 
+/* The last load attempt (start, SIGHUP or `policy load`), failed ones too. */
+static void print_last_load(const json_t *l)
+{
+	const char *result = json_string_value(json_object_get(l, "result"));
+
+	if (!result)
+		return;
+	printf("last load: %s %s by %s from %s", json_string_value(json_object_get(l, "ts")),
+	       result, json_string_value(json_object_get(l, "trigger")),
+	       json_string_value(json_object_get(l, "source")));
+	if (strcmp(result, "ok"))
+		printf(": %s", json_string_value(json_object_get(l, "error")));
+	printf("\n");
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	json_t *reply, *pol, *cnt, *progs, *v, *prog;
@@ -658,6 +675,7 @@ static int cmd_status(int argc, char **argv)
 		       (long long)json_integer_value(json_object_get(pol, "rules")));
 	else
 		printf("policy:    none loaded (governed processes are denied everything)\n");
+	print_last_load(json_object_get(reply, "last_load"));
 	printf("governed:  %lld processes, %lld audit subscribers\n",
 	       (long long)json_integer_value(json_object_get(reply, "governed_processes")),
 	       (long long)json_integer_value(json_object_get(reply, "subscribers")));
@@ -1024,6 +1042,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
 	int opt;
@@ -1035,6 +1054,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			mf_print_version(stdout, "mcpfence");
 			return 0;
 		default:
 			fputs(usage, stderr);
