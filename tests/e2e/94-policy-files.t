@@ -16,7 +16,7 @@ cat >"$MF_TMP/p.json" <<'JSON'
 JSON
 cp "$MF_TMP/p.json" "$MF_TMP/live.json"
 agent_start "$MF_TMP/live.json" || exit 1
-as_alice() { mf run --identity alice --server fetch -- "$MF_HELPERS/probe" "$@"; }
+as_alice() { mf run --allow-root --identity alice --server fetch -- "$MF_HELPERS/probe" "$@"; }
 
 mkfifo "$MF_TMP/fifo"
 mkdir "$MF_TMP/dir"

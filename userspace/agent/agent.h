@@ -40,6 +40,16 @@ struct loaded_policy {
 	uint32_t generation;
 };
 
+/* The last policy load attempt, for `status` (policy_apply.c). */
+struct last_load {
+	char ts[64];
+	const char *trigger; /* "start", "sighup", "control" */
+	char source[256];
+	char error[MF_ERR_MAX];
+	bool ok;
+	uint64_t attempts, failures;
+};
+
 struct client;
 
 /* control.c: connections now, and those refused or closed, by reason. */
@@ -66,7 +76,7 @@ struct audit_log {
 	char *buf; /* NULL: no log */
 	size_t len;
 	size_t pending; /* records in buf */
-	uint64_t logged, lost, errors;
+	uint64_t logged, lost, errors, reopened;
 	bool failing, reported_failing;
 	int64_t failing_since_ms; /* CLOCK_REALTIME */
 	int64_t last_try_ms;      /* CLOCK_MONOTONIC */
@@ -106,6 +116,7 @@ struct agent {
 
 	/* policy: current and the one before (late audit records name its rules) */
 	struct loaded_policy current, previous;
+	struct last_load last_load;
 	uint32_t active_slot;
 	/* rulesets in the kernel's rules map (rulesets.c) */
 	struct kernel_ruleset *rulesets;
@@ -123,6 +134,13 @@ struct agent {
 	size_t history_next;
 	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 };
+
+/* caps.c: the capabilities the agent needs, named when missing */
+int caps_check(void);
+
+/* notify.c: sd_notify(3) protocol over $NOTIFY_SOCKET (no-op without it) */
+void notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void notify_reloading(void);
 
 /* bpf.c: load, attach and pin; or reuse what is pinned. */
 int bpf_claim_pin_dir(struct agent *a);
@@ -159,6 +177,10 @@ void rulesets_free(struct agent *a);
 int policy_load_text(struct agent *a, const char *text, size_t len, const char *source,
 		     char *err, size_t errlen, json_t *warnings);
 int policy_restore(struct agent *a);
+/* Say how a load went: an audit record and last_load (uid: who asked, or NULL). */
+void policy_load_report(struct agent *a, const char *trigger, const char *source, int ret,
+			const char *err, const uid_t *uid);
+json_t *policy_last_load(const struct agent *a); /* for status: null before any load */
 void policy_free_all(struct agent *a);
 
 /*
@@ -176,6 +198,8 @@ struct audit_sink {
 void audit_set_sink(struct agent *a, const struct audit_sink *sink, void *ctx);
 int audit_setup(struct agent *a);
 void audit_teardown(struct agent *a);
+/* SIGHUP, SIGUSR1: reopen the log by its name (after logrotate moved it). */
+int audit_reopen(struct agent *a);
 int audit_poll(struct agent *a);
 /* Deliver an agent-originated record (tag requests, policy loads); takes it. */
 void audit_emit(struct agent *a, json_t *record);

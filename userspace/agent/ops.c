@@ -459,15 +459,15 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 		pol = json_pack("{s:b}", "loaded", 0);
 	}
 	client_send_json(c,
-			 json_pack("{s:b, s:I, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:o, s:s*, "
+			 json_pack("{s:b, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:s*, "
 				   "s:o, s:o*}",
 				   "ok", 1, "agent_pid", (json_int_t)getpid(), "pin_dir",
 				   a->opt.pin_dir, "socket", a->opt.socket_path, "programs",
-				   bpf_attached_programs(a), "policy", pol, "counters", cnt,
-				   "governed_processes", (json_int_t)governed, "subscribers",
-				   (json_int_t)subscribers, "clients", control_status(a),
-				   "audit_log", a->opt.audit_log, "log", audit_log_status(a),
-				   "warnings", host_warnings(a)),
+				   bpf_attached_programs(a), "policy", pol, "last_load",
+				   policy_last_load(a), "counters", cnt, "governed_processes",
+				   (json_int_t)governed, "subscribers", (json_int_t)subscribers,
+				   "clients", control_status(a), "audit_log", a->opt.audit_log,
+				   "log", audit_log_status(a), "warnings", host_warnings(a)),
 			 false);
 }
 
@@ -482,6 +482,7 @@ static void op_policy_load(struct agent *a, struct client *c, const struct peer 
 	char err[MF_ERR_MAX], *file_text = NULL;
 	const char *policy_text;
 	size_t len;
+	int ret;
 
 	if (json_is_string(text)) {
 		policy_text = json_string_value(text);
@@ -498,17 +499,14 @@ static void op_policy_load(struct agent *a, struct client *c, const struct peer 
 		client_reply_error(c, "policy_load needs a \"text\" string or an absolute \"path\"");
 		goto out;
 	}
-	if (policy_load_text(a, policy_text, len, source ? source : "policy", err, sizeof(err),
-			     warnings)) {
-		audit_emit(a, json_pack("{s:s, s:s, s:s, s:I}", "event", "policy-load", "verdict",
-					"deny", "error", err, "uid", (json_int_t)c->cred.uid));
+	ret = policy_load_text(a, policy_text, len, source ? source : "policy", err, sizeof(err),
+			       warnings);
+	policy_load_report(a, "control", ret ? (source ? source : "policy") : a->current.source,
+			   ret, err, &c->cred.uid);
+	if (ret) {
 		client_reply_error(c, "%s", err);
 		goto out;
 	}
-	audit_emit(a, json_pack("{s:s, s:s, s:s, s:I, s:I}", "event", "policy-load", "verdict",
-				"allow", "source", a->current.source, "generation",
-				(json_int_t)a->current.generation, "uid",
-				(json_int_t)c->cred.uid));
 	client_send_json(c,
 			 json_pack("{s:b, s:I, s:O}", "ok", 1, "generation",
 				   (json_int_t)a->current.generation, "warnings", warnings),
