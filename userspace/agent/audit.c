@@ -563,6 +563,8 @@ int audit_reopen(struct agent *a)
 
 	if (!a->log.buf)
 		return 0;
+	/* Decisions made before the signal belong in the old file. */
+	ring_buffer__consume(a->ringbuf);
 	log_flush(a, true);
 	fd = log_open(a);
 	if (fd < 0) {
