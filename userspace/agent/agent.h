@@ -48,6 +48,18 @@ struct last_load {
 	char error[MF_ERR_MAX];
 	bool ok;
 	uint64_t attempts, failures;
+	int64_t ok_at_ns;    /* CLOCK_REALTIME of the last successful load */
+	int64_t duration_ns; /* of the last successful load (policy_load_text) */
+};
+
+/* metrics.c: decisions by (identity, server, verdict), bounded */
+#define MF_METRIC_SERIES_MAX 1024
+#define MF_METRIC_SLOTS (2 * MF_METRIC_SERIES_MAX) /* open addressing, half full at most */
+struct metric_series {
+	bool used;
+	uint8_t verdict;
+	uint32_t identity_id, server_id;
+	uint64_t n;
 };
 
 struct client;
@@ -133,10 +145,18 @@ struct agent {
 	struct audit_record history[MF_HISTORY_MAX];
 	size_t history_next;
 	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
+
+	struct metric_series series[MF_METRIC_SLOTS];
+	size_t nseries;
+	uint64_t series_other[MF_WOULD_DENY + 1]; /* past MF_METRIC_SERIES_MAX, by verdict */
 };
 
 /* caps.c: the capabilities the agent needs, named when missing */
 int caps_check(void);
+
+/* metrics.c: Prometheus text exposition for `mcpfence metrics` */
+void metrics_count(struct agent *a, uint32_t identity, uint32_t server, uint8_t verdict);
+char *metrics_text(struct agent *a, size_t *len);
 
 /* notify.c: sd_notify(3) protocol over $NOTIFY_SOCKET (no-op without it) */
 void notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -524,6 +524,20 @@ void audit_emit(struct agent *a, json_t *record)
 	deliver(a, &rec);
 }
 
+/* Judged decisions, counted by (identity, server, verdict) for metrics. */
+static void metrics_event(struct agent *a, const struct mf_event *e)
+{
+	switch (e->type) {
+	case MF_EV_CONNECT:
+	case MF_EV_SENDMSG:
+	case MF_EV_UNIX_CONNECT:
+	case MF_EV_UNIX_SENDMSG:
+	case MF_EV_BIND:
+		metrics_count(a, e->identity_id, e->server_id, e->verdict);
+		break;
+	}
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct agent *a = ctx;
@@ -531,6 +545,7 @@ static int on_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(struct mf_event))
 		return 0;
+	metrics_event(a, data);
 	if (!event_line(a, data, size, &rec)) {
 		a->log.lost++;
 		return 0;

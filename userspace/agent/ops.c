@@ -566,6 +566,23 @@ static void op_audit(struct agent *a, struct client *c, const struct peer *p, js
 	c->closing = true;
 }
 
+/* Prometheus text exposition, for `mcpfence metrics` (and a scraper's
+ * textfile or exec collector). */
+static void op_metrics(struct agent *a, struct client *c, const struct peer *p, json_t *req)
+{
+	size_t len;
+	char *text;
+
+	audit_poll(a); /* counters and counted records agree */
+	text = metrics_text(a, &len);
+	if (!text) {
+		client_reply_error(c, "metrics: out of memory");
+		return;
+	}
+	client_send_json(c, json_pack("{s:b, s:s%}", "ok", 1, "text", text, len), false);
+	free(text);
+}
+
 static void op_uninstall(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
 	a->uninstall_requested = true;
@@ -576,6 +593,7 @@ static void op_uninstall(struct agent *a, struct client *c, const struct peer *p
 /* Who may call an operation, by uid. */
 enum op_caller {
 	CALLER_ANYONE, /* every uid; the handler narrows what it shows */
+	CALLER_ADMIN,  /* root and the policy's admin_group */
 	CALLER_ROOT,   /* uid 0 only */
 };
 
@@ -605,6 +623,8 @@ static const struct op {
 	  "other processes' tags and command lines (arguments may hold secrets)" },
 	{ "audit", CALLER_ANYONE, GOVERNED_REFUSED, op_audit,
 	  "decisions and rule names: the policy, learnt by probing it" },
+	{ "metrics", CALLER_ADMIN, GOVERNED_REFUSED, op_metrics,
+	  "every counter: what the fence saw, learnt without probing" },
 	{ "policy_load", CALLER_ROOT, GOVERNED_REFUSED, op_policy_load,
 	  "changes the policy: a governed root server would grant itself anything" },
 	{ "policy_show", CALLER_ROOT, GOVERNED_REFUSED, op_policy_show,
@@ -676,6 +696,11 @@ void ops_handle(struct agent *a, struct client *c, json_t *req)
 			 server_name(a, p.tag.server_id));
 		audit_refusal(a, c, &p, op->name, why);
 		client_reply_error(c, "%s: refused: %s", op->name, why);
+		return;
+	}
+	if (op->caller == CALLER_ADMIN && !peer_is_admin(a, c)) {
+		client_reply_error(c, "%s: permission denied: only administrators may do this",
+				   name);
 		return;
 	}
 	if (op->caller == CALLER_ROOT && !peer_is_root(c)) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -254,8 +255,10 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	struct key_set args_keys = { .size = sizeof(struct mf_exec_args_key) };
 	uint32_t *ruleset_ids = NULL;
 	uint32_t slot = a->active_slot ^ 1, zero = 0;
+	struct timespec t0, t1;
 	int ret;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = mf_policy_parse(text, len, source, &policy, err, errlen);
 	if (ret)
 		return ret;
@@ -331,6 +334,10 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	/* Parsing and compiling a large policy leaves much freed heap behind. */
 	malloc_trim(0);
 out:
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (!ret)
+		a->last_load.duration_ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL +
+					   (t1.tv_nsec - t0.tv_nsec);
 	free(ruleset_ids);
 	free(exec_keys.keys);
 	free(args_keys.keys);
@@ -387,6 +394,12 @@ void policy_load_report(struct agent *a, const char *trigger, const char *source
 	snprintf(l->source, sizeof(l->source), "%s", source ? source : "");
 	snprintf(l->error, sizeof(l->error), "%s", ret ? err : "");
 	l->ok = !ret;
+	if (!ret) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		l->ok_at_ns = now.tv_sec * 1000000000LL + now.tv_nsec;
+	}
 	l->attempts++;
 	if (ret)
 		l->failures++;

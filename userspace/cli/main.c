@@ -35,6 +35,7 @@ static const char usage[] =
 	"  audit [--follow] [--json] [--identity ID] [--verdict allow|deny|would-deny]\n"
 	"                         show audit records (recent ones, then new ones with --follow)\n"
 	"  status [--json]        agent, programs, policy and counters\n"
+	"  metrics                the agent's metrics, as Prometheus text (admins)\n"
 	"  whoami [--json]        the identity and server of this process, if governed\n"
 	"  ticket --identity ID --server NAME [--ttl S]\n"
 	"                         a one-time ticket for `run --ticket-fd` (trusted hosts)\n"
@@ -721,6 +722,34 @@ static int cmd_whoami(int argc, char **argv)
 	return 0;
 }
 
+static const char metrics_help[] =
+	"usage: mcpfence metrics\n"
+	"\n"
+	"Print the agent's metrics in the Prometheus text exposition format: decisions\n"
+	"(by verdict, and by identity, server and verdict), audit drops, governed\n"
+	"processes, tags and tag failures, the policy's generation and last load, and\n"
+	"the control socket's refusals. Root and the policy's admin_group only.\n";
+
+static int cmd_metrics(int argc, char **argv)
+{
+	json_t *reply;
+
+	if (wants_help(argc, argv)) {
+		fputs(metrics_help, stdout);
+		return 0;
+	}
+	if (argc != 1) {
+		fputs(metrics_help, stderr);
+		return 2;
+	}
+	reply = call_once(json_pack("{s:s}", "op", "metrics"));
+	if (!reply)
+		return 1;
+	fputs(json_string_value(json_object_get(reply, "text")), stdout);
+	json_decref(reply);
+	return 0;
+}
+
 /* ---- audit ---- */
 
 static const char audit_help[] =
@@ -1034,7 +1063,7 @@ static const struct verb {
 } verbs[] = {
 	{ "run", cmd_run },       { "policy", cmd_policy }, { "ps", cmd_ps },
 	{ "audit", cmd_audit },   { "status", cmd_status }, { "whoami", cmd_whoami },
-	{ "ticket", cmd_ticket }, { "uninstall", cmd_uninstall },
+	{ "ticket", cmd_ticket }, { "uninstall", cmd_uninstall }, { "metrics", cmd_metrics },
 };
 
 int main(int argc, char **argv)
