@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "audit_file.h"
 #include "harden.h"
 #include "pins.h"
 #include "file.h"
@@ -754,15 +756,23 @@ static int cmd_metrics(int argc, char **argv)
 
 static const char audit_help[] =
 	"usage: mcpfence audit [--follow] [--json] [--identity ID] [--verdict V]\n"
+	"       mcpfence audit [--since T] [--until T] [--file FILE] [--json] [--identity ID]\n"
+	"                      [--verdict V]\n"
 	"\n"
 	"Show the agent's recent audit records, one per line: time, verdict, identity,\n"
 	"server, pid/command, destination, rule. With --follow, keep printing new ones.\n"
 	"Root sees every record; other users only those of their own identity.\n"
+	"With --since, --until or --file, read the records back from the audit log\n"
+	"file instead (its whole history, as far as the caller may read the file).\n"
 	"\n"
 	"  --follow         keep the stream open\n"
 	"  --json           one JSON object per record\n"
 	"  --identity ID    only records of ID\n"
-	"  --verdict V      only allow, deny or would-deny (audit mode) records\n";
+	"  --verdict V      only allow, deny or would-deny (audit mode) records\n"
+	"  --since T        only records at or after T: a duration before now (90s, 15m,\n"
+	"                   2h, 7d), @EPOCH, or a UTC time YYYY-MM-DD[THH:MM[:SS]][Z]\n"
+	"  --until T        only records at or before T\n"
+	"  --file FILE      the log to read (default: the log the agent writes)\n";
 
 static void render_record(const json_t *r)
 {
@@ -849,15 +859,76 @@ static int next_line(struct session *s, char **line, size_t *len)
 	}
 }
 
+static void show_file_record(const json_t *rec, const char *line, size_t len, void *ctx)
+{
+	if (*(bool *)ctx) {
+		fwrite(line, 1, len, stdout);
+		putchar('\n');
+	} else {
+		render_record(rec);
+	}
+}
+
+/* The agent's --audit-log, from its status (administrators only). */
+static char *agent_audit_log(void)
+{
+	json_t *reply = call_once(json_pack("{s:s}", "op", "status"));
+	const char *path = json_string_value(json_object_get(reply, "audit_log"));
+	char *dup = path ? strdup(path) : NULL;
+
+	if (reply && !path)
+		fprintf(stderr, "mcpfence: the agent writes no audit log (or only administrators "
+				"may know where): pass --file\n");
+	json_decref(reply);
+	return dup;
+}
+
+/* audit --since/--until/--file: from the log file, not the agent's memory. */
+static int audit_from_file(const char *file, const char *since, const char *until,
+			   const char *identity, const char *verdict, bool json)
+{
+	struct audit_file_filter f = { .identity = identity, .verdict = verdict };
+	char from[32], to[32], err[256];
+	char *path = file ? strdup(file) : agent_audit_log();
+	time_t now = time(NULL);
+	size_t bad;
+	int r = 1;
+
+	if (!path)
+		return 1;
+	if (since && audit_parse_time(since, now, from, err, sizeof(err)))
+		goto usage;
+	if (until && audit_parse_time(until, now, to, err, sizeof(err)))
+		goto usage;
+	f.since = since ? from : NULL;
+	f.until = until ? to : NULL;
+	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
+	r = audit_file_read(path, &f, show_file_record, &json, &bad);
+	fflush(stdout);
+	if (r)
+		fprintf(stderr, "mcpfence: cannot read %s: %s\n", path, strerror(-r));
+	else if (bad)
+		fprintf(stderr, "mcpfence: %s: %zu lines are not records, skipped\n", path, bad);
+	free(path);
+	return r ? 1 : 0;
+usage:
+	fprintf(stderr, "mcpfence: %s\n", err);
+	free(path);
+	return 2;
+}
+
 static int cmd_audit(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "follow", no_argument, NULL, 'f' },    { "json", no_argument, NULL, 'j' },
 		{ "identity", required_argument, NULL, 'i' },
 		{ "verdict", required_argument, NULL, 'v' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "file", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },      {},
 	};
-	const char *identity = NULL, *verdict = NULL;
+	const char *identity = NULL, *verdict = NULL, *since = NULL, *until = NULL, *file = NULL;
 	bool follow = false, json = false;
 	char err[256], *line;
 	struct session s;
@@ -880,6 +951,15 @@ static int cmd_audit(int argc, char **argv)
 		case 'v':
 			verdict = optarg;
 			break;
+		case 'S':
+			since = optarg;
+			break;
+		case 'U':
+			until = optarg;
+			break;
+		case 'F':
+			file = optarg;
+			break;
 		case 'h':
 			fputs(audit_help, stdout);
 			return 0;
@@ -891,6 +971,19 @@ static int cmd_audit(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "mcpfence: unexpected argument '%s'\n%s", argv[optind], audit_help);
 		return 2;
+	}
+	if (since || until || file) {
+		if (follow) {
+			fprintf(stderr, "mcpfence: --follow reads the agent's stream, not a file: "
+					"it does not go with --since, --until or --file\n");
+			return 2;
+		}
+		if (verdict && strcmp(verdict, "allow") && strcmp(verdict, "deny") &&
+		    strcmp(verdict, "would-deny")) {
+			fprintf(stderr, "mcpfence: --verdict takes allow, deny or would-deny\n");
+			return 2;
+		}
+		return audit_from_file(file, since, until, identity, verdict, json);
 	}
 	req = json_pack("{s:s, s:b}", "op", "audit", "follow", follow);
 	if (identity)
