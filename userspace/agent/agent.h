@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/types.h>
 #include <jansson.h>
 
@@ -25,6 +26,7 @@ struct agent_options {
 	const char *socket_path;
 	const char *pin_dir;
 	const char *audit_log;
+	bool audit_syslog; /* also to the journal, or syslog */
 	const char *state_dir;
 	const char *cgroup_path; /* NULL: the cgroup v2 root */
 	unsigned int tag_capacity; /* 0: pid_max */
@@ -96,6 +98,17 @@ struct audit_log {
 	uint64_t lost_at_failure; /* lost when the failure began */
 };
 
+/* --audit-syslog (audit_syslog.c) */
+struct audit_syslog {
+	int fd; /* -1: off */
+	bool journal;
+	const char *path;
+	struct sockaddr_un addr;
+	char *buf;
+	uint64_t sent, lost;
+	int last_errno;
+};
+
 /* One audit record as delivered: its JSON line, and what filters look at. */
 struct audit_record {
 	char *line; /* '\n'-terminated JSON object */
@@ -141,6 +154,7 @@ struct agent {
 	const struct audit_sink *sink;
 	void *sink_ctx;
 	struct audit_log log;
+	struct audit_syslog syslog;
 	/* recent audit records, a ring of MF_HISTORY_MAX */
 	struct audit_record history[MF_HISTORY_MAX];
 	size_t history_next;
@@ -153,6 +167,12 @@ struct agent {
 
 /* caps.c: the capabilities the agent needs, named when missing */
 int caps_check(void);
+
+/* audit_syslog.c: records to the journal (structured fields) or syslog */
+int audit_syslog_open(struct agent *a);
+void audit_syslog_close(struct agent *a);
+void audit_syslog_record(struct agent *a, const struct audit_record *rec);
+json_t *audit_syslog_status(struct agent *a);
 
 /* metrics.c: Prometheus text exposition for `mcpfence metrics` */
 void metrics_count(struct agent *a, uint32_t identity, uint32_t server, uint8_t verdict);

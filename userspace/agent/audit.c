@@ -489,6 +489,7 @@ static void deliver(struct agent *a, struct audit_record *rec)
 	struct audit_record *slot = &a->history[a->history_next];
 
 	log_append(a, rec);
+	audit_syslog_record(a, rec);
 	if (a->sink)
 		a->sink->record(a->sink_ctx, rec);
 	free(slot->line);
@@ -600,7 +601,12 @@ int audit_reopen(struct agent *a)
 
 int audit_setup(struct agent *a)
 {
+	int err;
+
 	a->boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+	err = audit_syslog_open(a);
+	if (err)
+		return err;
 	if (a->opt.audit_log) {
 		a->log.fd = log_open(a);
 		if (a->log.fd < 0)
@@ -649,6 +655,7 @@ void audit_teardown(struct agent *a)
 	}
 	free(a->log.buf);
 	a->log.buf = NULL;
+	audit_syslog_close(a);
 	for (size_t i = 0; i < MF_HISTORY_MAX; i++) {
 		free(a->history[i].line);
 		a->history[i].line = NULL;

@@ -41,6 +41,8 @@ static const char usage[] =
 	"  --state-dir DIR    root-only (0700) directory for state kept across restarts\n"
 	"                     (default: $MCPFENCE_STATE_DIR, else " MF_DEFAULT_STATE_DIR ")\n"
 	"  --audit-log FILE   append every audit record to FILE as a JSON line\n"
+	"  --audit-syslog     also send every record to the journal, with MCPFENCE_*\n"
+	"                     fields, or to syslog (/dev/log) where there is no journal\n"
 	"  --cgroup DIR       attach at this cgroup v2 directory instead of the root\n"
 	"  --detach-on-exit   remove programs, pins and saved state when the agent exits\n"
 	"  --tag-capacity N   governed processes the kernel can track (default: pid_max,\n"
@@ -284,13 +286,14 @@ static int run(struct agent *a)
 static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall_only)
 {
 	enum { OPT_POLICY = 256, OPT_SOCKET, OPT_PIN_DIR, OPT_STATE_DIR, OPT_AUDIT_LOG, OPT_CGROUP,
-	       OPT_DETACH, OPT_UNINSTALL, OPT_TAG_CAPACITY, OPT_VERSION };
+	       OPT_DETACH, OPT_UNINSTALL, OPT_TAG_CAPACITY, OPT_VERSION, OPT_AUDIT_SYSLOG };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
+		{ "audit-syslog", no_argument, NULL, OPT_AUDIT_SYSLOG },
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "detach-on-exit", no_argument, NULL, OPT_DETACH },
 		{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
@@ -321,6 +324,9 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 			break;
 		case OPT_AUDIT_LOG:
 			a->opt.audit_log = optarg;
+			break;
+		case OPT_AUDIT_SYSLOG:
+			a->opt.audit_syslog = true;
 			break;
 		case OPT_CGROUP:
 			a->opt.cgroup_path = optarg;
@@ -448,7 +454,7 @@ int main(int argc, char **argv)
 {
 	struct agent a = {
 		.cgroup_fd = -1, .epoll_fd = -1, .signal_fd = -1, .listen_fd = -1,
-		.pin_lock_fd = -1, .state_fd = -1,
+		.pin_lock_fd = -1, .state_fd = -1, .syslog.fd = -1,
 	};
 	bool uninstall_only = false, touched = false;
 	int err;

@@ -247,6 +247,12 @@ static void audit_metrics(struct agent *a, FILE *f)
 	      l->failing);
 	counter(f, "mcpfence_audit_log_reopens_total", "Audit log reopened (SIGHUP, SIGUSR1).",
 		l->reopened);
+	head(f, "mcpfence_audit_syslog_records_total", "counter",
+	     "Audit records sent to the journal or syslog (--audit-syslog), by outcome.");
+	fprintf(f, "mcpfence_audit_syslog_records_total{outcome=\"sent\"} %llu\n",
+		(unsigned long long)a->syslog.sent);
+	fprintf(f, "mcpfence_audit_syslog_records_total{outcome=\"lost\"} %llu\n",
+		(unsigned long long)a->syslog.lost);
 	gauge(f, "mcpfence_audit_subscribers", "Clients following the audit stream.", subscribers);
 }
 

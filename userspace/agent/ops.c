@@ -460,14 +460,15 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 	}
 	client_send_json(c,
 			 json_pack("{s:b, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:s*, "
-				   "s:o, s:o*}",
+				   "s:o, s:o, s:o*}",
 				   "ok", 1, "agent_pid", (json_int_t)getpid(), "pin_dir",
 				   a->opt.pin_dir, "socket", a->opt.socket_path, "programs",
 				   bpf_attached_programs(a), "policy", pol, "last_load",
 				   policy_last_load(a), "counters", cnt, "governed_processes",
 				   (json_int_t)governed, "subscribers", (json_int_t)subscribers,
 				   "clients", control_status(a), "audit_log", a->opt.audit_log,
-				   "log", audit_log_status(a), "warnings", host_warnings(a)),
+				   "log", audit_log_status(a), "syslog", audit_syslog_status(a),
+				   "warnings", host_warnings(a)),
 			 false);
 }
 
