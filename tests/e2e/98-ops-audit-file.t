@@ -27,6 +27,30 @@ is "$(mf audit --file "$log" --follow >/dev/null 2>&1; echo $?)" 2 "--follow doe
 like "$(mf audit --file "$log" --until 2026-01-01T10:00:00Z 2>/dev/null)" \
 	'^2026-01-01T10:00:00.000Z +allow +alice +fetch +1/a +tcp 127.0.0.1:1 +r$' "rendered as the stream is"
 
+# Colours: on a terminal (a private tmux server), unless NO_COLOR or --color=never.
+tm() { tmux -L "mf-$$" -f /dev/null "$@"; }
+at_exit "tmux -L 'mf-$$' kill-server"
+pane() { # WINDOW ENV ARGS: run audit in a new window, print what it showed, escapes kept
+	local w=$1
+	shift
+	tm new-window -d -n $w 2>/dev/null || tm new-session -d -s mf -n $w -x 200 -y 20
+	tm send-keys -t mf:$w "env TERM=xterm $1 $MF_BUILD/mcpfence audit --file $log --until 2026-01-01T11:00Z $2; tmux -L mf-$$ wait-for -S $w" Enter
+	timeout 5 tmux -L "mf-$$" wait-for $w
+	tm capture-pane -p -e -t mf:$w
+}
+# (tmux may re-encode "ESC[1;31m" as "ESC[1mESC[31m".)
+out=$(pane w1 "" "")
+like "$out" $'\e\\[32mallow' "a terminal: allow in green"
+like "$out" $'\e\\[(1;)?31mdeny' "and deny in red"
+out=$(pane w2 NO_COLOR=1 "")
+like "$out" $'\n2026-01-01T10:00:00.000Z allow +alice' "NO_COLOR=1: the records..."
+unlike() { [[ "$1" =~ $2 ]]; ok $((! $?)) "$3"; }
+unlike "$out" $'\e\\[[0-9;]*m(allow|deny)' "... without colour"
+unlike "$(pane w3 "" --color=never)" $'\e\\[[0-9;]*m(allow|deny)' "--color=never on a terminal: none"
+like "$(mf audit --file "$log" --color=always 2>/dev/null | head -1)" $'\e\\[32mallow' \
+	"--color=always into a pipe: colours"
+unlike "$(mf audit --file "$log" 2>/dev/null)" $'\e' "auto into a pipe: none"
+
 # The agent's own log, found through status.
 cat >"$MF_TMP/p.json" <<'JSON'
 { "version": 1, "servers": { "fetch": {} },

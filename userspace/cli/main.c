@@ -755,7 +755,7 @@ static int cmd_metrics(int argc, char **argv)
 /* ---- audit ---- */
 
 static const char audit_help[] =
-	"usage: mcpfence audit [--follow] [--json] [--identity ID] [--verdict V]\n"
+	"usage: mcpfence audit [--follow] [--json] [--identity ID] [--verdict V] [--color WHEN]\n"
 	"       mcpfence audit [--since T] [--until T] [--file FILE] [--json] [--identity ID]\n"
 	"                      [--verdict V]\n"
 	"\n"
@@ -772,10 +772,29 @@ static const char audit_help[] =
 	"  --since T        only records at or after T: a duration before now (90s, 15m,\n"
 	"                   2h, 7d), @EPOCH, or a UTC time YYYY-MM-DD[THH:MM[:SS]][Z]\n"
 	"  --until T        only records at or before T\n"
-	"  --file FILE      the log to read (default: the log the agent writes)\n";
+	"  --file FILE      the log to read (default: the log the agent writes)\n"
+	"  --color WHEN     colour verdicts: never, always or auto (default: on a\n"
+	"                   terminal, unless NO_COLOR is set or TERM is dumb)\n";
+
+/* `audit` colours verdicts on a terminal (set_color). */
+static bool use_color;
+
+static const char *verdict_color(const char *verdict)
+{
+	if (!use_color)
+		return "";
+	if (!strcmp(verdict, "deny"))
+		return "\033[1;31m";
+	if (!strcmp(verdict, "would-deny"))
+		return "\033[33m";
+	if (!strcmp(verdict, "allow"))
+		return "\033[32m";
+	return "";
+}
 
 static void render_record(const json_t *r)
 {
+	const char *verdict;
 	const char *event = json_string_value(json_object_get(r, "event"));
 	const char *addr = json_string_value(json_object_get(r, "addr"));
 	const char *family = json_string_value(json_object_get(r, "family"));
@@ -827,11 +846,28 @@ static void render_record(const json_t *r)
 			 (long long)json_integer_value(json_object_get(r, "pid")), comm ? comm : "-");
 	else
 		snprintf(who, sizeof(who), "-");
-	printf("%-24s %-10s %-24s %-12s %-22s %-28s %s\n",
-	       json_string_value(json_object_get(r, "ts")) ?: "-",
-	       json_string_value(json_object_get(r, "verdict")) ?: "-",
-	       json_string_value(json_object_get(r, "identity")) ?: "-",
+	verdict = json_string_value(json_object_get(r, "verdict")) ?: "-";
+	printf("%-24s %s%-10s%s %-24s %-12s %-22s %-28s %s\n",
+	       json_string_value(json_object_get(r, "ts")) ?: "-", verdict_color(verdict), verdict,
+	       use_color ? "\033[0m" : "", json_string_value(json_object_get(r, "identity")) ?: "-",
 	       json_string_value(json_object_get(r, "server")) ?: "-", who, dest, rule ? rule : "");
+}
+
+/* --color=auto: a terminal, not TERM=dumb, and no NO_COLOR (no-color.org). */
+static int set_color(const char *when)
+{
+	const char *no_color = getenv("NO_COLOR"), *term = getenv("TERM");
+
+	if (!strcmp(when, "always"))
+		use_color = true;
+	else if (!strcmp(when, "never"))
+		use_color = false;
+	else if (!strcmp(when, "auto"))
+		use_color = isatty(STDOUT_FILENO) && !(no_color && *no_color) &&
+			    !(term && !strcmp(term, "dumb"));
+	else
+		return -1;
+	return 0;
 }
 
 static bool is_control_line(const char *line)
@@ -926,6 +962,7 @@ static int cmd_audit(int argc, char **argv)
 		{ "since", required_argument, NULL, 'S' },
 		{ "until", required_argument, NULL, 'U' },
 		{ "file", required_argument, NULL, 'F' },
+		{ "color", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },      {},
 	};
 	const char *identity = NULL, *verdict = NULL, *since = NULL, *until = NULL, *file = NULL;
@@ -937,6 +974,7 @@ static int cmd_audit(int argc, char **argv)
 	int opt, r;
 
 	optind = 1;
+	set_color("auto");
 	while ((opt = getopt_long(argc, argv, "fjh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
@@ -959,6 +997,12 @@ static int cmd_audit(int argc, char **argv)
 			break;
 		case 'F':
 			file = optarg;
+			break;
+		case 'C':
+			if (set_color(optarg)) {
+				fprintf(stderr, "mcpfence: --color takes never, always or auto\n");
+				return 2;
+			}
 			break;
 		case 'h':
 			fputs(audit_help, stdout);
