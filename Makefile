@@ -168,7 +168,8 @@ install: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence
 	$(Q)$(INSTALL) -m 0644 packaging/mcpfence.bash-completion $(DESTDIR)$(COMPLETIONDIR)/mcpfence
 	$(Q)$(INSTALL) -m 0644 policy/schema.json policy/default.json $(DESTDIR)$(DATADIR)/
 	$(Q)$(INSTALL) -m 0644 policy/examples/*.json $(DESTDIR)$(DATADIR)/examples/
-	$(Q)$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/mcpfence
+	$(Q)$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/mcpfence $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	$(Q)$(INSTALL) -m 0644 packaging/mcpfence.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/mcpfence
 	$(Q)if [ -e $(DESTDIR)$(SYSCONFDIR)/mcpfence/policy.json ]; then \
 		echo "  KEEP     $(DESTDIR)$(SYSCONFDIR)/mcpfence/policy.json"; \
 	else \
@@ -181,7 +182,8 @@ uninstall:
 	$(Q)rm -f $(DESTDIR)$(SBINDIR)/mcpfenced $(DESTDIR)$(BINDIR)/mcpfence \
 		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
-		$(DESTDIR)$(UNITDIR)/mcpfenced.service $(DESTDIR)$(COMPLETIONDIR)/mcpfence
+		$(DESTDIR)$(UNITDIR)/mcpfenced.service $(DESTDIR)$(COMPLETIONDIR)/mcpfence \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/mcpfence
 	$(Q)rm -rf $(DESTDIR)$(DATADIR)
 
 clean:

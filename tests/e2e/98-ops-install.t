@@ -9,7 +9,8 @@ mk() { make -s --no-print-directory -C "$MF_SRC" "$@" >"$MF_TMP/make.out" 2>&1; 
 
 mk install DESTDIR="$dest" PREFIX=/usr
 ok $? "make install DESTDIR PREFIX=/usr"
-want="/etc/mcpfence/policy.json
+want="/etc/logrotate.d/mcpfence
+/etc/mcpfence/policy.json
 /usr/bin/mcpfence
 /usr/lib/systemd/system/mcpfenced.service
 /usr/sbin/mcpfenced
@@ -62,6 +63,13 @@ if command -v systemd-analyze >/dev/null; then
 else
 	ok 0 "# SKIP systemd-analyze not installed"
 	ok 0 "# SKIP systemd-analyze not installed"
+fi
+
+if command -v logrotate >/dev/null; then
+	out=$(logrotate -d -s "$MF_TMP/lr.state" "$dest/etc/logrotate.d/mcpfence" 2>&1)
+	ok $? "logrotate -d accepts the logrotate file" || diag "$out"
+else
+	ok 0 "# SKIP logrotate not installed"
 fi
 
 mk uninstall DESTDIR="$dest" PREFIX=/usr
