@@ -164,7 +164,10 @@ install: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence
 	$(Q)$(INSTALL) -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	$(Q)sed 's|/usr/sbin/mcpfenced|$(SBINDIR)/mcpfenced|; s|/etc/mcpfence/|$(SYSCONFDIR)/mcpfence/|g' \
 		packaging/mcpfenced.service > $(DESTDIR)$(UNITDIR)/mcpfenced.service
-	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/mcpfenced.service
+	$(Q)sed 's|/usr/bin/mcpfence|$(BINDIR)/mcpfence|' packaging/mcpfence-metrics.service \
+		> $(DESTDIR)$(UNITDIR)/mcpfence-metrics.service
+	$(Q)$(INSTALL) -m 0644 packaging/mcpfence-metrics.timer $(DESTDIR)$(UNITDIR)/
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/mcpfenced.service $(DESTDIR)$(UNITDIR)/mcpfence-metrics.service
 	$(Q)$(INSTALL) -m 0644 packaging/mcpfence.bash-completion $(DESTDIR)$(COMPLETIONDIR)/mcpfence
 	$(Q)$(INSTALL) -m 0644 policy/schema.json policy/default.json $(DESTDIR)$(DATADIR)/
 	$(Q)$(INSTALL) -m 0644 policy/examples/*.json $(DESTDIR)$(DATADIR)/examples/
@@ -183,6 +186,7 @@ uninstall:
 		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
 		$(DESTDIR)$(UNITDIR)/mcpfenced.service $(DESTDIR)$(COMPLETIONDIR)/mcpfence \
+		$(DESTDIR)$(UNITDIR)/mcpfence-metrics.service $(DESTDIR)$(UNITDIR)/mcpfence-metrics.timer \
 		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/mcpfence
 	$(Q)rm -rf $(DESTDIR)$(DATADIR)
 

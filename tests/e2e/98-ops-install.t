@@ -12,6 +12,8 @@ ok $? "make install DESTDIR PREFIX=/usr"
 want="/etc/logrotate.d/mcpfence
 /etc/mcpfence/policy.json
 /usr/bin/mcpfence
+/usr/lib/systemd/system/mcpfence-metrics.service
+/usr/lib/systemd/system/mcpfence-metrics.timer
 /usr/lib/systemd/system/mcpfenced.service
 /usr/sbin/mcpfenced
 /usr/share/bash-completion/completions/mcpfence
@@ -54,6 +56,11 @@ if command -v systemd-analyze >/dev/null; then
 		"$dest/usr/lib/systemd/system/mcpfenced.service" >"$MF_TMP/mcpfenced.service"
 	out=$(MANPATH=$dest/usr/share/man systemd-analyze verify "$MF_TMP/mcpfenced.service" 2>&1)
 	is "$?:$out" "0:" "systemd-analyze verify: no complaint"
+	cp "$dest"/usr/lib/systemd/system/mcpfence-metrics.* "$MF_TMP/"
+	sed -i "s|/usr/bin/mcpfence|$dest/usr/bin/mcpfence|" "$MF_TMP/mcpfence-metrics.service"
+	out=$(cd "$MF_TMP" && MANPATH=$dest/usr/share/man systemd-analyze verify \
+		mcpfence-metrics.service mcpfence-metrics.timer 2>&1)
+	is "$?:$out" "0:" "systemd-analyze verify: the metrics service and timer too"
 	score=$(systemd-analyze security --offline=yes \
 		"$dest/usr/lib/systemd/system/mcpfenced.service" 2>/dev/null |
 		sed -n 's/.*Overall exposure level for mcpfenced.service: \([0-9.]*\).*/\1/p')

@@ -45,6 +45,21 @@ like "$(m mcpfence_governed_processes)" '^[0-9]+$' "governed processes"
 like "$(grep ^mcpfence_build_info "$MF_TMP/metrics.txt")" 'version="[0-9.]+",commit="[0-9a-f]+(-dirty)?",libbpf="[0-9]+\.[0-9]+"' \
 	"build info"
 
+# packaging/mcpfence-metrics.service's command, pointed at this agent and a
+# textfile directory here ($$ is systemd's escape for $).
+mkdir "$MF_TMP/ne"
+cmd=$(sed -n "s/^ExecStart=\/bin\/sh -c '\(.*\)'$/\1/p" "$MF_SRC/packaging/mcpfence-metrics.service" |
+	sed "s|\\$\\$|\$|g; s|/var/lib/prometheus/node-exporter|$MF_TMP/ne|; s|/usr/bin/mcpfence|$MF_BUILD/mcpfence --socket $MF_SOCK|")
+sh -c "$cmd"
+ok $? "the metrics service's command runs"
+is "$(ls "$MF_TMP/ne")" mcpfence.prom "and leaves mcpfence.prom, no temporary file"
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$MF_TMP/ne/mcpfence.prom" >/dev/null 2>&1
+	ok $? "which promtool accepts"
+else
+	ok 0 "# SKIP promtool not installed"
+fi
+
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$MF_BUILD/mcpfence" --socket "$MF_SOCK" metrics 2>&1)
 is "$?:$out" "1:mcpfence: metrics: permission denied: only administrators may do this" \
 	"another user is refused"
