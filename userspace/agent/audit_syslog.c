@@ -146,8 +146,11 @@ static void record_fields(struct dgram *d, const json_t *rec)
 		size_t i = 0;
 		int n = snprintf(name, sizeof(name), "MCPFENCE_");
 
-		for (; key[i] && n < (int)sizeof(name) - 1; i++)
-			name[n++] = isalnum((unsigned char)key[i]) ? toupper((unsigned char)key[i]) : '_';
+		for (; key[i] && n < (int)sizeof(name) - 1; i++) {
+			unsigned char k = key[i];
+
+			name[n++] = isalnum(k) ? toupper(k) : '_';
+		}
 		name[n] = '\0';
 		if (json_is_string(val)) {
 			v = json_string_value(val);
@@ -156,7 +159,8 @@ static void record_fields(struct dgram *d, const json_t *rec)
 			n = snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(val));
 			field(d, name, num, n);
 		} else if (json_is_boolean(val)) {
-			field(d, name, json_is_true(val) ? "true" : "false", json_is_true(val) ? 4 : 5);
+			v = json_is_true(val) ? "true" : "false";
+			field(d, name, v, strlen(v));
 		}
 	}
 }

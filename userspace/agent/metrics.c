@@ -36,7 +36,7 @@ static const struct kernel_metric {
 	const char *help;
 } kernel_metrics[MF_CNT_MAX] = {
 	[MF_CNT_ALLOWED] = { "mcpfence_decisions_total", "verdict=\"allow\"",
-			     "Connections and datagrams of governed processes judged, by verdict." },
+			     "Connections and datagrams of governed processes, by verdict." },
 	[MF_CNT_DENIED] = { "mcpfence_decisions_total", "verdict=\"deny\"", NULL },
 	[MF_CNT_WOULD_DENY] = { "mcpfence_decisions_total", "verdict=\"would-deny\"", NULL },
 	[MF_CNT_UNIX_ALLOWED] = { "mcpfence_unix_decisions_total", "verdict=\"allow\"",
@@ -52,9 +52,9 @@ static const struct kernel_metric {
 	[MF_CNT_TAG_FAILED] = { "mcpfence_tag_failures_total", "",
 				"Tags that could not be stored (the process was killed)." },
 	[MF_CNT_SOCKET_REFUSED] = { "mcpfence_sockets_refused_total", "",
-				    "Sockets of families or types the hooks cannot judge, refused." },
+				    "Sockets of families or types the hooks cannot judge." },
 	[MF_CNT_KILLED] = { "mcpfence_processes_killed_total", "",
-			    "Governed processes killed (untaggable, unjudgeable socket, io_uring)." },
+			    "Governed processes killed (no tag, socket, io_uring)." },
 	[MF_CNT_SOCKOPT_REFUSED] = { "mcpfence_sockopts_refused_total", "",
 				     "Socket options that reroute packets, refused." },
 	[MF_CNT_SOURCE_ROUTE_DROPPED] = { "mcpfence_source_routed_dropped_total", "",
