@@ -953,6 +953,73 @@ usage:
 	return 2;
 }
 
+/* audit without --since/--until/--file: the agent's history, then with
+ * --follow its live stream. */
+static int audit_from_agent(const char *identity, const char *verdict, bool follow, bool json)
+{
+	char err[256], *line;
+	struct session s;
+	json_t *req, *reply, *rec;
+	size_t len;
+	int r;
+
+	req = json_pack("{s:s, s:b}", "op", "audit", "follow", follow);
+	if (identity)
+		json_object_set_new(req, "identity", json_string(identity));
+	if (verdict)
+		json_object_set_new(req, "verdict", json_string(verdict));
+	if (session_open(&s)) {
+		json_decref(req);
+		return 1;
+	}
+	reply = session_call(&s, req);
+	if (!reply) {
+		session_close(&s);
+		return 1;
+	}
+	json_decref(reply);
+	/* Records are written in large blocks; next_line flushes before it waits. */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
+	while ((r = next_line(&s, &line, &len)) > 0) {
+		/* Records pass through as the agent wrote them; only control
+		 * messages ({"ok"..., {"dropped"..., {"end"...) are parsed. */
+		if (json && !is_control_line(line)) {
+			fwrite(line, 1, len, stdout);
+			putchar('\n');
+			continue;
+		}
+		rec = mf_json_parse_object(line, len, err, sizeof(err));
+		if (!rec) {
+			r = -EPROTO;
+			break;
+		}
+		if (json_is_true(json_object_get(rec, "end"))) {
+			json_decref(rec);
+			break;
+		}
+		if (json_object_get(rec, "dropped")) {
+			fprintf(stderr, "mcpfence: %lld audit records were dropped for this reader\n",
+				(long long)json_integer_value(json_object_get(rec, "dropped")));
+		} else if (json) {
+			print_json(rec);
+		} else {
+			render_record(rec);
+		}
+		json_decref(rec);
+	}
+	fflush(stdout);
+	session_close(&s);
+	if (r < 0) {
+		fprintf(stderr, "mcpfence: audit stream broken: %s\n", strerror(-r));
+		return 1;
+	}
+	if (r == 0 && follow) {
+		fprintf(stderr, "mcpfence: the agent closed the audit stream\n");
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_audit(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -967,11 +1034,7 @@ static int cmd_audit(int argc, char **argv)
 	};
 	const char *identity = NULL, *verdict = NULL, *since = NULL, *until = NULL, *file = NULL;
 	bool follow = false, json = false;
-	char err[256], *line;
-	struct session s;
-	json_t *req, *reply, *rec;
-	size_t len;
-	int opt, r;
+	int opt;
 
 	optind = 1;
 	set_color("auto");
@@ -1029,61 +1092,7 @@ static int cmd_audit(int argc, char **argv)
 		}
 		return audit_from_file(file, since, until, identity, verdict, json);
 	}
-	req = json_pack("{s:s, s:b}", "op", "audit", "follow", follow);
-	if (identity)
-		json_object_set_new(req, "identity", json_string(identity));
-	if (verdict)
-		json_object_set_new(req, "verdict", json_string(verdict));
-	if (session_open(&s)) {
-		json_decref(req);
-		return 1;
-	}
-	reply = session_call(&s, req);
-	if (!reply) {
-		session_close(&s);
-		return 1;
-	}
-	json_decref(reply);
-	/* Records are written in large blocks; next_line flushes before it waits. */
-	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
-	while ((r = next_line(&s, &line, &len)) > 0) {
-		/* Records pass through as the agent wrote them; only control
-		 * messages ({"ok"..., {"dropped"..., {"end"...) are parsed. */
-		if (json && !is_control_line(line)) {
-			fwrite(line, 1, len, stdout);
-			putchar('\n');
-			continue;
-		}
-		rec = mf_json_parse_object(line, len, err, sizeof(err));
-		if (!rec) {
-			r = -EPROTO;
-			break;
-		}
-		if (json_is_true(json_object_get(rec, "end"))) {
-			json_decref(rec);
-			break;
-		}
-		if (json_object_get(rec, "dropped")) {
-			fprintf(stderr, "mcpfence: %lld audit records were dropped for this reader\n",
-				(long long)json_integer_value(json_object_get(rec, "dropped")));
-		} else if (json) {
-			print_json(rec);
-		} else {
-			render_record(rec);
-		}
-		json_decref(rec);
-	}
-	fflush(stdout);
-	session_close(&s);
-	if (r < 0) {
-		fprintf(stderr, "mcpfence: audit stream broken: %s\n", strerror(-r));
-		return 1;
-	}
-	if (r == 0 && follow) {
-		fprintf(stderr, "mcpfence: the agent closed the audit stream\n");
-		return 1;
-	}
-	return 0;
+	return audit_from_agent(identity, verdict, follow, json);
 }
 
 /* ---- ticket ---- */
