@@ -76,10 +76,11 @@ static uint32_t series_hash(uint32_t identity, uint32_t server, uint8_t verdict)
 void metrics_count(struct agent *a, uint32_t identity, uint32_t server, uint8_t verdict)
 {
 	struct metric_series *s;
-	uint32_t i = series_hash(identity, server, verdict);
+	uint32_t i;
 
-	if (verdict > MF_WOULD_DENY)
+	if (verdict > MF_WOULD_DENY) /* not a verdict the kernel writes: counted as deny */
 		verdict = MF_DENY;
+	i = series_hash(identity, server, verdict);
 	for (;; i = (i + 1) % MF_METRIC_SLOTS) {
 		s = &a->series[i];
 		if (s->used && s->identity_id == identity && s->server_id == server &&
