@@ -45,7 +45,7 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/%,$(HELPER_SRCS))
 .DELETE_ON_ERROR:
 # Keep generated intermediates (BPF object, embedded policy): nothing is rebuilt twice.
 .SECONDARY:
-.PHONY: all deps test unit e2e demo bench clean format install uninstall FORCE
+.PHONY: all deps test unit e2e demo bench clean format install uninstall deb FORCE
 
 all: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence $(UNIT_BINS) $(HELPER_BINS) $(OUTPUT)/bench/mfbench
 
@@ -91,7 +91,9 @@ $(OUTPUT)/mf_version.h: FORCE | $(OUTPUT)
 		> $@.tmp
 	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
-$(OUTPUT)/userspace/lib/version.o: $(OUTPUT)/mf_version.h
+# Order-only: it exists before anything is compiled; -MMD then tracks who
+# includes it, so a new commit rebuilds only those.
+$(LIB_OBJS) $(AGENT_OBJS) $(CLI_OBJS): | $(OUTPUT)/mf_version.h
 
 $(OUTPUT)/libmcpfence.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -189,6 +191,18 @@ uninstall:
 		$(DESTDIR)$(UNITDIR)/mcpfence-metrics.service $(DESTDIR)$(UNITDIR)/mcpfence-metrics.timer \
 		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/mcpfence
 	$(Q)rm -rf $(DESTDIR)$(DATADIR)
+
+# `make deb`: the Debian package, built by dpkg-buildpackage from a copy of
+# the tracked files in $(OUTPUT)/deb (its parent directory gets the .deb).
+DEB_DIR := $(OUTPUT)/deb
+deb:
+	$(call msg,DEB,$(DEB_DIR))
+	$(Q)rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/mcpfence-$(MF_VERSION)
+	$(Q)git ls-files -z | xargs -0 cp -a --parents -t $(DEB_DIR)/mcpfence-$(MF_VERSION)
+	$(Q)cd $(DEB_DIR)/mcpfence-$(MF_VERSION) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		COMMIT=$(COMMIT) dpkg-buildpackage -b -us -uc > ../build.log 2>&1 || \
+		{ tail -30 ../build.log; exit 1; }
+	$(Q)ls $(DEB_DIR)/*.deb
 
 clean:
 	$(call msg,CLEAN)
