@@ -8,6 +8,10 @@ packages=(
 	make gcc clang llvm libbpf-dev bpftool libelf-dev libjansson-dev zlib1g-dev pkg-config
 	# tests and demo
 	iproute2 perl redis-server redis-tools jq socat procps util-linux
+	# tests of the operator's side (98-ops-*): terminal, sandbox, man pages, unit
+	tmux strace groff-base man-db systemd
+	# make deb
+	dpkg-dev debhelper
 	# benchmarks (make bench)
 	nftables
 )
