@@ -211,7 +211,8 @@ clean:
 format:
 	$(Q)clang-format -i bpf/*.c bpf/*.h userspace/*/*.c userspace/*/*.h tests/*/*.c
 
--include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
+# Dependency files of this build, not those of the package build in $(OUTPUT)/deb.
+-include $(shell find $(OUTPUT) -path $(OUTPUT)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # ---- benchmarks (bench/): `make bench` builds build/bench/mfbench, then runs bench/run ----
 BENCH_SRCS := $(wildcard bench/*.c)
