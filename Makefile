@@ -45,7 +45,7 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/%,$(HELPER_SRCS))
 .DELETE_ON_ERROR:
 # Keep generated intermediates (BPF object, embedded policy): nothing is rebuilt twice.
 .SECONDARY:
-.PHONY: all deps test unit e2e demo bench clean format fuzz fuzz-build
+.PHONY: all deps test unit e2e demo bench clean format fuzz fuzz-build install uninstall deb FORCE
 
 all: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence $(UNIT_BINS) $(HELPER_BINS) $(OUTPUT)/bench/mfbench
 
@@ -81,6 +81,19 @@ $(OUTPUT)/%.o: %.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# The version: VERSION, and the commit from git (COMMIT=... where there is no .git).
+MF_VERSION := $(shell cat VERSION)
+COMMIT ?= $(shell git describe --always --dirty --abbrev=12 --exclude '*' 2>/dev/null || echo unknown)
+
+$(OUTPUT)/mf_version.h: FORCE | $(OUTPUT)
+	$(Q)printf '#define MF_VERSION "%s"\n#define MF_COMMIT "%s"\n' '$(MF_VERSION)' '$(COMMIT)' \
+		> $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+# Order-only: it exists before anything is compiled; -MMD then tracks who
+# includes it, so a new commit rebuilds only those.
+$(LIB_OBJS) $(AGENT_OBJS) $(CLI_OBJS): | $(OUTPUT)/mf_version.h
 
 $(OUTPUT)/libmcpfence.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -132,6 +145,68 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bench/run
 
+# ---- install: PREFIX and DESTDIR as usual; the policy in SYSCONFDIR is never replaced ----
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share/mcpfence
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSCONFDIR ?= /etc
+INSTALL ?= install
+MAN8 := docs/man/mcpfence.8 docs/man/mcpfenced.8
+MAN5 := docs/man/mcpfence-policy.5
+
+install: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR) \
+		$(DESTDIR)$(DATADIR)/examples
+	$(Q)$(INSTALL) -m 0755 $(OUTPUT)/mcpfenced $(DESTDIR)$(SBINDIR)/mcpfenced
+	$(Q)$(INSTALL) -m 0755 $(OUTPUT)/mcpfence $(DESTDIR)$(BINDIR)/mcpfence
+	$(Q)$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	$(Q)$(INSTALL) -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	$(Q)sed 's|/usr/sbin/mcpfenced|$(SBINDIR)/mcpfenced|; s|/etc/mcpfence/|$(SYSCONFDIR)/mcpfence/|g' \
+		packaging/mcpfenced.service > $(DESTDIR)$(UNITDIR)/mcpfenced.service
+	$(Q)sed 's|/usr/bin/mcpfence|$(BINDIR)/mcpfence|' packaging/mcpfence-metrics.service \
+		> $(DESTDIR)$(UNITDIR)/mcpfence-metrics.service
+	$(Q)$(INSTALL) -m 0644 packaging/mcpfence-metrics.timer $(DESTDIR)$(UNITDIR)/
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/mcpfenced.service $(DESTDIR)$(UNITDIR)/mcpfence-metrics.service
+	$(Q)$(INSTALL) -m 0644 packaging/mcpfence.bash-completion $(DESTDIR)$(COMPLETIONDIR)/mcpfence
+	$(Q)$(INSTALL) -m 0644 policy/schema.json policy/default.json $(DESTDIR)$(DATADIR)/
+	$(Q)$(INSTALL) -m 0644 policy/examples/*.json $(DESTDIR)$(DATADIR)/examples/
+	$(Q)$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/mcpfence $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	$(Q)$(INSTALL) -m 0644 packaging/mcpfence.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/mcpfence
+	$(Q)if [ -e $(DESTDIR)$(SYSCONFDIR)/mcpfence/policy.json ]; then \
+		echo "  KEEP     $(DESTDIR)$(SYSCONFDIR)/mcpfence/policy.json"; \
+	else \
+		$(INSTALL) -m 0600 policy/default.json $(DESTDIR)$(SYSCONFDIR)/mcpfence/policy.json; \
+	fi
+
+# The policy in SYSCONFDIR is the operator's: uninstall leaves it.
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/mcpfenced $(DESTDIR)$(BINDIR)/mcpfence \
+		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
+		$(DESTDIR)$(UNITDIR)/mcpfenced.service $(DESTDIR)$(COMPLETIONDIR)/mcpfence \
+		$(DESTDIR)$(UNITDIR)/mcpfence-metrics.service $(DESTDIR)$(UNITDIR)/mcpfence-metrics.timer \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/mcpfence
+	$(Q)rm -rf $(DESTDIR)$(DATADIR)
+
+# `make deb`: the Debian package, built by dpkg-buildpackage from a copy of
+# the tracked files in $(OUTPUT)/deb (its parent directory gets the .deb).
+DEB_DIR := $(OUTPUT)/deb
+deb:
+	$(call msg,DEB,$(DEB_DIR))
+	$(Q)rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/mcpfence-$(MF_VERSION)
+	$(Q)git ls-files -z | xargs -0 cp -a --parents -t $(DEB_DIR)/mcpfence-$(MF_VERSION)
+	$(Q)cd $(DEB_DIR)/mcpfence-$(MF_VERSION) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		COMMIT=$(COMMIT) dpkg-buildpackage -b -us -uc > ../build.log 2>&1 || \
+		{ tail -30 ../build.log; exit 1; }
+	$(Q)ls $(DEB_DIR)/*.deb
+
 clean:
 	$(call msg,CLEAN)
 	$(Q)rm -rf $(OUTPUT)
@@ -139,7 +214,8 @@ clean:
 format:
 	$(Q)clang-format -i bpf/*.c bpf/*.h userspace/*/*.c userspace/*/*.h tests/*/*.c
 
--include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
+# Dependency files of this build, not those of the package build in $(OUTPUT)/deb.
+-include $(shell find $(OUTPUT) -path $(OUTPUT)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # ---- benchmarks (bench/): `make bench` builds build/bench/mfbench, then runs bench/run ----
 BENCH_SRCS := $(wildcard bench/*.c)

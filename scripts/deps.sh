@@ -10,6 +10,10 @@ packages=(
 	libclang-rt-14-dev
 	# tests and demo
 	iproute2 perl redis-server redis-tools jq socat procps util-linux
+	# tests of the operator's side (98-ops-*): terminal, sandbox, man pages, unit
+	tmux strace groff-base man-db systemd
+	# make deb
+	dpkg-dev debhelper
 	# benchmarks (make bench)
 	nftables
 )

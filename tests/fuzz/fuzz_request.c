@@ -193,6 +193,27 @@ json_t *audit_log_status(struct agent *a)
 	return json_object();
 }
 
+json_t *audit_syslog_status(struct agent *a)
+{
+	return json_object();
+}
+
+char *metrics_text(struct agent *a, size_t *len)
+{
+	*len = 0;
+	return strdup("");
+}
+
+void policy_load_report(struct agent *a, const char *trigger, const char *source, int ret,
+			const char *err, const uid_t *uid)
+{
+}
+
+json_t *policy_last_load(const struct agent *a)
+{
+	return json_null();
+}
+
 json_t *host_warnings(struct agent *a)
 {
 	return json_array();

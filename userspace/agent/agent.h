@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/types.h>
 #include <jansson.h>
 
@@ -25,6 +26,7 @@ struct agent_options {
 	const char *socket_path;
 	const char *pin_dir;
 	const char *audit_log;
+	bool audit_syslog; /* also to the journal, or syslog */
 	const char *state_dir;
 	const char *cgroup_path; /* NULL: the cgroup v2 root */
 	unsigned int tag_capacity; /* 0: pid_max */
@@ -40,6 +42,28 @@ struct loaded_policy {
 	char *source; /* file name given at load */
 	char *text;
 	uint32_t generation;
+};
+
+/* The last policy load attempt, for `status` (policy_apply.c). */
+struct last_load {
+	char ts[64];
+	const char *trigger; /* "start", "sighup", "control" */
+	char source[256];
+	char error[MF_ERR_MAX];
+	bool ok;
+	uint64_t attempts, failures;
+	int64_t ok_at_ns;    /* CLOCK_REALTIME of the last successful load */
+	int64_t duration_ns; /* of the last successful load (policy_load_text) */
+};
+
+/* metrics.c: decisions by (identity, server, verdict), bounded */
+#define MF_METRIC_SERIES_MAX 1024
+#define MF_METRIC_SLOTS (2 * MF_METRIC_SERIES_MAX) /* open addressing, half full at most */
+struct metric_series {
+	bool used;
+	uint8_t verdict;
+	uint32_t identity_id, server_id;
+	uint64_t n;
 };
 
 struct client;
@@ -68,12 +92,23 @@ struct audit_log {
 	char *buf; /* NULL: no log */
 	size_t len;
 	size_t pending; /* records in buf */
-	uint64_t logged, lost, errors;
+	uint64_t logged, lost, errors, reopened;
 	bool failing, reported_failing;
 	int64_t failing_since_ms; /* CLOCK_REALTIME */
 	int64_t last_try_ms;      /* CLOCK_MONOTONIC */
 	int last_errno;
 	uint64_t lost_at_failure; /* lost when the failure began */
+};
+
+/* --audit-syslog (audit_syslog.c) */
+struct audit_syslog {
+	int fd; /* -1: off */
+	bool journal;
+	const char *path;
+	struct sockaddr_un addr;
+	char *buf;
+	uint64_t sent, lost;
+	int last_errno;
 };
 
 /* One audit record as delivered: its JSON line, and what filters look at. */
@@ -108,6 +143,7 @@ struct agent {
 
 	/* policy: current and the one before (late audit records name its rules) */
 	struct loaded_policy current, previous;
+	struct last_load last_load;
 	uint32_t active_slot;
 	/* rulesets in the kernel's rules map (rulesets.c) */
 	struct kernel_ruleset *rulesets;
@@ -128,11 +164,33 @@ struct agent {
 	const struct audit_sink *sink;
 	void *sink_ctx;
 	struct audit_log log;
+	struct audit_syslog syslog;
 	/* recent audit records, a ring of MF_HISTORY_MAX */
 	struct audit_record history[MF_HISTORY_MAX];
 	size_t history_next;
 	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
+
+	struct metric_series series[MF_METRIC_SLOTS];
+	size_t nseries;
+	uint64_t series_other[MF_WOULD_DENY + 1]; /* past MF_METRIC_SERIES_MAX, by verdict */
 };
+
+/* caps.c: the capabilities the agent needs, named when missing */
+int caps_check(void);
+
+/* audit_syslog.c: records to the journal (structured fields) or syslog */
+int audit_syslog_open(struct agent *a);
+void audit_syslog_close(struct agent *a);
+void audit_syslog_record(struct agent *a, const struct audit_record *rec);
+json_t *audit_syslog_status(struct agent *a);
+
+/* metrics.c: Prometheus text exposition for `mcpfence metrics` */
+void metrics_count(struct agent *a, uint32_t identity, uint32_t server, uint8_t verdict);
+char *metrics_text(struct agent *a, size_t *len);
+
+/* notify.c: sd_notify(3) protocol over $NOTIFY_SOCKET (no-op without it) */
+void notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void notify_reloading(void);
 
 /* bpf.c: load, attach and pin; or reuse what is pinned. */
 int bpf_claim_pin_dir(struct agent *a);
@@ -169,6 +227,10 @@ void rulesets_free(struct agent *a);
 int policy_load_text(struct agent *a, const char *text, size_t len, const char *source,
 		     char *err, size_t errlen, json_t *warnings);
 int policy_restore(struct agent *a);
+/* Say how a load went: an audit record and last_load (uid: who asked, or NULL). */
+void policy_load_report(struct agent *a, const char *trigger, const char *source, int ret,
+			const char *err, const uid_t *uid);
+json_t *policy_last_load(const struct agent *a); /* for status: null before any load */
 void policy_free_all(struct agent *a);
 
 /*
@@ -186,6 +248,8 @@ struct audit_sink {
 void audit_set_sink(struct agent *a, const struct audit_sink *sink, void *ctx);
 int audit_setup(struct agent *a);
 void audit_teardown(struct agent *a);
+/* SIGHUP, SIGUSR1: reopen the log by its name (after logrotate moved it). */
+int audit_reopen(struct agent *a);
 int audit_poll(struct agent *a);
 /* Deliver an agent-originated record (tag requests, policy loads); takes it. */
 void audit_emit(struct agent *a, json_t *record);

@@ -470,9 +470,10 @@ json_t *audit_log_status(struct agent *a)
 
 	if (!l->buf)
 		return json_pack("{s:s}", "state", "none");
-	st = json_pack("{s:s, s:I, s:I, s:I, s:I}", "state", l->failing ? "failing" : "ok",
+	st = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "state", l->failing ? "failing" : "ok",
 		       "logged", (json_int_t)l->logged, "waiting", (json_int_t)l->pending, "lost",
-		       (json_int_t)l->lost, "errors", (json_int_t)l->errors);
+		       (json_int_t)l->lost, "errors", (json_int_t)l->errors, "reopened",
+		       (json_int_t)l->reopened);
 	if (st && l->failing) {
 		format_ts(l->failing_since_ms * 1000000, since, sizeof(since));
 		json_object_set_new(st, "since", json_string(since));
@@ -488,6 +489,7 @@ static void deliver(struct agent *a, struct audit_record *rec)
 	struct audit_record *slot = &a->history[a->history_next];
 
 	log_append(a, rec);
+	audit_syslog_record(a, rec);
 	if (a->sink)
 		a->sink->record(a->sink_ctx, rec);
 	free(slot->line);
@@ -523,6 +525,20 @@ void audit_emit(struct agent *a, json_t *record)
 	deliver(a, &rec);
 }
 
+/* Judged decisions, counted by (identity, server, verdict) for metrics. */
+static void metrics_event(struct agent *a, const struct mf_event *e)
+{
+	switch (e->type) {
+	case MF_EV_CONNECT:
+	case MF_EV_SENDMSG:
+	case MF_EV_UNIX_CONNECT:
+	case MF_EV_UNIX_SENDMSG:
+	case MF_EV_BIND:
+		metrics_count(a, e->identity_id, e->server_id, e->verdict);
+		break;
+	}
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct agent *a = ctx;
@@ -530,6 +546,7 @@ static int on_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(struct mf_event))
 		return 0;
+	metrics_event(a, data);
 	if (!event_line(a, data, size, &rec)) {
 		a->log.lost++;
 		return 0;
@@ -538,19 +555,62 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static int log_open(struct agent *a)
+{
+	int fd = open(a->opt.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		fd = -errno;
+		fprintf(stderr, "mcpfenced: cannot open audit log %s: %s\n", a->opt.audit_log,
+			strerror(errno));
+	}
+	return fd;
+}
+
+/*
+ * After logrotate renamed the log: what waits goes to the old file first,
+ * then the name is opened anew. Until then records went on reaching the
+ * renamed file, so none is lost. If the new file cannot be opened, the old
+ * one is kept, and the failure said in the stream.
+ */
+int audit_reopen(struct agent *a)
+{
+	int fd;
+
+	if (!a->log.buf)
+		return 0;
+	/* Decisions made before the signal belong in the old file. */
+	ring_buffer__consume(a->ringbuf);
+	log_flush(a, true);
+	fd = log_open(a);
+	if (fd < 0) {
+		audit_emit(a, json_pack("{s:s, s:s, s:s, s:s}", "event", "audit-log-reopen",
+					"verdict", "deny", "log", a->opt.audit_log, "error",
+					strerror(-fd)));
+		return fd;
+	}
+	close(a->log.fd);
+	a->log.fd = fd;
+	a->log.reopened++;
+	/* The first record of the new file says where it comes from. */
+	audit_emit(a, json_pack("{s:s, s:s, s:s, s:I}", "event", "audit-log-reopen", "verdict",
+				"allow", "log", a->opt.audit_log, "logged_before",
+				(json_int_t)a->log.logged));
+	return 0;
+}
+
 int audit_setup(struct agent *a)
 {
-	a->boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
-	if (a->opt.audit_log) {
-		int err;
+	int err;
 
-		a->log.fd = open(a->opt.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-		if (a->log.fd < 0) {
-			err = -errno;
-			fprintf(stderr, "mcpfenced: cannot open audit log %s: %s\n",
-				a->opt.audit_log, strerror(errno));
-			return err;
-		}
+	a->boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+	err = audit_syslog_open(a);
+	if (err)
+		return err;
+	if (a->opt.audit_log) {
+		a->log.fd = log_open(a);
+		if (a->log.fd < 0)
+			return a->log.fd;
 		a->log.buf = malloc(MF_LOG_BUFFER);
 		if (!a->log.buf) {
 			close(a->log.fd);
@@ -595,6 +655,7 @@ void audit_teardown(struct agent *a)
 	}
 	free(a->log.buf);
 	a->log.buf = NULL;
+	audit_syslog_close(a);
 	for (size_t i = 0; i < MF_HISTORY_MAX; i++) {
 		free(a->history[i].line);
 		a->history[i].line = NULL;

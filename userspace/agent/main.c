@@ -21,6 +21,7 @@
 #include "control.h"
 #include "file.h"
 #include "pins.h"
+#include "version.h"
 
 extern const char mf_default_policy[];
 
@@ -41,6 +42,8 @@ static const char usage[] =
 	"  --state-dir DIR    root-only (0700) directory for state kept across restarts\n"
 	"                     (default: $MCPFENCE_STATE_DIR, else " MF_DEFAULT_STATE_DIR ")\n"
 	"  --audit-log FILE   append every audit record to FILE as a JSON line\n"
+	"  --audit-syslog     also send every record to the journal, with MCPFENCE_*\n"
+	"                     fields, or to syslog (/dev/log) where there is no journal\n"
 	"  --cgroup DIR       attach at this cgroup v2 directory instead of the root\n"
 	"  --detach-on-exit   remove programs, pins and saved state when the agent exits\n"
 	"  --tag-capacity N   governed processes the kernel can track (default: pid_max,\n"
@@ -53,8 +56,11 @@ static const char usage[] =
 	"                     exit (refused while an agent runs on it)\n"
 	"  -v, --verbose      say more on stderr\n"
 	"  -h, --help         show this help\n"
+	"  --version          print the version, the commit and libbpf's version\n"
 	"\n"
-	"SIGHUP reloads the --policy file.\n";
+	"SIGHUP reloads the --policy file and reopens the audit log; SIGUSR1 reopens\n"
+	"the audit log only. Under systemd (Type=notify) readiness is sent on\n"
+	"$NOTIFY_SOCKET once the control socket listens and the policy is in force.\n";
 
 /* Check the policy file before anything touches the kernel. */
 static int check_policy_file(const char *path)
@@ -72,7 +78,8 @@ static int check_policy_file(const char *path)
 	return ret;
 }
 
-static int load_policy(struct agent *a, const char *text, size_t len, const char *source)
+static int load_policy(struct agent *a, const char *text, size_t len, const char *source,
+		       const char *trigger)
 {
 	json_t *warnings = json_array();
 	char err[MF_ERR_MAX];
@@ -85,16 +92,13 @@ static int load_policy(struct agent *a, const char *text, size_t len, const char
 		fprintf(stderr, "mcpfenced: %s\n", err);
 	json_array_foreach(warnings, i, w)
 		fprintf(stderr, "mcpfenced: warning: %s\n", json_string_value(w));
-	if (!ret)
-		audit_emit(a, json_pack("{s:s, s:s, s:s, s:I}", "event", "policy-load", "verdict",
-					"allow", "source", source, "generation",
-					(json_int_t)a->current.generation));
+	policy_load_report(a, trigger, source, ret, err, NULL);
 	json_decref(warnings);
 	return ret;
 }
 
 /* --policy at start and on SIGHUP: a FIFO or device is refused, not waited on. */
-static int load_policy_file(struct agent *a, const char *path)
+static int load_policy_file(struct agent *a, const char *path, const char *trigger)
 {
 	char err[MF_ERR_MAX];
 	size_t len;
@@ -104,9 +108,10 @@ static int load_policy_file(struct agent *a, const char *path)
 	ret = mf_read_regular(path, MF_POLICY_FILE_MAX, &text, &len, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "mcpfenced: %s\n", err);
+		policy_load_report(a, trigger, path, ret, err, NULL);
 		return ret;
 	}
-	ret = load_policy(a, text, len, path);
+	ret = load_policy(a, text, len, path, trigger);
 	free(text);
 	return ret;
 }
@@ -123,10 +128,10 @@ static int load_initial_policy(struct agent *a)
 	int ret;
 
 	if (a->opt.policy_path)
-		return load_policy_file(a, a->opt.policy_path);
+		return load_policy_file(a, a->opt.policy_path, "start");
 	if (a->current.generation && state_load_policy(a, &text, &len) == 0) {
 		state_policy_path(a, saved, sizeof(saved));
-		ret = load_policy(a, text, len, saved);
+		ret = load_policy(a, text, len, saved, "start");
 		free(text);
 		return ret;
 	}
@@ -141,10 +146,29 @@ static int load_initial_policy(struct agent *a)
 	ret = policy_load_text(a, mf_default_policy, strlen(mf_default_policy), "(default)", err,
 			       sizeof(err), warnings);
 	json_decref(warnings);
+	policy_load_report(a, "start", "(default)", ret, err, NULL);
 	if (ret)
 		fprintf(stderr, "mcpfenced: embedded default policy: %s\n", err);
 	return ret;
 }
+
+/*
+ * Every catchable signal, deliberately. Through the signalfd: SIGTERM and
+ * SIGINT stop, SIGHUP reloads the --policy file and reopens the audit log,
+ * SIGUSR1 only reopens the log (logrotate's postrotate). Ignored: what a
+ * terminal, a timer or a stray kill would otherwise end or stop the agent
+ * with (enforcement stays pinned, but tag requests would go unanswered),
+ * and SIGXFSZ, so that a log past RLIMIT_FSIZE fails a write (counted)
+ * instead of killing. Left at their default: the faults (SIGSEGV, SIGBUS,
+ * SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS: a core, as for any bug),
+ * SIGQUIT (a core on request), SIGCHLD, SIGCONT and SIGWINCH (ignored or
+ * harmless by default).
+ */
+static const int handled_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD };
+static const int ignored_signals[] = {
+	SIGPIPE, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT,
+	SIGXCPU, SIGXFSZ, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG,
+};
 
 static int setup_signals(struct agent *a)
 {
@@ -154,12 +178,15 @@ static int setup_signals(struct agent *a)
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &signal_watch };
 	sigset_t mask;
 
-	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof(ignored_signals) / sizeof(ignored_signals[0]); i++)
+		signal(ignored_signals[i], SIG_IGN);
+	/* Real-time signals end a process by default; glibc keeps the first
+	 * two for itself (SIGRTMIN is past them). */
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		signal(sig, SIG_IGN);
 	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGCHLD); /* isolated servers' exits (launch.c) */
+	for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++)
+		sigaddset(&mask, handled_signals[i]);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL))
 		return -errno;
 	a->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -168,21 +195,48 @@ static int setup_signals(struct agent *a)
 	return epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, a->signal_fd, &ev) ? -errno : 0;
 }
 
+static void notify_status(struct agent *a, const char *prefix)
+{
+	notify("%sSTATUS=%s: enforcing policy generation %u from %s%s%s", prefix,
+	       a->last_load.ok ? "ready" : "last load failed", a->current.generation,
+	       a->current.source ? a->current.source : "(none)", a->last_load.ok ? "" : ": ",
+	       a->last_load.ok ? "" : a->last_load.error);
+}
+
+/* SIGHUP: reload the --policy file (if any) and reopen the log, between
+ * RELOADING=1 and READY=1 for the service manager. */
+static void reload(struct agent *a)
+{
+	notify_reloading();
+	audit_reopen(a);
+	if (a->opt.policy_path)
+		load_policy_file(a, a->opt.policy_path, "sighup");
+	else
+		audit_emit(a, json_pack("{s:s, s:s, s:s}", "event", "reload", "verdict", "allow",
+					"policy", "kept: the agent was started without --policy"));
+	notify_status(a, "READY=1\n");
+}
+
 static void on_signal(struct agent *a)
 {
 	struct signalfd_siginfo si;
 
 	while (read(a->signal_fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGCHLD) {
+		switch (si.ssi_signo) {
+		case SIGCHLD: /* isolated servers' exits (launch.c) */
 			launch_reap(a);
-			continue;
+			break;
+		case SIGHUP:
+			reload(a);
+			break;
+		case SIGUSR1:
+			audit_reopen(a);
+			break;
+		default:
+			a->stop = true;
+			notify("STOPPING=1\nSTATUS=stopping on signal %u", si.ssi_signo);
+			break;
 		}
-		if (si.ssi_signo == SIGHUP) {
-			if (a->opt.policy_path)
-				load_policy_file(a, a->opt.policy_path);
-			continue;
-		}
-		a->stop = true;
 	}
 }
 
@@ -261,13 +315,15 @@ static int parse_uid_range(const char *arg, struct agent_options *o)
 static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall_only)
 {
 	enum { OPT_POLICY = 256, OPT_SOCKET, OPT_PIN_DIR, OPT_STATE_DIR, OPT_AUDIT_LOG, OPT_CGROUP,
-	       OPT_DETACH, OPT_UNINSTALL, OPT_TAG_CAPACITY, OPT_UID_RANGE, OPT_TENANTS_DIR };
+	       OPT_DETACH, OPT_UNINSTALL, OPT_TAG_CAPACITY, OPT_UID_RANGE, OPT_TENANTS_DIR,
+	       OPT_VERSION, OPT_AUDIT_SYSLOG };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
+		{ "audit-syslog", no_argument, NULL, OPT_AUDIT_SYSLOG },
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "detach-on-exit", no_argument, NULL, OPT_DETACH },
 		{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
@@ -276,6 +332,7 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 		{ "tenants-dir", required_argument, NULL, OPT_TENANTS_DIR },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{},
 	};
 	const char *env_state = getenv("MCPFENCE_STATE_DIR");
@@ -302,6 +359,9 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 			break;
 		case OPT_AUDIT_LOG:
 			a->opt.audit_log = optarg;
+			break;
+		case OPT_AUDIT_SYSLOG:
+			a->opt.audit_syslog = true;
 			break;
 		case OPT_CGROUP:
 			a->opt.cgroup_path = optarg;
@@ -339,6 +399,9 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 			break;
 		case 'h':
 			fputs(usage, stdout);
+			return 0;
+		case OPT_VERSION:
+			mf_print_version(stdout, "mcpfenced");
 			return 0;
 		default:
 			fputs(usage, stderr);
@@ -437,7 +500,7 @@ int main(int argc, char **argv)
 {
 	struct agent a = {
 		.cgroup_fd = -1, .epoll_fd = -1, .signal_fd = -1, .listen_fd = -1,
-		.pin_lock_fd = -1, .state_fd = -1,
+		.pin_lock_fd = -1, .state_fd = -1, .syslog.fd = -1,
 	};
 	bool uninstall_only = false, touched = false;
 	int err;
@@ -445,12 +508,10 @@ int main(int argc, char **argv)
 	err = parse_options(&a, argc, argv, &uninstall_only);
 	if (err >= 0)
 		return err;
-	if (geteuid() != 0) {
-		fprintf(stderr, "mcpfenced: must run as root\n");
-		return 1;
-	}
 	if (uninstall_only)
 		return uninstall(&a);
+	if (caps_check())
+		return 1;
 	if (a.opt.policy_path && check_policy_file(a.opt.policy_path))
 		return 1;
 
@@ -458,6 +519,8 @@ int main(int argc, char **argv)
 	if (!err) {
 		fprintf(stderr, "mcpfenced: enforcing (policy generation %u), control socket %s\n",
 			a.current.generation, a.opt.socket_path);
+		/* The socket listens and the policy is in force: launches may start. */
+		notify_status(&a, "READY=1\n");
 		err = run(&a);
 	}
 

@@ -485,14 +485,15 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 		pol = json_pack("{s:b}", "loaded", 0);
 	}
 	client_send_json(c,
-			 json_pack("{s:b, s:I, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:o, s:s*, "
-				   "s:o, s:o*}",
+			 json_pack("{s:b, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:s*, "
+				   "s:o, s:o, s:o*}",
 				   "ok", 1, "agent_pid", (json_int_t)getpid(), "pin_dir",
 				   a->opt.pin_dir, "socket", a->opt.socket_path, "programs",
-				   bpf_attached_programs(a), "policy", pol, "counters", cnt,
-				   "governed_processes", (json_int_t)governed, "subscribers",
-				   (json_int_t)subscribers, "clients", control_status(a),
-				   "audit_log", a->opt.audit_log, "log", audit_log_status(a),
+				   bpf_attached_programs(a), "policy", pol, "last_load",
+				   policy_last_load(a), "counters", cnt, "governed_processes",
+				   (json_int_t)governed, "subscribers", (json_int_t)subscribers,
+				   "clients", control_status(a), "audit_log", a->opt.audit_log,
+				   "log", audit_log_status(a), "syslog", audit_syslog_status(a),
 				   "warnings", host_warnings(a)),
 			 false);
 }
@@ -508,6 +509,7 @@ static void op_policy_load(struct agent *a, struct client *c, const struct peer 
 	char err[MF_ERR_MAX], *file_text = NULL;
 	const char *policy_text;
 	size_t len;
+	int ret;
 
 	if (json_is_string(text)) {
 		policy_text = json_string_value(text);
@@ -524,17 +526,14 @@ static void op_policy_load(struct agent *a, struct client *c, const struct peer 
 		client_reply_error(c, "policy_load needs a \"text\" string or an absolute \"path\"");
 		goto out;
 	}
-	if (policy_load_text(a, policy_text, len, source ? source : "policy", err, sizeof(err),
-			     warnings)) {
-		audit_emit(a, json_pack("{s:s, s:s, s:s, s:I}", "event", "policy-load", "verdict",
-					"deny", "error", err, "uid", (json_int_t)c->cred.uid));
+	ret = policy_load_text(a, policy_text, len, source ? source : "policy", err, sizeof(err),
+			       warnings);
+	policy_load_report(a, "control", ret ? (source ? source : "policy") : a->current.source,
+			   ret, err, &c->cred.uid);
+	if (ret) {
 		client_reply_error(c, "%s", err);
 		goto out;
 	}
-	audit_emit(a, json_pack("{s:s, s:s, s:s, s:I, s:I}", "event", "policy-load", "verdict",
-				"allow", "source", a->current.source, "generation",
-				(json_int_t)a->current.generation, "uid",
-				(json_int_t)c->cred.uid));
 	client_send_json(c,
 			 json_pack("{s:b, s:I, s:O}", "ok", 1, "generation",
 				   (json_int_t)a->current.generation, "warnings", warnings),
@@ -594,6 +593,23 @@ static void op_audit(struct agent *a, struct client *c, const struct peer *p, js
 	c->closing = true;
 }
 
+/* Prometheus text exposition, for `mcpfence metrics` (and a scraper's
+ * textfile or exec collector). */
+static void op_metrics(struct agent *a, struct client *c, const struct peer *p, json_t *req)
+{
+	size_t len;
+	char *text;
+
+	audit_poll(a); /* counters and counted records agree */
+	text = metrics_text(a, &len);
+	if (!text) {
+		client_reply_error(c, "metrics: out of memory");
+		return;
+	}
+	client_send_json(c, json_pack("{s:b, s:s%}", "ok", 1, "text", text, len), false);
+	free(text);
+}
+
 static void op_uninstall(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
 	a->uninstall_requested = true;
@@ -604,6 +620,7 @@ static void op_uninstall(struct agent *a, struct client *c, const struct peer *p
 /* Who may call an operation, by uid. */
 enum op_caller {
 	CALLER_ANYONE, /* every uid; the handler narrows what it shows */
+	CALLER_ADMIN,  /* root and the policy's admin_group */
 	CALLER_ROOT,   /* uid 0 only */
 };
 
@@ -643,6 +660,8 @@ static const struct op {
 	  "other processes' tags and command lines (arguments may hold secrets)" },
 	{ "audit", CALLER_ANYONE, GOVERNED_REFUSED, op_audit,
 	  "decisions and rule names: the policy, learnt by probing it" },
+	{ "metrics", CALLER_ADMIN, GOVERNED_REFUSED, op_metrics,
+	  "every counter: what the fence saw, learnt without probing" },
 	{ "policy_load", CALLER_ROOT, GOVERNED_REFUSED, op_policy_load,
 	  "changes the policy: a governed root server would grant itself anything" },
 	{ "policy_show", CALLER_ROOT, GOVERNED_REFUSED, op_policy_show,
@@ -719,6 +738,11 @@ void ops_handle(struct agent *a, struct client *c, json_t *req)
 	if (!p.governed && op->governed == GOVERNED_ONLY) {
 		client_reply_error(c, "%s: refused: only a governed server may ask, for itself",
 				   op->name);
+		return;
+	}
+	if (op->caller == CALLER_ADMIN && !peer_is_admin(a, c)) {
+		client_reply_error(c, "%s: permission denied: only administrators may do this",
+				   name);
 		return;
 	}
 	if (op->caller == CALLER_ROOT && !peer_is_root(c)) {

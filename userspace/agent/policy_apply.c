@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -265,8 +266,10 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	struct key_set args_keys = { .size = sizeof(struct mf_exec_args_key) };
 	uint32_t *ruleset_ids = NULL;
 	uint32_t slot = a->active_slot ^ 1, zero = 0;
+	struct timespec t0, t1;
 	int ret;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = mf_policy_parse(text, len, source, &policy, err, errlen);
 	if (ret)
 		return ret;
@@ -349,6 +352,10 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	/* Parsing and compiling a large policy leaves much freed heap behind. */
 	malloc_trim(0);
 out:
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (!ret)
+		a->last_load.duration_ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL +
+					   (t1.tv_nsec - t0.tv_nsec);
 	free(ruleset_ids);
 	free(exec_keys.keys);
 	free(args_keys.keys);
@@ -386,4 +393,55 @@ void policy_free_all(struct agent *a)
 	loaded_policy_free(&a->current);
 	loaded_policy_free(&a->previous);
 	rulesets_free(a);
+}
+
+/*
+ * Every load attempt, whoever asked (start, SIGHUP, `policy load`), is
+ * reported the same way: one policy-load record in the audit stream, and
+ * the last attempt in `status`. A failed load changes nothing else: the
+ * policy in force stays, and says so in the record.
+ */
+void policy_load_report(struct agent *a, const char *trigger, const char *source, int ret,
+			const char *err, const uid_t *uid)
+{
+	struct last_load *l = &a->last_load;
+	json_t *rec;
+
+	audit_now_ts(l->ts, sizeof(l->ts));
+	l->trigger = trigger;
+	snprintf(l->source, sizeof(l->source), "%s", source ? source : "");
+	snprintf(l->error, sizeof(l->error), "%s", ret ? err : "");
+	l->ok = !ret;
+	if (!ret) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		l->ok_at_ns = now.tv_sec * 1000000000LL + now.tv_nsec;
+	}
+	l->attempts++;
+	if (ret)
+		l->failures++;
+	rec = json_pack("{s:s, s:s, s:s, s:s, s:I}", "event", "policy-load", "verdict",
+			ret ? "deny" : "allow", "trigger", trigger, "source", l->source,
+			"generation", (json_int_t)a->current.generation);
+	if (rec && ret)
+		json_object_set_new(rec, "error", json_string(err));
+	if (rec && uid)
+		json_object_set_new(rec, "uid", json_integer((json_int_t)*uid));
+	audit_emit(a, rec);
+}
+
+json_t *policy_last_load(const struct agent *a)
+{
+	const struct last_load *l = &a->last_load;
+	json_t *o;
+
+	if (!l->attempts)
+		return json_null();
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "ts", l->ts, "trigger", l->trigger,
+		      "source", l->source, "result", l->ok ? "ok" : "failed", "attempts",
+		      (json_int_t)l->attempts, "failures", (json_int_t)l->failures);
+	if (o && !l->ok)
+		json_object_set_new(o, "error", json_string(l->error));
+	return o ? o : json_null();
 }

@@ -13,13 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "audit_file.h"
 #include "harden.h"
 #include "pins.h"
 #include "file.h"
 #include "policy.h"
 #include "proto.h"
+#include "version.h"
 
 static const char *socket_opt;
 
@@ -38,6 +41,7 @@ static const char usage[] =
 	"  audit [--follow] [--json] [--identity ID] [--verdict allow|deny|would-deny]\n"
 	"                         show audit records (recent ones, then new ones with --follow)\n"
 	"  status [--json]        agent, programs, policy and counters\n"
+	"  metrics                the agent's metrics, as Prometheus text (admins)\n"
 	"  whoami [--json]        the identity and server of this process, if governed\n"
 	"  credential NAME        an isolated server's own credential (inside it)\n"
 	"  ticket --identity ID --server NAME [--ttl S]\n"
@@ -48,7 +52,8 @@ static const char usage[] =
 	"Options:\n"
 	"  --socket PATH          agent control socket (default: $MCPFENCE_SOCKET, else\n"
 	"                         " MF_DEFAULT_SOCKET ")\n"
-	"  -h, --help             show help; `mcpfence COMMAND --help` for a command\n";
+	"  -h, --help             show help; `mcpfence COMMAND --help` for a command\n"
+	"  --version              print the version, the commit and libbpf's version\n";
 
 /* ---- talking to the agent ---- */
 
@@ -831,6 +836,21 @@ static void print_clients_and_log(const json_t *reply)
 	       int_of(log, "waiting"), int_of(log, "lost"));
 }
 
+/* The last load attempt (start, SIGHUP or `policy load`), failed ones too. */
+static void print_last_load(const json_t *l)
+{
+	const char *result = json_string_value(json_object_get(l, "result"));
+
+	if (!result)
+		return;
+	printf("last load: %s %s by %s from %s", json_string_value(json_object_get(l, "ts")),
+	       result, json_string_value(json_object_get(l, "trigger")),
+	       json_string_value(json_object_get(l, "source")));
+	if (strcmp(result, "ok"))
+		printf(": %s", json_string_value(json_object_get(l, "error")));
+	printf("\n");
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	json_t *reply, *pol, *cnt, *progs, *v, *prog;
@@ -870,6 +890,7 @@ static int cmd_status(int argc, char **argv)
 		       (long long)json_integer_value(json_object_get(pol, "rules")));
 	else
 		printf("policy:    none loaded (governed processes are denied everything)\n");
+	print_last_load(json_object_get(reply, "last_load"));
 	printf("governed:  %lld processes, %lld audit subscribers\n",
 	       (long long)json_integer_value(json_object_get(reply, "governed_processes")),
 	       (long long)json_integer_value(json_object_get(reply, "subscribers")));
@@ -945,22 +966,77 @@ static int cmd_credential(int argc, char **argv)
 	return 0;
 }
 
+static const char metrics_help[] =
+	"usage: mcpfence metrics\n"
+	"\n"
+	"Print the agent's metrics in the Prometheus text exposition format: decisions\n"
+	"(by verdict, and by identity, server and verdict), audit drops, governed\n"
+	"processes, tags and tag failures, the policy's generation and last load, and\n"
+	"the control socket's refusals. Root and the policy's admin_group only.\n";
+
+static int cmd_metrics(int argc, char **argv)
+{
+	json_t *reply;
+
+	if (wants_help(argc, argv)) {
+		fputs(metrics_help, stdout);
+		return 0;
+	}
+	if (argc != 1) {
+		fputs(metrics_help, stderr);
+		return 2;
+	}
+	reply = call_once(json_pack("{s:s}", "op", "metrics"));
+	if (!reply)
+		return 1;
+	fputs(json_string_value(json_object_get(reply, "text")), stdout);
+	json_decref(reply);
+	return 0;
+}
+
 /* ---- audit ---- */
 
 static const char audit_help[] =
-	"usage: mcpfence audit [--follow] [--json] [--identity ID] [--verdict V]\n"
+	"usage: mcpfence audit [--follow] [--json] [--identity ID] [--verdict V] [--color WHEN]\n"
+	"       mcpfence audit [--since T] [--until T] [--file FILE] [--json] [--identity ID]\n"
+	"                      [--verdict V]\n"
 	"\n"
 	"Show the agent's recent audit records, one per line: time, verdict, identity,\n"
 	"server, pid/command, destination, rule. With --follow, keep printing new ones.\n"
 	"Root sees every record; other users only those of their own identity.\n"
+	"With --since, --until or --file, read the records back from the audit log\n"
+	"file instead (its whole history, as far as the caller may read the file).\n"
 	"\n"
 	"  --follow         keep the stream open\n"
 	"  --json           one JSON object per record\n"
 	"  --identity ID    only records of ID\n"
-	"  --verdict V      only allow, deny or would-deny (audit mode) records\n";
+	"  --verdict V      only allow, deny or would-deny (audit mode) records\n"
+	"  --since T        only records at or after T: a duration before now (90s, 15m,\n"
+	"                   2h, 7d), @EPOCH, or a UTC time YYYY-MM-DD[THH:MM[:SS]][Z]\n"
+	"  --until T        only records at or before T\n"
+	"  --file FILE      the log to read (default: the log the agent writes)\n"
+	"  --color WHEN     colour verdicts: never, always or auto (default: on a\n"
+	"                   terminal, unless NO_COLOR is set or TERM is dumb)\n";
+
+/* `audit` colours verdicts on a terminal (set_color). */
+static bool use_color;
+
+static const char *verdict_color(const char *verdict)
+{
+	if (!use_color)
+		return "";
+	if (!strcmp(verdict, "deny"))
+		return "\033[1;31m";
+	if (!strcmp(verdict, "would-deny"))
+		return "\033[33m";
+	if (!strcmp(verdict, "allow"))
+		return "\033[32m";
+	return "";
+}
 
 static void render_record(const json_t *r)
 {
+	const char *verdict;
 	const char *event = json_string_value(json_object_get(r, "event"));
 	const char *addr = json_string_value(json_object_get(r, "addr"));
 	const char *family = json_string_value(json_object_get(r, "family"));
@@ -1012,11 +1088,28 @@ static void render_record(const json_t *r)
 			 (long long)json_integer_value(json_object_get(r, "pid")), comm ? comm : "-");
 	else
 		snprintf(who, sizeof(who), "-");
-	printf("%-24s %-10s %-24s %-12s %-22s %-28s %s\n",
-	       json_string_value(json_object_get(r, "ts")) ?: "-",
-	       json_string_value(json_object_get(r, "verdict")) ?: "-",
-	       json_string_value(json_object_get(r, "identity")) ?: "-",
+	verdict = json_string_value(json_object_get(r, "verdict")) ?: "-";
+	printf("%-24s %s%-10s%s %-24s %-12s %-22s %-28s %s\n",
+	       json_string_value(json_object_get(r, "ts")) ?: "-", verdict_color(verdict), verdict,
+	       use_color ? "\033[0m" : "", json_string_value(json_object_get(r, "identity")) ?: "-",
 	       json_string_value(json_object_get(r, "server")) ?: "-", who, dest, rule ? rule : "");
+}
+
+/* --color=auto: a terminal, not TERM=dumb, and no NO_COLOR (no-color.org). */
+static int set_color(const char *when)
+{
+	const char *no_color = getenv("NO_COLOR"), *term = getenv("TERM");
+
+	if (!strcmp(when, "always"))
+		use_color = true;
+	else if (!strcmp(when, "never"))
+		use_color = false;
+	else if (!strcmp(when, "auto"))
+		use_color = isatty(STDOUT_FILENO) && !(no_color && *no_color) &&
+			    !(term && !strcmp(term, "dumb"));
+	else
+		return -1;
+	return 0;
 }
 
 static bool is_control_line(const char *line)
@@ -1044,49 +1137,74 @@ static int next_line(struct session *s, char **line, size_t *len)
 	}
 }
 
-static int cmd_audit(int argc, char **argv)
+static void show_file_record(const json_t *rec, const char *line, size_t len, void *ctx)
 {
-	static const struct option longopts[] = {
-		{ "follow", no_argument, NULL, 'f' },    { "json", no_argument, NULL, 'j' },
-		{ "identity", required_argument, NULL, 'i' },
-		{ "verdict", required_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },      {},
-	};
-	const char *identity = NULL, *verdict = NULL;
-	bool follow = false, json = false;
+	if (*(bool *)ctx) {
+		fwrite(line, 1, len, stdout);
+		putchar('\n');
+	} else {
+		render_record(rec);
+	}
+}
+
+/* The agent's --audit-log, from its status (administrators only). */
+static char *agent_audit_log(void)
+{
+	json_t *reply = call_once(json_pack("{s:s}", "op", "status"));
+	const char *path = json_string_value(json_object_get(reply, "audit_log"));
+	char *dup = path ? strdup(path) : NULL;
+
+	if (reply && !path)
+		fprintf(stderr, "mcpfence: the agent writes no audit log (or only administrators "
+				"may know where): pass --file\n");
+	json_decref(reply);
+	return dup;
+}
+
+/* audit --since/--until/--file: from the log file, not the agent's memory. */
+static int audit_from_file(const char *file, const char *since, const char *until,
+			   const char *identity, const char *verdict, bool json)
+{
+	struct audit_file_filter f = { .identity = identity, .verdict = verdict };
+	char from[32], to[32], err[256];
+	char *path = file ? strdup(file) : agent_audit_log();
+	time_t now = time(NULL);
+	size_t bad;
+	int r = 1;
+
+	if (!path)
+		return 1;
+	if (since && audit_parse_time(since, now, from, err, sizeof(err)))
+		goto usage;
+	if (until && audit_parse_time(until, now, to, err, sizeof(err)))
+		goto usage;
+	f.since = since ? from : NULL;
+	f.until = until ? to : NULL;
+	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
+	r = audit_file_read(path, &f, show_file_record, &json, &bad);
+	fflush(stdout);
+	if (r)
+		fprintf(stderr, "mcpfence: cannot read %s: %s\n", path, strerror(-r));
+	else if (bad)
+		fprintf(stderr, "mcpfence: %s: %zu lines are not records, skipped\n", path, bad);
+	free(path);
+	return r ? 1 : 0;
+usage:
+	fprintf(stderr, "mcpfence: %s\n", err);
+	free(path);
+	return 2;
+}
+
+/* audit without --since/--until/--file: the agent's history, then with
+ * --follow its live stream. */
+static int audit_from_agent(const char *identity, const char *verdict, bool follow, bool json)
+{
 	char err[256], *line;
 	struct session s;
 	json_t *req, *reply, *rec;
 	size_t len;
-	int opt, r;
+	int r;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "fjh", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'f':
-			follow = true;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'i':
-			identity = optarg;
-			break;
-		case 'v':
-			verdict = optarg;
-			break;
-		case 'h':
-			fputs(audit_help, stdout);
-			return 0;
-		default:
-			fputs(audit_help, stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "mcpfence: unexpected argument '%s'\n%s", argv[optind], audit_help);
-		return 2;
-	}
 	req = json_pack("{s:s, s:b}", "op", "audit", "follow", follow);
 	if (identity)
 		json_object_set_new(req, "identity", json_string(identity));
@@ -1142,6 +1260,81 @@ static int cmd_audit(int argc, char **argv)
 		return 1;
 	}
 	return 0;
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "follow", no_argument, NULL, 'f' },    { "json", no_argument, NULL, 'j' },
+		{ "identity", required_argument, NULL, 'i' },
+		{ "verdict", required_argument, NULL, 'v' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "file", required_argument, NULL, 'F' },
+		{ "color", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },      {},
+	};
+	const char *identity = NULL, *verdict = NULL, *since = NULL, *until = NULL, *file = NULL;
+	bool follow = false, json = false;
+	int opt;
+
+	optind = 1;
+	set_color("auto");
+	while ((opt = getopt_long(argc, argv, "fjh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			follow = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'i':
+			identity = optarg;
+			break;
+		case 'v':
+			verdict = optarg;
+			break;
+		case 'S':
+			since = optarg;
+			break;
+		case 'U':
+			until = optarg;
+			break;
+		case 'F':
+			file = optarg;
+			break;
+		case 'C':
+			if (set_color(optarg)) {
+				fprintf(stderr, "mcpfence: --color takes never, always or auto\n");
+				return 2;
+			}
+			break;
+		case 'h':
+			fputs(audit_help, stdout);
+			return 0;
+		default:
+			fputs(audit_help, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "mcpfence: unexpected argument '%s'\n%s", argv[optind], audit_help);
+		return 2;
+	}
+	if (since || until || file) {
+		if (follow) {
+			fprintf(stderr, "mcpfence: --follow reads the agent's stream, not a file: "
+					"it does not go with --since, --until or --file\n");
+			return 2;
+		}
+		if (verdict && strcmp(verdict, "allow") && strcmp(verdict, "deny") &&
+		    strcmp(verdict, "would-deny")) {
+			fprintf(stderr, "mcpfence: --verdict takes allow, deny or would-deny\n");
+			return 2;
+		}
+		return audit_from_file(file, since, until, identity, verdict, json);
+	}
+	return audit_from_agent(identity, verdict, follow, json);
 }
 
 /* ---- ticket ---- */
@@ -1259,6 +1452,7 @@ static const struct verb {
 	{ "run", cmd_run },       { "policy", cmd_policy }, { "ps", cmd_ps },
 	{ "audit", cmd_audit },   { "status", cmd_status }, { "whoami", cmd_whoami },
 	{ "ticket", cmd_ticket }, { "uninstall", cmd_uninstall }, { "credential", cmd_credential },
+	{ "metrics", cmd_metrics },
 };
 
 int main(int argc, char **argv)
@@ -1266,6 +1460,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
 	int opt;
@@ -1277,6 +1472,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			mf_print_version(stdout, "mcpfence");
 			return 0;
 		default:
 			fputs(usage, stderr);
