@@ -262,6 +262,10 @@ int BPF_PROG(mf_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	}
 	count(MF_CNT_TAG_INHERITED);
+	/* The agent detaches the syscall tracepoints once no such tag is left;
+	 * this count tells it that one appeared while it was looking. */
+	if (tag->flags & (MF_TAG_EXEC | MF_TAG_UNHARDENED))
+		count(MF_CNT_TAG_UNHARDENED);
 	return 0;
 }
 
@@ -607,6 +611,12 @@ int mf_sock_create(struct bpf_sock *ctx)
  * process that asks for one (AF_PACKET, AF_XDP, ...) could send around
  * them. A tracepoint cannot fail the call, so the process is killed; the
  * signal is taken before the call returns to user space.
+ *
+ * Any syscall tracepoint puts every task on the host on the slow syscall
+ * path (+30 ns a call). So the agent attaches this one and mf_uring_enter
+ * only while some governed process lacks the launcher's seccomp filter,
+ * which refuses the same families and io_uring: exec-tagged processes
+ * (MF_TAG_EXEC) and `run --no-harden` ones (MF_TAG_UNHARDENED).
  */
 SEC("tp/syscalls/sys_enter_socket")
 int mf_socket_family(struct trace_event_raw_sys_enter *ctx)
@@ -1280,8 +1290,9 @@ int BPF_PROG(mf_uring_create, int fd, void *ring, __u32 sq_entries, __u32 cq_ent
 
 /*
  * A ring set up before the process was governed (inherited, or passed over a
- * socket) is entered through io_uring_enter. Syscall tracepoints already run
- * for every task (mf_socket_family): this one adds nothing to other syscalls.
+ * socket) is entered through io_uring_enter. Attached with mf_socket_family,
+ * for the processes without the launcher's filter (which refuses
+ * io_uring_enter itself); it adds nothing to other syscalls.
  */
 SEC("tp/syscalls/sys_enter_io_uring_enter")
 int mf_uring_enter(struct trace_event_raw_sys_enter *ctx)

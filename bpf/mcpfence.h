@@ -37,6 +37,10 @@
 /* ---- process tags: tags map, tgid -> struct mf_tag ---- */
 #define MF_TAG_EXEC 0x1     /* tagged by the kernel at exec (servers.*.exec) */
 #define MF_TAG_LAUNCHER 0x2 /* tagged by the agent at a launcher's request */
+/* Launched without the launcher's seccomp filter (`run --no-harden`, or a
+ * tag request that does not say it hardens): like MF_TAG_EXEC, only the
+ * syscall tracepoints refuse its socket families. */
+#define MF_TAG_UNHARDENED 0x4
 
 struct mf_tag {
 	__u32 identity_id;
@@ -205,6 +209,7 @@ enum mf_counter {
 	MF_CNT_UNIX_DENIED,
 	MF_CNT_BIND_DENIED,
 	MF_CNT_LISTEN_DROPPED, /* segments to governed listeners on ungranted ports */
+	MF_CNT_TAG_UNHARDENED, /* tags inherited from exec-tagged or unhardened parents */
 	MF_CNT_MAX,
 };
 

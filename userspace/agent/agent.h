@@ -19,6 +19,8 @@
 
 struct mcpfence_bpf;
 struct ring_buffer;
+struct bpf_link;
+#define MF_SYSCALL_TPS_MAX 4 /* tp/syscalls/ programs in the object */
 
 struct agent_options {
 	const char *policy_path;
@@ -95,6 +97,9 @@ struct agent {
 	struct ring_buffer *ringbuf;
 	bool stop;
 	bool uninstall_requested;
+	bool syscall_tps; /* the syscall tracepoints are attached (bpf.c) */
+	struct bpf_link *syscall_links[MF_SYSCALL_TPS_MAX]; /* theirs, while attached */
+	int64_t syscall_tps_checked_ms; /* CLOCK_MONOTONIC of the last detach check */
 
 	/* id <-> name tables, mirrored in the pinned *_names maps */
 	struct mf_strmap identity_ids;
@@ -130,6 +135,15 @@ int bpf_setup(struct agent *a);
 void bpf_teardown(struct agent *a);
 int bpf_read_counters(struct agent *a, uint64_t *out /* [MF_CNT_MAX] */);
 json_t *bpf_attached_programs(struct agent *a);
+/* The syscall tracepoints (socket families, io_uring_enter), a host-wide
+ * cost: attached while the policy has exec matches or a governed process
+ * runs without the launcher's filter. attach: now (idempotent); sync:
+ * detach if neither holds any more; tick: sync every MF_SYSCALL_TPS_CHECK_MS. */
+#define MF_SYSCALL_TPS_CHECK_MS 2000
+int bpf_syscall_tps_attach(struct agent *a);
+void bpf_syscall_tps_sync(struct agent *a);
+void bpf_syscall_tps_tick(struct agent *a);
+bool policy_has_exec(const struct mf_policy *p);
 
 /* names.c: ids of identities and servers */
 int names_load(struct agent *a);

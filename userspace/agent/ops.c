@@ -282,6 +282,18 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 		client_reply_error(c, "cannot register identity or server: %s", strerror(-err));
 		return;
 	}
+	/* Without the launcher's filter only the syscall tracepoints refuse the
+	 * process's socket families: they are attached before it is tagged. A
+	 * request that does not say it hardens is taken as not hardened. */
+	if (!json_is_true(json_object_get(req, "harden"))) {
+		tag.flags |= MF_TAG_UNHARDENED;
+		err = bpf_syscall_tps_attach(a);
+		if (err) {
+			client_reply_error(c, "cannot attach the socket family check: %s",
+					   strerror(-err));
+			return;
+		}
+	}
 	if (!tag_write(a, c, pid, &tag, why, sizeof(why))) {
 		audit_tag_request(a, c, identity, server, why, req);
 		client_reply_error(c, "%s", why);
@@ -414,6 +426,7 @@ static const char *const counter_names[MF_CNT_MAX] = {
 	[MF_CNT_UNIX_DENIED] = "unix_denied",
 	[MF_CNT_BIND_DENIED] = "binds_denied",
 	[MF_CNT_LISTEN_DROPPED] = "listen_dropped",
+	[MF_CNT_TAG_UNHARDENED] = "tags_unhardened_inherited",
 };
 
 static void op_status(struct agent *a, struct client *c, const struct peer *p, json_t *req)

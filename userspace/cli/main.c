@@ -262,17 +262,19 @@ static const char run_help[] =
 	"                  any capability: bounding, ambient and inheritable sets are\n"
 	"                  emptied before exec (audited). Without it run refuses root\n"
 	"  --no-harden     for debugging: skip the hardening below, the capability\n"
-	"                  drop of --allow-root included (audited)\n"
+	"                  drop of --allow-root included (audited); while such a server\n"
+	"                  runs, the agent refuses its socket families with a syscall\n"
+	"                  tracepoint, which slows every syscall on the host\n"
 	"\n"
 	"Hardening, after the tag and before exec (CMD and its descendants inherit it,\n"
 	"none can undo it): no_new_privs; a seccomp filter that refuses ptrace,\n"
 	"process_vm_readv/writev, pidfd_getfd, bpf, perf_event_open, setns and new user\n"
 	"namespaces (EPERM; clone3 gets ENOSYS so libc falls back to clone), the\n"
 	"terminal ioctls TIOCSTI and TIOCLINUX (EPERM), sockets of families other than\n"
-	"Unix, IPv4, IPv6 and netlink (EAFNOSUPPORT), and io_uring_setup (EPERM) unless\n"
-	"the policy gives the server \"io_uring\": true; a Landlock domain that refuses\n"
-	"signals to, and abstract Unix socket connections to, processes outside it. If\n"
-	"it cannot be applied, CMD is not started.\n";
+	"Unix, IPv4, IPv6 and netlink (EAFNOSUPPORT), and io_uring_setup, _enter and\n"
+	"_register (EPERM) unless the policy gives the server \"io_uring\": true; a\n"
+	"Landlock domain that refuses signals to, and abstract Unix socket connections\n"
+	"to, processes outside it. If it cannot be applied, CMD is not started.\n";
 
 #define TICKET_MAX 128
 
@@ -663,9 +665,15 @@ static int cmd_status(int argc, char **argv)
 	       (long long)json_integer_value(json_object_get(reply, "subscribers")));
 	print_clients_and_log(reply);
 	printf("programs: ");
-	json_array_foreach(progs, i, prog)
-		printf(" %s%s", json_string_value(json_object_get(prog, "section")),
-		       json_is_true(json_object_get(prog, "pinned")) ? "" : "(NOT PINNED)");
+	json_array_foreach(progs, i, prog) {
+		const char *state = "(NOT PINNED)";
+
+		if (json_is_true(json_object_get(prog, "pinned")))
+			state = "";
+		else if (json_is_true(json_object_get(prog, "on_demand")))
+			state = "(off: not needed)";
+		printf(" %s%s", json_string_value(json_object_get(prog, "section")), state);
+	}
 	printf("\ncounters: ");
 	json_object_foreach(cnt, key, v)
 		printf(" %s=%lld", key, (long long)json_integer_value(v));
