@@ -100,6 +100,7 @@ struct agent {
 	bool syscall_tps; /* the syscall tracepoints are attached (bpf.c) */
 	struct bpf_link *syscall_links[MF_SYSCALL_TPS_MAX]; /* theirs, while attached */
 	int64_t syscall_tps_checked_ms; /* CLOCK_MONOTONIC of the last detach check */
+	int64_t flows_swept_ms;         /* CLOCK_MONOTONIC of the last flow sweep */
 
 	/* id <-> name tables, mirrored in the pinned *_names maps */
 	struct mf_strmap identity_ids;
@@ -144,6 +145,11 @@ int bpf_syscall_tps_attach(struct agent *a);
 void bpf_syscall_tps_sync(struct agent *a);
 void bpf_syscall_tps_tick(struct agent *a);
 bool policy_has_exec(const struct mf_policy *p);
+/* Audit flows whose window is over get their summary record (every
+ * MF_FLOW_SWEEP_MS from the main loop; `audit` sweeps before it answers). */
+#define MF_FLOW_SWEEP_MS 1000
+void bpf_flows_sweep(struct agent *a);
+void bpf_flows_tick(struct agent *a);
 
 /* names.c: ids of identities and servers */
 int names_load(struct agent *a);

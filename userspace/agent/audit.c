@@ -280,6 +280,15 @@ static bool event_line(struct agent *a, const struct mf_event *e, size_t size,
 		jl_str(&j, "addr", addr);
 		jl_uint(&j, "port", e->port);
 		jl_str(&j, "rule", rule_name(a, e->generation, e->rule, rbuf, sizeof(rbuf)));
+		/* By flow: the window's first decision (ts), or a summary of the
+		 * window that began at ts: count decisions after the first. */
+		if (e->aux == MF_FLOW_FIRST) {
+			jl_str(&j, "flow", "first");
+			jl_uint(&j, "count", 1);
+		} else if (e->aux == MF_FLOW_SUMMARY) {
+			jl_str(&j, "flow", "summary");
+			jl_uint(&j, "count", e->count);
+		}
 		break;
 	case MF_EV_UNIX_CONNECT:
 	case MF_EV_UNIX_SENDMSG:

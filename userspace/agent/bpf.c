@@ -170,6 +170,12 @@ static int attach_prog(struct agent *a, struct bpf_program *prog, struct bpf_lin
 	return 0;
 }
 
+/* Programs the agent runs itself (BPF_PROG_TEST_RUN): never attached. */
+static bool is_run_by_agent(const struct bpf_program *prog)
+{
+	return bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS;
+}
+
 /* tp/syscalls/... programs: attached on demand (see the top). */
 static bool is_syscall_tp(const struct bpf_program *prog)
 {
@@ -418,7 +424,7 @@ int bpf_setup(struct agent *a)
 		link_pin_path(a, prog, pin, sizeof(pin));
 		/* A syscall tracepoint only if attached before (restart): the
 		 * policy load that follows says whether it stays. */
-		if (is_syscall_tp(prog) && stat(pin, &st))
+		if ((is_syscall_tp(prog) && stat(pin, &st)) || is_run_by_agent(prog))
 			continue;
 		if (is_syscall_tp(prog)) {
 			err = syscall_tp_attach(a, prog);
@@ -481,6 +487,8 @@ json_t *bpf_attached_programs(struct agent *a)
 
 	bpf_object__for_each_program(prog, a->skel->obj)
 	{
+		if (is_run_by_agent(prog))
+			continue;
 		link_pin_path(a, prog, pin, sizeof(pin));
 		/* on_demand: attached only while needed (a syscall tracepoint). */
 		json_array_append_new(
@@ -489,4 +497,71 @@ json_t *bpf_attached_programs(struct agent *a)
 					stat(pin, &st) == 0, "on_demand", is_syscall_tp(prog)));
 	}
 	return list;
+}
+
+/* Close a flow's window (mf_flow_sweep): 1 summarized, 0 not, or -errno. */
+static int flow_sweep_one(struct agent *a, const struct mf_flow_key *key, uint64_t window_ns)
+{
+	struct mf_flow_sweep arg = { .key = *key, .window_ns = window_ns };
+	char pkt[64] = {}; /* a packet for the test run: the program ignores it */
+	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = pkt, .data_size_in = sizeof(pkt));
+	uint32_t zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.flow_sweep_arg), &zero, &arg, BPF_ANY))
+		return -errno;
+	if (bpf_prog_test_run_opts(bpf_program__fd(a->skel->progs.mf_flow_sweep), &run))
+		return -errno;
+	return run.retval ? 1 : 0;
+}
+
+/*
+ * Flows whose window is over: a flow that stopped still gets its summary
+ * (and goes, once there is nothing left to summarize). The keys are
+ * gathered first: a deletion during the walk would restart it.
+ */
+void bpf_flows_sweep(struct agent *a)
+{
+	int fd = bpf_map__fd(a->skel->maps.flows);
+	uint64_t window_ns, now;
+	struct mf_flow_key *keys, *prev = NULL, next;
+	struct mf_flow val;
+	struct timespec ts;
+	size_t n = 0;
+	int err;
+
+	window_ns = a->current.policy ? a->current.policy->audit_window_s * 1000000000ull : 0;
+	keys = calloc(MF_FLOWS_MAX, sizeof(*keys));
+	if (!keys)
+		return; /* the next tick tries again */
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	while (n < MF_FLOWS_MAX && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		keys[n] = next;
+		prev = &keys[n];
+		/* Read without the lock: the program checks again under it. */
+		if (bpf_map_lookup_elem(fd, &next, &val) == 0 && now - val.start_ns >= window_ns)
+			n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		err = flow_sweep_one(a, &keys[i], window_ns);
+		if (err < 0) {
+			fprintf(stderr, "mcpfenced: cannot sweep the audit flows: %s\n",
+				strerror(-err));
+			break;
+		}
+	}
+	free(keys);
+}
+
+void bpf_flows_tick(struct agent *a)
+{
+	struct timespec ts;
+	int64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (now - a->flows_swept_ms < MF_FLOW_SWEEP_MS)
+		return;
+	a->flows_swept_ms = now;
+	bpf_flows_sweep(a);
 }

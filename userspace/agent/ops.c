@@ -427,6 +427,7 @@ static const char *const counter_names[MF_CNT_MAX] = {
 	[MF_CNT_BIND_DENIED] = "binds_denied",
 	[MF_CNT_LISTEN_DROPPED] = "listen_dropped",
 	[MF_CNT_TAG_UNHARDENED] = "tags_unhardened_inherited",
+	[MF_CNT_FLOWS_FULL] = "flows_full",
 };
 
 static void op_status(struct agent *a, struct client *c, const struct peer *p, json_t *req)
@@ -463,10 +464,14 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 		governed++;
 	}
 	if (a->current.policy) {
-		pol = json_pack("{s:b, s:I, s:s, s:s, s:s, s:I}", "loaded", 1, "generation",
+		pol = json_pack("{s:b, s:I, s:s, s:s, s:s, s:I, s:I}", "loaded", 1, "generation",
 				(json_int_t)a->current.generation, "source", a->current.source,
 				"mode", a->current.policy->audit_only ? "audit" : "enforce",
-				"audit_allowed", a->current.policy->audit_allowed ? "all" : "none",
+				"audit_allowed",
+				!a->current.policy->audit_allowed ? "none" :
+				a->current.policy->audit_each	  ? "all" :
+								    "flows",
+				"audit_window", (json_int_t)a->current.policy->audit_window_s,
 				"rules", (json_int_t)a->current.policy->nrules);
 	} else {
 		pol = json_pack("{s:b}", "loaded", 0);

@@ -302,6 +302,9 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 		cfg.flags |= MF_POLICY_AUDIT_ONLY;
 	if (policy->audit_allowed)
 		cfg.flags |= MF_POLICY_AUDIT_ALLOWED;
+	if (policy->audit_each)
+		cfg.flags |= MF_POLICY_AUDIT_EACH;
+	cfg.flow_window_ms = policy->audit_window_s * 1000;
 	cfg.generation = a->current.generation + 1;
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.policy_cfg), &slot, &cfg, BPF_ANY)) {
 		ret = -errno;

@@ -743,9 +743,16 @@ static void render_record(const json_t *r)
 	} else if (addr) {
 		bool v6 = family && strcmp(family, "ipv6") == 0;
 
-		snprintf(dest, sizeof(dest), "%s %s%s%s:%lld", proto ? proto : "?",
+		const char *flow = json_string_value(json_object_get(r, "flow"));
+		char more[32] = "";
+
+		/* A flow's summary: decisions since ts, after the first. */
+		if (flow && strcmp(flow, "summary") == 0)
+			snprintf(more, sizeof(more), " +%lld",
+				 (long long)json_integer_value(json_object_get(r, "count")));
+		snprintf(dest, sizeof(dest), "%s %s%s%s:%lld%s", proto ? proto : "?",
 			 v6 ? "[" : "", addr, v6 ? "]" : "",
-			 (long long)json_integer_value(json_object_get(r, "port")));
+			 (long long)json_integer_value(json_object_get(r, "port")), more);
 	} else if (strcmp(event, "socket") == 0 || strcmp(event, "socket-kill") == 0 ||
 		   strcmp(event, "uring-socket-kill") == 0) {
 		snprintf(dest, sizeof(dest), "%s family=%lld type=%lld proto=%lld", event,
