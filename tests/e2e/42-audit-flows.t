@@ -90,4 +90,11 @@ is "$(records 127.0.0.2 5004 | sort | uniq -c | awk '{ print $1, $2 }')" "10 alo
 	"window 0: a record per denial"
 is "$(mf status --json | jq '.counters.flows_full')" 0 "no flow recorded alone for want of room"
 
+# An agent that stops writes what its flows counted so far.
+mf policy load "$MF_TMP/flows.json" >/dev/null
+as_alice repeat 50 sendto udp 127.0.0.1 5006 >/dev/null
+agent_stop
+is "$(jq -r 'select(.event == "sendmsg" and .port == 5006) | "\(.flow):\(.count)"' "$MF_AUDIT_LOG" |
+	tr '\n' ' ')" "first:1 summary:49 " "the agent stops: every flow summarized in the log"
+
 done_testing

@@ -146,9 +146,9 @@ void bpf_syscall_tps_sync(struct agent *a);
 void bpf_syscall_tps_tick(struct agent *a);
 bool policy_has_exec(const struct mf_policy *p);
 /* Audit flows whose window is over get their summary record (every
- * MF_FLOW_SWEEP_MS from the main loop; `audit` sweeps before it answers). */
+ * MF_FLOW_SWEEP_MS from the main loop); all: every flow (the agent stops). */
 #define MF_FLOW_SWEEP_MS 1000
-void bpf_flows_sweep(struct agent *a);
+void bpf_flows_sweep(struct agent *a, bool all);
 void bpf_flows_tick(struct agent *a);
 
 /* names.c: ids of identities and servers */

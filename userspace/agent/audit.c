@@ -589,7 +589,9 @@ int audit_poll(struct agent *a)
 void audit_teardown(struct agent *a)
 {
 	if (a->ringbuf) {
-		/* What is in the ring now still reaches the log. */
+		/* The flows' counts so far, then what is in the ring, reach the log
+		 * (a flow that goes on opens a new window). */
+		bpf_flows_sweep(a, true);
 		audit_poll(a);
 		ring_buffer__free(a->ringbuf);
 		a->ringbuf = NULL;

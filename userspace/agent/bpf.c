@@ -515,11 +515,12 @@ static int flow_sweep_one(struct agent *a, const struct mf_flow_key *key, uint64
 }
 
 /*
- * Flows whose window is over: a flow that stopped still gets its summary
- * (and goes, once there is nothing left to summarize). The keys are
+ * Flows whose window is over (all: every flow, windows cut short): a flow
+ * that stopped still gets its summary (and goes, once there is nothing left
+ * to summarize). The keys are
  * gathered first: a deletion during the walk would restart it.
  */
-void bpf_flows_sweep(struct agent *a)
+void bpf_flows_sweep(struct agent *a, bool all)
 {
 	int fd = bpf_map__fd(a->skel->maps.flows);
 	uint64_t window_ns, now;
@@ -529,7 +530,7 @@ void bpf_flows_sweep(struct agent *a)
 	size_t n = 0;
 	int err;
 
-	window_ns = a->current.policy ? a->current.policy->audit_window_s * 1000000000ull : 0;
+	window_ns = a->current.policy && !all ? a->current.policy->audit_window_s * 1000000000ull : 0;
 	keys = calloc(MF_FLOWS_MAX, sizeof(*keys));
 	if (!keys)
 		return; /* the next tick tries again */
@@ -563,5 +564,5 @@ void bpf_flows_tick(struct agent *a)
 	if (now - a->flows_swept_ms < MF_FLOW_SWEEP_MS)
 		return;
 	a->flows_swept_ms = now;
-	bpf_flows_sweep(a);
+	bpf_flows_sweep(a, false);
 }
