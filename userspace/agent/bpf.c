@@ -530,7 +530,9 @@ void bpf_flows_sweep(struct agent *a, bool all)
 	size_t n = 0;
 	int err;
 
-	window_ns = a->current.policy && !all ? a->current.policy->audit_window_s * 1000000000ull : 0;
+	window_ns = 0;
+	if (a->current.policy && !all)
+		window_ns = a->current.policy->audit_window_s * 1000000000ull;
 	keys = calloc(MF_FLOWS_MAX, sizeof(*keys));
 	if (!keys)
 		return; /* the next tick tries again */

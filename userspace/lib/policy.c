@@ -474,7 +474,8 @@ static int parse_audit_window(struct parser *p, json_t *v, void *out)
 {
 	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 	    json_integer_value(v) > MF_AUDIT_WINDOW_MAX)
-		return fail(p, NULL, "expected seconds, an integer 0..%d (0: a record per decision)",
+		return fail(p, NULL,
+			    "expected seconds, an integer 0..%d (0: a record per decision)",
 			    MF_AUDIT_WINDOW_MAX);
 	*(uint32_t *)out = (uint32_t)json_integer_value(v);
 	return 0;
