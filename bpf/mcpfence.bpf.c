@@ -481,11 +481,11 @@ static __always_inline void audit_decision(const struct mf_tag *tag, struct mf_f
 					   __u16 rule, __u32 generation, __u32 flags,
 					   __u32 window_ms)
 {
-	__u64 now, since, window = (__u64)window_ms * 1000000;
+	__u64 now, since, window = (__u64)window_ms * 1000000, id = bpf_get_current_pid_tgid();
 	struct mf_flow *f, w = {};
 	__u32 repeats;
 
-	k->tgid = bpf_get_current_pid_tgid() >> 32;
+	k->tgid = id >> 32;
 	k->identity_id = tag->identity_id;
 	k->server_id = tag->server_id;
 	if (!window || (k->verdict == MF_ALLOW && (flags & MF_POLICY_AUDIT_EACH))) {
@@ -493,49 +493,47 @@ static __always_inline void audit_decision(const struct mf_tag *tag, struct mf_f
 		return;
 	}
 	now = bpf_ktime_get_boot_ns();
+	f = bpf_map_lookup_elem(&flows, k);
+	if (f) {
+		bpf_spin_lock(&f->lock);
+		if (f->dead || !same_flow(&f->key, k)) {
+			bpf_spin_unlock(&f->lock);
+			flow_record(tag, k, rule, generation, 0);
+			return;
+		}
+		if (now - f->start_ns < window) {
+			f->count++;
+			bpf_spin_unlock(&f->lock);
+			return;
+		}
+		/* The window is over: its summary, and this decision opens the
+		 * next (the process's comm is kept: no call under the lock). */
+		repeats = f->count;
+		since = f->start_ns;
+		flow_window(&w, f);
+		f->count = 0;
+		f->start_ns = now;
+		f->pid = (__u32)id;
+		f->generation = generation;
+		f->rule = rule;
+		bpf_spin_unlock(&f->lock);
+		if (repeats)
+			flow_summary(k, &w, repeats, since);
+		flow_record(tag, k, rule, generation, MF_FLOW_FIRST);
+		return;
+	}
 	w.start_ns = now;
-	w.pid = (__u32)bpf_get_current_pid_tgid();
+	w.pid = (__u32)id;
 	w.generation = generation;
 	w.rule = rule;
 	bpf_get_current_comm(w.comm, sizeof(w.comm));
 	__builtin_memcpy(&w.key, k, sizeof(w.key));
-	f = bpf_map_lookup_elem(&flows, k);
-	if (!f) {
-		/* -E2BIG (7): full. -EEXIST: another CPU opened it just now. */
-		if (bpf_map_update_elem(&flows, k, &w, BPF_NOEXIST) == -7) {
-			count(MF_CNT_FLOWS_FULL);
-			flow_record(tag, k, rule, generation, 0);
-			return;
-		}
-		/* Opened here, or by another CPU just now: a first either way. */
-		flow_record(tag, k, rule, generation, MF_FLOW_FIRST);
-		return;
-	}
-	bpf_spin_lock(&f->lock);
-	if (f->dead || !same_flow(&f->key, k)) {
-		bpf_spin_unlock(&f->lock);
+	/* -E2BIG (7): full. -EEXIST: another CPU opened it just now, and this
+	 * is a first as well. */
+	if (bpf_map_update_elem(&flows, k, &w, BPF_NOEXIST) == -7) {
+		count(MF_CNT_FLOWS_FULL);
 		flow_record(tag, k, rule, generation, 0);
 		return;
-	}
-	if (now - f->start_ns < window) {
-		f->count++;
-		bpf_spin_unlock(&f->lock);
-		return;
-	}
-	/* The window is over: its summary, and this decision opens the next. */
-	repeats = f->count;
-	since = f->start_ns;
-	f->count = 0;
-	f->start_ns = now;
-	f->pid = w.pid;
-	f->generation = generation;
-	f->rule = rule;
-	__builtin_memcpy(f->comm, w.comm, sizeof(f->comm));
-	bpf_spin_unlock(&f->lock);
-	if (repeats) {
-		/* w holds this decision's fields: the window's own are gone, the
-		 * same flow's, but for pid and comm of another thread. */
-		flow_summary(k, &w, repeats, since);
 	}
 	flow_record(tag, k, rule, generation, MF_FLOW_FIRST);
 }
