@@ -18,7 +18,7 @@ agent_start "$MF_TMP/policy.json" || exit 1
 
 # deny N: N denied datagrams, one audit record each (~230 bytes)
 deny() {
-	mf run --identity noisy --server noisy -- "$MF_HELPERS/probe" repeat "$1" sendto udp 127.0.0.2 9
+	mf run --allow-root --identity noisy --server noisy -- "$MF_HELPERS/probe" repeat "$1" sendto udp 127.0.0.2 9
 }
 st() { mf status --json | jq -c "$1"; }
 lines() { wc -l <"$MF_AUDIT_LOG"; }
