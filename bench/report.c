@@ -141,6 +141,15 @@ static const struct row rows[] = {
 	  "sendto.nftset.1k", "sendto.noagent", G_NONE, 0, NULL },
 	{ "nftables", "sendto allow: nft chain 1k / no rules",
 	  "sendto.nftchain.1k", "sendto.noagent", G_NONE, 0, NULL },
+	/* Every process on the host: syscall tracepoints put all on the slow path. */
+	{ "syscall", "getppid, agent loaded, no exec matches / no agent",
+	  "getppid.agent", "getppid.noagent", G_LE, 1.01, NULL },
+	{ "syscall", "getppid, agent loaded, exec matches / no agent",
+	  "getppid.agent_exec", "getppid.noagent", G_NONE, 0, NULL },
+	{ "syscall", "read 1 byte of /dev/zero, agent loaded, no exec matches / no agent",
+	  "read.agent", "read.noagent", G_LE, 1.01, NULL },
+	{ "syscall", "read 1 byte of /dev/zero, agent loaded, exec matches / no agent",
+	  "read.agent_exec", "read.noagent", G_NONE, 0, NULL },
 	/* Scalars: num is the key. */
 	{ "audit", "highest rate generated (2 governed senders, all denied)",
 	  "audit.max.rate", NULL, G_NONE, 0, "rec/s" },
@@ -403,6 +412,15 @@ static void value_text(const struct row *r, const struct result *res, char *buf,
 		snprintf(buf, len, "%.0f %s", res->med, u);
 }
 
+/* Syscalls take ns, connects us. */
+static void per_op_text(double ns, char *buf, size_t len)
+{
+	if (ns < 1000)
+		snprintf(buf, len, "%.0f ns", ns);
+	else
+		snprintf(buf, len, "%.2f us", ns / 1000);
+}
+
 static void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
@@ -429,7 +447,7 @@ int report_main(int argc, char **argv)
 {
 	size_t nrows = sizeof(rows) / sizeof(rows[0]);
 	struct result *res;
-	const char *group = "";
+	const char *group = "", *only;
 	int met = 0, missed = 0, absent = 0;
 	long wrong = 0;
 	FILE *f;
@@ -456,6 +474,7 @@ int report_main(int argc, char **argv)
 			 ndiscarded, ndiscarded && use_discarded ? ", used anyway: fewer than 3 clean" : "");
 	}
 
+	only = kv_text("only", NULL);
 	printf("\nmcpfence benchmarks: %s\n", kv_text("machine", "?"));
 	printf("%s\n%s\n", kv_text("method", ""), rounds_note);
 	printf("\n%-62s %10s %10s  %-26s %-12s %s\n", "case", "per op", "baseline",
@@ -465,6 +484,9 @@ int report_main(int argc, char **argv)
 		char val[64], goal[32], num[16] = "", den[16] = "";
 
 		compute(r, &res[i]);
+		/* BENCH_ONLY=GROUP measured that group's rows alone. */
+		if (only && strcmp(only, r->group))
+			continue;
 		if (strcmp(group, r->group)) {
 			group = r->group;
 			printf("%s\n", group);
@@ -472,8 +494,8 @@ int report_main(int argc, char **argv)
 		value_text(r, &res[i], val, sizeof(val));
 		goal_text(r, goal, sizeof(goal));
 		if (r->den && res[i].present) {
-			snprintf(num, sizeof(num), "%.2f us", res[i].num_ns / 1000);
-			snprintf(den, sizeof(den), "%.2f us", res[i].den_ns / 1000);
+			per_op_text(res[i].num_ns, num, sizeof(num));
+			per_op_text(res[i].den_ns, den, sizeof(den));
 		}
 		wrong += res[i].errors;
 		if (res[i].met == 1)

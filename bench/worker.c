@@ -7,7 +7,9 @@
  *
  * OP is connect (TCP socket + connect + accept + close, the client closing
  * with a reset so that no TIME_WAIT piles up), sendto (one UDP datagram on a
- * socket kept open) or fork (fork + execve /bin/true + waitpid). EXPECT is
+ * socket kept open), fork (fork + execve /bin/true + waitpid), getppid (the
+ * cheapest syscall) or read (1 byte of /dev/zero): the last two measure
+ * what every process on the host pays per syscall. EXPECT is
  * ok, eperm or refused: every operation's outcome is checked, a mismatch is
  * an error (so a benchmark never times the wrong decision).
  *
@@ -40,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,7 +54,13 @@
 
 extern char **environ;
 
-enum op { OP_CONNECT, OP_SENDTO, OP_FORK };
+enum op { OP_CONNECT, OP_SENDTO, OP_FORK, OP_GETPPID, OP_READ };
+
+/* Operations without an address or a server: ADDR is "-". */
+static bool op_local(enum op op)
+{
+	return op == OP_FORK || op == OP_GETPPID || op == OP_READ;
+}
 
 struct bench_case {
 	const char *name;
@@ -60,7 +69,7 @@ struct bench_case {
 	struct sockaddr_storage dst;
 	socklen_t dst_len;
 	int listen_fd; /* connect: the listener at dst */
-	int send_fd;   /* sendto: the socket used */
+	int send_fd;   /* sendto: the socket used; read: /dev/zero */
 	double per_op[MAX_BATCHES];
 	long ops;
 	long errors;
@@ -149,13 +158,17 @@ static int parse_case(char *spec, unsigned port, struct bench_case *c)
 		c->op = OP_SENDTO;
 	else if (strcmp(op, "fork") == 0)
 		c->op = OP_FORK;
+	else if (strcmp(op, "getppid") == 0)
+		c->op = OP_GETPPID;
+	else if (strcmp(op, "read") == 0)
+		c->op = OP_READ;
 	else
 		return -1;
 	c->expect = parse_expect(exp);
 	if (c->expect < 0)
 		return -1;
 	c->listen_fd = c->send_fd = -1;
-	if (c->op == OP_FORK)
+	if (op_local(c->op))
 		return 0;
 	return parse_sockaddr(addr, port, &c->dst, &c->dst_len);
 }
@@ -236,9 +249,21 @@ static int op_fork(void)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : ECHILD;
 }
 
+static int op_read(struct bench_case *c)
+{
+	char byte;
+
+	return read(c->send_fd, &byte, 1) == 1 ? 0 : errno ? errno : EIO;
+}
+
 static int run_op(struct bench_case *c)
 {
 	switch (c->op) {
+	case OP_GETPPID:
+		/* The raw syscall: libc might cache it one day. */
+		return syscall(SYS_getppid) > 0 ? 0 : ESRCH;
+	case OP_READ:
+		return op_read(c);
 	case OP_CONNECT:
 		return op_connect(c);
 	case OP_SENDTO:
@@ -249,10 +274,23 @@ static int run_op(struct bench_case *c)
 	return EINVAL;
 }
 
-/* One batch: operations until ms have passed (clock read every 8). */
+/* This thread's CPU time: a syscall's cost without the time other
+ * processes held the CPU (on 2 shared cores, most of the noise). */
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* One batch: operations until ms have passed (clock read every 8); the
+ * syscall ops are timed in CPU time, the others (which wait on the network
+ * stack or a child) in wall time. */
 static double run_batch(struct bench_case *c, int ms)
 {
 	int64_t start = now_ns(), end = start + (int64_t)ms * 1000000, t = start;
+	int64_t cpu0 = thread_cpu_ns();
 	long n = 0;
 
 	while (n < MAX_OPS) {
@@ -270,6 +308,8 @@ static double run_batch(struct bench_case *c, int ms)
 			break;
 	}
 	c->ops += n;
+	if (c->op == OP_GETPPID || c->op == OP_READ)
+		return (double)(thread_cpu_ns() - cpu0) / (double)n;
 	return (double)(t - start) / (double)n;
 }
 
@@ -282,7 +322,8 @@ static int cmp_double(const void *a, const void *b)
 
 static const char worker_usage[] =
 	"usage: mfbench worker [--netns PATH] [--uid U --gid G] --port P [--batches B]\n"
-	"                      [--batch-ms MS] CASE=connect|sendto|fork:ADDR:ok|eperm|refused...\n";
+	"                      [--batch-ms MS] CASE=OP:ADDR:ok|eperm|refused...\n"
+	"  OP: connect, sendto, fork, getppid or read (ADDR \"-\" for the last three)\n";
 
 int worker_main(int argc, char **argv)
 {
@@ -343,7 +384,7 @@ int worker_main(int argc, char **argv)
 	for (int i = 0; i < ncases; i++) {
 		struct bench_case *c = &cases[i];
 
-		if (c->op == OP_FORK)
+		if (op_local(c->op))
 			continue;
 		/* One server per (kind, address): reuse an earlier case's. */
 		for (int j = 0; j < i; j++) {
@@ -358,6 +399,14 @@ int worker_main(int argc, char **argv)
 		return 1;
 	/* Sending sockets belong to the benchmark uid (nftables matches it). */
 	for (int i = 0; i < ncases; i++) {
+		if (cases[i].op == OP_READ) {
+			cases[i].send_fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+			if (cases[i].send_fd < 0) {
+				fprintf(stderr, "mfbench: cannot open /dev/zero: %s\n",
+					strerror(errno));
+				return 1;
+			}
+		}
 		if (cases[i].op != OP_SENDTO)
 			continue;
 		cases[i].send_fd = socket(family_of(&cases[i]), SOCK_DGRAM | SOCK_CLOEXEC, 0);

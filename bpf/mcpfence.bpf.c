@@ -178,13 +178,18 @@ static __always_inline void event_submit(void *e)
 	bpf_ringbuf_submit(e, flags);
 }
 
-static __always_inline void count(__u32 idx)
+static __always_inline void count_n(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
 
 	/* Cannot fail for an index below MF_CNT_MAX. */
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void count(__u32 idx)
+{
+	count_n(idx, 1);
 }
 
 /* Sockets a governed process created or used; inherited by accepted sockets
@@ -262,6 +267,10 @@ int BPF_PROG(mf_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	}
 	count(MF_CNT_TAG_INHERITED);
+	/* The agent detaches the syscall tracepoints once no such tag is left;
+	 * this count tells it that one appeared while it was looking. */
+	if (tag->flags & (MF_TAG_EXEC | MF_TAG_UNHARDENED))
+		count(MF_CNT_TAG_UNHARDENED);
 	return 0;
 }
 
@@ -374,6 +383,202 @@ int BPF_PROG(mf_exit, struct task_struct *task, bool group_dead)
 
 /* ---- egress verdicts ---- */
 
+/* ---- audit by flow (see struct mf_flow in mcpfence.h) ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MF_FLOWS_MAX);
+	__type(key, struct mf_flow_key);
+	__type(value, struct mf_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mf_flow_sweep);
+} flow_sweep_arg SEC(".maps");
+
+static __always_inline bool same_flow(const struct mf_flow_key *a, const struct mf_flow_key *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	for (int i = 0; i < sizeof(*a) / 4; i++) {
+		if (x[i] != y[i])
+			return false;
+	}
+	return true;
+}
+
+/* One decision's record: alone (aux 0) or a flow's first (MF_FLOW_FIRST). */
+static __always_inline void flow_record(const struct mf_tag *tag, const struct mf_flow_key *k,
+					__u16 rule, __u32 generation, __u32 aux)
+{
+	struct mf_event *e = event_start(tag, k->type);
+
+	if (!e)
+		return; /* counted in audit_dropped */
+	e->generation = generation;
+	e->rule = rule;
+	e->verdict = k->verdict;
+	e->family = k->family;
+	e->proto = k->proto;
+	e->port = k->port;
+	__builtin_memcpy(e->addr, k->addr, sizeof(e->addr));
+	e->aux = aux;
+	event_submit(e);
+}
+
+/* A window's summary: its n decisions after the first. Not in the ring:
+ * they are counted in audit_dropped, so that every decision is accounted. */
+static __always_inline void flow_summary(const struct mf_flow_key *k, const struct mf_flow *w,
+					 __u32 n, __u64 since)
+{
+	struct mf_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_n(MF_CNT_AUDIT_DROPPED, n);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = since;
+	e->tgid = k->tgid;
+	e->pid = w->pid;
+	e->identity_id = k->identity_id;
+	e->server_id = k->server_id;
+	e->generation = w->generation;
+	e->rule = w->rule;
+	e->type = k->type;
+	e->verdict = k->verdict;
+	e->family = k->family;
+	e->proto = k->proto;
+	e->port = k->port;
+	__builtin_memcpy(e->addr, k->addr, sizeof(e->addr));
+	__builtin_memcpy(e->comm, w->comm, sizeof(e->comm));
+	e->aux = MF_FLOW_SUMMARY;
+	e->count = n;
+	event_submit(e);
+}
+
+/* The window's fields a summary names, copied under the flow's lock. */
+static __always_inline void flow_window(struct mf_flow *to, const struct mf_flow *from)
+{
+	to->pid = from->pid;
+	to->generation = from->generation;
+	to->rule = from->rule;
+	__builtin_memcpy(to->comm, from->comm, sizeof(to->comm));
+}
+
+/*
+ * Record a decision by flow: the first of a window now, the others counted
+ * in the flow and summarized when the window is over. A flow the agent is
+ * deleting (dead), or whose element was reused for another flow since the
+ * lookup (the key is copied last, so a matching key means a whole value),
+ * and any decision past a full map, are recorded alone.
+ */
+static __always_inline void audit_decision(const struct mf_tag *tag, struct mf_flow_key *k,
+					   __u16 rule, __u32 generation, __u32 flags,
+					   __u32 window_ms)
+{
+	__u64 now, since, window = (__u64)window_ms * 1000000, id = bpf_get_current_pid_tgid();
+	struct mf_flow *f, w = {};
+	__u32 repeats;
+
+	k->tgid = id >> 32;
+	k->identity_id = tag->identity_id;
+	k->server_id = tag->server_id;
+	if (!window || (k->verdict == MF_ALLOW && (flags & MF_POLICY_AUDIT_EACH))) {
+		flow_record(tag, k, rule, generation, 0);
+		return;
+	}
+	now = bpf_ktime_get_boot_ns();
+	f = bpf_map_lookup_elem(&flows, k);
+	if (f) {
+		bpf_spin_lock(&f->lock);
+		if (f->dead || !same_flow(&f->key, k)) {
+			bpf_spin_unlock(&f->lock);
+			flow_record(tag, k, rule, generation, 0);
+			return;
+		}
+		if (now - f->start_ns < window) {
+			f->count++;
+			bpf_spin_unlock(&f->lock);
+			return;
+		}
+		/* The window is over: its summary, and this decision opens the
+		 * next (the process's comm is kept: no call under the lock). */
+		repeats = f->count;
+		since = f->start_ns;
+		flow_window(&w, f);
+		f->count = 0;
+		f->start_ns = now;
+		f->pid = (__u32)id;
+		f->generation = generation;
+		f->rule = rule;
+		bpf_spin_unlock(&f->lock);
+		if (repeats)
+			flow_summary(k, &w, repeats, since);
+		flow_record(tag, k, rule, generation, MF_FLOW_FIRST);
+		return;
+	}
+	w.start_ns = now;
+	w.pid = (__u32)id;
+	w.generation = generation;
+	w.rule = rule;
+	bpf_get_current_comm(w.comm, sizeof(w.comm));
+	__builtin_memcpy(&w.key, k, sizeof(w.key));
+	/* -E2BIG (7): full. -EEXIST: another CPU opened it just now, and this
+	 * is a first as well. */
+	if (bpf_map_update_elem(&flows, k, &w, BPF_NOEXIST) == -7) {
+		count(MF_CNT_FLOWS_FULL);
+		flow_record(tag, k, rule, generation, 0);
+		return;
+	}
+	flow_record(tag, k, rule, generation, MF_FLOW_FIRST);
+}
+
+/*
+ * Run by the agent (BPF_PROG_TEST_RUN) for a flow whose window is over and
+ * whose traffic stopped: its summary, or, with nothing to summarize, the
+ * flow's removal. Returns the count summarized.
+ */
+/* A tc program: socket filters may not take spin locks; never attached. */
+SEC("tc")
+int mf_flow_sweep(struct __sk_buff *skb)
+{
+	struct mf_flow_sweep *arg;
+	struct mf_flow *f, w = {};
+	__u32 zero = 0, repeats;
+	__u64 since, now;
+
+	arg = bpf_map_lookup_elem(&flow_sweep_arg, &zero);
+	if (!arg)
+		return 0; /* cannot happen for an array */
+	f = bpf_map_lookup_elem(&flows, &arg->key);
+	if (!f)
+		return 0; /* gone since the agent looked */
+	now = bpf_ktime_get_boot_ns(); /* no call while the lock is held */
+	bpf_spin_lock(&f->lock);
+	if (f->dead || now - f->start_ns < arg->window_ns) {
+		bpf_spin_unlock(&f->lock);
+		return 0; /* a new window opened since */
+	}
+	repeats = f->count;
+	since = f->start_ns;
+	f->count = 0;
+	flow_window(&w, f);
+	if (!repeats)
+		f->dead = 1;
+	bpf_spin_unlock(&f->lock);
+	if (!repeats) {
+		bpf_map_delete_elem(&flows, &arg->key);
+		return 0;
+	}
+	flow_summary(&arg->key, &w, repeats, since);
+	return repeats;
+}
+
 struct dest {
 	__u8 family;
 	__u8 proto_bit;
@@ -390,10 +595,10 @@ static __always_inline int judge(const struct mf_tag *tag, struct dest *d, __u8 
 	struct mf_binding *binding;
 	struct mf_rule_val *val;
 	struct mf_config *cfg;
-	__u32 zero = 0, slot, flags = 0, generation = 0;
+	__u32 zero = 0, slot, flags = 0, generation = 0, window_ms = 0;
 	__u8 verdict = MF_DENY;
 	__u16 rule = MF_RULE_DEFAULT;
-	struct mf_event *e;
+	struct mf_flow_key flow = {};
 
 	cfg = bpf_map_lookup_elem(&mf_config, &zero);
 	if (!cfg)
@@ -404,6 +609,7 @@ static __always_inline int judge(const struct mf_tag *tag, struct dest *d, __u8 
 		goto decided; /* no policy yet: closed */
 	flags = pcfg->flags;
 	generation = pcfg->generation;
+	window_ms = pcfg->flow_window_ms;
 	if (!d->proto_bit)
 		goto decided; /* a protocol no rule can name: closed */
 
@@ -445,17 +651,13 @@ decided:
 	count(verdict == MF_ALLOW ? MF_CNT_ALLOWED :
 				    (verdict == MF_DENY ? MF_CNT_DENIED : MF_CNT_WOULD_DENY));
 	if (verdict != MF_ALLOW || (flags & MF_POLICY_AUDIT_ALLOWED)) {
-		e = event_start(tag, type);
-		if (e) {
-			e->generation = generation;
-			e->rule = rule;
-			e->verdict = verdict;
-			e->family = d->family;
-			e->proto = proto;
-			e->port = d->port;
-			__builtin_memcpy(e->addr, d->addr, sizeof(e->addr));
-			event_submit(e);
-		}
+		flow.type = type;
+		flow.verdict = verdict;
+		flow.family = d->family;
+		flow.proto = proto;
+		flow.port = d->port;
+		__builtin_memcpy(flow.addr, d->addr, sizeof(flow.addr));
+		audit_decision(tag, &flow, rule, generation, flags, window_ms);
 	}
 	return verdict == MF_DENY ? HOOK_DENY : HOOK_ALLOW;
 }
@@ -607,6 +809,12 @@ int mf_sock_create(struct bpf_sock *ctx)
  * process that asks for one (AF_PACKET, AF_XDP, ...) could send around
  * them. A tracepoint cannot fail the call, so the process is killed; the
  * signal is taken before the call returns to user space.
+ *
+ * Any syscall tracepoint puts every task on the host on the slow syscall
+ * path (+30 ns a call). So the agent attaches this one and mf_uring_enter
+ * only while some governed process lacks the launcher's seccomp filter,
+ * which refuses the same families and io_uring: exec-tagged processes
+ * (MF_TAG_EXEC) and `run --no-harden` ones (MF_TAG_UNHARDENED).
  */
 SEC("tp/syscalls/sys_enter_socket")
 int mf_socket_family(struct trace_event_raw_sys_enter *ctx)
@@ -1280,8 +1488,9 @@ int BPF_PROG(mf_uring_create, int fd, void *ring, __u32 sq_entries, __u32 cq_ent
 
 /*
  * A ring set up before the process was governed (inherited, or passed over a
- * socket) is entered through io_uring_enter. Syscall tracepoints already run
- * for every task (mf_socket_family): this one adds nothing to other syscalls.
+ * socket) is entered through io_uring_enter. Attached with mf_socket_family,
+ * for the processes without the launcher's filter (which refuses
+ * io_uring_enter itself); it adds nothing to other syscalls.
  */
 SEC("tp/syscalls/sys_enter_io_uring_enter")
 int mf_uring_enter(struct trace_event_raw_sys_enter *ctx)

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Types shared by the kernel programs (mcpfence.bpf.c) and userspace.
- * Only __u8..__u64 here: this header is included on both sides.
+ * Only __u8..__u64 here (and struct bpf_spin_lock): this header is
+ * included on both sides.
  */
 #ifndef MCPFENCE_H
 #define MCPFENCE_H
 
 #include "mcpfence_limits.h"
+#ifndef __VMLINUX_H__
+#include <linux/bpf.h> /* struct bpf_spin_lock; vmlinux.h has it in the kernel */
+#endif
 
 /* Identity ids: allocated by the agent for identity strings, kept in the
  * pinned identity_names map. A process tagged at exec by the kernel is named
@@ -35,6 +39,10 @@ _Static_assert(MF_MAX_RULES <= MF_RULE_DEFAULT, "rule indices stay below MF_RULE
 /* ---- process tags: tags map, tgid -> struct mf_tag ---- */
 #define MF_TAG_EXEC 0x1     /* tagged by the kernel at exec (servers.*.exec) */
 #define MF_TAG_LAUNCHER 0x2 /* tagged by the agent at a launcher's request */
+/* Launched without the launcher's seccomp filter (`run --no-harden`, or a
+ * tag request that does not say it hardens): like MF_TAG_EXEC, only the
+ * syscall tracepoints refuse its socket families. */
+#define MF_TAG_UNHARDENED 0x4
 
 struct mf_tag {
 	__u32 identity_id;
@@ -88,11 +96,14 @@ struct mf_config {
 
 #define MF_POLICY_LOADED 0x1
 #define MF_POLICY_AUDIT_ONLY 0x2   /* mode "audit": record denials, block nothing */
-#define MF_POLICY_AUDIT_ALLOWED 0x4 /* audit.allowed "all" */
+#define MF_POLICY_AUDIT_ALLOWED 0x4 /* audit.allowed "all" or "flows" */
+#define MF_POLICY_AUDIT_EACH 0x8    /* audit.allowed "all": allowed records not by flow */
 
 struct mf_policy_cfg {
 	__u32 flags;
 	__u32 generation; /* policy load counter, copied into audit records */
+	__u32 flow_window_ms; /* audit.window: 0 records every decision */
+	__u32 reserved;
 };
 
 /* bindings map: (slot, identity, server) -> ruleset */
@@ -155,6 +166,49 @@ enum mf_event_type {
 	MF_EV_LISTEN = 23,       /* a connection to a listener on such a port, dropped */
 };
 
+/* ---- audit by flow: flows map, struct mf_flow_key -> struct mf_flow ----
+ * Decisions of connect/sendmsg with the same (process, destination, port,
+ * protocol, verdict) within audit.window make one record when the first
+ * happens and one summary with the count of the others: when the next one
+ * after the window happens, or when the agent sweeps (mf_flow_sweep). Every
+ * decision is in exactly one record (or in audit_dropped). */
+#define MF_FLOW_FIRST 1
+#define MF_FLOW_SUMMARY 2
+#define MF_FLOWS_MAX 16384 /* a new flow past these is recorded on its own */
+
+struct mf_flow_key {
+	__u32 tgid;
+	__u32 identity_id;
+	__u32 server_id;
+	__u8 type; /* MF_EV_CONNECT, MF_EV_SENDMSG */
+	__u8 verdict;
+	__u8 family;
+	__u8 proto;
+	__u16 port;
+	__u16 reserved;
+	__u8 addr[16];
+};
+
+struct mf_flow {
+	struct bpf_spin_lock lock;
+	__u32 count; /* decisions since the window's first record, after it */
+	__u64 start_ns; /* the window's first record (CLOCK_BOOTTIME) */
+	__u32 pid;
+	__u32 generation;
+	__u16 rule;
+	__u8 dead; /* being deleted: whoever still holds it records alone */
+	__u8 reserved;
+	__u32 reserved2;
+	char comm[16];
+	struct mf_flow_key key; /* an element reused for another flow is told apart */
+};
+
+/* What the agent asks mf_flow_sweep to close (flow_sweep_arg map). */
+struct mf_flow_sweep {
+	struct mf_flow_key key;
+	__u64 window_ns;
+};
+
 /* aux of MF_EV_URING_KILL */
 #define MF_URING_SETUP 1
 #define MF_URING_ENTER 2
@@ -174,8 +228,10 @@ struct mf_event {
 	__u16 port;  /* host order */
 	__u8 addr[16];
 	__u32 aux; /* socket events: socket type; sockopt: option name;
-		    * source-route: option or routing header type */
-	__u32 reserved;
+		    * source-route: option or routing header type;
+		    * connect/sendmsg: MF_FLOW_FIRST or MF_FLOW_SUMMARY, 0 alone */
+	__u32 count; /* MF_FLOW_SUMMARY: the flow's occurrences after its first
+		      * record; ts_ns is then when that first record was made */
 	char comm[16];
 };
 
@@ -201,6 +257,8 @@ enum mf_counter {
 	MF_CNT_UNIX_DENIED,
 	MF_CNT_BIND_DENIED,
 	MF_CNT_LISTEN_DROPPED, /* segments to governed listeners on ungranted ports */
+	MF_CNT_TAG_UNHARDENED, /* tags inherited from exec-tagged or unhardened parents */
+	MF_CNT_FLOWS_FULL, /* decisions recorded alone: the flows map was full */
 	MF_CNT_MAX,
 };
 

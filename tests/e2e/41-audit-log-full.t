@@ -12,7 +12,7 @@ at_exit "umount -l '$MF_TMP/logfs'"
 MF_AUDIT_LOG=$MF_TMP/logfs/audit.log
 
 cat >"$MF_TMP/policy.json" <<'JSON'
-{ "version": 1, "servers": { "noisy": {} }, "rules": [] }
+{ "version": 1, "audit": { "window": 0 }, "servers": { "noisy": {} }, "rules": [] }
 JSON
 agent_start "$MF_TMP/policy.json" || exit 1
 

@@ -6,7 +6,7 @@
 command -v socat >/dev/null || skip_all "socat is not installed (make deps)"
 
 cat >"$MF_TMP/policy.json" <<'JSON'
-{ "version": 1, "servers": { "noisy": {} }, "rules": [] }
+{ "version": 1, "audit": { "window": 0 }, "servers": { "noisy": {} }, "rules": [] }
 JSON
 agent_start "$MF_TMP/policy.json" || exit 1
 

@@ -273,6 +273,8 @@ static void test_defaults(void)
 	if (ASSERT_PARSE(min, &pol)) {
 		ASSERT_EQ(pol->audit_only, false, "mode");
 		ASSERT_EQ(pol->audit_allowed, true, "audit.allowed");
+		ASSERT_EQ(pol->audit_each, false, "audit.allowed: flows");
+		ASSERT_EQ(pol->audit_window_s, 10, "audit.window");
 		ASSERT_EQ(pol->nservers + pol->nrules + pol->ngroups + pol->nlaunchers, 0, "empty");
 	}
 	mf_policy_free(pol);
@@ -282,6 +284,13 @@ static void test_defaults(void)
 		ASSERT_EQ(pol->audit_allowed, false, "audit.allowed");
 		ASSERT_EQ(pol->nservers, 1, "servers");
 		ASSERT_EQ(pol->nrules, 0, "rules");
+	}
+	mf_policy_free(pol);
+	pol = NULL;
+	if (ASSERT_PARSE("{ \"version\": 1, \"audit\": { \"allowed\": \"all\", \"window\": 0 } }",
+			 &pol)) {
+		ASSERT_EQ(pol->audit_allowed && pol->audit_each, true, "audit.allowed: all");
+		ASSERT_EQ(pol->audit_window_s, 0, "audit.window 0");
 	}
 	mf_policy_free(pol);
 	subtest_end();
@@ -415,6 +424,9 @@ static const struct error_case {
 	  "p.json:1:14: version: expected an integer, got a string" },
 	{ "missing version", "{\n  \"servers\": {}\n}", "p.json:1:1: missing key 'version'" },
 	{ "not an object", "[1]", "p.json:1:1: expected the policy object, got an array" },
+	{ "audit window too long", "{ \"version\": 1, \"audit\": { \"window\": 3601 } }",
+	  "p.json:1:38: audit.window: expected seconds, an integer 0..3600 (0: a record per "
+	  "decision)" },
 	{ "JSON syntax error",
 	  "{\n  \"version\": 1,\n  \"servers\": { \"db\": {} }\n  \"rules\": []\n}",
 	  "p.json:4:9: invalid JSON: '}' expected near '\"rules\"'" },

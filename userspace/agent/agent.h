@@ -20,6 +20,8 @@
 
 struct mcpfence_bpf;
 struct ring_buffer;
+struct bpf_link;
+#define MF_SYSCALL_TPS_MAX 4 /* tp/syscalls/ programs in the object */
 
 struct agent_options {
 	const char *policy_path;
@@ -132,6 +134,10 @@ struct agent {
 	struct ring_buffer *ringbuf;
 	bool stop;
 	bool uninstall_requested;
+	bool syscall_tps; /* the syscall tracepoints are attached (bpf.c) */
+	struct bpf_link *syscall_links[MF_SYSCALL_TPS_MAX]; /* theirs, while attached */
+	int64_t syscall_tps_checked_ms; /* CLOCK_MONOTONIC of the last detach check */
+	int64_t flows_swept_ms;         /* CLOCK_MONOTONIC of the last flow sweep */
 
 	/* id <-> name tables, mirrored in the pinned *_names maps */
 	struct mf_strmap identity_ids;
@@ -198,6 +204,20 @@ int bpf_setup(struct agent *a);
 void bpf_teardown(struct agent *a);
 int bpf_read_counters(struct agent *a, uint64_t *out /* [MF_CNT_MAX] */);
 json_t *bpf_attached_programs(struct agent *a);
+/* The syscall tracepoints (socket families, io_uring_enter), a host-wide
+ * cost: attached while the policy has exec matches or a governed process
+ * runs without the launcher's filter. attach: now (idempotent); sync:
+ * detach if neither holds any more; tick: sync every MF_SYSCALL_TPS_CHECK_MS. */
+#define MF_SYSCALL_TPS_CHECK_MS 2000
+int bpf_syscall_tps_attach(struct agent *a);
+void bpf_syscall_tps_sync(struct agent *a);
+void bpf_syscall_tps_tick(struct agent *a);
+bool policy_has_exec(const struct mf_policy *p);
+/* Audit flows whose window is over get their summary record (every
+ * MF_FLOW_SWEEP_MS from the main loop); all: every flow (the agent stops). */
+#define MF_FLOW_SWEEP_MS 1000
+void bpf_flows_sweep(struct agent *a, bool all);
+void bpf_flows_tick(struct agent *a);
 
 /* names.c: ids of identities and servers */
 int names_load(struct agent *a);

@@ -287,6 +287,15 @@ static bool event_line(struct agent *a, const struct mf_event *e, size_t size,
 		inet_fields(&j, e);
 		jl_uint(&j, "port", e->port);
 		jl_str(&j, "rule", rule_name(a, e->generation, e->rule, rbuf, sizeof(rbuf)));
+		/* By flow: the window's first decision (ts), or a summary of the
+		 * window that began at ts: count decisions after the first. */
+		if (e->aux == MF_FLOW_FIRST) {
+			jl_str(&j, "flow", "first");
+			jl_uint(&j, "count", 1);
+		} else if (e->aux == MF_FLOW_SUMMARY) {
+			jl_str(&j, "flow", "summary");
+			jl_uint(&j, "count", e->count);
+		}
 		break;
 	case MF_EV_UNIX_CONNECT:
 	case MF_EV_UNIX_SENDMSG:
@@ -640,7 +649,9 @@ int audit_poll(struct agent *a)
 void audit_teardown(struct agent *a)
 {
 	if (a->ringbuf) {
-		/* What is in the ring now still reaches the log. */
+		/* The flows' counts so far, then what is in the ring, reach the log
+		 * (a flow that goes on opens a new window). */
+		bpf_flows_sweep(a, true);
 		audit_poll(a);
 		ring_buffer__free(a->ringbuf);
 		a->ringbuf = NULL;

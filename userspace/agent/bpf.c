@@ -9,6 +9,12 @@
  * (bpf_link_update): there is no instant without a hook. Tracepoint links
  * cannot be updated: the new one is attached before the old pin goes, so for
  * a moment both run, which is harmless (their work is idempotent).
+ *
+ * The syscall tracepoints are the exception to "every program": while one is
+ * attached every task on the host takes the slow syscall path, so they are
+ * attached (and pinned) only while a governed process may need them, and
+ * unpinned (detached) when none does; a restart finds their pins and keeps
+ * them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +26,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -108,7 +115,9 @@ static bool is_cgroup_prog(const struct bpf_program *prog)
 	}
 }
 
-static int attach_prog(struct agent *a, struct bpf_program *prog)
+/* keep: where to leave the new link, attached and open (the syscall
+ * tracepoints: destroying it detaches them); NULL: the pin alone holds it. */
+static int attach_prog(struct agent *a, struct bpf_program *prog, struct bpf_link **keep)
 {
 	const char *name = bpf_program__name(prog);
 	char pin[PATH_MAX];
@@ -151,10 +160,178 @@ static int attach_prog(struct agent *a, struct bpf_program *prog)
 		bpf_link__destroy(link);
 		return err;
 	}
+	if (keep) {
+		*keep = link;
+		return 0;
+	}
 	/* The pin holds the link now; closing our fd must not detach it. */
 	bpf_link__disconnect(link);
 	bpf_link__destroy(link);
 	return 0;
+}
+
+/* Programs the agent runs itself (BPF_PROG_TEST_RUN): never attached. */
+static bool is_run_by_agent(const struct bpf_program *prog)
+{
+	return bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS;
+}
+
+/* tp/syscalls/... programs: attached on demand (see the top). */
+static bool is_syscall_tp(const struct bpf_program *prog)
+{
+	return strncmp(bpf_program__section_name(prog), "tp/syscalls/", 12) == 0;
+}
+
+/* Each syscall tracepoint's slot in a->syscall_links, in program order. */
+static int syscall_tp_slot(struct agent *a, const struct bpf_program *prog)
+{
+	struct bpf_program *p;
+	int n = 0;
+
+	bpf_object__for_each_program(p, a->skel->obj)
+	{
+		if (p == prog)
+			return n < MF_SYSCALL_TPS_MAX ? n : -1;
+		if (is_syscall_tp(p))
+			n++;
+	}
+	return -1;
+}
+
+/* Attach one (again): a link this agent still holds is replaced too. */
+static int syscall_tp_attach(struct agent *a, struct bpf_program *prog)
+{
+	int slot = syscall_tp_slot(a, prog);
+	struct bpf_link *link = NULL;
+	int err;
+
+	if (slot < 0)
+		return -E2BIG; /* raise MF_SYSCALL_TPS_MAX */
+	err = attach_prog(a, prog, &link);
+	if (err)
+		return err;
+	/* The new link runs and holds the pin: the old one goes. */
+	bpf_link__destroy(a->syscall_links[slot]);
+	a->syscall_links[slot] = link;
+	return 0;
+}
+
+int bpf_syscall_tps_attach(struct agent *a)
+{
+	struct bpf_program *prog;
+	int err;
+
+	if (a->syscall_tps)
+		return 0;
+	bpf_object__for_each_program(prog, a->skel->obj)
+	{
+		/* One that failed leaves the others attached: closed, retried next time. */
+		if (is_syscall_tp(prog) && (err = syscall_tp_attach(a, prog)))
+			return err;
+	}
+	a->syscall_tps = true;
+	if (a->opt.verbose)
+		fprintf(stderr, "mcpfenced: syscall tracepoints attached\n");
+	return 0;
+}
+
+bool policy_has_exec(const struct mf_policy *p)
+{
+	for (size_t i = 0; p && i < p->nservers; i++) {
+		if (p->servers[i].nexec || p->servers[i].nexec_args)
+			return true;
+	}
+	return false;
+}
+
+static bool unhardened_tags_made(struct agent *a, uint64_t *n)
+{
+	uint64_t counters[MF_CNT_MAX];
+
+	if (bpf_read_counters(a, counters))
+		return false;
+	*n = counters[MF_CNT_TAG_EXEC] + counters[MF_CNT_TAG_UNHARDENED];
+	return true;
+}
+
+/*
+ * May a governed process without the launcher's filter be alive? True when
+ * the walk of the tags finds one, or cannot tell: a tag that was made during
+ * the walk (by fork, or by an exec match still in flight) may sit where the
+ * walk had already been, so the kernel's count of such tags must not move.
+ * None made and none seen: none exists, since a new one needs a live one.
+ */
+static bool unhardened_tags(struct agent *a)
+{
+	int fd = bpf_map__fd(a->skel->maps.tags);
+	uint32_t max = bpf_map__max_entries(a->skel->maps.tags);
+	uint64_t before, after;
+	uint32_t key, next, *prev = NULL;
+	struct mf_tag tag;
+
+	if (!unhardened_tags_made(a, &before))
+		return true;
+	/* A deleted key makes the walk start over: bounded all the same. */
+	for (uint64_t steps = 0; bpf_map_get_next_key(fd, prev, &next) == 0; steps++) {
+		if (steps > 2 * (uint64_t)max)
+			return true;
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &tag))
+			continue; /* gone since: it exited */
+		if (tag.flags & (MF_TAG_EXEC | MF_TAG_UNHARDENED))
+			return true;
+	}
+	if (errno != ENOENT || !unhardened_tags_made(a, &after))
+		return true;
+	return after != before;
+}
+
+void bpf_syscall_tps_sync(struct agent *a)
+{
+	struct bpf_program *prog;
+	char pin[PATH_MAX];
+
+	/* Without the policy's text (kept from before a restart) its exec
+	 * matches are unknown: attached as found. */
+	if (!a->syscall_tps || !a->current.policy || policy_has_exec(a->current.policy) ||
+	    unhardened_tags(a))
+		return;
+	bpf_object__for_each_program(prog, a->skel->obj)
+	{
+		if (!is_syscall_tp(prog))
+			continue;
+		int slot = syscall_tp_slot(a, prog);
+
+		/* The pin and our link are its only references: both go. */
+		link_pin_path(a, prog, pin, sizeof(pin));
+		if (unlink(pin) && errno != ENOENT) {
+			fprintf(stderr, "mcpfenced: cannot detach %s: %s\n", pin, strerror(errno));
+			return;
+		}
+		if (slot >= 0) {
+			bpf_link__destroy(a->syscall_links[slot]);
+			a->syscall_links[slot] = NULL;
+		}
+	}
+	a->syscall_tps = false;
+	if (a->opt.verbose)
+		fprintf(stderr, "mcpfenced: syscall tracepoints detached\n");
+}
+
+void bpf_syscall_tps_tick(struct agent *a)
+{
+	struct timespec ts;
+	int64_t now;
+
+	if (!a->syscall_tps)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (now - a->syscall_tps_checked_ms < MF_SYSCALL_TPS_CHECK_MS)
+		return;
+	a->syscall_tps_checked_ms = now;
+	bpf_syscall_tps_sync(a);
 }
 
 /* Before any pinned object is opened: one agent per pin directory. A second
@@ -241,7 +418,20 @@ int bpf_setup(struct agent *a)
 	}
 	bpf_object__for_each_program(prog, a->skel->obj)
 	{
-		err = attach_prog(a, prog);
+		char pin[PATH_MAX];
+		struct stat st;
+
+		link_pin_path(a, prog, pin, sizeof(pin));
+		/* A syscall tracepoint only if attached before (restart): the
+		 * policy load that follows says whether it stays. */
+		if ((is_syscall_tp(prog) && stat(pin, &st)) || is_run_by_agent(prog))
+			continue;
+		if (is_syscall_tp(prog)) {
+			err = syscall_tp_attach(a, prog);
+			a->syscall_tps = true;
+		} else {
+			err = attach_prog(a, prog, NULL);
+		}
 		if (err)
 			return err;
 	}
@@ -250,6 +440,13 @@ int bpf_setup(struct agent *a)
 
 void bpf_teardown(struct agent *a)
 {
+	/* Pinned, they keep running after the agent; unpinned, this detaches. */
+	for (int i = 0; i < MF_SYSCALL_TPS_MAX; i++) {
+		if (a->syscall_links[i])
+			bpf_link__disconnect(a->syscall_links[i]);
+		bpf_link__destroy(a->syscall_links[i]);
+		a->syscall_links[i] = NULL;
+	}
 	if (a->skel)
 		mcpfence_bpf__destroy(a->skel);
 	a->skel = NULL;
@@ -290,11 +487,84 @@ json_t *bpf_attached_programs(struct agent *a)
 
 	bpf_object__for_each_program(prog, a->skel->obj)
 	{
+		if (is_run_by_agent(prog))
+			continue;
 		link_pin_path(a, prog, pin, sizeof(pin));
+		/* on_demand: attached only while needed (a syscall tracepoint). */
 		json_array_append_new(
-			list, json_pack("{s:s, s:s, s:b}", "name", bpf_program__name(prog), "section",
-					bpf_program__section_name(prog), "pinned",
-					stat(pin, &st) == 0));
+			list, json_pack("{s:s, s:s, s:b, s:b}", "name", bpf_program__name(prog),
+					"section", bpf_program__section_name(prog), "pinned",
+					stat(pin, &st) == 0, "on_demand", is_syscall_tp(prog)));
 	}
 	return list;
+}
+
+/* Close a flow's window (mf_flow_sweep): 1 summarized, 0 not, or -errno. */
+static int flow_sweep_one(struct agent *a, const struct mf_flow_key *key, uint64_t window_ns)
+{
+	struct mf_flow_sweep arg = { .key = *key, .window_ns = window_ns };
+	char pkt[64] = {}; /* a packet for the test run: the program ignores it */
+	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = pkt, .data_size_in = sizeof(pkt));
+	uint32_t zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.flow_sweep_arg), &zero, &arg, BPF_ANY))
+		return -errno;
+	if (bpf_prog_test_run_opts(bpf_program__fd(a->skel->progs.mf_flow_sweep), &run))
+		return -errno;
+	return run.retval ? 1 : 0;
+}
+
+/*
+ * Flows whose window is over (all: every flow, windows cut short): a flow
+ * that stopped still gets its summary (and goes, once there is nothing left
+ * to summarize). The keys are
+ * gathered first: a deletion during the walk would restart it.
+ */
+void bpf_flows_sweep(struct agent *a, bool all)
+{
+	int fd = bpf_map__fd(a->skel->maps.flows);
+	uint64_t window_ns, now;
+	struct mf_flow_key *keys, *prev = NULL, next;
+	struct mf_flow val;
+	struct timespec ts;
+	size_t n = 0;
+	int err;
+
+	window_ns = 0;
+	if (a->current.policy && !all)
+		window_ns = a->current.policy->audit_window_s * 1000000000ull;
+	keys = calloc(MF_FLOWS_MAX, sizeof(*keys));
+	if (!keys)
+		return; /* the next tick tries again */
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	while (n < MF_FLOWS_MAX && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		keys[n] = next;
+		prev = &keys[n];
+		/* Read without the lock: the program checks again under it. */
+		if (bpf_map_lookup_elem(fd, &next, &val) == 0 && now - val.start_ns >= window_ns)
+			n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		err = flow_sweep_one(a, &keys[i], window_ns);
+		if (err < 0) {
+			fprintf(stderr, "mcpfenced: cannot sweep the audit flows: %s\n",
+				strerror(-err));
+			break;
+		}
+	}
+	free(keys);
+}
+
+void bpf_flows_tick(struct agent *a)
+{
+	struct timespec ts;
+	int64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (now - a->flows_swept_ms < MF_FLOW_SWEEP_MS)
+		return;
+	a->flows_swept_ms = now;
+	bpf_flows_sweep(a, false);
 }

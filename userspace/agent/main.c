@@ -285,6 +285,8 @@ static int run(struct agent *a)
 		 * event; this also flushes what requests produced to subscribers. */
 		audit_poll(a);
 		control_reap(a);
+		bpf_syscall_tps_tick(a);
+		bpf_flows_tick(a);
 		garbage = rulesets_collect(a, MF_COLLECT_BATCH);
 	}
 	return 0;

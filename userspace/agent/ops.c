@@ -307,6 +307,18 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 		client_reply_error(c, "cannot register identity or server: %s", strerror(-err));
 		return;
 	}
+	/* Without the launcher's filter only the syscall tracepoints refuse the
+	 * process's socket families: they are attached before it is tagged. A
+	 * request that does not say it hardens is taken as not hardened. */
+	if (!json_is_true(json_object_get(req, "harden"))) {
+		tag.flags |= MF_TAG_UNHARDENED;
+		err = bpf_syscall_tps_attach(a);
+		if (err) {
+			client_reply_error(c, "cannot attach the socket family check: %s",
+					   strerror(-err));
+			return;
+		}
+	}
 	if (!tag_write(a, c, pid, &tag, why, sizeof(why))) {
 		audit_tag_request(a, c, identity, server, why, req);
 		client_reply_error(c, "%s", why);
@@ -439,6 +451,8 @@ static const char *const counter_names[MF_CNT_MAX] = {
 	[MF_CNT_UNIX_DENIED] = "unix_denied",
 	[MF_CNT_BIND_DENIED] = "binds_denied",
 	[MF_CNT_LISTEN_DROPPED] = "listen_dropped",
+	[MF_CNT_TAG_UNHARDENED] = "tags_unhardened_inherited",
+	[MF_CNT_FLOWS_FULL] = "flows_full",
 };
 
 static void op_status(struct agent *a, struct client *c, const struct peer *p, json_t *req)
@@ -476,10 +490,14 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 		governed++;
 	}
 	if (a->current.policy) {
-		pol = json_pack("{s:b, s:I, s:s, s:s, s:s, s:I}", "loaded", 1, "generation",
+		pol = json_pack("{s:b, s:I, s:s, s:s, s:s, s:I, s:I}", "loaded", 1, "generation",
 				(json_int_t)a->current.generation, "source", a->current.source,
 				"mode", a->current.policy->audit_only ? "audit" : "enforce",
-				"audit_allowed", a->current.policy->audit_allowed ? "all" : "none",
+				"audit_allowed",
+				!a->current.policy->audit_allowed ? "none" :
+				a->current.policy->audit_each	  ? "all" :
+								    "flows",
+				"audit_window", (json_int_t)a->current.policy->audit_window_s,
 				"rules", (json_int_t)a->current.policy->nrules);
 	} else {
 		pol = json_pack("{s:b}", "loaded", 0);

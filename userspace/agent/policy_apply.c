@@ -307,12 +307,25 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 		rulesets_abort(a, slot);
 		goto out;
 	}
+	/* Exec matches tag processes that have no launcher's filter: the
+	 * syscall tracepoints judge their socket families from the flip on. */
+	if (policy_has_exec(policy) && (ret = bpf_syscall_tps_attach(a))) {
+		snprintf(err, errlen, "%s: cannot attach the socket family check: %s", source,
+			 strerror(-ret));
+		clear_bindings(a, slot);
+		local_clear(a, slot);
+		rulesets_abort(a, slot);
+		goto out;
+	}
 	rulesets_commit(a, slot);
 	cfg.flags = MF_POLICY_LOADED;
 	if (policy->audit_only)
 		cfg.flags |= MF_POLICY_AUDIT_ONLY;
 	if (policy->audit_allowed)
 		cfg.flags |= MF_POLICY_AUDIT_ALLOWED;
+	if (policy->audit_each)
+		cfg.flags |= MF_POLICY_AUDIT_EACH;
+	cfg.flow_window_ms = policy->audit_window_s * 1000;
 	cfg.generation = a->current.generation + 1;
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.policy_cfg), &slot, &cfg, BPF_ANY)) {
 		ret = -errno;
@@ -349,6 +362,9 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	names_forget_users();
 	/* Processes already running that the new exec rules name. */
 	scan_processes(a);
+	/* No exec match left: the syscall tracepoints go with the last process
+	 * that needs them (now, or on a later tick). */
+	bpf_syscall_tps_sync(a);
 	/* Parsing and compiling a large policy leaves much freed heap behind. */
 	malloc_trim(0);
 out:

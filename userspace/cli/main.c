@@ -285,7 +285,9 @@ static const char run_help[] =
 	"                  any capability: bounding, ambient and inheritable sets are\n"
 	"                  emptied before exec (audited). Without it run refuses root\n"
 	"  --no-harden     for debugging: skip the hardening below, the capability\n"
-	"                  drop of --allow-root included (audited)\n"
+	"                  drop of --allow-root included (audited); while such a server\n"
+	"                  runs, the agent refuses its socket families with a syscall\n"
+	"                  tracepoint, which slows every syscall on the host\n"
 	"\n"
 	"A server the policy isolates (\"isolate\": true) is started by the agent instead:\n"
 	"run passes it CMD, LANG, LANGUAGE, LC_*, TZ, TERM and NO_COLOR, and its stdin,\n"
@@ -300,10 +302,10 @@ static const char run_help[] =
 	"process_vm_readv/writev, pidfd_getfd, bpf, perf_event_open, setns and new user\n"
 	"namespaces (EPERM; clone3 gets ENOSYS so libc falls back to clone), the\n"
 	"terminal ioctls TIOCSTI and TIOCLINUX (EPERM), sockets of families other than\n"
-	"Unix, IPv4, IPv6 and netlink (EAFNOSUPPORT), and io_uring_setup (EPERM) unless\n"
-	"the policy gives the server \"io_uring\": true; a Landlock domain that refuses\n"
-	"signals to, and abstract Unix socket connections to, processes outside it. If\n"
-	"it cannot be applied, CMD is not started.\n";
+	"Unix, IPv4, IPv6 and netlink (EAFNOSUPPORT), and io_uring_setup, _enter and\n"
+	"_register (EPERM) unless the policy gives the server \"io_uring\": true; a\n"
+	"Landlock domain that refuses signals to, and abstract Unix socket connections\n"
+	"to, processes outside it. If it cannot be applied, CMD is not started.\n";
 
 #define TICKET_MAX 128
 
@@ -896,9 +898,15 @@ static int cmd_status(int argc, char **argv)
 	       (long long)json_integer_value(json_object_get(reply, "subscribers")));
 	print_clients_and_log(reply);
 	printf("programs: ");
-	json_array_foreach(progs, i, prog)
-		printf(" %s%s", json_string_value(json_object_get(prog, "section")),
-		       json_is_true(json_object_get(prog, "pinned")) ? "" : "(NOT PINNED)");
+	json_array_foreach(progs, i, prog) {
+		const char *state = "(NOT PINNED)";
+
+		if (json_is_true(json_object_get(prog, "pinned")))
+			state = "";
+		else if (json_is_true(json_object_get(prog, "on_demand")))
+			state = "(off: not needed)";
+		printf(" %s%s", json_string_value(json_object_get(prog, "section")), state);
+	}
 	printf("\ncounters: ");
 	json_object_foreach(cnt, key, v)
 		printf(" %s=%lld", key, (long long)json_integer_value(v));
@@ -1053,9 +1061,16 @@ static void render_record(const json_t *r)
 	} else if (addr) {
 		bool v6 = family && strcmp(family, "ipv6") == 0;
 
-		snprintf(dest, sizeof(dest), "%s %s%s%s:%lld", proto ? proto : "?",
+		const char *flow = json_string_value(json_object_get(r, "flow"));
+		char more[32] = "";
+
+		/* A flow's summary: decisions since ts, after the first. */
+		if (flow && strcmp(flow, "summary") == 0)
+			snprintf(more, sizeof(more), " +%lld",
+				 (long long)json_integer_value(json_object_get(r, "count")));
+		snprintf(dest, sizeof(dest), "%s %s%s%s:%lld%s", proto ? proto : "?",
 			 v6 ? "[" : "", addr, v6 ? "]" : "",
-			 (long long)json_integer_value(json_object_get(r, "port")));
+			 (long long)json_integer_value(json_object_get(r, "port")), more);
 	} else if (strcmp(event, "socket") == 0 || strcmp(event, "socket-kill") == 0 ||
 		   strcmp(event, "uring-socket-kill") == 0) {
 		snprintf(dest, sizeof(dest), "%s family=%lld type=%lld proto=%lld", event,

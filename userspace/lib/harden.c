@@ -129,6 +129,11 @@ static const struct harden_syscall {
 	{ "io_uring_setup", __NR_io_uring_setup, REFUSE_UNLESS_IO_URING, 0, EPERM,
 	  "io_uring starts operations (sockets, connects, sends) in the kernel, past this "
 	  "filter; allowed only by \"io_uring\": true on the server in the policy" },
+	{ "io_uring_enter", __NR_io_uring_enter, REFUSE_UNLESS_IO_URING, 0, EPERM,
+	  "the same, on a ring set up before the launch (inherited, or passed over a "
+	  "socket); refused here, the kernel side needs no syscall tracepoint for it" },
+	{ "io_uring_register", __NR_io_uring_register, REFUSE_UNLESS_IO_URING, 0, EPERM,
+	  "the same: registers files and buffers with such a ring" },
 };
 
 #define MF_FILTER_MAX 128

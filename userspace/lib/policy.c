@@ -520,25 +520,42 @@ static int parse_mode(struct parser *p, json_t *v, void *out)
 
 static int parse_audit_allowed(struct parser *p, json_t *v, void *out)
 {
-	static const char *const values[] = { "all", "none", NULL };
+	static const char *const values[] = { "all", "flows", "none", NULL };
+	struct mf_policy *pol = out;
 	int value, err;
 
-	err = parse_word(p, v, "value", values, "all or none", &value);
-	if (!err)
-		*(bool *)out = value == 0;
+	err = parse_word(p, v, "value", values, "all, flows or none", &value);
+	if (!err) {
+		pol->audit_allowed = value != 2;
+		pol->audit_each = value == 0;
+	}
 	return err;
+}
+
+static int parse_audit_window(struct parser *p, json_t *v, void *out)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > MF_AUDIT_WINDOW_MAX)
+		return fail(p, NULL,
+			    "expected seconds, an integer 0..%d (0: a record per decision)",
+			    MF_AUDIT_WINDOW_MAX);
+	*(uint32_t *)out = (uint32_t)json_integer_value(v);
+	return 0;
 }
 
 static int parse_audit(struct parser *p, json_t *v, void *out)
 {
-	static const char *const keys[] = { "allowed", NULL };
+	static const char *const keys[] = { "allowed", "window", NULL };
+	struct mf_policy *pol = out;
 	int err;
 
 	err = want_type(p, v, JSON_OBJECT);
 	if (!err)
 		err = check_keys(p, v, keys);
 	if (!err)
-		err = field(p, v, "allowed", false, parse_audit_allowed, out);
+		err = field(p, v, "allowed", false, parse_audit_allowed, pol);
+	if (!err)
+		err = field(p, v, "window", false, parse_audit_window, &pol->audit_window_s);
 	return err;
 }
 
@@ -1271,7 +1288,7 @@ static int parse_policy(struct parser *p, json_t *root)
 	if (!err)
 		err = field(p, root, "mode", false, parse_mode, &pol->audit_only);
 	if (!err)
-		err = field(p, root, "audit", false, parse_audit, &pol->audit_allowed);
+		err = field(p, root, "audit", false, parse_audit, pol);
 	if (!err)
 		err = field(p, root, "admin_group", false, parse_launcher_group, &pol->admin_group);
 	if (!err)
@@ -1320,7 +1337,8 @@ int mf_policy_parse(const char *text, size_t len, const char *filename, struct m
 		ret = fail_nomem(&p);
 		goto out;
 	}
-	p.policy->audit_allowed = true;
+	p.policy->audit_allowed = true; /* "flows" */
+	p.policy->audit_window_s = MF_AUDIT_WINDOW_DEFAULT;
 	p.policy->file = strdup(p.file);
 	ret = p.policy->file ? parse_policy(&p, root) : fail_nomem(&p);
 	if (!ret)

@@ -116,11 +116,16 @@ struct mf_launcher {
 	size_t nmay_assert;
 };
 
+#define MF_AUDIT_WINDOW_DEFAULT 10 /* seconds */
+#define MF_AUDIT_WINDOW_MAX 3600
+
 struct mf_policy {
 	char *file; /* the file name given to mf_policy_parse, for messages */
 	int version;
 	bool audit_only;    /* "mode": "audit" */
-	bool audit_allowed; /* "audit": { "allowed": "all" } */
+	bool audit_allowed; /* "audit": { "allowed": "all" or "flows" (the default) } */
+	bool audit_each;    /* "allowed": "all": a record per allowed decision */
+	uint32_t audit_window_s; /* "window": decisions of a flow in one record per window */
 	char *admin_group;  /* members may read every audit record; may be NULL */
 	struct mf_server *servers;
 	size_t nservers;
