@@ -22,6 +22,7 @@ want="/etc/logrotate.d/mcpfence
 /usr/share/man/man8/mcpfenced.8
 /usr/share/mcpfence/default.json
 /usr/share/mcpfence/examples/fetch.json
+/usr/share/mcpfence/examples/gdrive-tenants.json
 /usr/share/mcpfence/examples/github.json
 /usr/share/mcpfence/examples/postgres.json
 /usr/share/mcpfence/examples/redis.json
