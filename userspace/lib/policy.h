@@ -54,6 +54,18 @@ struct mf_dest {
 	struct mf_port_range *ports;
 };
 
+/* A destination given by name (policy_hosts.c): its A/AAAA answers are
+ * allowed for the ports and protocols, per (identity, server), while their
+ * TTL lasts. */
+struct mf_host {
+	char *name;	   /* lowercase, no trailing dot; a wildcard without its "*." */
+	bool wildcard;	   /* "*.NAME": one or more labels below NAME, not NAME itself */
+	bool private_ok;   /* "private": true: loopback, private, ... answers are installed */
+	uint8_t protos;
+	size_t nports;	   /* 0: all ports */
+	struct mf_port_range *ports;
+};
+
 struct mf_rule {
 	char *name;
 	char *server;
@@ -63,6 +75,8 @@ struct mf_rule {
 	size_t nallow;
 	struct mf_dest *deny;
 	size_t ndeny;
+	struct mf_host *hosts; /* allow entries given by "host" */
+	size_t nhosts;
 };
 
 /* An interpreter tagged at exec only when its arguments start with args
@@ -107,6 +121,25 @@ struct mf_launcher {
 	size_t nmay_assert;
 };
 
+/* The resolver of governed processes (policy_hosts.c): top-level "dns". */
+#define MF_DNS_MAX_UPSTREAM 4
+#define MF_DNS_MIN_TTL 5     /* seconds, defaults */
+#define MF_DNS_MAX_TTL 600
+#define MF_DNS_TTL_LIMIT 86400
+
+struct mf_dns_upstream {
+	uint8_t family; /* MF_FAMILY_V4 or MF_FAMILY_V6 */
+	uint8_t addr[16];
+	uint16_t port; /* host order */
+};
+
+struct mf_dns {
+	struct mf_dns_upstream upstream[MF_DNS_MAX_UPSTREAM];
+	size_t nupstream; /* 0: the nameservers of /etc/resolv.conf */
+	uint32_t min_ttl, max_ttl;
+	bool refuse_refused; /* "refuse": "refused" (default NXDOMAIN) */
+};
+
 struct mf_policy {
 	int version;
 	bool audit_only;    /* "mode": "audit" */
@@ -122,6 +155,7 @@ struct mf_policy {
 	size_t nlaunchers;
 	struct mf_local local; /* top-level "unix": names every server may reach */
 	size_t nunix;	       /* unix names, all lists together */
+	struct mf_dns dns;
 };
 
 /*
@@ -244,5 +278,43 @@ const struct mf_local *mf_local_any(const struct mf_policy *policy);
 /* The bytes a name stands for in sun_path (abstract: a leading NUL), into
  * out[MF_UNIX_PATH_MAX]; returns their length, or -1 for an invalid name. */
 int mf_unix_name_bytes(const char *name, uint8_t *out);
+
+/* Does the rule apply to identity (NULL: an identity no rule names)? */
+bool mf_rule_applies(const struct mf_policy *policy, const struct mf_rule *rule,
+		     const char *identity);
+
+/* ---- destinations by name (policy_hosts.c) ---- */
+
+#define MF_HOST_MAX 253 /* bytes of a name, trailing dot excluded */
+
+/* Validate and normalize a "host" value into h->name and h->wildcard;
+ * -EINVAL with a message in msg, or -ENOMEM. */
+int mf_host_name_parse(const char *text, struct mf_host *h, char *msg, size_t len);
+
+/* Normalize a queried name in place (lowercase, no trailing dot); false
+ * when it is not a name a host rule could grant. */
+bool mf_qname_normalize(char *name);
+
+/* Does h grant qname (normalized)? */
+bool mf_host_matches(const struct mf_host *h, const char *qname);
+
+/*
+ * The port segments that the rules of (identity, server) grant qname,
+ * into segs (at most max; more are left out, which only allows less).
+ * private_ok[i]: segment i comes from a "private": true destination.
+ * Returns the number of segments (0: not granted).
+ */
+size_t mf_policy_host_segs(const struct mf_policy *policy, const char *identity,
+			   const char *server, const char *qname, struct mf_seg *segs,
+			   bool *private_ok, size_t max);
+
+/* Top-level "dns" of root into out (defaults when absent); -EINVAL with e. */
+int mf_dns_parse(struct json_t *root, struct mf_dns *out, struct mf_local_error *e);
+
+/* Whether an answer address lies in loopback, private, link-local, unique
+ * local, CGNAT, cloud metadata or other non-public ranges (DNS rebinding). */
+bool mf_addr_private(uint8_t family, const uint8_t *addr);
+
+void mf_hosts_free(struct mf_host *hosts, size_t n);
 
 #endif /* MCPFENCE_POLICY_H */
