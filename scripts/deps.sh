@@ -8,6 +8,8 @@ packages=(
 	make gcc clang llvm libbpf-dev bpftool libelf-dev libjansson-dev zlib1g-dev pkg-config
 	# tests and demo
 	iproute2 perl redis-server redis-tools jq socat procps util-linux
+	# DNS tests: a real resolver on loopback, and a client
+	dnsmasq-base dnsutils
 	# benchmarks (make bench)
 	nftables
 )

@@ -18,6 +18,7 @@
 #define MF_HISTORY_MAX 4096           /* recent audit records kept for `audit` */
 
 struct mcpfence_bpf;
+struct dns_proxy;
 struct ring_buffer;
 
 struct agent_options {
@@ -122,6 +123,7 @@ struct agent {
 	struct audit_record history[MF_HISTORY_MAX];
 	size_t history_next;
 	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
+	struct dns_proxy *dns; /* the resolver of governed processes (dns_proxy.c) */
 };
 
 /* bpf.c: load, attach and pin; or reuse what is pinned. */
@@ -230,6 +232,17 @@ int local_write(struct agent *a, uint32_t slot, const struct mf_policy *p, json_
 int local_clear(struct agent *a, uint32_t slot);
 
 /* epoll data: what an event belongs to */
-enum watch_kind { WATCH_SIGNAL = 1, WATCH_LISTEN, WATCH_RINGBUF, WATCH_CLIENT };
+enum watch_kind { WATCH_SIGNAL = 1, WATCH_LISTEN, WATCH_RINGBUF, WATCH_CLIENT, WATCH_DNS };
+
+/* dns_proxy.c: the resolver of governed processes (names in policy) */
+int dns_setup(struct agent *a);
+void dns_event(struct agent *a, enum watch_kind *kind, uint32_t events);
+/* Timeouts, and freeing what finished: after each turn of the loop. */
+void dns_tick(struct agent *a);
+void dns_teardown(struct agent *a);
+json_t *dns_status(struct agent *a);
+/* The name an address was learned from, for audit records; NULL: unknown. */
+const char *dns_learned_name(struct agent *a, uint32_t identity_id, uint32_t server_id,
+			     uint8_t family, const uint8_t *addr);
 
 #endif /* MCPFENCE_AGENT_H */

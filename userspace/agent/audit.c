@@ -280,6 +280,15 @@ static bool event_line(struct agent *a, const struct mf_event *e, size_t size,
 		jl_str(&j, "addr", addr);
 		jl_uint(&j, "port", e->port);
 		jl_str(&j, "rule", rule_name(a, e->generation, e->rule, rbuf, sizeof(rbuf)));
+		if (e->aux & MF_AUX_VIA_NAME) {
+			/* allowed by an address learned from a name (dns_proxy.c) */
+			const char *host = dns_learned_name(a, e->identity_id, e->server_id,
+							    e->family, e->addr);
+
+			jl_str(&j, "via", "name");
+			if (host)
+				jl_str(&j, "host", host);
+		}
 		break;
 	case MF_EV_UNIX_CONNECT:
 	case MF_EV_UNIX_SENDMSG:

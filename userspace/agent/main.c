@@ -210,6 +210,9 @@ static int run(struct agent *a)
 			case WATCH_RINGBUF:
 				audit_poll(a);
 				break;
+			case WATCH_DNS:
+				dns_event(a, kind, events[i].events);
+				break;
 			case WATCH_CLIENT:
 				control_client_event(a, (struct client *)kind, events[i].events);
 				/* A client freed here may appear later in events: stop the batch. */
@@ -221,6 +224,7 @@ static int run(struct agent *a)
 		 * event; this also flushes what requests produced to subscribers. */
 		audit_poll(a);
 		control_reap(a);
+		dns_tick(a);
 		garbage = rulesets_collect(a, MF_COLLECT_BATCH);
 	}
 	return 0;
@@ -367,6 +371,8 @@ static int start(struct agent *a, bool *touched)
 		err = load_initial_policy(a);
 	if (!err)
 		err = control_setup(a);
+	if (!err)
+		err = dns_setup(a);
 	return err;
 }
 
@@ -415,6 +421,7 @@ int main(int argc, char **argv)
 	}
 
 	control_teardown(&a);
+	dns_teardown(&a);
 	if (a.skel)
 		audit_teardown(&a);
 	bpf_teardown(&a);

@@ -414,6 +414,9 @@ static const char *const counter_names[MF_CNT_MAX] = {
 	[MF_CNT_UNIX_DENIED] = "unix_denied",
 	[MF_CNT_BIND_DENIED] = "binds_denied",
 	[MF_CNT_LISTEN_DROPPED] = "listen_dropped",
+	[MF_CNT_DNS_REDIRECTED] = "dns_redirected",
+	[MF_CNT_DNS_NO_RESOLVER] = "dns_no_resolver",
+	[MF_CNT_LEARNED_ALLOWED] = "allowed_by_name",
 };
 
 static void op_status(struct agent *a, struct client *c, const struct peer *p, json_t *req)
@@ -460,14 +463,14 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 	}
 	client_send_json(c,
 			 json_pack("{s:b, s:I, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:o, s:s*, "
-				   "s:o, s:o*}",
+				   "s:o, s:o*, s:o}",
 				   "ok", 1, "agent_pid", (json_int_t)getpid(), "pin_dir",
 				   a->opt.pin_dir, "socket", a->opt.socket_path, "programs",
 				   bpf_attached_programs(a), "policy", pol, "counters", cnt,
 				   "governed_processes", (json_int_t)governed, "subscribers",
 				   (json_int_t)subscribers, "clients", control_status(a),
 				   "audit_log", a->opt.audit_log, "log", audit_log_status(a),
-				   "warnings", host_warnings(a)),
+				   "warnings", host_warnings(a), "dns", dns_status(a)),
 			 false);
 }
 

@@ -575,6 +575,32 @@ static int cmd_ps(int argc, char **argv)
 	return 0;
 }
 
+/* The resolver of governed processes: serving (its ports) or why not. */
+static void print_dns(json_t *dns)
+{
+	json_t *ports = json_object_get(dns, "ports"), *v;
+	const char *key;
+
+	if (!dns)
+		return;
+	if (!json_is_true(json_object_get(dns, "serving"))) {
+		printf("dns:       NOT SERVING (%s): governed processes get no DNS\n",
+		       json_string_value(json_object_get(dns, "error")) ?:
+			       json_string_value(json_object_get(dns, "why")) ?: "unknown");
+		return;
+	}
+	printf("dns:       serving on loopback, udp %lld/%lld tcp %lld/%lld (v4/v6), %lld pending\n",
+	       (long long)json_integer_value(json_object_get(ports, "udp4")),
+	       (long long)json_integer_value(json_object_get(ports, "udp6")),
+	       (long long)json_integer_value(json_object_get(ports, "tcp4")),
+	       (long long)json_integer_value(json_object_get(ports, "tcp6")),
+	       (long long)json_integer_value(json_object_get(dns, "pending")));
+	printf("dns:      ");
+	json_object_foreach(json_object_get(dns, "counters"), key, v)
+		printf(" %s=%lld", key, (long long)json_integer_value(v));
+	printf("\n");
+}
+
 static const char status_help[] = "usage: mcpfence status [--json]\n"
 				  "\n"
 				  "Is the agent up, which programs are attached and pinned, which\n"
@@ -670,6 +696,7 @@ static int cmd_status(int argc, char **argv)
 	json_object_foreach(cnt, key, v)
 		printf(" %s=%lld", key, (long long)json_integer_value(v));
 	printf("\n");
+	print_dns(json_object_get(reply, "dns"));
 	json_array_foreach(json_object_get(reply, "warnings"), i, v)
 		printf("warning:   %s\n", json_string_value(v));
 	json_decref(reply);

@@ -1,0 +1,843 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The resolver of governed processes. The kernel sends their port-53
+ * traffic here (bpf/mcpfence.bpf.c, dns_redirect) and records who asked by
+ * source port (dns_clients). A query is answered here, at once, unless a
+ * rule of the asker's (identity, server) grants its name: then it is
+ * forwarded upstream from the agent's own socket (the agent is not
+ * governed: nothing redirects it), and the answer's A/AAAA addresses are
+ * installed into dns_learned for that (identity, server) only, before the
+ * answer is released. Nothing blocks: listeners, upstream sockets and TCP
+ * clients are all in the agent's epoll loop; timeouts are checked every
+ * turn of it (dns_tick), at least every MF_AUDIT_POLL_MS.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent.h"
+#include "dns_wire.h"
+#include "mcpfence.skel.h"
+
+#define UDP_MAX 4096	       /* bytes of a datagram read or forwarded (EDNS sizes above: cut) */
+#define PENDING_MAX 1024       /* queries waiting for upstream; more: SERVFAIL */
+#define TCP_CLIENTS_MAX 64
+#define UPSTREAM_TIMEOUT_MS 2000 /* per upstream tried, then the next; none left: SERVFAIL */
+#define TCP_IDLE_MS 10000
+#define ADDRS_MAX 64	       /* addresses of one answer installed; more: SERVFAIL */
+#define NAMES_SLOTS 4096       /* (identity, server, address) -> name, for audit records */
+#define RESOLV_CONF "/etc/resolv.conf"
+
+enum dns_obj { OBJ_LISTENER, OBJ_UPSTREAM, OBJ_TCP };
+
+/* What an epoll event points at: kind first (enum watch_kind), then ours. */
+struct dns_watch {
+	enum watch_kind kind; /* WATCH_DNS */
+	enum dns_obj obj;
+};
+
+struct dns_listener {
+	struct dns_watch w;
+	int fd;
+	uint8_t family; /* MF_FAMILY_V4 or V6 */
+	bool tcp;
+	uint16_t port;
+};
+
+struct dns_tcp;
+
+struct dns_query {
+	struct dns_watch w;
+	struct dns_query *next;
+	int fd; /* upstream socket; -1 between tries */
+	bool done;
+	/* where the answer goes: a UDP listener and peer, or a TCP client */
+	struct dns_listener *listener;
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	struct dns_tcp *tcp;
+	/* the query */
+	uint8_t *msg;
+	size_t len;
+	struct dns_question q;
+	char name[DNS_NAME_TEXT]; /* normalized */
+	struct mf_dns_client who;
+	char identity[MF_NAME_MAX];
+	bool granted;
+	struct mf_seg segs[MF_LEARNED_SEGS];
+	bool priv[MF_LEARNED_SEGS];
+	size_t nsegs;
+	size_t upstream; /* index of the upstream tried */
+	int64_t deadline_ms;
+};
+
+struct dns_tcp {
+	struct dns_watch w;
+	struct dns_tcp *next;
+	int fd;
+	bool done, busy; /* busy: a query of it is upstream */
+	uint8_t family;
+	uint16_t port; /* peer's, host order */
+	uint8_t in[2 + DNS_MSG_MAX];
+	size_t inlen;
+	uint8_t *out;
+	size_t outlen, outoff;
+	int64_t deadline_ms;
+};
+
+struct learned_name {
+	struct mf_learned_key key;
+	char name[DNS_NAME_TEXT];
+};
+
+enum dns_count {
+	DC_QUERIES, DC_GRANTED, DC_REFUSED, DC_MALFORMED, DC_UNATTRIBUTED, DC_SERVFAIL,
+	DC_TIMEOUTS, DC_INSTALLED, DC_PRIVATE_SKIPPED, DC_BUSY, DC_MAX
+};
+
+static const char *const count_names[DC_MAX] = {
+	"queries", "granted", "refused", "malformed", "unattributed", "servfail",
+	"upstream_timeouts", "addresses_installed", "private_not_installed", "busy",
+};
+
+struct dns_proxy {
+	struct dns_listener listeners[4]; /* udp4, udp6, tcp4, tcp6 */
+	struct dns_query *queries;
+	size_t npending;
+	struct dns_tcp *tcps;
+	size_t ntcp;
+	struct mf_dns_upstream resolv[MF_DNS_MAX_UPSTREAM]; /* from /etc/resolv.conf */
+	size_t nresolv;
+	int64_t resolv_read_ms;
+	struct learned_name names[NAMES_SLOTS];
+	uint64_t counts[DC_MAX];
+	int last_error; /* of setup: why nothing serves */
+};
+
+static int64_t now_ms(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int watch(struct agent *a, int fd, struct dns_watch *w, uint32_t events, int op)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	return epoll_ctl(a->epoll_fd, op, fd, &ev) ? -errno : 0;
+}
+
+/* ---- setup ---- */
+
+static int listen_on(struct agent *a, struct dns_listener *l)
+{
+	struct sockaddr_storage ss = {};
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len = l->family == MF_FAMILY_V4 ? sizeof(*sin) : sizeof(*sin6);
+	int domain = l->family == MF_FAMILY_V4 ? AF_INET : AF_INET6, one = 1;
+
+	l->fd = socket(domain, (l->tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0);
+	if (l->fd < 0)
+		return -errno;
+	if (l->family == MF_FAMILY_V4) {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_loopback;
+		setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	}
+	if (bind(l->fd, (struct sockaddr *)&ss, len) || (l->tcp && listen(l->fd, 64)) ||
+	    getsockname(l->fd, (struct sockaddr *)&ss, &len))
+		return -errno;
+	l->port = ntohs(l->family == MF_FAMILY_V4 ? sin->sin_port : sin6->sin6_port);
+	l->w = (struct dns_watch){ WATCH_DNS, OBJ_LISTENER };
+	return watch(a, l->fd, &l->w, EPOLLIN, EPOLL_CTL_ADD);
+}
+
+/* Tell the kernel where to send governed processes' DNS (0: nowhere). */
+static int publish(struct agent *a, const struct mf_dns_cfg *cfg)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(bpf_map__fd(a->skel->maps.dns_cfg), &zero, cfg, BPF_ANY) ?
+		       -errno :
+		       0;
+}
+
+int dns_setup(struct agent *a)
+{
+	static const struct {
+		uint8_t family;
+		bool tcp;
+	} kinds[4] = { { MF_FAMILY_V4, false }, { MF_FAMILY_V6, false }, { MF_FAMILY_V4, true },
+		       { MF_FAMILY_V6, true } };
+	struct mf_dns_cfg cfg = {};
+	struct dns_proxy *d;
+	int err = 0;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	a->dns = d;
+	for (int i = 0; i < 4; i++) {
+		d->listeners[i].fd = -1;
+		d->listeners[i].family = kinds[i].family;
+		d->listeners[i].tcp = kinds[i].tcp;
+	}
+	/* A family without loopback (no ::1) leaves its ports 0: its port-53
+	 * traffic is refused (closed). */
+	for (int i = 0; i < 4; i++) {
+		int e = listen_on(a, &d->listeners[i]);
+
+		if (e) {
+			fprintf(stderr, "mcpfenced: dns: cannot listen on %s %s loopback: %s\n",
+				kinds[i].tcp ? "TCP" : "UDP",
+				kinds[i].family == MF_FAMILY_V4 ? "IPv4" : "IPv6", strerror(-e));
+			if (d->listeners[i].fd >= 0)
+				close(d->listeners[i].fd);
+			d->listeners[i].fd = -1;
+			d->listeners[i].port = 0;
+			d->last_error = -e;
+		}
+	}
+	cfg.udp4 = d->listeners[0].port;
+	cfg.udp6 = d->listeners[1].port;
+	cfg.tcp4 = d->listeners[2].port;
+	cfg.tcp6 = d->listeners[3].port;
+	err = publish(a, &cfg);
+	if (err)
+		fprintf(stderr, "mcpfenced: dns: cannot write dns_cfg: %s\n", strerror(-err));
+	return err;
+}
+
+/* ---- upstreams ---- */
+
+/* The nameservers of /etc/resolv.conf, read again every 5 seconds. */
+static void read_resolv_conf(struct dns_proxy *d)
+{
+	char line[256], *p;
+	FILE *f;
+
+	if (d->resolv_read_ms && now_ms(CLOCK_MONOTONIC) - d->resolv_read_ms < 5000)
+		return;
+	d->resolv_read_ms = now_ms(CLOCK_MONOTONIC);
+	d->nresolv = 0;
+	f = fopen(RESOLV_CONF, "re");
+	if (!f)
+		return;
+	while (d->nresolv < MF_DNS_MAX_UPSTREAM && fgets(line, sizeof(line), f)) {
+		struct mf_dns_upstream *u = &d->resolv[d->nresolv];
+
+		if (strncmp(line, "nameserver", 10) || (line[10] != ' ' && line[10] != '\t'))
+			continue;
+		p = line + 10 + strspn(line + 10, " \t");
+		p[strcspn(p, " \t\r\n%")] = '\0';
+		u->port = 53;
+		if (inet_pton(AF_INET, p, u->addr) == 1)
+			u->family = MF_FAMILY_V4;
+		else if (inet_pton(AF_INET6, p, u->addr) == 1)
+			u->family = MF_FAMILY_V6;
+		else
+			continue;
+		d->nresolv++;
+	}
+	fclose(f);
+}
+
+static const struct mf_dns_upstream *upstream(struct agent *a, size_t i)
+{
+	const struct mf_dns *cfg = &a->current.policy->dns;
+
+	if (cfg->nupstream)
+		return i < cfg->nupstream ? &cfg->upstream[i] : NULL;
+	read_resolv_conf(a->dns);
+	return i < a->dns->nresolv ? &a->dns->resolv[i] : NULL;
+}
+
+/* ---- answering ---- */
+
+static void send_reply(struct agent *a, struct dns_query *q, const uint8_t *msg, size_t len);
+
+static void reply_error(struct agent *a, struct dns_query *q, uint8_t rcode)
+{
+	uint8_t out[DNS_HEADER + DNS_NAME_TEXT + 8];
+	size_t n = dns_error_reply(q->msg, q->len, &q->q, rcode, out, sizeof(out));
+
+	if (rcode == DNS_RCODE_SERVFAIL)
+		a->dns->counts[DC_SERVFAIL]++;
+	send_reply(a, q, out, n);
+}
+
+static void query_finish(struct dns_query *q)
+{
+	if (q->fd >= 0)
+		close(q->fd);
+	q->fd = -1;
+	q->done = true;
+	if (q->tcp)
+		q->tcp->busy = false;
+}
+
+static void tcp_want_write(struct agent *a, struct dns_tcp *t)
+{
+	if (watch(a, t->fd, &t->w, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD))
+		t->done = true;
+}
+
+static void tcp_flush(struct agent *a, struct dns_tcp *t)
+{
+	while (t->outoff < t->outlen) {
+		ssize_t n = send(t->fd, t->out + t->outoff, t->outlen - t->outoff, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EAGAIN)
+				tcp_want_write(a, t);
+			else
+				t->done = true;
+			return;
+		}
+		t->outoff += n;
+	}
+	free(t->out);
+	t->out = NULL;
+	t->outlen = t->outoff = 0;
+	watch(a, t->fd, &t->w, EPOLLIN, EPOLL_CTL_MOD);
+}
+
+static void send_reply(struct agent *a, struct dns_query *q, const uint8_t *msg, size_t len)
+{
+	struct dns_tcp *t = q->tcp;
+
+	if (!len)
+		return;
+	if (!t) {
+		/* A datagram that does not fit the socket buffer now is lost, as on
+		 * the network: the client asks again. */
+		sendto(q->listener->fd, msg, len, MSG_DONTWAIT, (struct sockaddr *)&q->peer,
+		       q->peerlen);
+		return;
+	}
+	if (t->done || t->out)
+		return;
+	t->out = malloc(len + 2);
+	if (!t->out) {
+		t->done = true;
+		return;
+	}
+	t->out[0] = len >> 8;
+	t->out[1] = len & 0xff;
+	memcpy(t->out + 2, msg, len);
+	t->outlen = len + 2;
+	t->outoff = 0;
+	tcp_flush(a, t);
+}
+
+/* ---- installing what an answer says ---- */
+
+static uint32_t name_slot(const struct mf_learned_key *k)
+{
+	uint32_t h = 2166136261u;
+	const uint8_t *b = (const uint8_t *)k;
+
+	for (size_t i = 0; i < sizeof(*k); i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h % NAMES_SLOTS;
+}
+
+const char *dns_learned_name(struct agent *a, uint32_t identity_id, uint32_t server_id,
+			     uint8_t family, const uint8_t *addr)
+{
+	struct mf_learned_key k = { .identity_id = identity_id, .server_id = server_id,
+				    .family = family };
+	struct learned_name *n;
+
+	if (!a->dns)
+		return NULL;
+	memcpy(k.addr, addr, sizeof(k.addr));
+	n = &a->dns->names[name_slot(&k)];
+	return memcmp(&n->key, &k, sizeof(k)) ? NULL : n->name;
+}
+
+/* Merge the segments of an entry still valid under this policy into v. */
+static void merge_old(int fd, const struct mf_learned_key *k, struct mf_learned_val *v)
+{
+	struct mf_learned_val old;
+
+	if (bpf_map_lookup_elem(fd, k, &old) || old.generation != v->generation)
+		return;
+	if (old.expires_ns > v->expires_ns)
+		v->expires_ns = old.expires_ns;
+	for (uint32_t i = 0; i < old.nsegs && i < MF_LEARNED_SEGS; i++) {
+		bool have = false;
+
+		for (uint32_t j = 0; j < v->nsegs; j++)
+			have |= !memcmp(&v->segs[j], &old.segs[i], sizeof(old.segs[i]));
+		if (!have && v->nsegs < MF_LEARNED_SEGS)
+			v->segs[v->nsegs++] = old.segs[i];
+	}
+}
+
+/* Install one address for q's (identity, server). 0, 1 when skipped as
+ * private, or -errno. */
+static int install_one(struct agent *a, struct dns_query *q, const struct dns_addr *ad,
+		       uint64_t now_ns)
+{
+	const struct mf_dns *cfg = &a->current.policy->dns;
+	struct mf_learned_key k = { .identity_id = q->who.identity_id,
+				    .server_id = q->who.server_id };
+	struct mf_learned_val v = { .generation = a->current.generation };
+	int fd = bpf_map__fd(a->skel->maps.dns_learned);
+	bool priv;
+	uint32_t ttl;
+
+	k.family = mf_dest_normalize(ad->family == 4 ? MF_FAMILY_V4 : MF_FAMILY_V6, ad->addr,
+				     k.addr);
+	priv = mf_addr_private(k.family, k.addr);
+	for (size_t i = 0; i < q->nsegs; i++)
+		if (!priv || q->priv[i])
+			v.segs[v.nsegs++] = q->segs[i];
+	if (!v.nsegs)
+		return 1;
+	ttl = ad->ttl < cfg->min_ttl ? cfg->min_ttl : ad->ttl > cfg->max_ttl ? cfg->max_ttl : ad->ttl;
+	v.expires_ns = now_ns + (uint64_t)ttl * 1000000000ull;
+	merge_old(fd, &k, &v);
+	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+		return -errno;
+	struct learned_name *n = &a->dns->names[name_slot(&k)];
+
+	n->key = k;
+	snprintf(n->name, sizeof(n->name), "%s", q->name);
+	return 0;
+}
+
+static void audit_query(struct agent *a, struct dns_query *q, const char *verdict,
+			const char *why, size_t installed)
+{
+	json_t *rec;
+
+	rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:s}", "event", "dns", "verdict",
+			verdict, "identity", q->identity, "server",
+			server_name(a, q->who.server_id), "pid", (json_int_t)q->who.tgid, "name",
+			q->name[0] ? q->name : q->q.name, "qtype", q->q.qtype, "reason", why);
+	if (rec && !strcmp(verdict, "allow"))
+		json_object_set_new(rec, "installed", json_integer((json_int_t)installed));
+	audit_emit(a, rec);
+}
+
+/* The answer came: install its addresses (granted names), then release it. */
+static void on_answer(struct agent *a, struct dns_query *q, const uint8_t *msg, size_t len)
+{
+	struct dns_addr addrs[ADDRS_MAX];
+	size_t n = 0, installed = 0;
+	enum dns_wire_error err;
+	struct timespec ts;
+	uint8_t rcode;
+	bool more;
+
+	err = dns_parse_answer(msg, len, &q->q, &rcode, addrs, ADDRS_MAX, &n, &more);
+	if (err == DNS_EMISMATCH)
+		return; /* not the reply (late or forged): wait on */
+	if (err || more) {
+		a->dns->counts[DC_MALFORMED]++;
+		reply_error(a, q, DNS_RCODE_SERVFAIL);
+		query_finish(q);
+		return;
+	}
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	for (size_t i = 0; q->granted && i < n; i++) {
+		int r = install_one(a, q, &addrs[i],
+				    (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec);
+
+		if (r < 0) {
+			/* Not installed: not released either (the first connect would fail). */
+			fprintf(stderr, "mcpfenced: dns: cannot install an address of %s: %s\n",
+				q->name, strerror(-r));
+			reply_error(a, q, DNS_RCODE_SERVFAIL);
+			query_finish(q);
+			return;
+		}
+		installed += r == 0;
+		a->dns->counts[r ? DC_PRIVATE_SKIPPED : DC_INSTALLED]++;
+	}
+	if (!q->granted)
+		audit_query(a, q, "would-deny", "no rule grants the name", 0);
+	else if (a->current.policy->audit_allowed || installed < n)
+		audit_query(a, q, "allow",
+			    installed < n ? "answers in private ranges not installed" : "granted",
+			    installed);
+	send_reply(a, q, msg, len);
+	query_finish(q);
+}
+
+/* ---- forwarding ---- */
+
+/* Send q to upstream q->upstream, or the next that takes it; none: SERVFAIL. */
+static void forward(struct agent *a, struct dns_query *q)
+{
+	const struct mf_dns_upstream *u;
+
+	if (q->fd >= 0)
+		close(q->fd);
+	q->fd = -1;
+	for (; (u = upstream(a, q->upstream)); q->upstream++) {
+		struct sockaddr_storage ss = {};
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		socklen_t len;
+
+		if (u->family == MF_FAMILY_V4) {
+			sin->sin_family = AF_INET;
+			sin->sin_port = htons(u->port);
+			memcpy(&sin->sin_addr, u->addr, 4);
+			len = sizeof(*sin);
+		} else {
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_port = htons(u->port);
+			memcpy(&sin6->sin6_addr, u->addr, 16);
+			len = sizeof(*sin6);
+		}
+		q->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (q->fd >= 0 && !connect(q->fd, (struct sockaddr *)&ss, len) &&
+		    send(q->fd, q->msg, q->len, 0) == (ssize_t)q->len &&
+		    !watch(a, q->fd, &q->w, EPOLLIN, EPOLL_CTL_ADD)) {
+			q->deadline_ms = now_ms(CLOCK_MONOTONIC) + UPSTREAM_TIMEOUT_MS;
+			return;
+		}
+		if (q->fd >= 0)
+			close(q->fd);
+		q->fd = -1;
+	}
+	reply_error(a, q, DNS_RCODE_SERVFAIL);
+	query_finish(q);
+}
+
+static void on_upstream(struct agent *a, struct dns_query *q)
+{
+	uint8_t buf[UDP_MAX];
+
+	for (int i = 0; i < 8 && !q->done; i++) {
+		ssize_t n = recv(q->fd, buf, sizeof(buf), MSG_TRUNC);
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR) {
+				q->upstream++; /* refused (ICMP): the next one */
+				forward(a, q);
+			}
+			return;
+		}
+		if ((size_t)n > sizeof(buf)) {
+			a->dns->counts[DC_MALFORMED]++;
+			continue;
+		}
+		on_answer(a, q, buf, n);
+	}
+}
+
+/* ---- queries ---- */
+
+/* A query from a governed process: who asked, then answer or forward.
+ * Owns nothing on return; q is queued or finished. */
+static void decide(struct agent *a, struct dns_query *q, uint8_t family, uint8_t proto,
+		   uint16_t port)
+{
+	struct mf_dns_client_key key = { .port = port, .proto = proto, .family = family };
+	const struct mf_policy *pol = a->current.policy;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.dns_clients), &key, &q->who)) {
+		/* Not a redirected socket of a governed process: nobody to decide for. */
+		a->dns->counts[DC_UNATTRIBUTED]++;
+		reply_error(a, q, DNS_RCODE_REFUSED);
+		query_finish(q);
+		return;
+	}
+	char ibuf[MF_NAME_MAX];
+
+	/* A table entry or ibuf: copied either way. */
+	snprintf(q->identity, sizeof(q->identity), "%s",
+		 identity_name(a, q->who.identity_id, ibuf, sizeof(ibuf)));
+	snprintf(q->name, sizeof(q->name), "%s", q->q.name);
+	if (pol && mf_qname_normalize(q->name) && q->q.qclass == DNS_CLASS_IN)
+		q->nsegs = mf_policy_host_segs(pol, q->identity, server_name(a, q->who.server_id),
+					       q->name, q->segs, q->priv, MF_LEARNED_SEGS);
+	q->granted = q->nsegs > 0;
+	if (!q->granted && (!pol || !pol->audit_only)) {
+		a->dns->counts[DC_REFUSED]++;
+		audit_query(a, q, "deny", "no rule grants the name", 0);
+		reply_error(a, q,
+			    pol && pol->dns.refuse_refused ? DNS_RCODE_REFUSED :
+							     DNS_RCODE_NXDOMAIN);
+		query_finish(q);
+		return;
+	}
+	a->dns->counts[DC_GRANTED] += q->granted;
+	forward(a, q);
+}
+
+/* A message from a client: parse, then decide. */
+static void on_query(struct agent *a, const uint8_t *msg, size_t len, struct dns_listener *l,
+		     struct dns_tcp *t, const struct sockaddr_storage *peer, socklen_t peerlen)
+{
+	struct dns_proxy *d = a->dns;
+	struct dns_query *q;
+	enum dns_wire_error err;
+	bool id_known;
+	uint16_t port;
+
+	d->counts[DC_QUERIES]++;
+	q = calloc(1, sizeof(*q));
+	if (!q || !(q->msg = malloc(len ? len : 1))) {
+		free(q);
+		return; /* no memory: dropped; the client asks again */
+	}
+	q->w = (struct dns_watch){ WATCH_DNS, OBJ_UPSTREAM };
+	q->fd = -1;
+	memcpy(q->msg, msg, len);
+	q->len = len;
+	q->listener = l;
+	q->tcp = t;
+	if (peer)
+		memcpy(&q->peer, peer, peerlen);
+	q->peerlen = peerlen;
+	q->next = d->queries;
+	d->queries = q;
+	d->npending++;
+	if (t)
+		t->busy = true;
+	err = dns_parse_query(msg, len, &q->q, &id_known);
+	if (err) {
+		d->counts[DC_MALFORMED]++;
+		/* FORMERR to what has a query's header; the rest is dropped. */
+		if (id_known && !(msg[2] & 0x80)) {
+			uint8_t out[DNS_HEADER];
+
+			send_reply(a, q, out, dns_error_reply(msg, len, NULL, DNS_RCODE_FORMERR,
+							       out, sizeof(out)));
+		}
+		query_finish(q);
+		return;
+	}
+	if (d->npending > PENDING_MAX) {
+		d->counts[DC_BUSY]++;
+		reply_error(a, q, DNS_RCODE_SERVFAIL);
+		query_finish(q);
+		return;
+	}
+	if (t) {
+		port = t->port;
+	} else if (peer->ss_family == AF_INET) {
+		port = ntohs(((const struct sockaddr_in *)peer)->sin_port);
+	} else {
+		port = ntohs(((const struct sockaddr_in6 *)peer)->sin6_port);
+	}
+	decide(a, q, l ? l->family : t->family, t ? IPPROTO_TCP : IPPROTO_UDP, port);
+}
+
+static void on_udp(struct agent *a, struct dns_listener *l)
+{
+	uint8_t buf[UDP_MAX];
+
+	/* A bounded batch per turn: a flood does not starve the rest of the agent. */
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		ssize_t n = recvfrom(l->fd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&peer,
+				     &plen);
+
+		if (n < 0)
+			return;
+		if ((size_t)n > sizeof(buf)) {
+			a->dns->counts[DC_MALFORMED]++;
+			continue;
+		}
+		on_query(a, buf, n, l, NULL, &peer, plen);
+	}
+}
+
+/* ---- DNS over TCP: one query at a time per connection ---- */
+
+static void on_accept(struct agent *a, struct dns_listener *l)
+{
+	for (int i = 0; i < 16; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct dns_tcp *t;
+
+		if (fd < 0)
+			return;
+		if (a->dns->ntcp >= TCP_CLIENTS_MAX || !(t = calloc(1, sizeof(*t)))) {
+			a->dns->counts[DC_BUSY]++;
+			close(fd);
+			continue;
+		}
+		t->w = (struct dns_watch){ WATCH_DNS, OBJ_TCP };
+		t->fd = fd;
+		t->family = l->family;
+		t->port = ntohs(peer.ss_family == AF_INET ?
+					((struct sockaddr_in *)&peer)->sin_port :
+					((struct sockaddr_in6 *)&peer)->sin6_port);
+		t->deadline_ms = now_ms(CLOCK_MONOTONIC) + TCP_IDLE_MS;
+		t->next = a->dns->tcps;
+		a->dns->tcps = t;
+		a->dns->ntcp++;
+		if (watch(a, fd, &t->w, EPOLLIN, EPOLL_CTL_ADD))
+			t->done = true;
+	}
+}
+
+static void on_tcp(struct agent *a, struct dns_tcp *t, uint32_t events)
+{
+	size_t need;
+	ssize_t n;
+
+	if (events & EPOLLOUT)
+		tcp_flush(a, t);
+	if (t->done || t->busy || t->out || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	need = t->inlen < 2 ? 2 : 2 + ((size_t)t->in[0] << 8 | t->in[1]);
+	n = recv(t->fd, t->in + t->inlen, need - t->inlen, 0);
+	if (n <= 0) {
+		if (n == 0 || errno != EAGAIN)
+			t->done = true;
+		return;
+	}
+	t->inlen += n;
+	if (t->inlen < 2 || t->inlen < 2 + ((size_t)t->in[0] << 8 | t->in[1]))
+		return;
+	t->deadline_ms = now_ms(CLOCK_MONOTONIC) + TCP_IDLE_MS;
+	on_query(a, t->in + 2, t->inlen - 2, NULL, t, NULL, 0);
+	t->inlen = 0;
+}
+
+/* ---- the loop ---- */
+
+void dns_event(struct agent *a, enum watch_kind *kind, uint32_t events)
+{
+	struct dns_watch *w = (struct dns_watch *)kind;
+
+	switch (w->obj) {
+	case OBJ_LISTENER: {
+		struct dns_listener *l = (struct dns_listener *)w;
+
+		if (l->tcp)
+			on_accept(a, l);
+		else
+			on_udp(a, l);
+		break;
+	}
+	case OBJ_UPSTREAM: {
+		struct dns_query *q = (struct dns_query *)w;
+
+		if (!q->done)
+			on_upstream(a, q);
+		break;
+	}
+	case OBJ_TCP: {
+		struct dns_tcp *t = (struct dns_tcp *)w;
+
+		if (!t->done)
+			on_tcp(a, t, events);
+		break;
+	}
+	}
+}
+
+/* After each turn of the loop: timeouts, and what finished is freed (never
+ * during a batch of events, which may still point at it). */
+void dns_tick(struct agent *a)
+{
+	struct dns_proxy *d = a->dns;
+	int64_t now;
+
+	if (!d)
+		return;
+	now = now_ms(CLOCK_MONOTONIC);
+	for (struct dns_query **pq = &d->queries, *q; (q = *pq);) {
+		if (!q->done && q->fd >= 0 && now >= q->deadline_ms) {
+			d->counts[DC_TIMEOUTS]++;
+			q->upstream++;
+			forward(a, q);
+		}
+		if (!q->done) {
+			pq = &q->next;
+			continue;
+		}
+		*pq = q->next;
+		d->npending--;
+		free(q->msg);
+		free(q);
+	}
+	for (struct dns_tcp **pt = &d->tcps, *t; (t = *pt);) {
+		if (!t->busy && now >= t->deadline_ms)
+			t->done = true;
+		if (!t->done || t->busy) {
+			pt = &t->next;
+			continue;
+		}
+		*pt = t->next;
+		d->ntcp--;
+		close(t->fd);
+		free(t->out);
+		free(t);
+	}
+}
+
+json_t *dns_status(struct agent *a)
+{
+	struct dns_proxy *d = a->dns;
+	json_t *st, *cnt;
+
+	if (!d)
+		return json_pack("{s:b, s:s}", "serving", 0, "why", "not set up");
+	cnt = json_object();
+	for (int i = 0; i < DC_MAX; i++)
+		json_object_set_new(cnt, count_names[i], json_integer((json_int_t)d->counts[i]));
+	st = json_pack("{s:b, s:{s:i, s:i, s:i, s:i}, s:I, s:o}", "serving",
+		       d->listeners[0].port || d->listeners[1].port, "ports", "udp4",
+		       d->listeners[0].port, "udp6", d->listeners[1].port, "tcp4",
+		       d->listeners[2].port, "tcp6", d->listeners[3].port, "pending",
+		       (json_int_t)d->npending, "counters", cnt);
+	if (st && d->last_error)
+		json_object_set_new(st, "error", json_string(strerror(d->last_error)));
+	return st;
+}
+
+void dns_teardown(struct agent *a)
+{
+	struct dns_proxy *d = a->dns;
+	struct mf_dns_cfg none = {};
+
+	if (!d)
+		return;
+	/* Governed processes' DNS is refused from now on, not sent to a port
+	 * that anyone could bind once it is free. */
+	if (a->skel)
+		publish(a, &none);
+	for (struct dns_query *q = d->queries; q; q = q->next)
+		query_finish(q);
+	for (struct dns_tcp *t = d->tcps; t; t = t->next) {
+		t->busy = false;
+		t->done = true;
+	}
+	dns_tick(a);
+	for (int i = 0; i < 4; i++)
+		if (d->listeners[i].fd >= 0)
+			close(d->listeners[i].fd);
+	free(d);
+	a->dns = NULL;
+}
