@@ -146,3 +146,16 @@ $(OUTPUT)/bench/mfbench: $(BENCH_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -lm -o $@
 
+
+# The DNS parser's libFuzzer harness (folds into `make fuzz`: it links
+# userspace/agent/dns_wire.c alone). Run: build/fuzz/fuzz_dns -max_total_time=60
+# build/fuzz/corpus_dns tests/fuzz/corpus/fuzz_dns
+$(OUTPUT)/fuzz/fuzz_dns: tests/fuzz/fuzz_dns.c userspace/agent/dns_wire.c userspace/agent/dns_wire.h
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D) $(@D)/corpus_dns
+	$(Q)$(CLANG) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all $(WARN) -std=gnu11 -D_GNU_SOURCE -Iuserspace/agent \
+		$(filter %.c,$^) -o $@
+
+# The resolver's wire format is tested alone.
+$(OUTPUT)/tests/test_dns_wire: $(OUTPUT)/userspace/agent/dns_wire.o
