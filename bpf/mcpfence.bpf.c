@@ -434,7 +434,8 @@ static __always_inline bool learned_allows(const struct mf_tag *tag, const struc
 
 	__builtin_memcpy(key.addr, d->addr, sizeof(key.addr));
 	val = bpf_map_lookup_elem(&dns_learned, &key);
-	if (!val || val->generation != generation || val->expires_ns <= bpf_ktime_get_boot_ns())
+	if (!val || (val->generation != generation && val->generation_next != generation) ||
+	    val->expires_ns <= bpf_ktime_get_boot_ns())
 		return false; /* nothing learned, another policy's, or expired: closed */
 	for (int i = 0; i < MF_LEARNED_SEGS; i++) {
 		struct mf_seg *seg = &val->segs[i];

@@ -310,8 +310,10 @@ struct mf_dns_client {
 #define MF_DNS_CLIENTS 16384
 
 /* dns_learned: (identity, server, address) -> what it may reach there and
- * until when. Valid only for the policy generation it was installed under
- * and before expires_ns (CLOCK_BOOTTIME): checked by the kernel. */
+ * until when. Valid only under the policy generation it was installed
+ * under (or, across a policy load, the next one, which the agent checked
+ * grants it too) and before expires_ns (CLOCK_BOOTTIME): checked by the
+ * kernel. */
 #define MF_LEARNED_SEGS 8
 #define MF_LEARNED_MAX 65536
 
@@ -326,7 +328,9 @@ struct mf_learned_key {
 struct mf_learned_val {
 	__u64 expires_ns;
 	__u32 generation;
+	__u32 generation_next; /* 0: none */
 	__u32 nsegs;
+	__u32 reserved;
 	struct mf_seg segs[MF_LEARNED_SEGS];
 };
 

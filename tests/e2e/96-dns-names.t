@@ -37,7 +37,7 @@ cat >"$MF_TMP/policy.json" <<JSON
   "rules": [
     { "name": "alice-names", "server": "web", "who": ["alice"],
       "allow": [ { "host": "API.test.", "ports": [443], "proto": "tcp" },
-                 { "host": "multi.test", "ports": [443] },
+                 { "host": "multi.test", "ports": ["443"] },
                  { "host": "alias.test", "ports": [443] },
                  { "host": "short.test", "ports": [443] },
                  { "host": "evil.test", "ports": [7001] },
@@ -144,6 +144,20 @@ gov alice web bash -c 'for i in $(seq 300); do printf "\x12\x34\x01\x00\x00\x01\
 is "$(gov alice web dig +short +tries=1 +time=2 @127.0.0.1 api.test)" 203.0.113.5 \
 	"still serving after 600 malformed packets"
 like "$(mf status)" "malformed=[1-9][0-9][0-9]" "and they are counted"
+
+# A policy load keeps what the new policy grants too, and drops the rest.
+gov alice web dig +short +tries=1 +time=2 @127.0.0.1 api.test >/dev/null
+gov alice web dig +short +tries=1 +time=2 @127.0.0.1 multi.test >/dev/null
+mf policy load "$MF_TMP/policy.json" >/dev/null
+is "$(reach alice web 203.0.113.5 443)" ENETUNREACH "reloaded: a learned address stays open"
+sed -e 's/{ "host": "API.test.", "ports": \[443\], "proto": "tcp" }/{ "host": "api2.test" }/' \
+	-e 's/{ "host": "multi.test", "ports": \["443"\] }/{ "host": "multi.test", "ports": [8443] }/' \
+	"$MF_TMP/policy.json" >"$MF_TMP/policy2.json"
+mf policy load "$MF_TMP/policy2.json" >/dev/null || diag "$(mf policy check "$MF_TMP/policy2.json" 2>&1)"
+is "$(reach alice web 203.0.113.5 443)" EPERM "a policy that no longer grants the name closes it"
+is "$(reach alice web 203.0.113.6 443)$(reach alice web 203.0.113.6 8443)" EPERMENETUNREACH \
+	"one that grants it on other ports: the new ports"
+mf policy load "$MF_TMP/policy.json" >/dev/null
 
 # Wildcards, and explicit denies of the rule set over learned addresses.
 is "$(dnsq bob web udp 127.0.0.1 53 a.b.wild.test)" "rcode=5 FROM 127.0.0.1#53" \

@@ -241,6 +241,11 @@ void dns_event(struct agent *a, enum watch_kind *kind, uint32_t events);
 void dns_tick(struct agent *a);
 void dns_teardown(struct agent *a);
 json_t *dns_status(struct agent *a);
+/* Around a policy load (policy_apply.c): before the flip, what was learned
+ * and the new policy grants too is made valid under next_gen as well; after
+ * it, the rest is dropped. */
+void dns_policy_loading(struct agent *a, const struct mf_policy *next, uint32_t next_gen);
+void dns_policy_loaded(struct agent *a);
 /* The name an address was learned from, for audit records; NULL: unknown. */
 const char *dns_learned_name(struct agent *a, uint32_t identity_id, uint32_t server_id,
 			     uint8_t family, const uint8_t *addr);

@@ -34,7 +34,7 @@
 #define UPSTREAM_TIMEOUT_MS 2000 /* per upstream tried, then the next; none left: SERVFAIL */
 #define TCP_IDLE_MS 10000
 #define ADDRS_MAX 64	       /* addresses of one answer installed; more: SERVFAIL */
-#define NAMES_SLOTS 4096       /* (identity, server, address) -> name, for audit records */
+#define LEARNED_BUCKETS 16384  /* the agent's copy of dns_learned: names, for audit and loads */
 #define RESOLV_CONF "/etc/resolv.conf"
 
 enum dns_obj { OBJ_LISTENER, OBJ_UPSTREAM, OBJ_TCP };
@@ -94,9 +94,14 @@ struct dns_tcp {
 	int64_t deadline_ms;
 };
 
-struct learned_name {
+/* What the agent installed into dns_learned, with the name it came from:
+ * audit records show it, and a policy load checks it again. */
+struct learned {
+	struct learned *next; /* in its bucket */
 	struct mf_learned_key key;
-	char name[DNS_NAME_TEXT];
+	uint64_t expires_ns;
+	bool drop; /* not granted by the policy being loaded */
+	char name[];
 };
 
 enum dns_count {
@@ -118,7 +123,8 @@ struct dns_proxy {
 	struct mf_dns_upstream resolv[MF_DNS_MAX_UPSTREAM]; /* from /etc/resolv.conf */
 	size_t nresolv;
 	int64_t resolv_read_ms;
-	struct learned_name names[NAMES_SLOTS];
+	struct learned *learned[LEARNED_BUCKETS];
+	size_t nlearned;
 	uint64_t counts[DC_MAX];
 	int last_error; /* of setup: why nothing serves */
 };
@@ -348,14 +354,94 @@ static void send_reply(struct agent *a, struct dns_query *q, const uint8_t *msg,
 
 /* ---- installing what an answer says ---- */
 
-static uint32_t name_slot(const struct mf_learned_key *k)
+static uint64_t boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static struct learned **bucket(struct dns_proxy *d, const struct mf_learned_key *k)
 {
 	uint32_t h = 2166136261u;
 	const uint8_t *b = (const uint8_t *)k;
 
 	for (size_t i = 0; i < sizeof(*k); i++)
 		h = (h ^ b[i]) * 16777619u;
-	return h % NAMES_SLOTS;
+	return &d->learned[h % LEARNED_BUCKETS];
+}
+
+static struct learned *learned_find(struct dns_proxy *d, const struct mf_learned_key *k)
+{
+	for (struct learned *l = *bucket(d, k); l; l = l->next)
+		if (!memcmp(&l->key, k, sizeof(*k)))
+			return l;
+	return NULL;
+}
+
+/* Forget what expired (the kernel ignores it already) and, with all, what
+ * is marked drop: from the table and from dns_learned. */
+static void learned_prune(struct agent *a, bool drop_marked)
+{
+	struct dns_proxy *d = a->dns;
+	int fd = bpf_map__fd(a->skel->maps.dns_learned);
+	uint64_t now = boot_ns();
+
+	for (size_t i = 0; i < LEARNED_BUCKETS; i++) {
+		for (struct learned **pl = &d->learned[i], *l; (l = *pl);) {
+			if (l->expires_ns > now && !(drop_marked && l->drop)) {
+				pl = &l->next;
+				continue;
+			}
+			bpf_map_delete_elem(fd, &l->key);
+			*pl = l->next;
+			free(l);
+			d->nlearned--;
+		}
+	}
+}
+
+/* Remember that k was installed from name until expires_ns. */
+static int learned_note(struct agent *a, const struct mf_learned_key *k, const char *name,
+			uint64_t expires_ns)
+{
+	struct dns_proxy *d = a->dns;
+	struct learned *l = learned_find(d, k), **b;
+	size_t n = strlen(name) + 1;
+
+	if (l && !strcmp(l->name, name)) {
+		if (expires_ns > l->expires_ns)
+			l->expires_ns = expires_ns;
+		return 0;
+	}
+	if (!l && d->nlearned >= MF_LEARNED_MAX)
+		learned_prune(a, false);
+	if (!l && d->nlearned >= MF_LEARNED_MAX)
+		return -ENOSPC;
+	if (l) {
+		/* Another name for the address: the last one names it. */
+		b = bucket(d, k);
+		for (struct learned **pl = b; *pl; pl = &(*pl)->next)
+			if (*pl == l) {
+				*pl = l->next;
+				break;
+			}
+		free(l);
+		d->nlearned--;
+	}
+	l = malloc(sizeof(*l) + n);
+	if (!l)
+		return -ENOMEM;
+	l->key = *k;
+	l->expires_ns = expires_ns;
+	l->drop = false;
+	memcpy(l->name, name, n);
+	b = bucket(d, k);
+	l->next = *b;
+	*b = l;
+	d->nlearned++;
+	return 0;
 }
 
 const char *dns_learned_name(struct agent *a, uint32_t identity_id, uint32_t server_id,
@@ -363,13 +449,72 @@ const char *dns_learned_name(struct agent *a, uint32_t identity_id, uint32_t ser
 {
 	struct mf_learned_key k = { .identity_id = identity_id, .server_id = server_id,
 				    .family = family };
-	struct learned_name *n;
+	struct learned *l;
 
 	if (!a->dns)
 		return NULL;
 	memcpy(k.addr, addr, sizeof(k.addr));
-	n = &a->dns->names[name_slot(&k)];
-	return memcmp(&n->key, &k, sizeof(k)) ? NULL : n->name;
+	l = learned_find(a->dns, &k);
+	return l ? l->name : NULL;
+}
+
+/* The segments of segs that apply to an address: all of them for a public
+ * one, those of "private" destinations for the others. */
+static uint32_t segs_for(const struct mf_learned_key *k, const struct mf_seg *segs,
+			 const bool *priv, size_t n, struct mf_seg *out)
+{
+	bool is_private = mf_addr_private(k->family, k->addr);
+	uint32_t m = 0;
+
+	for (size_t i = 0; i < n && m < MF_LEARNED_SEGS; i++)
+		if (!is_private || priv[i])
+			out[m++] = segs[i];
+	return m;
+}
+
+/*
+ * A policy is about to replace the current one (generation next): what was
+ * learned stays allowed across the flip where the new policy grants its
+ * name too (with the new policy's ports), and is dropped after it where not.
+ * Entries valid under both generations for that moment hold only what the
+ * new policy allows.
+ */
+void dns_policy_loading(struct agent *a, const struct mf_policy *next, uint32_t next_gen)
+{
+	struct dns_proxy *d = a->dns;
+	int fd;
+
+	if (!d || !a->skel)
+		return;
+	fd = bpf_map__fd(a->skel->maps.dns_learned);
+	for (size_t i = 0; i < LEARNED_BUCKETS; i++) {
+		for (struct learned *l = d->learned[i]; l; l = l->next) {
+			struct mf_learned_val v;
+			struct mf_seg segs[MF_LEARNED_SEGS];
+			bool priv[MF_LEARNED_SEGS];
+			char ibuf[MF_NAME_MAX];
+			size_t n;
+
+			n = mf_policy_host_segs(next, identity_name(a, l->key.identity_id, ibuf,
+								     sizeof(ibuf)),
+						server_name(a, l->key.server_id), l->name, segs, priv,
+						MF_LEARNED_SEGS);
+			if (bpf_map_lookup_elem(fd, &l->key, &v) ||
+			    !(v.nsegs = segs_for(&l->key, segs, priv, n, v.segs))) {
+				l->drop = true;
+				continue;
+			}
+			v.generation_next = next_gen;
+			l->drop = bpf_map_update_elem(fd, &l->key, &v, BPF_EXIST) != 0;
+		}
+	}
+}
+
+/* The new policy is in force: drop what it does not grant. */
+void dns_policy_loaded(struct agent *a)
+{
+	if (a->dns && a->skel)
+		learned_prune(a, true);
 }
 
 /* Merge the segments of an entry still valid under this policy into v. */
@@ -377,7 +522,8 @@ static void merge_old(int fd, const struct mf_learned_key *k, struct mf_learned_
 {
 	struct mf_learned_val old;
 
-	if (bpf_map_lookup_elem(fd, k, &old) || old.generation != v->generation)
+	if (bpf_map_lookup_elem(fd, k, &old) ||
+	    (old.generation != v->generation && old.generation_next != v->generation))
 		return;
 	if (old.expires_ns > v->expires_ns)
 		v->expires_ns = old.expires_ns;
@@ -400,27 +546,22 @@ static int install_one(struct agent *a, struct dns_query *q, const struct dns_ad
 	struct mf_learned_key k = { .identity_id = q->who.identity_id,
 				    .server_id = q->who.server_id };
 	struct mf_learned_val v = { .generation = a->current.generation };
-	int fd = bpf_map__fd(a->skel->maps.dns_learned);
-	bool priv;
+	int fd = bpf_map__fd(a->skel->maps.dns_learned), err;
 	uint32_t ttl;
 
 	k.family = mf_dest_normalize(ad->family == 4 ? MF_FAMILY_V4 : MF_FAMILY_V6, ad->addr,
 				     k.addr);
-	priv = mf_addr_private(k.family, k.addr);
-	for (size_t i = 0; i < q->nsegs; i++)
-		if (!priv || q->priv[i])
-			v.segs[v.nsegs++] = q->segs[i];
+	v.nsegs = segs_for(&k, q->segs, q->priv, q->nsegs, v.segs);
 	if (!v.nsegs)
 		return 1;
 	ttl = ad->ttl < cfg->min_ttl ? cfg->min_ttl : ad->ttl > cfg->max_ttl ? cfg->max_ttl : ad->ttl;
 	v.expires_ns = now_ns + (uint64_t)ttl * 1000000000ull;
 	merge_old(fd, &k, &v);
+	err = learned_note(a, &k, q->name, v.expires_ns);
+	if (err)
+		return err;
 	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
 		return -errno;
-	struct learned_name *n = &a->dns->names[name_slot(&k)];
-
-	n->key = k;
-	snprintf(n->name, sizeof(n->name), "%s", q->name);
 	return 0;
 }
 
@@ -444,7 +585,6 @@ static void on_answer(struct agent *a, struct dns_query *q, const uint8_t *msg, 
 	struct dns_addr addrs[ADDRS_MAX];
 	size_t n = 0, installed = 0;
 	enum dns_wire_error err;
-	struct timespec ts;
 	uint8_t rcode;
 	bool more;
 
@@ -457,10 +597,8 @@ static void on_answer(struct agent *a, struct dns_query *q, const uint8_t *msg, 
 		query_finish(q);
 		return;
 	}
-	clock_gettime(CLOCK_BOOTTIME, &ts);
 	for (size_t i = 0; q->granted && i < n; i++) {
-		int r = install_one(a, q, &addrs[i],
-				    (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec);
+		int r = install_one(a, q, &addrs[i], boot_ns());
 
 		if (r < 0) {
 			/* Not installed: not released either (the first connect would fail). */
@@ -838,6 +976,13 @@ void dns_teardown(struct agent *a)
 	for (int i = 0; i < 4; i++)
 		if (d->listeners[i].fd >= 0)
 			close(d->listeners[i].fd);
+	/* What is installed stays until it expires (pinned, checked by the
+	 * kernel); only the agent's copy goes. */
+	for (size_t i = 0; i < LEARNED_BUCKETS; i++)
+		for (struct learned *l = d->learned[i], *next; l; l = next) {
+			next = l->next;
+			free(l);
+		}
 	free(d);
 	a->dns = NULL;
 }

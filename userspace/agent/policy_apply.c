@@ -300,6 +300,8 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 		goto out;
 	}
 
+	/* Addresses learned from names the new policy grants too stay open. */
+	dns_policy_loading(a, policy, cfg.generation);
 	/* The flip: from here on every decision uses the new slot. */
 	config.active_slot = slot;
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.mf_config), &zero, &config, BPF_ANY)) {
@@ -308,6 +310,7 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 		goto out;
 	}
 	a->active_slot = slot;
+	dns_policy_loaded(a);
 	drop_stale_keys(bpf_map__fd(a->skel->maps.exec_servers), &exec_keys);
 	drop_stale_keys(bpf_map__fd(a->skel->maps.exec_args), &args_keys);
 
