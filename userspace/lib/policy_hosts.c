@@ -194,15 +194,17 @@ static int dns_fail(struct mf_local_error *e, const char *key, long index, const
 	return -EINVAL;
 }
 
+/* At least a second: an address that expired when it was installed would
+ * fail the connect that follows the lookup. */
 static int parse_ttl(json_t *dns, const char *key, uint32_t *out, struct mf_local_error *e)
 {
 	json_t *v = json_object_get(dns, key);
 
 	if (!v)
 		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 	    json_integer_value(v) > MF_DNS_TTL_LIMIT)
-		return dns_fail(e, key, -1, "expected seconds, 0..%d", MF_DNS_TTL_LIMIT);
+		return dns_fail(e, key, -1, "expected seconds, 1..%d", MF_DNS_TTL_LIMIT);
 	*out = json_integer_value(v);
 	return 0;
 }
@@ -246,9 +248,8 @@ int mf_dns_parse(json_t *root, struct mf_dns *out, struct mf_local_error *e)
 		err = parse_ttl(dns, "max_ttl", &out->max_ttl, e);
 	if (err)
 		return err;
-	if (out->max_ttl < 1 || out->min_ttl > out->max_ttl)
-		return dns_fail(e, "max_ttl", -1, "max_ttl must be at least 1 and min_ttl (%u)",
-				out->min_ttl);
+	if (out->min_ttl > out->max_ttl)
+		return dns_fail(e, "max_ttl", -1, "max_ttl is below min_ttl (%u)", out->min_ttl);
 	v = json_object_get(dns, "refuse");
 	refuse = json_string_value(v);
 	if (v && (!refuse || (strcmp(refuse, "nxdomain") && strcmp(refuse, "refused"))))
