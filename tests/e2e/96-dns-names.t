@@ -73,6 +73,12 @@ is "$(reach alice other 203.0.113.5 443)" EPERM "nor to alice's other server"
 is "$(gov bob web dig +short +tries=1 +time=2 @127.0.0.1 api.test)" 203.0.113.5 "bob resolves it"
 is "$(reach bob web 203.0.113.5 443)" ENETUNREACH "then it is open to bob"
 
+out=$(mf policy explain --identity alice --server web --to api.test:443/tcp)
+like "$out" "granted by rule 'alice-names'" "explain: the rule that grants a name"
+like "$out" "learned now: 203.0.113.5 for [0-9]+s: 443-443/tcp" "explain: the addresses learned now"
+like "$(mf policy explain --identity bob --server other --to api.test)" "deny: no rule grants" \
+	"explain: a name not granted"
+
 out=$(gov alice web dig +tries=1 +time=2 @127.0.0.1 nope.test)
 like "$out" "status: NXDOMAIN" "a name no rule grants: NXDOMAIN"
 wait_for grep -q '"event":"dns".*"name":"nope.test"' "$MF_AUDIT_LOG"

@@ -246,6 +246,10 @@ json_t *dns_status(struct agent *a);
  * it, the rest is dropped. */
 void dns_policy_loading(struct agent *a, const struct mf_policy *next, uint32_t next_gen);
 void dns_policy_loaded(struct agent *a);
+/* The addresses identity's server learned from name, and their ports and
+ * time left: [{ "addr", "expires_in_s", "ports": [{ lo, hi, proto }] }]. */
+json_t *dns_learned_list(struct agent *a, const char *identity, const char *server,
+			 const char *name);
 /* The name an address was learned from, for audit records; NULL: unknown. */
 const char *dns_learned_name(struct agent *a, uint32_t identity_id, uint32_t server_id,
 			     uint8_t family, const uint8_t *addr);

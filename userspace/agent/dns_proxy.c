@@ -458,6 +458,49 @@ const char *dns_learned_name(struct agent *a, uint32_t identity_id, uint32_t ser
 	return l ? l->name : NULL;
 }
 
+json_t *dns_learned_list(struct agent *a, const char *identity, const char *server,
+			 const char *name)
+{
+	json_t *list = json_array();
+	uint64_t now = boot_ns();
+	int fd;
+
+	if (!a->dns || !list)
+		return list;
+	fd = bpf_map__fd(a->skel->maps.dns_learned);
+	for (size_t i = 0; i < LEARNED_BUCKETS; i++) {
+		for (struct learned *l = a->dns->learned[i]; l; l = l->next) {
+			char ibuf[MF_NAME_MAX], addr[INET6_ADDRSTRLEN];
+			struct mf_learned_val v;
+			json_t *ports = json_array();
+
+			if (l->expires_ns <= now || strcmp(l->name, name) ||
+			    strcmp(server_name(a, l->key.server_id), server) ||
+			    strcmp(identity_name(a, l->key.identity_id, ibuf, sizeof(ibuf)),
+				   identity) ||
+			    bpf_map_lookup_elem(fd, &l->key, &v)) {
+				json_decref(ports);
+				continue;
+			}
+			for (uint32_t k = 0; k < v.nsegs && k < MF_LEARNED_SEGS; k++)
+				json_array_append_new(
+					ports, json_pack("{s:i, s:i, s:s}", "lo", v.segs[k].lo, "hi",
+							 v.segs[k].hi, "proto",
+							 v.segs[k].protos == MF_PROTO_TCP ? "tcp" :
+							 v.segs[k].protos == MF_PROTO_UDP ? "udp" :
+											    "any"));
+			inet_ntop(l->key.family == MF_FAMILY_V4 ? AF_INET : AF_INET6, l->key.addr, addr,
+				  sizeof(addr));
+			json_array_append_new(list, json_pack("{s:s, s:I, s:o}", "addr", addr,
+							      "expires_in_s",
+							      (json_int_t)((v.expires_ns - now) /
+									   1000000000ull),
+							      "ports", ports));
+		}
+	}
+	return list;
+}
+
 /* The segments of segs that apply to an address: all of them for a public
  * one, those of "private" destinations for the others. */
 static uint32_t segs_for(const struct mf_learned_key *k, const struct mf_seg *segs,

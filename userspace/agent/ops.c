@@ -534,6 +534,23 @@ static void op_policy_show(struct agent *a, struct client *c, const struct peer 
 			 false);
 }
 
+/* What an identity's server learned from a name now (`policy explain`). */
+static void op_dns_learned(struct agent *a, struct client *c, const struct peer *p, json_t *req)
+{
+	const char *identity = json_string_value(json_object_get(req, "identity"));
+	const char *server = json_string_value(json_object_get(req, "server"));
+	const char *name = json_string_value(json_object_get(req, "name"));
+
+	if (!identity || !server || !name) {
+		client_reply_error(c, "dns_learned needs \"identity\", \"server\" and \"name\"");
+		return;
+	}
+	client_send_json(c,
+			 json_pack("{s:b, s:o}", "ok", 1, "learned",
+				   dns_learned_list(a, identity, server, name)),
+			 false);
+}
+
 static void op_audit(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
 	const char *identity = json_string_value(json_object_get(req, "identity"));
@@ -614,6 +631,8 @@ static const struct op {
 	  "changes the policy: a governed root server would grant itself anything" },
 	{ "policy_show", CALLER_ROOT, GOVERNED_REFUSED, op_policy_show,
 	  "the policy: every identity's grants" },
+	{ "dns_learned", CALLER_ROOT, GOVERNED_REFUSED, op_dns_learned,
+	  "the addresses an identity's server reaches by name" },
 	{ "uninstall", CALLER_ROOT, GOVERNED_REFUSED, op_uninstall,
 	  "stops enforcement for everyone" },
 };

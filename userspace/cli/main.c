@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "explain.h"
 #include "harden.h"
 #include "pins.h"
 #include "file.h"
@@ -149,6 +150,7 @@ static int parse_json_flag(int argc, char **argv, const char *help, bool *json)
 static const char policy_help[] = "usage: mcpfence policy check FILE\n"
 				  "       mcpfence policy load FILE\n"
 				  "       mcpfence policy show\n"
+				  "       mcpfence policy explain --identity ID --server NAME --to DEST\n"
 				  "\n"
 				  "check validates FILE and reports errors as FILE:LINE:COL: message\n"
 				  "(exit 1). load replaces the agent's policy in one step: a policy\n"
@@ -210,6 +212,8 @@ static int cmd_policy(int argc, char **argv)
 {
 	json_t *reply;
 
+	if (argc >= 2 && strcmp(argv[1], "explain") == 0)
+		return policy_explain(argc - 1, argv + 1, call_once);
 	if (wants_help(argc, argv)) {
 		fputs(policy_help, stdout);
 		return 0;
