@@ -119,6 +119,11 @@ is "$(gov alice web dig +short +tries=1 +time=2 @192.0.2.53 api.test)" 203.0.113
 	"resolver at any address (never reached)"
 is "$(gov alice web dig +tcp +short +tries=1 +time=2 @127.0.0.1 api.test)" 203.0.113.5 "DNS over TCP"
 is "$(gov alice web dig +tcp +short +tries=1 +time=2 @::1 api.test)" 203.0.113.5 "DNS over TCP, v6"
+# Two queries pipelined on one connection: both answered, in turn.
+q() { printf '\x00\x1a\x00'"$1"'\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03api\x04test\x00\x00\x01\x00\x01'; }
+is "$(gov alice web bash -c "exec 3<>/dev/tcp/127.0.0.1/53; { $(declare -f q); q '\x01'; q '\x02'; } >&3;
+	timeout 2 cat <&3" | od -An -v -tx1 | tr -d ' \n' | grep -o cb007105 | wc -l)" 2 \
+	"DNS over TCP: pipelined queries are all answered"
 
 # Rebinding: a name answered with a loopback address is not installed without "private".
 is "$(gov alice web dig +short +tries=1 +time=2 @127.0.0.1 evil.test)" 127.0.0.1 "evil.test resolves"

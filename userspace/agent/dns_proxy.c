@@ -29,7 +29,7 @@
 #include "mcpfence.skel.h"
 
 #define UDP_MAX 4096	       /* bytes of a datagram read or forwarded (EDNS sizes above: cut) */
-#define PENDING_MAX 1024       /* queries waiting for upstream; more: SERVFAIL */
+#define PENDING_MAX 512        /* queries upstream (a socket each); more: SERVFAIL */
 #define TCP_CLIENTS_MAX 64
 #define UPSTREAM_TIMEOUT_MS 2000 /* per upstream tried, then the next; none left: SERVFAIL */
 #define TCP_IDLE_MS 10000
@@ -288,20 +288,32 @@ static void reply_error(struct agent *a, struct dns_query *q, uint8_t rcode)
 	send_reply(a, q, out, n);
 }
 
-static void query_finish(struct dns_query *q)
+/*
+ * What a TCP client waits for: its reply to go out, else its next query,
+ * but nothing while one is upstream (a pipelined query must not wake the
+ * loop for nothing); a client that is done leaves the loop (a hung-up
+ * socket is reported whatever the interest).
+ */
+static void tcp_rearm(struct agent *a, struct dns_tcp *t)
+{
+	uint32_t events = t->out ? EPOLLOUT : t->busy ? 0 : EPOLLIN;
+
+	if (!t->done && !watch(a, t->fd, &t->w, events, EPOLL_CTL_MOD))
+		return;
+	t->done = true;
+	epoll_ctl(a->epoll_fd, EPOLL_CTL_DEL, t->fd, NULL);
+}
+
+static void query_finish(struct agent *a, struct dns_query *q)
 {
 	if (q->fd >= 0)
 		close(q->fd);
 	q->fd = -1;
 	q->done = true;
-	if (q->tcp)
+	if (q->tcp) {
 		q->tcp->busy = false;
-}
-
-static void tcp_want_write(struct agent *a, struct dns_tcp *t)
-{
-	if (watch(a, t->fd, &t->w, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD))
-		t->done = true;
+		tcp_rearm(a, q->tcp);
+	}
 }
 
 static void tcp_flush(struct agent *a, struct dns_tcp *t)
@@ -310,10 +322,9 @@ static void tcp_flush(struct agent *a, struct dns_tcp *t)
 		ssize_t n = send(t->fd, t->out + t->outoff, t->outlen - t->outoff, MSG_NOSIGNAL);
 
 		if (n < 0) {
-			if (errno == EAGAIN)
-				tcp_want_write(a, t);
-			else
+			if (errno != EAGAIN)
 				t->done = true;
+			tcp_rearm(a, t);
 			return;
 		}
 		t->outoff += n;
@@ -321,7 +332,7 @@ static void tcp_flush(struct agent *a, struct dns_tcp *t)
 	free(t->out);
 	t->out = NULL;
 	t->outlen = t->outoff = 0;
-	watch(a, t->fd, &t->w, EPOLLIN, EPOLL_CTL_MOD);
+	tcp_rearm(a, t);
 }
 
 static void send_reply(struct agent *a, struct dns_query *q, const uint8_t *msg, size_t len)
@@ -342,6 +353,7 @@ static void send_reply(struct agent *a, struct dns_query *q, const uint8_t *msg,
 	t->out = malloc(len + 2);
 	if (!t->out) {
 		t->done = true;
+		tcp_rearm(a, t);
 		return;
 	}
 	t->out[0] = len >> 8;
@@ -637,7 +649,7 @@ static void on_answer(struct agent *a, struct dns_query *q, const uint8_t *msg, 
 	if (err || more) {
 		a->dns->counts[DC_MALFORMED]++;
 		reply_error(a, q, DNS_RCODE_SERVFAIL);
-		query_finish(q);
+		query_finish(a, q);
 		return;
 	}
 	for (size_t i = 0; q->granted && i < n; i++) {
@@ -648,7 +660,7 @@ static void on_answer(struct agent *a, struct dns_query *q, const uint8_t *msg, 
 			fprintf(stderr, "mcpfenced: dns: cannot install an address of %s: %s\n",
 				q->name, strerror(-r));
 			reply_error(a, q, DNS_RCODE_SERVFAIL);
-			query_finish(q);
+			query_finish(a, q);
 			return;
 		}
 		installed += r == 0;
@@ -661,7 +673,7 @@ static void on_answer(struct agent *a, struct dns_query *q, const uint8_t *msg, 
 			    installed < n ? "answers in private ranges not installed" : "granted",
 			    installed);
 	send_reply(a, q, msg, len);
-	query_finish(q);
+	query_finish(a, q);
 }
 
 /* ---- forwarding ---- */
@@ -703,7 +715,7 @@ static void forward(struct agent *a, struct dns_query *q)
 		q->fd = -1;
 	}
 	reply_error(a, q, DNS_RCODE_SERVFAIL);
-	query_finish(q);
+	query_finish(a, q);
 }
 
 static void on_upstream(struct agent *a, struct dns_query *q)
@@ -742,7 +754,7 @@ static void decide(struct agent *a, struct dns_query *q, uint8_t family, uint8_t
 		/* Not a redirected socket of a governed process: nobody to decide for. */
 		a->dns->counts[DC_UNATTRIBUTED]++;
 		reply_error(a, q, DNS_RCODE_REFUSED);
-		query_finish(q);
+		query_finish(a, q);
 		return;
 	}
 	char ibuf[MF_NAME_MAX];
@@ -761,7 +773,7 @@ static void decide(struct agent *a, struct dns_query *q, uint8_t family, uint8_t
 		reply_error(a, q,
 			    pol && pol->dns.refuse_refused ? DNS_RCODE_REFUSED :
 							     DNS_RCODE_NXDOMAIN);
-		query_finish(q);
+		query_finish(a, q);
 		return;
 	}
 	a->dns->counts[DC_GRANTED] += q->granted;
@@ -796,8 +808,10 @@ static void on_query(struct agent *a, const uint8_t *msg, size_t len, struct dns
 	q->next = d->queries;
 	d->queries = q;
 	d->npending++;
-	if (t)
+	if (t) {
 		t->busy = true;
+		tcp_rearm(a, t);
+	}
 	err = dns_parse_query(msg, len, &q->q, &id_known);
 	if (err) {
 		d->counts[DC_MALFORMED]++;
@@ -808,13 +822,13 @@ static void on_query(struct agent *a, const uint8_t *msg, size_t len, struct dns
 			send_reply(a, q, out, dns_error_reply(msg, len, NULL, DNS_RCODE_FORMERR,
 							       out, sizeof(out)));
 		}
-		query_finish(q);
+		query_finish(a, q);
 		return;
 	}
 	if (d->npending > PENDING_MAX) {
 		d->counts[DC_BUSY]++;
 		reply_error(a, q, DNS_RCODE_SERVFAIL);
-		query_finish(q);
+		query_finish(a, q);
 		return;
 	}
 	if (t) {
@@ -877,7 +891,7 @@ static void on_accept(struct agent *a, struct dns_listener *l)
 		a->dns->tcps = t;
 		a->dns->ntcp++;
 		if (watch(a, fd, &t->w, EPOLLIN, EPOLL_CTL_ADD))
-			t->done = true;
+			t->done = true; /* not in the loop: freed on the next tick */
 	}
 }
 
@@ -886,15 +900,22 @@ static void on_tcp(struct agent *a, struct dns_tcp *t, uint32_t events)
 	size_t need;
 	ssize_t n;
 
+	if ((events & EPOLLERR) || ((events & EPOLLHUP) && !(events & EPOLLIN))) {
+		t->done = true; /* gone: a reply still upstream goes nowhere */
+		tcp_rearm(a, t);
+		return;
+	}
 	if (events & EPOLLOUT)
 		tcp_flush(a, t);
-	if (t->done || t->busy || t->out || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	if (t->done || t->busy || t->out || !(events & EPOLLIN))
 		return;
 	need = t->inlen < 2 ? 2 : 2 + ((size_t)t->in[0] << 8 | t->in[1]);
 	n = recv(t->fd, t->in + t->inlen, need - t->inlen, 0);
 	if (n <= 0) {
-		if (n == 0 || errno != EAGAIN)
+		if (n == 0 || errno != EAGAIN) {
 			t->done = true;
+			tcp_rearm(a, t);
+		}
 		return;
 	}
 	t->inlen += n;
@@ -964,8 +985,10 @@ void dns_tick(struct agent *a)
 		free(q);
 	}
 	for (struct dns_tcp **pt = &d->tcps, *t; (t = *pt);) {
-		if (!t->busy && now >= t->deadline_ms)
+		if (!t->busy && !t->done && now >= t->deadline_ms) {
 			t->done = true;
+			tcp_rearm(a, t);
+		}
 		if (!t->done || t->busy) {
 			pt = &t->next;
 			continue;
@@ -1010,7 +1033,7 @@ void dns_teardown(struct agent *a)
 	if (a->skel)
 		publish(a, &none);
 	for (struct dns_query *q = d->queries; q; q = q->next)
-		query_finish(q);
+		query_finish(a, q);
 	for (struct dns_tcp *t = d->tcps; t; t = t->next) {
 		t->busy = false;
 		t->done = true;
