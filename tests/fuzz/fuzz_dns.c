@@ -49,7 +49,10 @@ static void answer_to(const uint8_t *data, size_t size, const struct dns_questio
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct dns_question fixed = {
-		.id = 0x4242, .name = "api.example.com", .qtype = DNS_TYPE_A, .qclass = DNS_CLASS_IN,
+		.id = 0x4242,
+		.name = "api.example.com",
+		.qtype = DNS_TYPE_A,
+		.qclass = DNS_CLASS_IN,
 	};
 	uint8_t out[DNS_HEADER + DNS_NAME_TEXT + 8];
 	struct dns_question q;

@@ -145,7 +145,8 @@ static int bench(int fd, struct sockaddr_storage *ss, socklen_t len, const char 
 	double total = now_us() - t0;
 
 	qsort(lat, n, sizeof(*lat), cmp_double);
-	printf("p50_us=%.0f p99_us=%.0f qps=%.0f\n", lat[n / 2], lat[n * 99 / 100], n / total * 1e6);
+	printf("p50_us=%.0f p99_us=%.0f qps=%.0f\n", lat[n / 2], lat[n * 99 / 100],
+	       n / total * 1e6);
 	free(lat);
 	return 0;
 }

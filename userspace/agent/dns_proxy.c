@@ -28,7 +28,7 @@
 #include "dns_wire.h"
 #include "mcpfence.skel.h"
 
-#define UDP_MAX 4096	       /* bytes of a datagram read or forwarded (EDNS sizes above: cut) */
+#define UDP_MAX 4096	       /* bytes of a datagram read or forwarded (larger: dropped) */
 #define PENDING_MAX 512        /* queries upstream (a socket each); more: SERVFAIL */
 #define TCP_CLIENTS_MAX 64
 #define UPSTREAM_TIMEOUT_MS 2000 /* per upstream tried, then the next; none left: SERVFAIL */
@@ -470,44 +470,51 @@ const char *dns_learned_name(struct agent *a, uint32_t identity_id, uint32_t ser
 	return l ? l->name : NULL;
 }
 
+/* An installed entry as `policy explain` shows it, or NULL when it is gone. */
+static json_t *learned_json(struct agent *a, const struct learned *l, uint64_t now)
+{
+	char addr[INET6_ADDRSTRLEN];
+	struct mf_learned_val v;
+	json_t *ports;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.dns_learned), &l->key, &v) ||
+	    v.expires_ns <= now)
+		return NULL;
+	ports = json_array();
+	for (uint32_t k = 0; k < v.nsegs && k < MF_LEARNED_SEGS; k++) {
+		const struct mf_seg *g = &v.segs[k];
+		const char *proto = g->protos == MF_PROTO_TCP ? "tcp" :
+				    g->protos == MF_PROTO_UDP ? "udp" :
+								"any";
+
+		json_array_append_new(ports, json_pack("{s:i, s:i, s:s}", "lo", g->lo, "hi", g->hi,
+						       "proto", proto));
+	}
+	inet_ntop(l->key.family == MF_FAMILY_V4 ? AF_INET : AF_INET6, l->key.addr, addr,
+		  sizeof(addr));
+	return json_pack("{s:s, s:I, s:o}", "addr", addr, "expires_in_s",
+			 (json_int_t)((v.expires_ns - now) / 1000000000ull), "ports", ports);
+}
+
 json_t *dns_learned_list(struct agent *a, const char *identity, const char *server,
 			 const char *name)
 {
-	json_t *list = json_array();
+	json_t *list = json_array(), *e;
 	uint64_t now = boot_ns();
-	int fd;
 
 	if (!a->dns || !list)
 		return list;
-	fd = bpf_map__fd(a->skel->maps.dns_learned);
 	for (size_t i = 0; i < LEARNED_BUCKETS; i++) {
 		for (struct learned *l = a->dns->learned[i]; l; l = l->next) {
-			char ibuf[MF_NAME_MAX], addr[INET6_ADDRSTRLEN];
-			struct mf_learned_val v;
-			json_t *ports = json_array();
+			char ibuf[MF_NAME_MAX];
+			const char *who = identity_name(a, l->key.identity_id, ibuf, sizeof(ibuf));
 
-			if (l->expires_ns <= now || strcmp(l->name, name) ||
-			    strcmp(server_name(a, l->key.server_id), server) ||
-			    strcmp(identity_name(a, l->key.identity_id, ibuf, sizeof(ibuf)),
-				   identity) ||
-			    bpf_map_lookup_elem(fd, &l->key, &v)) {
-				json_decref(ports);
+			if (strcmp(l->name, name) || strcmp(who, identity) ||
+			    strcmp(server_name(a, l->key.server_id), server))
 				continue;
-			}
-			for (uint32_t k = 0; k < v.nsegs && k < MF_LEARNED_SEGS; k++)
-				json_array_append_new(
-					ports, json_pack("{s:i, s:i, s:s}", "lo", v.segs[k].lo, "hi",
-							 v.segs[k].hi, "proto",
-							 v.segs[k].protos == MF_PROTO_TCP ? "tcp" :
-							 v.segs[k].protos == MF_PROTO_UDP ? "udp" :
-											    "any"));
-			inet_ntop(l->key.family == MF_FAMILY_V4 ? AF_INET : AF_INET6, l->key.addr, addr,
-				  sizeof(addr));
-			json_array_append_new(list, json_pack("{s:s, s:I, s:o}", "addr", addr,
-							      "expires_in_s",
-							      (json_int_t)((v.expires_ns - now) /
-									   1000000000ull),
-							      "ports", ports));
+			e = learned_json(a, l, now);
+			if (e)
+				json_array_append_new(list, e);
 		}
 	}
 	return list;
@@ -548,11 +555,11 @@ void dns_policy_loading(struct agent *a, const struct mf_policy *next, uint32_t 
 			struct mf_seg segs[MF_LEARNED_SEGS];
 			bool priv[MF_LEARNED_SEGS];
 			char ibuf[MF_NAME_MAX];
+			const char *who = identity_name(a, l->key.identity_id, ibuf, sizeof(ibuf));
+			const char *srv = server_name(a, l->key.server_id);
 			size_t n;
 
-			n = mf_policy_host_segs(next, identity_name(a, l->key.identity_id, ibuf,
-								     sizeof(ibuf)),
-						server_name(a, l->key.server_id), l->name, segs, priv,
+			n = mf_policy_host_segs(next, who, srv, l->name, segs, priv,
 						MF_LEARNED_SEGS);
 			if (bpf_map_lookup_elem(fd, &l->key, &v) ||
 			    !(v.nsegs = segs_for(&l->key, segs, priv, n, v.segs))) {
@@ -609,7 +616,8 @@ static int install_one(struct agent *a, struct dns_query *q, const struct dns_ad
 	v.nsegs = segs_for(&k, q->segs, q->priv, q->nsegs, v.segs);
 	if (!v.nsegs)
 		return 1;
-	ttl = ad->ttl < cfg->min_ttl ? cfg->min_ttl : ad->ttl > cfg->max_ttl ? cfg->max_ttl : ad->ttl;
+	ttl = ad->ttl < cfg->min_ttl ? cfg->min_ttl : ad->ttl;
+	ttl = ttl > cfg->max_ttl ? cfg->max_ttl : ttl;
 	v.expires_ns = now_ns + (uint64_t)ttl * 1000000000ull;
 	merge_old(fd, &k, &v);
 	err = learned_note(a, &k, q->name, v.expires_ns);

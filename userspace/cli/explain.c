@@ -119,10 +119,12 @@ static void print_learned(json_t *learned)
 		return;
 	}
 	json_array_foreach(learned, i, e) {
-		printf("  learned now: %s for %llds:", json_string_value(json_object_get(e, "addr")),
+		printf("  learned now: %s for %llds:",
+		       json_string_value(json_object_get(e, "addr")),
 		       (long long)json_integer_value(json_object_get(e, "expires_in_s")));
 		json_array_foreach(json_object_get(e, "ports"), k, p)
-			printf(" %lld-%lld/%s", (long long)json_integer_value(json_object_get(p, "lo")),
+			printf(" %lld-%lld/%s",
+			       (long long)json_integer_value(json_object_get(p, "lo")),
 			       (long long)json_integer_value(json_object_get(p, "hi")),
 			       json_string_value(json_object_get(p, "proto")));
 		printf("\n");
@@ -191,9 +193,12 @@ static struct mf_policy *load(const char *file, explain_call_fn call)
 int policy_explain(int argc, char **argv, explain_call_fn call)
 {
 	static const struct option longopts[] = {
-		{ "identity", required_argument, NULL, 'i' }, { "server", required_argument, NULL, 's' },
-		{ "to", required_argument, NULL, 't' },	      { "policy", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },	      {},
+		{ "identity", required_argument, NULL, 'i' },
+		{ "server", required_argument, NULL, 's' },
+		{ "to", required_argument, NULL, 't' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
 	};
 	const char *identity = NULL, *server = NULL, *to = NULL, *file = NULL;
 	struct dest_arg d = {};
