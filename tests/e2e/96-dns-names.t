@@ -33,7 +33,7 @@ cat >"$MF_TMP/policy.json" <<JSON
   "version": 1,
   "audit": { "allowed": "all" },
   "dns": { "upstream": ["127.0.0.1:$UP"], "min_ttl": 1, "max_ttl": 3600 },
-  "servers": { "web": {}, "other": {} },
+  "servers": { "web": {}, "other": {}, "legacy": {} },
   "rules": [
     { "name": "alice-names", "server": "web", "who": ["alice"],
       "allow": [ { "host": "API.test.", "ports": [443], "proto": "tcp" },
@@ -48,7 +48,9 @@ cat >"$MF_TMP/policy.json" <<JSON
                  { "host": "*.wild.test" } ],
       "deny": [ { "to": "203.0.113.7/32" } ] },
     { "name": "alice-other", "server": "other", "who": ["alice"],
-      "allow": [ { "host": "other.test" } ] }
+      "allow": [ { "host": "other.test" } ] },
+    { "name": "legacy-resolver", "server": "legacy", "who": ["alice"],
+      "allow": [ { "to": "192.0.2.53/32", "ports": [53], "proto": "udp" } ] }
   ]
 }
 JSON
@@ -169,6 +171,14 @@ is "$(reach alice web 203.0.113.5 443)" EPERM "a policy that no longer grants th
 is "$(reach alice web 203.0.113.6 443)$(reach alice web 203.0.113.6 8443)" EPERMENETUNREACH \
 	"one that grants it on other ports: the new ports"
 mf policy load "$MF_TMP/policy.json" >/dev/null
+
+# A policy written with addresses that lets a server reach a resolver: its
+# queries to that resolver pass unfiltered (as before names); nothing is learned.
+is "$(dnsq alice legacy udp 192.0.2.53 53 nope.test)" "203.0.113.9 FROM 192.0.2.53#53" \
+	"a resolver allowed by address: queries pass"
+is "$(reach alice legacy 203.0.113.9 443)" EPERM "and nothing is learned from them"
+is "$(dnsq alice legacy udp 192.0.2.54 53 nope.test)" "rcode=3 FROM 192.0.2.54#53" \
+	"another resolver: names only"
 
 # Wildcards, and explicit denies of the rule set over learned addresses.
 is "$(dnsq bob web udp 127.0.0.1 53 a.b.wild.test)" "rcode=5 FROM 127.0.0.1#53" \

@@ -73,6 +73,7 @@ struct dns_query {
 	struct mf_dns_client who;
 	char identity[MF_NAME_MAX];
 	bool granted;
+	uint16_t resolver_rule; /* not granted, but the resolver asked is: MF_RULE_DEFAULT if not */
 	struct mf_seg segs[MF_LEARNED_SEGS];
 	bool priv[MF_LEARNED_SEGS];
 	size_t nsegs;
@@ -106,12 +107,13 @@ struct learned {
 
 enum dns_count {
 	DC_QUERIES, DC_GRANTED, DC_REFUSED, DC_MALFORMED, DC_UNATTRIBUTED, DC_SERVFAIL,
-	DC_TIMEOUTS, DC_INSTALLED, DC_PRIVATE_SKIPPED, DC_BUSY, DC_MAX
+	DC_TIMEOUTS, DC_INSTALLED, DC_PRIVATE_SKIPPED, DC_BUSY, DC_PASSTHROUGH, DC_MAX
 };
 
 static const char *const count_names[DC_MAX] = {
 	"queries", "granted", "refused", "malformed", "unattributed", "servfail",
 	"upstream_timeouts", "addresses_installed", "private_not_installed", "busy",
+	"resolver_allowed",
 };
 
 struct dns_proxy {
@@ -674,7 +676,10 @@ static void on_answer(struct agent *a, struct dns_query *q, const uint8_t *msg, 
 		installed += r == 0;
 		a->dns->counts[r ? DC_PRIVATE_SKIPPED : DC_INSTALLED]++;
 	}
-	if (!q->granted)
+	if (!q->granted && q->resolver_rule != MF_RULE_DEFAULT) {
+		if (a->current.policy->audit_allowed)
+			audit_query(a, q, "allow", "the resolver asked is allowed by address", 0);
+	} else if (!q->granted)
 		audit_query(a, q, "would-deny", "no rule grants the name", 0);
 	else if (a->current.policy->audit_allowed || installed < n)
 		audit_query(a, q, "allow",
@@ -752,6 +757,20 @@ static void on_upstream(struct agent *a, struct dns_query *q)
 
 /* A query from a governed process: who asked, then answer or forward.
  * Owns nothing on return; q is queued or finished. */
+/* Do the CIDR rules of the asker allow the resolver it asked (port 53)? */
+static bool resolver_allowed(struct agent *a, struct dns_query *q, uint8_t proto)
+{
+	const struct mf_dns_orig *o = &q->who.orig;
+	int v = mf_policy_decide(a->current.policy, q->identity, server_name(a, q->who.server_id),
+				 o->family, (const uint8_t *)o->addr,
+				 proto == IPPROTO_TCP ? MF_PROTO_TCP : MF_PROTO_UDP, ntohs(o->port),
+				 &q->resolver_rule);
+
+	if (v != MF_ALLOW)
+		q->resolver_rule = MF_RULE_DEFAULT;
+	return v == MF_ALLOW;
+}
+
 static void decide(struct agent *a, struct dns_query *q, uint8_t family, uint8_t proto,
 		   uint16_t port)
 {
@@ -775,6 +794,15 @@ static void decide(struct agent *a, struct dns_query *q, uint8_t family, uint8_t
 		q->nsegs = mf_policy_host_segs(pol, q->identity, server_name(a, q->who.server_id),
 					       q->name, q->segs, q->priv, MF_LEARNED_SEGS);
 	q->granted = q->nsegs > 0;
+	q->resolver_rule = MF_RULE_DEFAULT;
+	if (!q->granted && pol && resolver_allowed(a, q, proto)) {
+		/* As before names: a policy that lets this process reach the resolver
+		 * it asked by address lets its queries through, unfiltered; nothing
+		 * is learned from them. */
+		a->dns->counts[DC_PASSTHROUGH]++;
+		forward(a, q);
+		return;
+	}
 	if (!q->granted && (!pol || !pol->audit_only)) {
 		a->dns->counts[DC_REFUSED]++;
 		audit_query(a, q, "deny", "no rule grants the name", 0);
