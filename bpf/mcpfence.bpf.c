@@ -434,6 +434,12 @@ static __always_inline bool learned_allows(const struct mf_tag *tag, const struc
 
 	__builtin_memcpy(key.addr, d->addr, sizeof(key.addr));
 	val = bpf_map_lookup_elem(&dns_learned, &key);
+	if (!val) {
+		/* Names of /etc/hosts that "*" rules grant: every identity's (no
+		 * query ever installs under this identity). */
+		key.identity_id = MF_ANY_IDENTITY;
+		val = bpf_map_lookup_elem(&dns_learned, &key);
+	}
 	if (!val || (val->generation != generation && val->generation_next != generation) ||
 	    val->expires_ns <= bpf_ktime_get_boot_ns())
 		return false; /* nothing learned, another policy's, or expired: closed */

@@ -41,7 +41,8 @@ cat >"$MF_TMP/policy.json" <<JSON
                  { "host": "alias.test", "ports": [443] },
                  { "host": "short.test", "ports": [443] },
                  { "host": "evil.test", "ports": [7001] },
-                 { "host": "db.test", "ports": [7000], "private": true } ] },
+                 { "host": "db.test", "ports": [7000], "private": true },
+                 { "host": "localhost", "ports": [7002], "private": true } ] },
     { "name": "bob-names", "server": "web", "who": ["bob"],
       "allow": [ { "host": "api.test", "ports": [443] },
                  { "host": "multi.test", "ports": [443] },
@@ -49,6 +50,8 @@ cat >"$MF_TMP/policy.json" <<JSON
       "deny": [ { "to": "203.0.113.7/32" } ] },
     { "name": "alice-other", "server": "other", "who": ["alice"],
       "allow": [ { "host": "other.test" } ] },
+    { "name": "any-other", "server": "other", "who": ["*"],
+      "allow": [ { "host": "localhost", "ports": [7003], "private": true } ] },
     { "name": "legacy-resolver", "server": "legacy", "who": ["alice"],
       "allow": [ { "to": "192.0.2.53/32", "ports": [53], "proto": "udp" } ] }
   ]
@@ -64,6 +67,18 @@ reach() { unshare -n sh -c "ip link set lo up && exec '$MF_BUILD/mcpfence' --soc
 	'$MF_HELPERS/probe' connect tcp $3 $4" 2>/dev/null; }
 dnsq() { gov "$1" "$2" "$MF_HELPERS/dnsq" "${@:3}"; }
 qdig() { dig +tries=1 +time=2 "$@"; }
+
+# Names of /etc/hosts never reach DNS: those granted are installed from the file.
+if grep -qE '^127\.0\.0\.1[[:space:]].*\blocalhost\b' /etc/hosts; then
+	is "$(gov alice web "$MF_HELPERS/probe" connect tcp 127.0.0.1 7002)" ECONNREFUSED \
+		"/etc/hosts: localhost, granted to alice on web, is open without a lookup"
+	is "$(gov bob web "$MF_HELPERS/probe" connect tcp 127.0.0.1 7002)" EPERM "not to bob"
+	is "$(gov bob other "$MF_HELPERS/probe" connect tcp 127.0.0.1 7003)" ECONNREFUSED \
+		"a \"*\" rule's /etc/hosts name: to anyone on its server"
+	is "$(gov bob web "$MF_HELPERS/probe" connect tcp 127.0.0.1 7003)" EPERM "only on its server"
+else
+	ok 0 "# SKIP /etc/hosts has no 127.0.0.1 localhost line"
+fi
 
 # Raw UDP (dig) to a resolver that is not there: redirected.
 is "$(gov alice web dig +short +tries=1 +time=2 @127.0.0.1 api.test)" 203.0.113.5 \

@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <pwd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -36,6 +38,9 @@
 #define ADDRS_MAX 64	       /* addresses of one answer installed; more: SERVFAIL */
 #define LEARNED_BUCKETS 16384  /* the agent's copy of dns_learned: names, for audit and loads */
 #define RESOLV_CONF "/etc/resolv.conf"
+#define HOSTS_FILE "/etc/hosts"
+#define HOSTS_CHECK_MS 5000 /* /etc/hosts looked at again (changed, or half max_ttl gone) */
+#define HOSTS_LINES_MAX 65536
 
 enum dns_obj { OBJ_LISTENER, OBJ_UPSTREAM, OBJ_TCP };
 
@@ -127,8 +132,14 @@ struct dns_proxy {
 	int64_t resolv_read_ms;
 	struct learned *learned[LEARNED_BUCKETS];
 	size_t nlearned;
+	/* /etc/hosts as last installed */
+	struct timespec hosts_mtime;
+	ino_t hosts_ino;
+	int64_t hosts_checked_ms;
+	uint64_t hosts_until_ns; /* what was installed from it expires then */
 	uint64_t counts[DC_MAX];
 	int last_error; /* of setup: why nothing serves */
+	uint16_t hosts_rule; /* the rule being installed from /etc/hosts */
 };
 
 static int64_t now_ms(clockid_t clk)
@@ -574,11 +585,16 @@ void dns_policy_loading(struct agent *a, const struct mf_policy *next, uint32_t 
 	}
 }
 
-/* The new policy is in force: drop what it does not grant. */
+static void hosts_refresh(struct agent *a, bool force);
+
+/* The new policy is in force: drop what it does not grant; install what it
+ * grants of /etc/hosts. */
 void dns_policy_loaded(struct agent *a)
 {
-	if (a->dns && a->skel)
+	if (a->dns && a->skel) {
 		learned_prune(a, true);
+		hosts_refresh(a, true);
+	}
 }
 
 /* Merge the segments of an entry still valid under this policy into v. */
@@ -687,6 +703,142 @@ static void on_answer(struct agent *a, struct dns_query *q, const uint8_t *msg, 
 			    installed);
 	send_reply(a, q, msg, len);
 	query_finish(a, q);
+}
+
+/* ---- names of /etc/hosts ----
+ * glibc answers them from the file: the query never reaches the resolver.
+ * Those a rule grants are installed from the file for the identities the
+ * rule names on its server ("*": every identity, under MF_ANY_IDENTITY), at
+ * each policy load, when the file changes, and before they expire (max_ttl).
+ */
+
+static void hosts_install_one(struct agent *a, uint32_t identity_id, uint32_t server_id,
+			      const struct mf_host *h, const struct mf_learned_key *addr,
+			      const char *name)
+{
+	struct mf_learned_key k = *addr;
+	struct mf_learned_val v = { .generation = a->current.generation,
+				    .expires_ns = a->dns->hosts_until_ns };
+	int fd = bpf_map__fd(a->skel->maps.dns_learned);
+	size_t i = 0;
+
+	if (mf_addr_private(k.family, k.addr) && !h->private_ok)
+		return;
+	k.identity_id = identity_id;
+	k.server_id = server_id;
+	do {
+		v.segs[v.nsegs++] = (struct mf_seg){
+			.lo = h->nports ? h->ports[i].lo : 1,
+			.hi = h->nports ? h->ports[i].hi : 65535,
+			.protos = h->protos,
+			.verdict = MF_ALLOW,
+			.rule = a->dns->hosts_rule,
+		};
+	} while (++i < h->nports && v.nsegs < MF_LEARNED_SEGS);
+	merge_old(fd, &k, &v);
+	if (!learned_note(a, &k, name, v.expires_ns) && !bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+		a->dns->counts[DC_INSTALLED]++;
+}
+
+/* Every identity who names (a group's members; "*": any), as launched
+ * (its identity id) and as exec-tagged (its user's uid). */
+static void hosts_grant(struct agent *a, const char *who, uint32_t server_id,
+			const struct mf_host *h, const struct mf_learned_key *addr,
+			const char *name)
+{
+	const struct mf_policy *pol = a->current.policy;
+	struct passwd *pw;
+	uint32_t id;
+
+	if (!strcmp(who, "*")) {
+		hosts_install_one(a, MF_ANY_IDENTITY, server_id, h, addr, name);
+		return;
+	}
+	if (!strncmp(who, "group:", 6)) {
+		for (size_t g = 0; g < pol->ngroups; g++)
+			for (size_t m = 0; !strcmp(pol->groups[g].name, who + 6) &&
+					   m < pol->groups[g].nmembers; m++)
+				hosts_grant(a, pol->groups[g].members[m], server_id, h, addr, name);
+		return;
+	}
+	if (!identity_id_get(a, who, &id))
+		hosts_install_one(a, id, server_id, h, addr, name);
+	pw = getpwnam(who);
+	if (pw)
+		hosts_install_one(a, MF_UID_IDENTITY | pw->pw_uid, server_id, h, addr, name);
+}
+
+/* One name of the file at addr: the rules that grant it. */
+static void hosts_name(struct agent *a, const struct mf_learned_key *addr, const char *name)
+{
+	const struct mf_policy *pol = a->current.policy;
+
+	for (size_t r = 0; r < pol->nrules; r++) {
+		const struct mf_rule *ru = &pol->rules[r];
+		uint32_t server_id;
+
+		for (size_t i = 0; i < ru->nhosts; i++) {
+			if (!mf_host_matches(&ru->hosts[i], name) ||
+			    server_id_get(a, ru->server, &server_id))
+				continue;
+			a->dns->hosts_rule = r;
+			for (size_t w = 0; w < ru->nwho; w++)
+				hosts_grant(a, ru->who[w], server_id, &ru->hosts[i], addr, name);
+		}
+	}
+}
+
+static void hosts_line(struct agent *a, char *line)
+{
+	struct mf_learned_key addr = {};
+	char *tok, *save = NULL, name[DNS_NAME_TEXT];
+
+	line[strcspn(line, "#\r\n")] = '\0';
+	tok = strtok_r(line, " \t", &save);
+	if (!tok)
+		return;
+	tok[strcspn(tok, "%")] = '\0'; /* a link-local scope */
+	if (inet_pton(AF_INET, tok, addr.addr) == 1)
+		addr.family = MF_FAMILY_V4;
+	else if (inet_pton(AF_INET6, tok, addr.addr) == 1)
+		addr.family = mf_dest_normalize(MF_FAMILY_V6, addr.addr, addr.addr);
+	else
+		return;
+	while ((tok = strtok_r(NULL, " \t", &save))) {
+		snprintf(name, sizeof(name), "%s", tok);
+		if (strlen(tok) < sizeof(name) && mf_qname_normalize(name))
+			hosts_name(a, &addr, name);
+	}
+}
+
+/* Install what the policy grants of /etc/hosts, when it changed, when the
+ * last install nears its expiry, or now (force: a policy load). */
+static void hosts_refresh(struct agent *a, bool force)
+{
+	struct dns_proxy *d = a->dns;
+	int64_t now = now_ms(CLOCK_MONOTONIC);
+	char line[1024];
+	struct stat st;
+	FILE *f;
+
+	if (!d || !a->current.policy || (!force && now - d->hosts_checked_ms < HOSTS_CHECK_MS))
+		return;
+	d->hosts_checked_ms = now;
+	if (stat(HOSTS_FILE, &st))
+		return;
+	if (!force && st.st_ino == d->hosts_ino && st.st_mtim.tv_sec == d->hosts_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == d->hosts_mtime.tv_nsec &&
+	    boot_ns() + a->current.policy->dns.max_ttl * 500000000ull < d->hosts_until_ns)
+		return;
+	f = fopen(HOSTS_FILE, "re");
+	if (!f)
+		return;
+	d->hosts_ino = st.st_ino;
+	d->hosts_mtime = st.st_mtim;
+	d->hosts_until_ns = boot_ns() + a->current.policy->dns.max_ttl * 1000000000ull;
+	for (int n = 0; n < HOSTS_LINES_MAX && fgets(line, sizeof(line), f); n++)
+		hosts_line(a, line);
+	fclose(f);
 }
 
 /* ---- forwarding ---- */
@@ -1004,6 +1156,7 @@ void dns_tick(struct agent *a)
 
 	if (!d)
 		return;
+	hosts_refresh(a, false);
 	now = now_ms(CLOCK_MONOTONIC);
 	for (struct dns_query **pq = &d->queries, *q; (q = *pq);) {
 		if (!q->done && q->fd >= 0 && now >= q->deadline_ms) {

@@ -310,7 +310,6 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 		goto out;
 	}
 	a->active_slot = slot;
-	dns_policy_loaded(a);
 	drop_stale_keys(bpf_map__fd(a->skel->maps.exec_servers), &exec_keys);
 	drop_stale_keys(bpf_map__fd(a->skel->maps.exec_args), &args_keys);
 
@@ -324,6 +323,9 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	a->current.source = strdup(source);
 	a->current.text = strndup(text, len);
 	policy = NULL;
+	/* Learned addresses the new policy does not grant go; its names of
+	 * /etc/hosts come. */
+	dns_policy_loaded(a);
 	/* For a restart without --policy; a failure is said on stderr. */
 	if (a->current.text)
 		state_save_policy(a, a->current.text, strlen(a->current.text));
