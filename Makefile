@@ -245,6 +245,7 @@ $(FUZZ_OUT)/%.o: %.c
 # What each harness runs besides the library; fuzz_request links the agent's
 # request handling against stand-ins for the kernel maps (see its header).
 $(FUZZ_OUT)/fuzz_policy: $(FUZZ_OUT)/tests/unit/policy_ref.o
+$(FUZZ_OUT)/fuzz_dns: $(FUZZ_OUT)/userspace/agent/dns_wire.o
 FUZZ_AGENT_OBJS := $(patsubst %,$(FUZZ_OUT)/userspace/agent/%.o,ops control trust)
 $(FUZZ_OUT)/fuzz_request: $(FUZZ_AGENT_OBJS)
 $(FUZZ_AGENT_OBJS) $(FUZZ_OUT)/tests/fuzz/fuzz_request.o: $(OUTPUT)/mcpfence.skel.h
@@ -263,3 +264,6 @@ fuzz-build: $(FUZZ_BINS)
 
 fuzz: fuzz-build
 	$(Q)FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run $(FUZZ_BINS)
+
+# The resolver's wire format is tested alone.
+$(OUTPUT)/tests/test_dns_wire: $(OUTPUT)/userspace/agent/dns_wire.o

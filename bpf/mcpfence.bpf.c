@@ -381,6 +381,41 @@ int BPF_PROG(mf_exit, struct task_struct *task, bool group_dead)
 	return 0;
 }
 
+/* ---- names: maps of the resolver of governed processes (see mcpfence.h) ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mf_dns_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dns_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MF_DNS_CLIENTS);
+	__type(key, struct mf_dns_client_key);
+	__type(value, struct mf_dns_client);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dns_clients SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MF_LEARNED_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mf_learned_key);
+	__type(value, struct mf_learned_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dns_learned SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mf_dns_orig);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dns_orig SEC(".maps");
+
 /* ---- egress verdicts ---- */
 
 /* ---- audit by flow (see struct mf_flow in mcpfence.h) ---- */
@@ -426,7 +461,7 @@ static __always_inline void flow_record(const struct mf_tag *tag, const struct m
 	e->proto = k->proto;
 	e->port = k->port;
 	__builtin_memcpy(e->addr, k->addr, sizeof(e->addr));
-	e->aux = aux;
+	e->aux = aux | k->via;
 	event_submit(e);
 }
 
@@ -456,7 +491,7 @@ static __always_inline void flow_summary(const struct mf_flow_key *k, const stru
 	e->port = k->port;
 	__builtin_memcpy(e->addr, k->addr, sizeof(e->addr));
 	__builtin_memcpy(e->comm, w->comm, sizeof(e->comm));
-	e->aux = MF_FLOW_SUMMARY;
+	e->aux = MF_FLOW_SUMMARY | k->via;
 	e->count = n;
 	event_submit(e);
 }
@@ -586,6 +621,46 @@ struct dest {
 	__u8 addr[16];
 };
 
+/*
+ * An address learned from a name this (identity, server) resolved (written
+ * by the agent before it released the answer) allows what its segments say,
+ * while it has not expired and the policy that granted the name is in force.
+ * Anything else leaves the denial as it is (closed).
+ */
+static __always_inline bool learned_allows(const struct mf_tag *tag, const struct dest *d,
+					   __u32 generation, __u16 *rule)
+{
+	struct mf_learned_key key = {
+		.identity_id = tag->identity_id,
+		.server_id = tag->server_id,
+		.family = d->family,
+	};
+	struct mf_learned_val *val;
+
+	__builtin_memcpy(key.addr, d->addr, sizeof(key.addr));
+	val = bpf_map_lookup_elem(&dns_learned, &key);
+	if (!val) {
+		/* Names of /etc/hosts that "*" rules grant: every identity's (no
+		 * query ever installs under this identity). */
+		key.identity_id = MF_ANY_IDENTITY;
+		val = bpf_map_lookup_elem(&dns_learned, &key);
+	}
+	if (!val || (val->generation != generation && val->generation_next != generation) ||
+	    val->expires_ns <= bpf_ktime_get_boot_ns())
+		return false; /* nothing learned, another policy's, or expired: closed */
+	for (int i = 0; i < MF_LEARNED_SEGS; i++) {
+		struct mf_seg *seg = &val->segs[i];
+
+		if (i >= val->nsegs)
+			break;
+		if ((seg->protos & d->proto_bit) && d->port >= seg->lo && d->port <= seg->hi) {
+			*rule = seg->rule;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Decide for a governed process. Every lookup that fails denies. */
 static __always_inline int judge(const struct mf_tag *tag, struct dest *d, __u8 proto, __u8 type)
 {
@@ -599,6 +674,7 @@ static __always_inline int judge(const struct mf_tag *tag, struct dest *d, __u8 
 	__u8 verdict = MF_DENY;
 	__u16 rule = MF_RULE_DEFAULT;
 	struct mf_flow_key flow = {};
+	__u16 via = 0;
 
 	cfg = bpf_map_lookup_elem(&mf_config, &zero);
 	if (!cfg)
@@ -622,7 +698,7 @@ static __always_inline int judge(const struct mf_tag *tag, struct dest *d, __u8 
 		binding = bpf_map_lookup_elem(&bindings, &bkey);
 	}
 	if (!binding)
-		goto decided; /* nothing granted to this identity on this server: closed */
+		goto learned; /* no prefix granted to this identity on this server: closed */
 
 	rkey.prefixlen = MF_RULE_KEY_FIXED_BITS + (d->family == MF_FAMILY_V4 ? 32 : 128);
 	rkey.ruleset_id = binding->ruleset_id;
@@ -630,7 +706,7 @@ static __always_inline int judge(const struct mf_tag *tag, struct dest *d, __u8 
 	__builtin_memcpy(rkey.addr, d->addr, sizeof(rkey.addr));
 	val = bpf_map_lookup_elem(&rules, &rkey);
 	if (!val)
-		goto decided; /* no prefix holds the address: closed */
+		goto learned; /* no prefix holds the address: closed */
 
 	for (int i = 0; i < MF_MAX_SEGS; i++) {
 		struct mf_seg *seg;
@@ -645,6 +721,15 @@ static __always_inline int judge(const struct mf_tag *tag, struct dest *d, __u8 
 		}
 	}
 
+learned:
+	/* Names: only where the prefixes gave no allow and no explicit deny (an
+	 * explicit deny of the rule set wins over an address learned from a name). */
+	if (verdict == MF_DENY && rule == MF_RULE_DEFAULT &&
+	    learned_allows(tag, d, generation, &rule)) {
+		verdict = MF_ALLOW;
+		via = MF_AUX_VIA_NAME;
+		count(MF_CNT_LEARNED_ALLOWED);
+	}
 decided:
 	if (verdict == MF_DENY && (flags & MF_POLICY_AUDIT_ONLY))
 		verdict = MF_WOULD_DENY;
@@ -656,6 +741,7 @@ decided:
 		flow.family = d->family;
 		flow.proto = proto;
 		flow.port = d->port;
+		flow.via = via;
 		__builtin_memcpy(flow.addr, d->addr, sizeof(flow.addr));
 		audit_decision(tag, &flow, rule, generation, flags, window_ms);
 	}
@@ -721,6 +807,220 @@ static __always_inline bool mark_sock(struct bpf_sock *sk, const struct mf_tag *
 	return false;
 }
 
+/* ---- names: port-53 traffic of governed processes goes to the agent ---- */
+
+#define LOOPBACK4 0x7f000001
+
+/* Who asked, by the source port the resolver will see. */
+static __always_inline void dns_record(__u16 port, __u8 proto, __u8 family, __u32 identity_id,
+				       __u32 server_id, __u32 tgid, const struct mf_dns_orig *orig)
+{
+	struct mf_dns_client_key key = { .port = port, .proto = proto, .family = family };
+	struct mf_dns_client val = {
+		.identity_id = identity_id,
+		.server_id = server_id,
+		.tgid = tgid,
+		.orig = *orig,
+	};
+
+	/* LRU: never full. A failure leaves the query unattributed, and the
+	 * resolver refuses what it cannot attribute (closed). */
+	bpf_map_update_elem(&dns_clients, &key, &val, BPF_ANY);
+}
+
+/*
+ * Send a governed process's port-53 connect or datagram to the agent's
+ * resolver: orig is the server it meant; the resolver's IPv4 socket is
+ * reached from an AF_INET socket or for ::ffff:a.b.c.d from an AF_INET6 one.
+ * Returns the resolver's port to write into the address, 0 to refuse: no
+ * resolver serving, or no memory for the socket's storage (closed). The
+ * rewritten destination is not judged: it is the resolver, which judges
+ * the query.
+ */
+static __always_inline __u16 dns_target(struct bpf_sock_addr *ctx, const struct mf_tag *tag,
+					const struct mf_dns_orig *orig, __u8 type)
+{
+	bool v4 = orig->family == MF_FAMILY_V4, udp = ctx->protocol == IPPROTO_UDP;
+	struct mf_dns_orig *stored;
+	struct mf_dns_cfg *cfg;
+	__u32 zero = 0;
+	__u16 port = 0;
+
+	cfg = bpf_map_lookup_elem(&dns_cfg, &zero);
+	if (cfg)
+		port = udp ? (v4 ? cfg->udp4 : cfg->udp6) : (v4 ? cfg->tcp4 : cfg->tcp6);
+	stored = bpf_sk_storage_get(&dns_orig, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!port || !stored) {
+		count(MF_CNT_DNS_NO_RESOLVER);
+		return 0;
+	}
+	*stored = *orig;
+	/* sendmsg: the source port is bound already. A connect binds it after
+	 * this hook: the egress program records it (dns_record_egress). */
+	if (type == MF_EV_SENDMSG && ctx->sk->src_port)
+		dns_record(ctx->sk->src_port, IPPROTO_UDP, v4 ? MF_FAMILY_V4 : MF_FAMILY_V6,
+			   tag->identity_id, tag->server_id, bpf_get_current_pid_tgid() >> 32,
+			   orig);
+	count(MF_CNT_DNS_REDIRECTED);
+	return port;
+}
+
+/* connect4/sendmsg4 (the program may write only user_ip4 and user_port) */
+static __always_inline int dns_redirect4(struct bpf_sock_addr *ctx, const struct mf_tag *tag,
+					 __u8 type)
+{
+	struct mf_dns_orig orig = { .family = MF_FAMILY_V4, .port = ctx->user_port };
+	__u16 port;
+
+	orig.addr[0] = ctx->user_ip4;
+	port = dns_target(ctx, tag, &orig, type);
+	if (!port)
+		return HOOK_DENY;
+	ctx->user_ip4 = bpf_htonl(LOOPBACK4);
+	ctx->user_port = bpf_htons(port);
+	return HOOK_ALLOW;
+}
+
+/* connect6/sendmsg6: ::ffff:a.b.c.d goes to ::ffff:127.0.0.1, others to ::1 */
+static __always_inline int dns_redirect6(struct bpf_sock_addr *ctx, const struct mf_tag *tag,
+					 const struct dest *d, __u8 type)
+{
+	struct mf_dns_orig orig = { .family = d->family, .port = ctx->user_port };
+	__u16 port;
+
+	__builtin_memcpy(orig.addr, d->addr, sizeof(orig.addr));
+	port = dns_target(ctx, tag, &orig, type);
+	if (!port)
+		return HOOK_DENY;
+	ctx->user_ip6[0] = 0;
+	ctx->user_ip6[1] = 0;
+	ctx->user_ip6[2] = d->family == MF_FAMILY_V4 ? bpf_htonl(0x0000ffff) : 0;
+	ctx->user_ip6[3] = d->family == MF_FAMILY_V4 ? bpf_htonl(LOOPBACK4) : bpf_htonl(1);
+	ctx->user_port = bpf_htons(port);
+	return HOOK_ALLOW;
+}
+
+/*
+ * A redirected socket sending to the resolver once more: a connected AF_INET6
+ * socket to ::ffff:a.b.c.d sends each datagram through the IPv4 path, which
+ * passes the sendmsg4 hook with the (rewritten) connected address. Only
+ * sockets the redirect marked pass here; the resolver judges the query.
+ */
+static __always_inline bool dns_resolver_again(struct bpf_sock_addr *ctx, const struct dest *d)
+{
+	struct mf_dns_cfg *cfg;
+	__u32 zero = 0;
+
+	if (d->family != MF_FAMILY_V4 || d->addr[0] != 127 || d->addr[1] || d->addr[2] ||
+	    d->addr[3] != 1 || ctx->protocol != IPPROTO_UDP)
+		return false;
+	cfg = bpf_map_lookup_elem(&dns_cfg, &zero);
+	if (!cfg || !cfg->udp4 || d->port != cfg->udp4)
+		return false; /* not the resolver: judged as any destination */
+	return bpf_sk_storage_get(&dns_orig, ctx->sk, 0, 0) != NULL;
+}
+
+/* Port-53 traffic the resolver takes: UDP datagrams and connects, TCP connects. */
+static __always_inline bool dns_traffic(struct bpf_sock_addr *ctx, const struct dest *d)
+{
+	return d->port == MF_DNS_PORT &&
+	       (ctx->protocol == IPPROTO_UDP || (ctx->protocol == IPPROTO_TCP && d->proto_bit));
+}
+
+/*
+ * The reply of a redirected socket comes from the resolver: it gets the
+ * address of the server the process meant, so that the exchange looks
+ * ordinary (resolvers check where the answer came from). Only sockets that
+ * were redirected carry dns_orig. recvmsg cannot be refused: always 1.
+ */
+SEC("cgroup/recvmsg4")
+int mf_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	struct mf_dns_orig *orig;
+	struct mf_dns_cfg *cfg;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&dns_cfg, &zero);
+	if (!cfg || !cfg->udp4 || ctx->user_port != bpf_htons(cfg->udp4) ||
+	    ctx->user_ip4 != bpf_htonl(LOOPBACK4))
+		return 1; /* not from the resolver: not ours */
+	orig = bpf_sk_storage_get(&dns_orig, ctx->sk, 0, 0);
+	if (!orig || orig->family != MF_FAMILY_V4)
+		return 1; /* not a redirected socket: not ours */
+	ctx->user_ip4 = orig->addr[0];
+	ctx->user_port = orig->port;
+	return 1;
+}
+
+SEC("cgroup/recvmsg6")
+int mf_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	__u32 w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
+	struct mf_dns_orig *orig;
+	struct mf_dns_cfg *cfg;
+	__u32 zero = 0;
+	__u8 family;
+
+	cfg = bpf_map_lookup_elem(&dns_cfg, &zero);
+	if (!cfg || ctx->user_ip6[0] || ctx->user_ip6[1])
+		return 1;
+	if (cfg->udp4 && ctx->user_port == bpf_htons(cfg->udp4) && w2 == bpf_htonl(0x0000ffff) &&
+	    w3 == bpf_htonl(LOOPBACK4))
+		family = MF_FAMILY_V4; /* ::ffff:127.0.0.1 */
+	else if (cfg->udp6 && ctx->user_port == bpf_htons(cfg->udp6) && !w2 && w3 == bpf_htonl(1))
+		family = MF_FAMILY_V6; /* ::1 */
+	else
+		return 1; /* not from the resolver: not ours */
+	orig = bpf_sk_storage_get(&dns_orig, ctx->sk, 0, 0);
+	if (!orig || orig->family != family)
+		return 1; /* not a redirected socket: not ours */
+	if (family == MF_FAMILY_V4) {
+		ctx->user_ip6[3] = orig->addr[0];
+	} else {
+		ctx->user_ip6[0] = orig->addr[0];
+		ctx->user_ip6[1] = orig->addr[1];
+		ctx->user_ip6[2] = orig->addr[2];
+		ctx->user_ip6[3] = orig->addr[3];
+	}
+	ctx->user_port = orig->port;
+	return 1;
+}
+
+/*
+ * A connected redirected socket (UDP connect, TCP) got its source port after
+ * the connect hook: its packets to the resolver record it, before the
+ * resolver can read them. Others pay a port comparison.
+ */
+static __always_inline void dns_record_egress(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct mf_sock_mark *mark;
+	struct mf_dns_orig *orig;
+	struct mf_dns_cfg *cfg;
+	__u32 zero = 0;
+	__u16 dport;
+
+	if (!sk)
+		return;
+	dport = bpf_ntohs(sk->dst_port);
+	if (!dport)
+		return; /* not connected */
+	cfg = bpf_map_lookup_elem(&dns_cfg, &zero);
+	if (!cfg || (dport != cfg->udp4 && dport != cfg->udp6 && dport != cfg->tcp4 &&
+		     dport != cfg->tcp6))
+		return;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return;
+	mark = bpf_sk_storage_get(&sock_marks, sk, 0, 0);
+	orig = bpf_sk_storage_get(&dns_orig, sk, 0, 0);
+	if (!mark || !orig)
+		return; /* not a governed, redirected socket: the resolver refuses it */
+	dns_record(sk->src_port, sk->protocol,
+		   skb->protocol == bpf_htons(ETH_P_IP) ? MF_FAMILY_V4 : MF_FAMILY_V6,
+		   mark->identity_id, mark->server_id, mark->tgid, orig);
+}
+
 static __always_inline int sock_addr4(struct bpf_sock_addr *ctx, __u8 type)
 {
 	struct mf_tag *tag = current_tag();
@@ -734,6 +1034,10 @@ static __always_inline int sock_addr4(struct bpf_sock_addr *ctx, __u8 type)
 	dest_v4(&d, ctx->user_ip4);
 	d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.proto_bit = proto_bit(ctx->protocol);
+	if (dns_traffic(ctx, &d))
+		return dns_redirect4(ctx, tag, type);
+	if (dns_resolver_again(ctx, &d))
+		return HOOK_ALLOW;
 	return judge(tag, &d, ctx->protocol, type);
 }
 
@@ -749,6 +1053,8 @@ static __always_inline int sock_addr6(struct bpf_sock_addr *ctx, __u8 type)
 	dest_v6(&d, ctx);
 	d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.proto_bit = proto_bit(ctx->protocol);
+	if (dns_traffic(ctx, &d))
+		return dns_redirect6(ctx, tag, &d, type); /* ::ffff:a.b.c.d as a.b.c.d */
 	return judge(tag, &d, ctx->protocol, type);
 }
 
@@ -1077,6 +1383,7 @@ int mf_egress(struct __sk_buff *skb)
 	__u8 daddr[16] = {}, proto = 0, family;
 	__u32 kind;
 
+	dns_record_egress(skb);
 	if (!may_route(skb))
 		return 1; /* no source route possible: the common case */
 	if (!sk)

@@ -174,6 +174,7 @@ enum mf_event_type {
  * decision is in exactly one record (or in audit_dropped). */
 #define MF_FLOW_FIRST 1
 #define MF_FLOW_SUMMARY 2
+#define MF_FLOW_MASK 0xff /* of aux: MF_AUX_VIA_NAME may be set beside it */
 #define MF_FLOWS_MAX 16384 /* a new flow past these is recorded on its own */
 
 struct mf_flow_key {
@@ -185,7 +186,7 @@ struct mf_flow_key {
 	__u8 family;
 	__u8 proto;
 	__u16 port;
-	__u16 reserved;
+	__u16 via; /* MF_AUX_VIA_NAME: allowed through an address learned from a name */
 	__u8 addr[16];
 };
 
@@ -259,6 +260,9 @@ enum mf_counter {
 	MF_CNT_LISTEN_DROPPED, /* segments to governed listeners on ungranted ports */
 	MF_CNT_TAG_UNHARDENED, /* tags inherited from exec-tagged or unhardened parents */
 	MF_CNT_FLOWS_FULL, /* decisions recorded alone: the flows map was full */
+	MF_CNT_DNS_REDIRECTED, /* port-53 connects and datagrams sent to the agent's resolver */
+	MF_CNT_DNS_NO_RESOLVER, /* ... refused: no resolver serving (closed) */
+	MF_CNT_LEARNED_ALLOWED, /* verdicts allowed by an address learned from a name */
 	MF_CNT_MAX,
 };
 
@@ -314,6 +318,75 @@ struct mf_unix_event {
 	__u32 len;
 	__u32 flags;
 	__u8 name[MF_UNIX_PATH_MAX];
+};
+
+/* ---- names: the resolver of governed processes ----
+ * Port-53 traffic of governed processes (UDP, and TCP connects) goes to the
+ * agent's resolver on loopback instead (connect/sendmsg hooks); replies get
+ * the original server's address back (recvmsg hooks). The agent learns who
+ * asked from dns_clients, and installs the answers' addresses into
+ * dns_learned before it releases the answer. */
+#define MF_DNS_PORT 53
+#define MF_AUX_VIA_NAME 0x100 /* aux of a connect/sendmsg verdict given by dns_learned */
+
+/* dns_cfg (array of 1): the resolver's loopback ports, host order; 0: not
+ * serving (port-53 traffic of governed processes is then refused). The v4
+ * ports serve 127.0.0.1 (and ::ffff:127.0.0.1), the v6 ports ::1. */
+struct mf_dns_cfg {
+	__u16 udp4, udp6, tcp4, tcp6;
+};
+
+/* The server a redirected socket meant, kept in its socket storage. */
+struct mf_dns_orig {
+	__u8 family; /* MF_FAMILY_V4 (also when reached as ::ffff:a.b.c.d) or V6 */
+	__u8 reserved;
+	__u16 port;  /* network order */
+	__u32 addr[4]; /* network order; IPv4 in addr[0] */
+};
+
+/* dns_clients (LRU): the source port of a redirected socket, as the resolver
+ * sees it, -> who asked and which server it meant. Recorded by the sendmsg
+ * hook (the source port is bound by then) and at egress for connected
+ * sockets (UDP connect and TCP: the port is bound after the connect hook). */
+struct mf_dns_client_key {
+	__u16 port;  /* host order */
+	__u8 proto;  /* IPPROTO_UDP or IPPROTO_TCP */
+	__u8 family; /* of the resolver socket reached: MF_FAMILY_V4 or V6 */
+};
+
+struct mf_dns_client {
+	__u32 identity_id;
+	__u32 server_id;
+	__u32 tgid;
+	__u32 reserved;
+	struct mf_dns_orig orig;
+};
+
+#define MF_DNS_CLIENTS 16384
+
+/* dns_learned: (identity, server, address) -> what it may reach there and
+ * until when. Valid only under the policy generation it was installed
+ * under (or, across a policy load, the next one, which the agent checked
+ * grants it too) and before expires_ns (CLOCK_BOOTTIME): checked by the
+ * kernel. */
+#define MF_LEARNED_SEGS 8
+#define MF_LEARNED_MAX 65536
+
+struct mf_learned_key {
+	__u32 identity_id;
+	__u32 server_id;
+	__u8 family;
+	__u8 reserved[3];
+	__u8 addr[16];
+};
+
+struct mf_learned_val {
+	__u64 expires_ns;
+	__u32 generation;
+	__u32 generation_next; /* 0: none */
+	__u32 nsegs;
+	__u32 reserved;
+	struct mf_seg segs[MF_LEARNED_SEGS];
 };
 
 #endif /* MCPFENCE_H */

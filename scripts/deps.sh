@@ -14,6 +14,8 @@ packages=(
 	tmux strace groff-base man-db systemd
 	# make deb
 	dpkg-dev debhelper
+	# DNS tests: a real resolver on loopback, and a client
+	dnsmasq-base dnsutils
 	# benchmarks (make bench)
 	nftables
 )

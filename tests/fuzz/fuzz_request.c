@@ -219,6 +219,17 @@ json_t *policy_last_load(const struct agent *a)
 	return json_null();
 }
 
+json_t *dns_status(struct agent *a)
+{
+	return json_object();
+}
+
+json_t *dns_learned_list(struct agent *a, const char *identity, const char *server,
+			 const char *name)
+{
+	return json_array();
+}
+
 json_t *host_warnings(struct agent *a)
 {
 	return json_array();

@@ -19,6 +19,7 @@
 #define MF_HISTORY_MAX 4096           /* recent audit records kept for `audit` */
 
 struct mcpfence_bpf;
+struct dns_proxy;
 struct ring_buffer;
 struct bpf_link;
 #define MF_SYSCALL_TPS_MAX 4 /* tp/syscalls/ programs in the object */
@@ -179,6 +180,7 @@ struct agent {
 	struct metric_series series[MF_METRIC_SLOTS];
 	size_t nseries;
 	uint64_t series_other[MF_WOULD_DENY + 1]; /* past MF_METRIC_SERIES_MAX, by verdict */
+	struct dns_proxy *dns; /* the resolver of governed processes (dns_proxy.c) */
 };
 
 /* caps.c: the capabilities the agent needs, named when missing */
@@ -363,6 +365,26 @@ int local_write(struct agent *a, uint32_t slot, const struct mf_policy *p, json_
 int local_clear(struct agent *a, uint32_t slot);
 
 /* epoll data: what an event belongs to */
-enum watch_kind { WATCH_SIGNAL = 1, WATCH_LISTEN, WATCH_RINGBUF, WATCH_CLIENT };
+enum watch_kind { WATCH_SIGNAL = 1, WATCH_LISTEN, WATCH_RINGBUF, WATCH_CLIENT, WATCH_DNS };
+
+/* dns_proxy.c: the resolver of governed processes (names in policy) */
+int dns_setup(struct agent *a);
+void dns_event(struct agent *a, enum watch_kind *kind, uint32_t events);
+/* Timeouts, and freeing what finished: after each turn of the loop. */
+void dns_tick(struct agent *a);
+void dns_teardown(struct agent *a);
+json_t *dns_status(struct agent *a);
+/* Around a policy load (policy_apply.c): before the flip, what was learned
+ * and the new policy grants too is made valid under next_gen as well; after
+ * it, the rest is dropped. */
+void dns_policy_loading(struct agent *a, const struct mf_policy *next, uint32_t next_gen);
+void dns_policy_loaded(struct agent *a);
+/* The addresses identity's server learned from name, and their ports and
+ * time left: [{ "addr", "expires_in_s", "ports": [{ lo, hi, proto }] }]. */
+json_t *dns_learned_list(struct agent *a, const char *identity, const char *server,
+			 const char *name);
+/* The name an address was learned from, for audit records; NULL: unknown. */
+const char *dns_learned_name(struct agent *a, uint32_t identity_id, uint32_t server_id,
+			     uint8_t family, const uint8_t *addr);
 
 #endif /* MCPFENCE_AGENT_H */

@@ -289,12 +289,21 @@ static bool event_line(struct agent *a, const struct mf_event *e, size_t size,
 		jl_str(&j, "rule", rule_name(a, e->generation, e->rule, rbuf, sizeof(rbuf)));
 		/* By flow: the window's first decision (ts), or a summary of the
 		 * window that began at ts: count decisions after the first. */
-		if (e->aux == MF_FLOW_FIRST) {
+		if ((e->aux & MF_FLOW_MASK) == MF_FLOW_FIRST) {
 			jl_str(&j, "flow", "first");
 			jl_uint(&j, "count", 1);
-		} else if (e->aux == MF_FLOW_SUMMARY) {
+		} else if ((e->aux & MF_FLOW_MASK) == MF_FLOW_SUMMARY) {
 			jl_str(&j, "flow", "summary");
 			jl_uint(&j, "count", e->count);
+		}
+		if (e->aux & MF_AUX_VIA_NAME) {
+			/* allowed by an address learned from a name (dns_proxy.c) */
+			const char *host = dns_learned_name(a, e->identity_id, e->server_id,
+							    e->family, e->addr);
+
+			jl_str(&j, "via", "name");
+			if (host)
+				jl_str(&j, "host", host);
 		}
 		break;
 	case MF_EV_UNIX_CONNECT:

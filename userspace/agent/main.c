@@ -274,6 +274,9 @@ static int run(struct agent *a)
 			case WATCH_RINGBUF:
 				audit_poll(a);
 				break;
+			case WATCH_DNS:
+				dns_event(a, kind, events[i].events);
+				break;
 			case WATCH_CLIENT:
 				control_client_event(a, (struct client *)kind, events[i].events);
 				/* A client freed here may appear later in events: stop the batch. */
@@ -287,6 +290,7 @@ static int run(struct agent *a)
 		control_reap(a);
 		bpf_syscall_tps_tick(a);
 		bpf_flows_tick(a);
+		dns_tick(a);
 		garbage = rulesets_collect(a, MF_COLLECT_BATCH);
 	}
 	return 0;
@@ -479,6 +483,8 @@ static int start(struct agent *a, bool *touched)
 		err = load_initial_policy(a);
 	if (!err)
 		err = control_setup(a, ops_handle);
+	if (!err)
+		err = dns_setup(a);
 	return err;
 }
 
@@ -529,6 +535,7 @@ int main(int argc, char **argv)
 	launch_stop_all(&a);
 	control_teardown(&a);
 	tenants_free(&a);
+	dns_teardown(&a);
 	if (a.skel)
 		audit_teardown(&a);
 	bpf_teardown(&a);

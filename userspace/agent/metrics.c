@@ -67,6 +67,12 @@ static const struct kernel_metric {
 				    "Tags inherited from exec-tagged or unhardened parents." },
 	[MF_CNT_FLOWS_FULL] = { "mcpfence_audit_flows_full_total", "",
 				"Decisions recorded one by one: the flows map was full." },
+	[MF_CNT_DNS_REDIRECTED] = { "mcpfence_dns_redirected_total", "",
+				    "Port-53 connects and datagrams sent to the agent's resolver." },
+	[MF_CNT_DNS_NO_RESOLVER] = { "mcpfence_dns_no_resolver_total", "",
+				     "Port-53 traffic refused: no resolver was serving." },
+	[MF_CNT_LEARNED_ALLOWED] = { "mcpfence_allowed_by_name_total", "",
+				     "Decisions allowed by an address learned from a name." },
 };
 
 static uint32_t series_hash(uint32_t identity, uint32_t server, uint8_t verdict)

@@ -453,6 +453,9 @@ static const char *const counter_names[MF_CNT_MAX] = {
 	[MF_CNT_LISTEN_DROPPED] = "listen_dropped",
 	[MF_CNT_TAG_UNHARDENED] = "tags_unhardened_inherited",
 	[MF_CNT_FLOWS_FULL] = "flows_full",
+	[MF_CNT_DNS_REDIRECTED] = "dns_redirected",
+	[MF_CNT_DNS_NO_RESOLVER] = "dns_no_resolver",
+	[MF_CNT_LEARNED_ALLOWED] = "allowed_by_name",
 };
 
 static void op_status(struct agent *a, struct client *c, const struct peer *p, json_t *req)
@@ -504,7 +507,7 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 	}
 	client_send_json(c,
 			 json_pack("{s:b, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:s*, "
-				   "s:o, s:o, s:o*}",
+				   "s:o, s:o, s:o*, s:o}",
 				   "ok", 1, "agent_pid", (json_int_t)getpid(), "pin_dir",
 				   a->opt.pin_dir, "socket", a->opt.socket_path, "programs",
 				   bpf_attached_programs(a), "policy", pol, "last_load",
@@ -512,7 +515,7 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 				   (json_int_t)governed, "subscribers", (json_int_t)subscribers,
 				   "clients", control_status(a), "audit_log", a->opt.audit_log,
 				   "log", audit_log_status(a), "syslog", audit_syslog_status(a),
-				   "warnings", host_warnings(a)),
+				   "warnings", host_warnings(a), "dns", dns_status(a)),
 			 false);
 }
 
@@ -571,6 +574,23 @@ static void op_policy_show(struct agent *a, struct client *c, const struct peer 
 			 json_pack("{s:b, s:s, s:I, s:s}", "ok", 1, "source", a->current.source,
 				   "generation", (json_int_t)a->current.generation, "text",
 				   a->current.text ? a->current.text : ""),
+			 false);
+}
+
+/* What an identity's server learned from a name now (`policy explain`). */
+static void op_dns_learned(struct agent *a, struct client *c, const struct peer *p, json_t *req)
+{
+	const char *identity = json_string_value(json_object_get(req, "identity"));
+	const char *server = json_string_value(json_object_get(req, "server"));
+	const char *name = json_string_value(json_object_get(req, "name"));
+
+	if (!identity || !server || !name) {
+		client_reply_error(c, "dns_learned needs \"identity\", \"server\" and \"name\"");
+		return;
+	}
+	client_send_json(c,
+			 json_pack("{s:b, s:o}", "ok", 1, "learned",
+				   dns_learned_list(a, identity, server, name)),
 			 false);
 }
 
@@ -684,6 +704,8 @@ static const struct op {
 	  "changes the policy: a governed root server would grant itself anything" },
 	{ "policy_show", CALLER_ROOT, GOVERNED_REFUSED, op_policy_show,
 	  "the policy: every identity's grants" },
+	{ "dns_learned", CALLER_ROOT, GOVERNED_REFUSED, op_dns_learned,
+	  "the addresses an identity's server reaches by name" },
 	{ "uninstall", CALLER_ROOT, GOVERNED_REFUSED, op_uninstall,
 	  "stops enforcement for everyone" },
 };

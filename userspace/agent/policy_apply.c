@@ -334,6 +334,8 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 		goto out;
 	}
 
+	/* Addresses learned from names the new policy grants too stay open. */
+	dns_policy_loading(a, policy, cfg.generation);
 	/* The flip: from here on every decision uses the new slot. */
 	config.active_slot = slot;
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.mf_config), &zero, &config, BPF_ANY)) {
@@ -355,6 +357,9 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	a->current.source = strdup(source);
 	a->current.text = strndup(text, len);
 	policy = NULL;
+	/* Learned addresses the new policy does not grant go; its names of
+	 * /etc/hosts come. */
+	dns_policy_loaded(a);
 	/* For a restart without --policy; a failure is said on stderr. */
 	if (a->current.text)
 		state_save_policy(a, a->current.text, strlen(a->current.text));

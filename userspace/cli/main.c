@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "audit_file.h"
+#include "explain.h"
 #include "harden.h"
 #include "pins.h"
 #include "file.h"
@@ -172,6 +173,7 @@ static int parse_json_flag(int argc, char **argv, const char *help, bool *json)
 static const char policy_help[] = "usage: mcpfence policy check FILE\n"
 				  "       mcpfence policy load FILE\n"
 				  "       mcpfence policy show\n"
+				  "       mcpfence policy explain --identity ID --server NAME --to DEST\n"
 				  "\n"
 				  "check validates FILE and reports errors as FILE:LINE:COL: message\n"
 				  "(exit 1). load replaces the agent's policy in one step: a policy\n"
@@ -233,6 +235,8 @@ static int cmd_policy(int argc, char **argv)
 {
 	json_t *reply;
 
+	if (argc >= 2 && strcmp(argv[1], "explain") == 0)
+		return policy_explain(argc - 1, argv + 1, call_once);
 	if (wants_help(argc, argv)) {
 		fputs(policy_help, stdout);
 		return 0;
@@ -794,6 +798,32 @@ static int cmd_ps(int argc, char **argv)
 	return 0;
 }
 
+/* The resolver of governed processes: serving (its ports) or why not. */
+static void print_dns(json_t *dns)
+{
+	json_t *ports = json_object_get(dns, "ports"), *v;
+	const char *key;
+
+	if (!dns)
+		return;
+	if (!json_is_true(json_object_get(dns, "serving"))) {
+		printf("dns:       NOT SERVING (%s): governed processes get no DNS\n",
+		       json_string_value(json_object_get(dns, "error")) ?:
+			       json_string_value(json_object_get(dns, "why")) ?: "unknown");
+		return;
+	}
+	printf("dns:       serving on loopback, udp %lld/%lld tcp %lld/%lld (v4/v6), %lld pending\n",
+	       (long long)json_integer_value(json_object_get(ports, "udp4")),
+	       (long long)json_integer_value(json_object_get(ports, "udp6")),
+	       (long long)json_integer_value(json_object_get(ports, "tcp4")),
+	       (long long)json_integer_value(json_object_get(ports, "tcp6")),
+	       (long long)json_integer_value(json_object_get(dns, "pending")));
+	printf("dns:      ");
+	json_object_foreach(json_object_get(dns, "counters"), key, v)
+		printf(" %s=%lld", key, (long long)json_integer_value(v));
+	printf("\n");
+}
+
 static const char status_help[] = "usage: mcpfence status [--json]\n"
 				  "\n"
 				  "Is the agent up, which programs are attached and pinned, which\n"
@@ -911,6 +941,7 @@ static int cmd_status(int argc, char **argv)
 	json_object_foreach(cnt, key, v)
 		printf(" %s=%lld", key, (long long)json_integer_value(v));
 	printf("\n");
+	print_dns(json_object_get(reply, "dns"));
 	json_array_foreach(json_object_get(reply, "warnings"), i, v)
 		printf("warning:   %s\n", json_string_value(v));
 	json_decref(reply);

@@ -910,6 +910,25 @@ static int parse_bool(struct parser *p, json_t *v, void *out)
 	return 0;
 }
 
+/* The top-level "dns" key: policy_hosts.c. */
+static int parse_dns(struct parser *p, json_t *root, struct mf_dns *out)
+{
+	struct mf_local_error e = { .index = -1 };
+	int err = mf_dns_parse(root, out, &e);
+	int depth = p->depth;
+
+	if (!err)
+		return 0;
+	path_push_key(p, "dns");
+	if (strcmp(e.key, "dns"))
+		path_push_key(p, e.key);
+	if (e.index >= 0)
+		path_push_index(p, e.index);
+	err = fail(p, NULL, "%s", e.msg);
+	p->depth = depth;
+	return err;
+}
+
 static int parse_servers(struct parser *p, json_t *v, void *out)
 {
 	static const char *const keys[] = { "exec",	"unix",	       "listen",      "io_uring",
@@ -1118,7 +1137,49 @@ static int parse_cidr(struct parser *p, json_t *v, void *out)
 		    quote(str).s, host, net.plen, mf_cidr_format(&net, shown, sizeof(shown)));
 }
 
-static int parse_dests(struct parser *p, json_t *v, struct mf_dest **dests, size_t *ndests)
+/* A destination by name, { "host": ..., "ports", "proto", "private" }: the
+ * name is checked in policy_hosts.c. Only allow lists take one (rule). */
+static int parse_host_entry(struct parser *p, json_t *elem, struct mf_rule *rule)
+{
+	static const char *const keys[] = { "host", "ports", "proto", "private", NULL };
+	struct mf_dest ports = { .protos = MF_PROTO_TCP | MF_PROTO_UDP };
+	struct mf_host *h;
+	char msg[256];
+	int err;
+
+	if (!rule)
+		return fail(p, "host", "a \"deny\" entry takes addresses (\"to\"), not names");
+	h = &rule->hosts[rule->nhosts++];
+	err = check_keys(p, elem, keys);
+	if (!err && !json_is_string(json_object_get(elem, "host")))
+		err = fail(p, "host", "expected a host name string");
+	if (!err) {
+		err = mf_host_name_parse(json_string_value(json_object_get(elem, "host")), h, msg,
+					 sizeof(msg));
+		if (err == -EINVAL) {
+			path_push_key(p, "host");
+			err = fail(p, NULL, "%s", msg);
+			path_pop(p);
+		} else if (err) {
+			err = fail_nomem(p);
+		}
+	}
+	if (!err)
+		err = field(p, elem, "ports", false, parse_ports, &ports);
+	if (!err)
+		err = field(p, elem, "proto", false, parse_proto, &ports);
+	if (!err)
+		err = field(p, elem, "private", false, parse_bool, &h->private_ok);
+	h->protos = ports.protos;
+	h->nports = ports.nports;
+	h->ports = ports.ports;
+	return err;
+}
+
+/* Entries with "to" go to dests; with "host" (rule given: an allow list) to
+ * rule->hosts. */
+static int parse_dests(struct parser *p, json_t *v, struct mf_dest **dests, size_t *ndests,
+		       struct mf_rule *rule)
 {
 	static const char *const keys[] = { "to", "ports", "proto", NULL };
 	json_t *elem;
@@ -1133,13 +1194,23 @@ static int parse_dests(struct parser *p, json_t *v, struct mf_dest **dests, size
 	*dests = calloc(n, sizeof(**dests));
 	if (n && !*dests)
 		return fail_nomem(p);
-	*ndests = n;
+	if (rule && !(rule->hosts = calloc(n ? n : 1, sizeof(*rule->hosts))))
+		return fail_nomem(p);
+	*ndests = 0;
 	json_array_foreach(v, i, elem) {
-		struct mf_dest *dest = &(*dests)[i];
+		struct mf_dest *dest = &(*dests)[*ndests];
 
-		dest->protos = MF_PROTO_TCP | MF_PROTO_UDP;
 		path_push_index(p, i);
 		err = want_type(p, elem, JSON_OBJECT);
+		if (!err && json_object_get(elem, "host")) {
+			err = parse_host_entry(p, elem, rule);
+			path_pop(p);
+			if (err)
+				return err;
+			continue;
+		}
+		(*ndests)++;
+		dest->protos = MF_PROTO_TCP | MF_PROTO_UDP;
 		if (!err)
 			err = check_keys(p, elem, keys);
 		if (!err)
@@ -1159,14 +1230,14 @@ static int parse_allow(struct parser *p, json_t *v, void *out)
 {
 	struct mf_rule *rule = out;
 
-	return parse_dests(p, v, &rule->allow, &rule->nallow);
+	return parse_dests(p, v, &rule->allow, &rule->nallow, rule);
 }
 
 static int parse_deny(struct parser *p, json_t *v, void *out)
 {
 	struct mf_rule *rule = out;
 
-	return parse_dests(p, v, &rule->deny, &rule->ndeny);
+	return parse_dests(p, v, &rule->deny, &rule->ndeny, NULL);
 }
 
 static int parse_rule_name(struct parser *p, json_t *v, void *out)
@@ -1263,7 +1334,7 @@ static int parse_rules(struct parser *p, json_t *v, void *out)
 			err = field(p, elem, "allow", false, parse_allow, rule);
 		if (!err)
 			err = field(p, elem, "deny", false, parse_deny, rule);
-		if (!err && !rule->nallow && !rule->ndeny)
+		if (!err && !rule->nallow && !rule->ndeny && !rule->nhosts)
 			err = fail(p, NULL, "rule '%s' has no allow or deny entry", rule->name);
 		path_pop(p);
 		if (err)
@@ -1275,7 +1346,8 @@ static int parse_rules(struct parser *p, json_t *v, void *out)
 static int parse_policy(struct parser *p, json_t *root)
 {
 	static const char *const keys[] = { "version", "mode",	  "audit", "launchers",
-					    "groups",  "servers", "rules", "admin_group", "unix", NULL };
+					    "groups",  "servers", "rules", "admin_group", "unix",
+					    "dns",     NULL };
 	struct mf_policy *pol = p->policy;
 	int err;
 
@@ -1301,6 +1373,8 @@ static int parse_policy(struct parser *p, json_t *root)
 		err = field(p, root, "rules", false, parse_rules, NULL);
 	if (!err)
 		err = parse_local(p, root, false, &pol->local);
+	if (!err)
+		err = parse_dns(p, root, &pol->dns);
 	return err;
 }
 
@@ -1388,6 +1462,7 @@ void mf_policy_free(struct mf_policy *policy)
 		free_strings(policy->rules[i].who, policy->rules[i].nwho);
 		free_dests(policy->rules[i].allow, policy->rules[i].nallow);
 		free_dests(policy->rules[i].deny, policy->rules[i].ndeny);
+		mf_hosts_free(policy->rules[i].hosts, policy->rules[i].nhosts);
 	}
 	free(policy->rules);
 	for (i = 0; i < policy->nservers; i++) {
@@ -1540,8 +1615,8 @@ static bool group_has(const struct mf_policy *policy, const char *group, const c
 	return false;
 }
 
-static bool rule_applies(const struct mf_policy *policy, const struct mf_rule *rule,
-			 const char *identity)
+bool mf_rule_applies(const struct mf_policy *policy, const struct mf_rule *rule,
+		     const char *identity)
 {
 	size_t i;
 
@@ -1586,7 +1661,7 @@ int mf_policy_decide(const struct mf_policy *policy, const char *identity, const
 	for (r = 0; family && r < policy->nrules; r++) {
 		const struct mf_rule *ru = &policy->rules[r];
 
-		if (strcmp(ru->server, server) || !rule_applies(policy, ru, identity))
+		if (strcmp(ru->server, server) || !mf_rule_applies(policy, ru, identity))
 			continue;
 		/* rules come in index order: a later rule wins only when strictly better */
 		for (i = 0; i < ru->ndeny; i++) {

@@ -45,6 +45,18 @@ struct mf_dest {
 	struct mf_pos pos;
 };
 
+/* A destination given by name (policy_hosts.c): its A/AAAA answers are
+ * allowed for the ports and protocols, per (identity, server), while their
+ * TTL lasts. */
+struct mf_host {
+	char *name;	   /* lowercase, no trailing dot; a wildcard without its "*." */
+	bool wildcard;	   /* "*.NAME": one or more labels below NAME, not NAME itself */
+	bool private_ok;   /* "private": true: loopback, private, ... answers are installed */
+	uint8_t protos;
+	size_t nports;	   /* 0: all ports */
+	struct mf_port_range *ports;
+};
+
 struct mf_rule {
 	char *name;
 	char *server;
@@ -55,6 +67,8 @@ struct mf_rule {
 	struct mf_dest *deny;
 	size_t ndeny;
 	struct mf_pos pos;
+	struct mf_host *hosts; /* allow entries given by "host" */
+	size_t nhosts;
 };
 
 /* An interpreter tagged at exec only when its arguments start with args
@@ -118,6 +132,24 @@ struct mf_launcher {
 
 #define MF_AUDIT_WINDOW_DEFAULT 10 /* seconds */
 #define MF_AUDIT_WINDOW_MAX 3600
+/* The resolver of governed processes (policy_hosts.c): top-level "dns". */
+#define MF_DNS_MAX_UPSTREAM 4
+#define MF_DNS_MIN_TTL 5     /* seconds, defaults */
+#define MF_DNS_MAX_TTL 600
+#define MF_DNS_TTL_LIMIT 86400
+
+struct mf_dns_upstream {
+	uint8_t family; /* MF_FAMILY_V4 or MF_FAMILY_V6 */
+	uint8_t addr[16];
+	uint16_t port; /* host order */
+};
+
+struct mf_dns {
+	struct mf_dns_upstream upstream[MF_DNS_MAX_UPSTREAM];
+	size_t nupstream; /* 0: the nameservers of /etc/resolv.conf */
+	uint32_t min_ttl, max_ttl;
+	bool refuse_refused; /* "refuse": "refused" (default NXDOMAIN) */
+};
 
 struct mf_policy {
 	char *file; /* the file name given to mf_policy_parse, for messages */
@@ -137,6 +169,7 @@ struct mf_policy {
 	size_t nlaunchers;
 	struct mf_local local; /* top-level "unix": names every server may reach */
 	size_t nunix;	       /* unix names, all lists together */
+	struct mf_dns dns;
 };
 
 /*
@@ -276,5 +309,42 @@ const char *mf_credential_name(const struct mf_credential *c);
 /* The credential's file for identity, into buf; false if it does not fit. */
 bool mf_credential_path(const struct mf_credential *c, const char *identity, char *buf,
 			size_t len);
+/* Does the rule apply to identity (NULL: an identity no rule names)? */
+bool mf_rule_applies(const struct mf_policy *policy, const struct mf_rule *rule,
+		     const char *identity);
+
+/* ---- destinations by name (policy_hosts.c) ---- */
+
+#define MF_HOST_MAX 253 /* bytes of a name, trailing dot excluded */
+
+/* Validate and normalize a "host" value into h->name and h->wildcard;
+ * -EINVAL with a message in msg, or -ENOMEM. */
+int mf_host_name_parse(const char *text, struct mf_host *h, char *msg, size_t len);
+
+/* Normalize a queried name in place (lowercase, no trailing dot); false
+ * when it is not a name a host rule could grant. */
+bool mf_qname_normalize(char *name);
+
+/* Does h grant qname (normalized)? */
+bool mf_host_matches(const struct mf_host *h, const char *qname);
+
+/*
+ * The port segments that the rules of (identity, server) grant qname,
+ * into segs (at most max; more are left out, which only allows less).
+ * private_ok[i]: segment i comes from a "private": true destination.
+ * Returns the number of segments (0: not granted).
+ */
+size_t mf_policy_host_segs(const struct mf_policy *policy, const char *identity,
+			   const char *server, const char *qname, struct mf_seg *segs,
+			   bool *private_ok, size_t max);
+
+/* Top-level "dns" of root into out (defaults when absent); -EINVAL with e. */
+int mf_dns_parse(struct json_t *root, struct mf_dns *out, struct mf_local_error *e);
+
+/* Whether an answer address lies in loopback, private, link-local, unique
+ * local, CGNAT, cloud metadata or other non-public ranges (DNS rebinding). */
+bool mf_addr_private(uint8_t family, const uint8_t *addr);
+
+void mf_hosts_free(struct mf_host *hosts, size_t n);
 
 #endif /* MCPFENCE_POLICY_H */

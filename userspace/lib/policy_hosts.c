@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Destinations by name: the "host" entries of allow lists and the top-level
+ * "dns" key. policy.c calls in here and turns an error into its
+ * FILE:LINE:COL message.
+ *
+ * Names are compared as DNS does: case-insensitive, a trailing dot ignored.
+ * Internationalized names are written in their ASCII (punycode, "xn--")
+ * form: no IDNA mapping is done, so what is written is what is compared.
+ * "*.example.com" matches one or more labels below example.com, never
+ * example.com itself (list it too to grant it).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+
+#define LABEL_MAX 63
+
+static int fail(char *msg, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *msg, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static bool label_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/* Why name (lowercase, no trailing dot) is not a host name, or NULL. */
+static const char *name_problem(const char *name)
+{
+	const char *label = name, *c;
+	size_t n = strlen(name);
+
+	if (n == 0)
+		return "empty name";
+	if (n > MF_HOST_MAX)
+		return "longer than 253 characters";
+	for (c = name;; c++) {
+		if (*c && *c != '.') {
+			if (!label_char(*c))
+				return *c == '*' ? "'*' is allowed only as the whole first label" :
+						   "a character other than a-z 0-9 - _ (write "
+						   "internationalized names in punycode, xn--)";
+			continue;
+		}
+		if (c == label)
+			return "an empty label";
+		if (c - label > LABEL_MAX)
+			return "a label longer than 63 characters";
+		if (*label == '-' || c[-1] == '-')
+			return "a label that starts or ends with '-'";
+		if (!*c)
+			return NULL;
+		label = c + 1;
+	}
+}
+
+int mf_host_name_parse(const char *text, struct mf_host *h, char *msg, size_t len)
+{
+	char buf[MF_HOST_MAX + 4];
+	const char *problem;
+	size_t n = strlen(text), i;
+
+	if (n >= sizeof(buf))
+		return fail(msg, len, "invalid host name: longer than 253 characters");
+	for (i = 0; i <= n; i++)
+		buf[i] = text[i] >= 'A' && text[i] <= 'Z' ? text[i] - 'A' + 'a' : text[i];
+	if (n > 1 && buf[n - 1] == '.')
+		buf[--n] = '\0';
+	h->wildcard = !strncmp(buf, "*.", 2);
+	problem = name_problem(buf + (h->wildcard ? 2 : 0));
+	if (problem)
+		return fail(msg, len, "invalid host name '%.100s': %s", text, problem);
+	h->name = strdup(buf + (h->wildcard ? 2 : 0));
+	return h->name ? 0 : -ENOMEM;
+}
+
+bool mf_qname_normalize(char *name)
+{
+	size_t n = strlen(name);
+
+	for (char *c = name; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c += 'a' - 'A';
+	if (n > 1 && name[n - 1] == '.')
+		name[n - 1] = '\0';
+	return name_problem(name) == NULL;
+}
+
+bool mf_host_matches(const struct mf_host *h, const char *qname)
+{
+	size_t nq = strlen(qname), nh = strlen(h->name);
+
+	if (!h->wildcard)
+		return !strcmp(qname, h->name);
+	return nq > nh + 1 && qname[nq - nh - 1] == '.' && !strcmp(qname + nq - nh, h->name);
+}
+
+size_t mf_policy_host_segs(const struct mf_policy *policy, const char *identity,
+			   const char *server, const char *qname, struct mf_seg *segs,
+			   bool *private_ok, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t r = 0; r < policy->nrules; r++) {
+		const struct mf_rule *ru = &policy->rules[r];
+
+		if (!ru->nhosts || strcmp(ru->server, server) ||
+		    !mf_rule_applies(policy, ru, identity))
+			continue;
+		for (size_t i = 0; i < ru->nhosts; i++) {
+			const struct mf_host *h = &ru->hosts[i];
+			size_t k = 0;
+
+			if (!mf_host_matches(h, qname))
+				continue;
+			do {
+				if (n == max)
+					return n; /* the rest is left out: less is allowed */
+				segs[n] = (struct mf_seg){
+					.lo = h->nports ? h->ports[k].lo : 1,
+					.hi = h->nports ? h->ports[k].hi : 65535,
+					.protos = h->protos,
+					.verdict = MF_ALLOW,
+					.rule = (uint16_t)r,
+				};
+				private_ok[n++] = h->private_ok;
+			} while (++k < h->nports);
+		}
+	}
+	return n;
+}
+
+/* "1.2.3.4", "1.2.3.4:53", "::1", "[::1]:53" */
+static bool parse_upstream(const char *s, struct mf_dns_upstream *u)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *port = NULL, *end, *host = buf;
+	unsigned long p = 53;
+
+	if (strlen(s) >= sizeof(buf))
+		return false;
+	strcpy(buf, s);
+	if (buf[0] == '[') {
+		end = strchr(buf, ']');
+		if (!end || (end[1] && end[1] != ':'))
+			return false;
+		*end = '\0';
+		host = buf + 1;
+		port = end[1] ? end + 2 : NULL;
+	} else if (strchr(buf, ':') == strrchr(buf, ':') && strchr(buf, ':')) {
+		port = strchr(buf, ':');
+		*port++ = '\0';
+	}
+	if (port) {
+		p = strtoul(port, &end, 10);
+		if (!*port || *end || p < 1 || p > 65535 || port[0] == '0')
+			return false;
+	}
+	u->port = p;
+	if (inet_pton(AF_INET, host, u->addr) == 1) {
+		u->family = MF_FAMILY_V4;
+		return true;
+	}
+	u->family = MF_FAMILY_V6;
+	return inet_pton(AF_INET6, host, u->addr) == 1;
+}
+
+static int dns_fail(struct mf_local_error *e, const char *key, long index, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int dns_fail(struct mf_local_error *e, const char *key, long index, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->key = key;
+	e->index = index;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* At least a second: an address that expired when it was installed would
+ * fail the connect that follows the lookup. */
+static int parse_ttl(json_t *dns, const char *key, uint32_t *out, struct mf_local_error *e)
+{
+	json_t *v = json_object_get(dns, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > MF_DNS_TTL_LIMIT)
+		return dns_fail(e, key, -1, "expected seconds, 1..%d", MF_DNS_TTL_LIMIT);
+	*out = json_integer_value(v);
+	return 0;
+}
+
+int mf_dns_parse(json_t *root, struct mf_dns *out, struct mf_local_error *e)
+{
+	static const char *const keys[] = { "upstream", "min_ttl", "max_ttl", "refuse", NULL };
+	json_t *dns = json_object_get(root, "dns"), *v, *elem;
+	const char *key, *refuse;
+	size_t i, k;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	out->min_ttl = MF_DNS_MIN_TTL;
+	out->max_ttl = MF_DNS_MAX_TTL;
+	if (!dns)
+		return 0;
+	if (!json_is_object(dns))
+		return dns_fail(e, "dns", -1, "expected an object");
+	json_object_foreach(dns, key, v) {
+		for (k = 0; keys[k] && strcmp(keys[k], key); k++)
+			;
+		if (!keys[k])
+			return dns_fail(e, "dns", -1, "unknown key '%.60s'", key);
+	}
+	v = json_object_get(dns, "upstream");
+	if (v && (!json_is_array(v) || !json_array_size(v) ||
+		  json_array_size(v) > MF_DNS_MAX_UPSTREAM))
+		return dns_fail(e, "upstream", -1, "expected an array of 1..%d addresses",
+				MF_DNS_MAX_UPSTREAM);
+	json_array_foreach(v, i, elem) {
+		if (!json_is_string(elem) ||
+		    !parse_upstream(json_string_value(elem), &out->upstream[i]))
+			return dns_fail(e, "upstream", i,
+					"expected an address, \"ADDR\", \"ADDR:PORT\" or "
+					"\"[V6ADDR]:PORT\"");
+		out->nupstream = i + 1;
+	}
+	err = parse_ttl(dns, "min_ttl", &out->min_ttl, e);
+	if (!err)
+		err = parse_ttl(dns, "max_ttl", &out->max_ttl, e);
+	if (err)
+		return err;
+	if (out->min_ttl > out->max_ttl)
+		return dns_fail(e, "max_ttl", -1, "max_ttl is below min_ttl (%u)", out->min_ttl);
+	v = json_object_get(dns, "refuse");
+	refuse = json_string_value(v);
+	if (v && (!refuse || (strcmp(refuse, "nxdomain") && strcmp(refuse, "refused"))))
+		return dns_fail(e, "refuse", -1, "expected \"nxdomain\" or \"refused\"");
+	out->refuse_refused = refuse && !strcmp(refuse, "refused");
+	return 0;
+}
+
+static bool in_v4(const uint8_t *a, uint32_t net, unsigned int plen)
+{
+	uint32_t x = (uint32_t)a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3];
+
+	return plen == 0 || (x >> (32 - plen)) == (net >> (32 - plen));
+}
+
+bool mf_addr_private(uint8_t family, const uint8_t *a)
+{
+	static const struct {
+		uint32_t net;
+		unsigned int plen;
+	} v4[] = {
+		{ 0x00000000, 8 },  /* "this network" */
+		{ 0x0a000000, 8 },  /* private */
+		{ 0x64400000, 10 }, /* CGNAT */
+		{ 0x7f000000, 8 },  /* loopback */
+		{ 0xa9fe0000, 16 }, /* link-local, cloud metadata 169.254.169.254 */
+		{ 0xac100000, 12 }, /* private */
+		{ 0xc0000000, 24 }, /* IETF protocol assignments */
+		{ 0xc0a80000, 16 }, /* private */
+		{ 0xc6120000, 15 }, /* benchmarking */
+		{ 0xe0000000, 3 },  /* multicast, reserved, broadcast */
+	};
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
+
+	if (family == MF_FAMILY_V4) {
+		for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++)
+			if (in_v4(a, v4[i].net, v4[i].plen))
+				return true;
+		return false;
+	}
+	/* An embedded IPv4 address is judged as that address. */
+	if (!memcmp(a, mapped, 12) || !memcmp(a, nat64, 12))
+		return mf_addr_private(MF_FAMILY_V4, a + 12);
+	for (int i = 0; i < 15; i++)
+		if (a[i])
+			goto not_low;
+	return true; /* :: and ::1 */
+not_low:
+	return (a[0] & 0xfe) == 0xfc ||		      /* unique local fc00::/7 */
+	       (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || /* link-local fe80::/10 */
+	       (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0) || /* site-local fec0::/10 */
+	       a[0] == 0xff ||				      /* multicast */
+	       (a[0] == 0x01 && a[1] == 0 && !a[2] && !a[3] && !a[4] && !a[5] && !a[6] &&
+		!a[7]); /* discard 100::/64 */
+}
+
+void mf_hosts_free(struct mf_host *hosts, size_t n)
+{
+	for (size_t i = 0; hosts && i < n; i++) {
+		free(hosts[i].name);
+		free(hosts[i].ports);
+	}
+	free(hosts);
+}
