@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "policy.h"
+#include "../../bpf/mcpfence_hash.h"
 
 #define PATH_DEPTH 8
 #define NOT_FOUND ((size_t)-1)
@@ -1447,16 +1448,11 @@ bool mf_pattern_match(const char *pattern, const char *name)
 
 uint64_t mf_exec_args_hash(char *const *args, size_t nargs)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = MF_FNV1A_INIT;
 
-	for (size_t i = 0; i < nargs; i++) {
-		for (const unsigned char *c = (const unsigned char *)args[i];; c++) {
-			h ^= *c;
-			h *= 0x100000001b3ull;
-			if (!*c)
-				break;
-		}
-	}
+	/* Each argument with its NUL, as the kernel reads them (match_args()). */
+	for (size_t i = 0; i < nargs; i++)
+		h = mf_fnv1a(h, args[i], strlen(args[i]) + 1);
 	return h;
 }
 
