@@ -357,6 +357,12 @@ void control_reap(struct agent *a);
 /* Clients now, their limits, refusals and closings by reason (admin `status`). */
 json_t *control_status(struct agent *a);
 
+/* maps.c: delete the keys of a hash map (key_size bytes, at most
+ * MF_MAP_KEY_MAX) that doomed() picks; 0 or the first -errno. */
+#define MF_MAP_KEY_MAX 128
+int map_delete_where(int fd, size_t key_size, bool (*doomed)(const void *key, const void *ctx),
+		     const void *ctx);
+
 /* bpf_local.c: local sockets and inbound */
 int bpf_local_prepare(struct agent *a); /* between open and load */
 int local_write(struct agent *a, uint32_t slot, const struct mf_policy *p, json_t *warnings);

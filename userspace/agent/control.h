@@ -90,7 +90,6 @@ struct peer {
 const struct mf_server *policy_server(struct agent *a, const char *server);
 bool tag_of(struct agent *a, uint32_t pid, struct mf_tag *tag);
 bool peer_alive(const struct client *c);
-void read_proc_text(pid_t pid, const char *what, char *buf, size_t len);
 /* Who a tag or launch request names: "identity" and "server" the peer may
  * assert, or a "ticket" (used up). NULL, or the refusal (in why); identity
  * and server get what is known, fit for a log. */

@@ -25,6 +25,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent.h"
+#include "proc.h"
 #include "control.h"
 #include "file.h"
 #include "mcpfence.skel.h"
@@ -117,29 +118,6 @@ const struct mf_server *policy_server(struct agent *a, const char *server)
 	return NULL;
 }
 
-void read_proc_text(pid_t pid, const char *what, char *buf, size_t len)
-{
-	char path[64];
-	size_t n = 0;
-	FILE *f;
-
-	buf[0] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	n = fread(buf, 1, len - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* cmdline: NUL-separated arguments; comm: trailing newline. */
-	for (size_t i = 0; i < n; i++) {
-		if (buf[i] == '\0')
-			buf[i] = ' ';
-	}
-	while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\n'))
-		buf[--n] = '\0';
-}
-
 void audit_tag_request(struct agent *a, const struct client *c, const char *identity,
 		       const char *server, const char *refusal, const json_t *req)
 {
@@ -154,7 +132,7 @@ void audit_tag_request(struct agent *a, const struct client *c, const char *iden
 
 	if (!rec)
 		return;
-	read_proc_text(c->cred.pid, "comm", comm, sizeof(comm));
+	mf_proc_text(c->cred.pid, "comm", comm, sizeof(comm));
 	json_object_set_new(rec, "comm", json_string(comm));
 	if (refusal)
 		json_object_set_new(rec, "reason", json_string(refusal));
@@ -421,8 +399,8 @@ static void op_ps(struct agent *a, struct client *c, const struct peer *p, json_
 		/* Others' processes are the administrators' business only. */
 		if (!admin && st.st_uid != c->cred.uid)
 			continue;
-		read_proc_text(key, "comm", comm, sizeof(comm));
-		read_proc_text(key, "cmdline", cmdline, sizeof(cmdline));
+		mf_proc_text(key, "comm", comm, sizeof(comm));
+		mf_proc_text(key, "cmdline", cmdline, sizeof(cmdline));
 		json_array_append_new(
 			procs, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "pid", (json_int_t)key,
 					 "identity",
@@ -707,7 +685,7 @@ static void audit_refusal(struct agent *a, const struct client *c, const struct 
 							      sizeof(ident))));
 		json_object_set_new(rec, "server", json_string(server_name(a, p->tag.server_id)));
 	}
-	read_proc_text(c->cred.pid, "comm", comm, sizeof(comm));
+	mf_proc_text(c->cred.pid, "comm", comm, sizeof(comm));
 	if (comm[0])
 		json_object_set_new(rec, "comm", json_string(comm));
 	audit_emit(a, rec);
