@@ -45,8 +45,10 @@ static int mount_if_missing(const char *dir, const char *type, unsigned long mag
 	if (statfs(dir, &st) == 0 && (unsigned long)st.f_type == magic)
 		return 0;
 	if (mount(type, dir, type, 0, NULL)) {
-		fprintf(stderr, "mcpfenced: cannot mount %s on %s: %s\n", type, dir, strerror(errno));
-		return -errno;
+		int err = -errno;
+
+		fprintf(stderr, "mcpfenced: cannot mount %s on %s: %s\n", type, dir, strerror(-err));
+		return err;
 	}
 	return 0;
 }
@@ -475,7 +477,7 @@ int bpf_read_counters(struct agent *a, uint64_t *out)
 			out[i] += percpu[c];
 	}
 	free(percpu);
-	return err ? -errno : 0;
+	return err; /* libbpf 1.x: -errno */
 }
 
 json_t *bpf_attached_programs(struct agent *a)

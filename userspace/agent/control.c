@@ -296,9 +296,11 @@ int control_accept(struct agent *a)
 	mf_linebuf_init(&c->in, c->cred.uid == 0 ? MF_LINE_MAX_ROOT : MF_LINE_MAX_USER);
 	ev.data.ptr = c;
 	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
+		int err = -errno;
+
 		close(fd);
 		free(c);
-		return -errno;
+		return err;
 	}
 	if (c->cred.uid == 0)
 		a->client_counts.root++;
