@@ -129,6 +129,7 @@ struct agent {
 	int signal_fd;
 	int listen_fd;
 	int pin_lock_fd; /* flock: this agent alone uses the pin directory */
+	bool pin_dir_created; /* by this start: removed again if the start is refused */
 	int state_fd;    /* the private state directory */
 	char *state_key; /* names this pin directory's files in it */
 	struct ring_buffer *ringbuf;

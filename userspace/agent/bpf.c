@@ -348,9 +348,11 @@ int bpf_claim_pin_dir(struct agent *a)
 	ret = mount_if_missing("/sys/fs/bpf", "bpf", BPF_FS_MAGIC);
 	if (ret)
 		return ret;
-	if (mkdir(a->opt.pin_dir, 0700) && errno != EEXIST) {
+	if (mkdir(a->opt.pin_dir, 0700) == 0) {
+		a->pin_dir_created = true;
+	} else if (errno != EEXIST) {
 		ret = -errno;
-		fprintf(stderr, "mcpfenced: cannot create %s: %s\n", a->opt.pin_dir, strerror(errno));
+		fprintf(stderr, "mcpfenced: cannot create %s: %s\n", a->opt.pin_dir, strerror(-ret));
 		return ret;
 	}
 	ret = mf_pin_dir_lock(a->opt.pin_dir, &holder, err, sizeof(err));

@@ -129,8 +129,11 @@ int control_setup(struct agent *a, control_handler handle)
 
 	strcpy(addr.sun_path, a->opt.socket_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		err = -errno;
+		fprintf(stderr, "mcpfenced: cannot create the control socket: %s\n", strerror(-err));
+		return err;
+	}
 	/* A stale socket from a crashed agent: answer nobody, so replace it. */
 	if (mf_client_connect(a->opt.socket_path) >= 0) {
 		fprintf(stderr, "mcpfenced: another agent serves %s\n", a->opt.socket_path);
@@ -141,7 +144,7 @@ int control_setup(struct agent *a, control_handler handle)
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || listen(fd, 64)) {
 		err = -errno;
 		fprintf(stderr, "mcpfenced: cannot listen on %s: %s\n", a->opt.socket_path,
-			strerror(errno));
+			strerror(-err));
 		close(fd);
 		return err;
 	}
@@ -149,6 +152,8 @@ int control_setup(struct agent *a, control_handler handle)
 	chmod(a->opt.socket_path, 0666);
 	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
 		err = -errno;
+		fprintf(stderr, "mcpfenced: cannot watch %s: %s\n", a->opt.socket_path,
+			strerror(-err));
 		close(fd);
 		return err;
 	}
