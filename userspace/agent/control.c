@@ -255,7 +255,8 @@ static bool client_admit(struct agent *a, const struct ucred *cred, char *why, s
  * write neither blocks nor is cut. */
 static void client_refuse(int fd, const char *why)
 {
-	json_t *msg = json_pack("{s:b, s:s}", "ok", 0, "error", why);
+	json_t *msg = json_pack("{s:s, s:b, s:s, s:s}", "type", MF_TYPE_REPLY, "ok", 0, "error",
+				why, "code", mf_errcode_name(MF_E_LIMIT));
 	size_t len;
 	char *line = msg ? mf_json_line(msg, &len) : NULL;
 
@@ -398,10 +399,30 @@ void client_queue(struct client *c, const char *line, size_t len, bool droppable
 	c->out_len += len;
 	queued_total += len;
 }
+/* A reply says so first ("type", proto.h): a subscriber tells it from the
+ * records around it by the start of the line. */
+static json_t *typed(json_t *obj)
+{
+	json_t *t;
+
+	if (!obj || json_object_get(obj, "type") || !json_object_get(obj, "ok"))
+		return obj;
+	t = json_pack("{s:s}", "type", MF_TYPE_REPLY);
+	if (!t || json_object_update(t, obj)) {
+		json_decref(t);
+		return obj;
+	}
+	json_decref(obj);
+	return t;
+}
+
 void client_send_json(struct client *c, json_t *obj, bool droppable)
 {
 	size_t len;
-	char *line = mf_json_line(obj, &len);
+	char *line;
+
+	obj = typed(obj);
+	line = mf_json_line(obj, &len);
 
 	if (line)
 		client_queue(c, line, len, droppable);
@@ -409,7 +430,7 @@ void client_send_json(struct client *c, json_t *obj, bool droppable)
 	json_decref(obj);
 }
 
-void client_reply_error(struct client *c, const char *fmt, ...)
+void client_reply_error(struct client *c, enum mf_errcode code, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -417,7 +438,10 @@ void client_reply_error(struct client *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	client_send_json(c, json_pack("{s:b, s:s}", "ok", 0, "error", msg), false);
+	client_send_json(c,
+			 json_pack("{s:s, s:b, s:s, s:s}", "type", MF_TYPE_REPLY, "ok", 0, "error",
+				   msg, "code", mf_errcode_name(code)),
+			 false);
 }
 
 void client_report_drops(struct client *c)
@@ -427,8 +451,8 @@ void client_report_drops(struct client *c)
 	if (!n || c->out_len > MF_SUBSCRIBER_QUEUE / 2)
 		return;
 	c->dropped_reported = c->dropped;
-	client_send_json(c, json_pack("{s:I, s:I}", "dropped", (json_int_t)n, "dropped_total",
-				      (json_int_t)c->dropped),
+	client_send_json(c, json_pack("{s:s, s:I, s:I}", "type", MF_TYPE_DROPPED, "dropped",
+				      (json_int_t)n, "dropped_total", (json_int_t)c->dropped),
 			 false);
 }
 
@@ -482,7 +506,7 @@ static void client_handle_lines(struct agent *a, struct client *c, int64_t now)
 		if (r == 0)
 			break;
 		if (r < 0) {
-			client_reply_error(c, "message too long (over %zu bytes)", c->in.max);
+			client_reply_error(c, MF_E_LIMIT, "message too long (over %zu bytes)", c->in.max);
 			c->closing = true;
 			break;
 		}
@@ -490,7 +514,7 @@ static void client_handle_lines(struct agent *a, struct client *c, int64_t now)
 		c->active_ms = now;
 		req = mf_json_parse_object(line, len, err, sizeof(err));
 		if (!req) {
-			client_reply_error(c, "%s", err);
+			client_reply_error(c, MF_E_INVALID_REQUEST, "%s", err);
 			c->closing = true;
 			break;
 		}
@@ -520,7 +544,7 @@ static bool client_read(struct client *c)
 		return true;
 	}
 	if (n == -EMSGSIZE) {
-		client_reply_error(c, "message too long (over %zu bytes)", c->in.max);
+		client_reply_error(c, MF_E_LIMIT, "message too long (over %zu bytes)", c->in.max);
 		c->closing = true;
 		return true;
 	}

@@ -69,8 +69,8 @@ struct client {
 void client_queue(struct client *c, const char *line, size_t len, bool droppable);
 /* Queue obj as a line, and release it. */
 void client_send_json(struct client *c, json_t *obj, bool droppable);
-void client_reply_error(struct client *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void client_reply_error(struct client *c, enum mf_errcode code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Tell a subscriber how many records it lost since the last notice. */
 void client_report_drops(struct client *c);
 /* Does the record pass the client's own and requested filters? */
