@@ -325,30 +325,32 @@ static int parse_uid_range(const char *arg, struct agent_options *o)
 	return -1;
 }
 
+/* The agent's long options (getopt_long). */
+enum { OPT_POLICY = 256, OPT_SOCKET, OPT_PIN_DIR, OPT_STATE_DIR, OPT_AUDIT_LOG, OPT_CGROUP,
+       OPT_DETACH, OPT_UNINSTALL, OPT_TAG_CAPACITY, OPT_UID_RANGE, OPT_TENANTS_DIR,
+       OPT_VERSION, OPT_AUDIT_SYSLOG };
+static const struct option longopts[] = {
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
+	{ "audit-syslog", no_argument, NULL, OPT_AUDIT_SYSLOG },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "detach-on-exit", no_argument, NULL, OPT_DETACH },
+	{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
+	{ "tag-capacity", required_argument, NULL, OPT_TAG_CAPACITY },
+	{ "uid-range", required_argument, NULL, OPT_UID_RANGE },
+	{ "tenants-dir", required_argument, NULL, OPT_TENANTS_DIR },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{},
+};
+
 /* Options into a->opt; returns -1 to go on, else the exit code. */
 static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall_only)
 {
-	enum { OPT_POLICY = 256, OPT_SOCKET, OPT_PIN_DIR, OPT_STATE_DIR, OPT_AUDIT_LOG, OPT_CGROUP,
-	       OPT_DETACH, OPT_UNINSTALL, OPT_TAG_CAPACITY, OPT_UID_RANGE, OPT_TENANTS_DIR,
-	       OPT_VERSION, OPT_AUDIT_SYSLOG };
-	static const struct option longopts[] = {
-		{ "policy", required_argument, NULL, OPT_POLICY },
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
-		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
-		{ "audit-syslog", no_argument, NULL, OPT_AUDIT_SYSLOG },
-		{ "cgroup", required_argument, NULL, OPT_CGROUP },
-		{ "detach-on-exit", no_argument, NULL, OPT_DETACH },
-		{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
-		{ "tag-capacity", required_argument, NULL, OPT_TAG_CAPACITY },
-		{ "uid-range", required_argument, NULL, OPT_UID_RANGE },
-		{ "tenants-dir", required_argument, NULL, OPT_TENANTS_DIR },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{},
-	};
 	const char *env_state = getenv("MCPFENCE_STATE_DIR");
 	int opt;
 
