@@ -47,7 +47,8 @@ static int mount_if_missing(const char *dir, const char *type, unsigned long mag
 	if (mount(type, dir, type, 0, NULL)) {
 		int err = -errno;
 
-		fprintf(stderr, "mcpfenced: cannot mount %s on %s: %s\n", type, dir, strerror(-err));
+		fprintf(stderr, "mcpfenced: cannot mount %s on %s: %s\n", type, dir,
+			strerror(-err));
 		return err;
 	}
 	return 0;
@@ -352,7 +353,8 @@ int bpf_claim_pin_dir(struct agent *a)
 		a->pin_dir_created = true;
 	} else if (errno != EEXIST) {
 		ret = -errno;
-		fprintf(stderr, "mcpfenced: cannot create %s: %s\n", a->opt.pin_dir, strerror(-ret));
+		fprintf(stderr, "mcpfenced: cannot create %s: %s\n", a->opt.pin_dir,
+			strerror(-ret));
 		return ret;
 	}
 	ret = mf_pin_dir_lock(a->opt.pin_dir, &holder, err, sizeof(err));

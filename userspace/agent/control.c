@@ -131,7 +131,8 @@ int control_setup(struct agent *a, control_handler handle)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		err = -errno;
-		fprintf(stderr, "mcpfenced: cannot create the control socket: %s\n", strerror(-err));
+		fprintf(stderr, "mcpfenced: cannot create the control socket: %s\n",
+			strerror(-err));
 		return err;
 	}
 	/* A stale socket from a crashed agent: answer nobody, so replace it. */
@@ -451,8 +452,9 @@ void client_report_drops(struct client *c)
 	if (!n || c->out_len > MF_SUBSCRIBER_QUEUE / 2)
 		return;
 	c->dropped_reported = c->dropped;
-	client_send_json(c, json_pack("{s:s, s:I, s:I}", "type", MF_TYPE_DROPPED, "dropped",
-				      (json_int_t)n, "dropped_total", (json_int_t)c->dropped),
+	client_send_json(c,
+			 json_pack("{s:s, s:I, s:I}", "type", MF_TYPE_DROPPED, "dropped",
+				   (json_int_t)n, "dropped_total", (json_int_t)c->dropped),
 			 false);
 }
 
@@ -506,7 +508,8 @@ static void client_handle_lines(struct agent *a, struct client *c, int64_t now)
 		if (r == 0)
 			break;
 		if (r < 0) {
-			client_reply_error(c, MF_E_LIMIT, "message too long (over %zu bytes)", c->in.max);
+			client_reply_error(c, MF_E_LIMIT, "message too long (over %zu bytes)",
+					   c->in.max);
 			c->closing = true;
 			break;
 		}

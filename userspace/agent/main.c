@@ -326,9 +326,21 @@ static int parse_uid_range(const char *arg, struct agent_options *o)
 }
 
 /* The agent's long options (getopt_long). */
-enum { OPT_POLICY = 256, OPT_SOCKET, OPT_PIN_DIR, OPT_STATE_DIR, OPT_AUDIT_LOG, OPT_CGROUP,
-       OPT_DETACH, OPT_UNINSTALL, OPT_TAG_CAPACITY, OPT_UID_RANGE, OPT_TENANTS_DIR,
-       OPT_VERSION, OPT_AUDIT_SYSLOG };
+enum {
+	OPT_POLICY = 256,
+	OPT_SOCKET,
+	OPT_PIN_DIR,
+	OPT_STATE_DIR,
+	OPT_AUDIT_LOG,
+	OPT_CGROUP,
+	OPT_DETACH,
+	OPT_UNINSTALL,
+	OPT_TAG_CAPACITY,
+	OPT_UID_RANGE,
+	OPT_TENANTS_DIR,
+	OPT_VERSION,
+	OPT_AUDIT_SYSLOG
+};
 static const struct option longopts[] = {
 	{ "policy", required_argument, NULL, OPT_POLICY },
 	{ "socket", required_argument, NULL, OPT_SOCKET },

@@ -258,15 +258,17 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 	}
 	if (!json_object_get(req, "ticket") && (!json_is_string(json_object_get(req, "identity")) ||
 						 !json_is_string(json_object_get(req, "server")))) {
-		client_reply_error(c, MF_E_INVALID_REQUEST, "tag needs \"identity\" and \"server\" strings, or a "
-				      "\"ticket\"");
+		client_reply_error(c, MF_E_INVALID_REQUEST,
+				   "tag needs \"identity\" and \"server\" strings, or a "
+				   "\"ticket\"");
 		return;
 	}
 	isolated = isolated_server_in(a, req, server);
 	if (isolated) {
 		client_send_json(c,
 				 json_pack("{s:s, s:b, s:b, s:s, s:s+, s:s}", "type", MF_TYPE_REPLY,
-					   "ok", 0, "isolate", 1, "server", isolated, "error", isolated,
+					   "ok", 0, "isolate", 1, "server", isolated, "error",
+					   isolated,
 					   " is an isolated server: the agent launches it", "code",
 					   mf_errcode_name(MF_E_ISOLATED)),
 				 false);
@@ -283,7 +285,8 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 	if (!err)
 		err = server_id_get(a, server, &tag.server_id);
 	if (err) {
-		client_reply_error(c, MF_E_FAILED, "cannot register identity or server: %s", strerror(-err));
+		client_reply_error(c, MF_E_FAILED, "cannot register identity or server: %s",
+				   strerror(-err));
 		return;
 	}
 	/* Without the launcher's filter only the syscall tracepoints refuse the
@@ -293,7 +296,8 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 		tag.flags |= MF_TAG_UNHARDENED;
 		err = bpf_syscall_tps_attach(a);
 		if (err) {
-			client_reply_error(c, MF_E_FAILED, "cannot attach the socket family check: %s",
+			client_reply_error(c, MF_E_FAILED,
+					   "cannot attach the socket family check: %s",
 					   strerror(-err));
 			return;
 		}
@@ -327,11 +331,13 @@ static void op_ticket(struct agent *a, struct client *c, const struct peer *p, j
 	int err;
 
 	if (!identity || !server) {
-		client_reply_error(c, MF_E_INVALID_REQUEST, "ticket needs \"identity\" and \"server\" strings");
+		client_reply_error(c, MF_E_INVALID_REQUEST,
+				   "ticket needs \"identity\" and \"server\" strings");
 		return;
 	}
 	if ((ttl_v && !json_is_integer(ttl_v)) || ttl < 1 || ttl > MF_TICKET_TTL_MAX) {
-		client_reply_error(c, MF_E_INVALID_REQUEST, "ticket: \"ttl\" is 1..%d seconds", MF_TICKET_TTL_MAX);
+		client_reply_error(c, MF_E_INVALID_REQUEST, "ticket: \"ttl\" is 1..%d seconds",
+				   MF_TICKET_TTL_MAX);
 		return;
 	}
 	refusal = tag_refusal(a, identity, server, why, sizeof(why));
@@ -520,7 +526,8 @@ static void op_policy_load(struct agent *a, struct client *c, const struct peer 
 		}
 		policy_text = file_text;
 	} else {
-		client_reply_error(c, MF_E_INVALID_REQUEST, "policy_load needs a \"text\" string or an absolute \"path\"");
+		client_reply_error(c, MF_E_INVALID_REQUEST,
+				   "policy_load needs a \"text\" string or an absolute \"path\"");
 		goto out;
 	}
 	ret = policy_load_text(a, policy_text, len, source ? source : "policy", err, sizeof(err),
@@ -565,7 +572,8 @@ static void op_audit(struct agent *a, struct client *c, const struct peer *p, js
 	audit_poll(a);
 	if (verdict && strcmp(verdict, "allow") && strcmp(verdict, "deny") &&
 	    strcmp(verdict, "would-deny")) {
-		client_reply_error(c, MF_E_INVALID_REQUEST, "verdict must be allow, deny or would-deny");
+		client_reply_error(c, MF_E_INVALID_REQUEST,
+				   "verdict must be allow, deny or would-deny");
 		return;
 	}
 	free(c->filter_identity);
@@ -733,17 +741,19 @@ void ops_handle(struct agent *a, struct client *c, json_t *req)
 		return;
 	}
 	if (!p.governed && op->governed == GOVERNED_ONLY) {
-		client_reply_error(c, MF_E_NOT_GOVERNED, "%s: refused: only a governed server may ask, for itself",
+		client_reply_error(c, MF_E_NOT_GOVERNED,
+				   "%s: refused: only a governed server may ask, for itself",
 				   op->name);
 		return;
 	}
 	if (op->caller == CALLER_ADMIN && !peer_is_admin(a, c)) {
-		client_reply_error(c, MF_E_PERMISSION_DENIED, "%s: permission denied: only administrators may do this",
-				   name);
+		client_reply_error(c, MF_E_PERMISSION_DENIED,
+				   "%s: permission denied: only administrators may do this", name);
 		return;
 	}
 	if (op->caller == CALLER_ROOT && !peer_is_root(c)) {
-		client_reply_error(c, MF_E_PERMISSION_DENIED, "%s: permission denied: only root may do this", name);
+		client_reply_error(c, MF_E_PERMISSION_DENIED,
+				   "%s: permission denied: only root may do this", name);
 		return;
 	}
 	op->handle(a, c, &p, req);

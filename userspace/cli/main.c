@@ -1253,9 +1253,12 @@ static int audit_from_agent(const char *identity, const char *verdict, bool foll
 			json_decref(rec);
 			break;
 		}
-		if (type && !strcmp(type, MF_TYPE_REPLY) && !json_is_true(json_object_get(rec, "ok"))) {
+		if (type && !strcmp(type, MF_TYPE_REPLY) &&
+		    !json_is_true(json_object_get(rec, "ok"))) {
+			const char *why = json_string_value(json_object_get(rec, "error"));
+
 			fprintf(stderr, "mcpfence: audit stream ended: %s\n",
-				json_string_value(json_object_get(rec, "error")) ?: "no reason given");
+				why ? why : "no reason given");
 			json_decref(rec);
 			ended = true;
 			break;
