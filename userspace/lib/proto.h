@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Control protocol between the CLI and the agent: one JSON object per line
- * over a Unix stream socket. Requests carry "op"; replies carry "ok" and,
- * when ok is false, "error". An audit subscription turns the connection into
- * a stream of record objects. Lines are capped: a peer that sends a longer
- * one is told so and disconnected.
+ * over a Unix stream socket. Requests carry "op"; replies carry "type"
+ * (first), "ok" and, when ok is false, "error" and "code" (enum mf_errcode,
+ * below). An audit subscription turns the connection into a stream of record
+ * objects. Lines are capped: a peer that sends a longer one is told so and
+ * disconnected.
  */
 #ifndef MCPFENCE_PROTO_H
 #define MCPFENCE_PROTO_H
