@@ -358,9 +358,12 @@ void control_reap(struct agent *a);
 /* Clients now, their limits, refusals and closings by reason (admin `status`). */
 json_t *control_status(struct agent *a);
 
-/* maps.c: delete the keys of a hash map (key_size bytes, at most
- * MF_MAP_KEY_MAX) that doomed() picks; 0 or the first -errno. */
+/* maps.c: the keys of a map (key_size bytes, at most MF_MAP_KEY_MAX) that
+ * pick() picks (all with NULL), in *out (malloc'd, *nout keys); 0 or -errno. */
 #define MF_MAP_KEY_MAX 128
+int map_collect(int fd, size_t key_size, bool (*pick)(const void *key, const void *ctx),
+		const void *ctx, void **out, size_t *nout);
+/* Delete the keys that doomed() picks; 0 or the first -errno. */
 int map_delete_where(int fd, size_t key_size, bool (*doomed)(const void *key, const void *ctx),
 		     const void *ctx);
 

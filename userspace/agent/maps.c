@@ -12,21 +12,22 @@
 
 #include "agent.h"
 
-int map_delete_where(int fd, size_t key_size, bool (*doomed)(const void *key, const void *ctx),
-		     const void *ctx)
+int map_collect(int fd, size_t key_size, bool (*pick)(const void *key, const void *ctx),
+		const void *ctx, void **out, size_t *nout)
 {
 	char key[MF_MAP_KEY_MAX], next[MF_MAP_KEY_MAX];
 	char *keys = NULL;
 	size_t n = 0, cap = 0;
 	void *prev = NULL;
-	int err = 0;
 
+	*out = NULL;
+	*nout = 0;
 	if (key_size > MF_MAP_KEY_MAX)
 		return -EINVAL;
 	while (bpf_map_get_next_key(fd, prev, next) == 0) {
 		memcpy(key, next, key_size);
 		prev = key;
-		if (!doomed(key, ctx))
+		if (pick && !pick(key, ctx))
 			continue;
 		if (n == cap) {
 			char *grown;
@@ -41,6 +42,20 @@ int map_delete_where(int fd, size_t key_size, bool (*doomed)(const void *key, co
 		}
 		memcpy(keys + n++ * key_size, key, key_size);
 	}
+	*out = keys;
+	*nout = n;
+	return 0;
+}
+
+int map_delete_where(int fd, size_t key_size, bool (*doomed)(const void *key, const void *ctx),
+		     const void *ctx)
+{
+	char *keys;
+	size_t n;
+	int err = map_collect(fd, key_size, doomed, ctx, (void **)&keys, &n);
+
+	if (err)
+		return err;
 	for (size_t i = 0; i < n; i++) {
 		if (bpf_map_delete_elem(fd, keys + i * key_size) && errno != ENOENT && !err)
 			err = -errno;

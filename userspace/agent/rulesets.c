@@ -211,6 +211,8 @@ bool rulesets_collect(struct agent *a, size_t budget)
 	return false;
 }
 
+_Static_assert(sizeof(struct mf_rule_key) <= MF_MAP_KEY_MAX, "walked by map_collect()");
+
 static int cmp_key_by_id(const void *x, const void *y)
 {
 	const struct mf_rule_key *p = x, *q = y;
@@ -223,27 +225,14 @@ int rulesets_restore(struct agent *a)
 {
 	int rules_fd = bpf_map__fd(a->skel->maps.rules);
 	int bind_fd = bpf_map__fd(a->skel->maps.bindings);
-	struct mf_rule_key key, next, *all = NULL;
 	struct mf_binding_key bkey, bnext;
-	size_t n = 0, cap = 0;
+	struct mf_rule_key *all;
 	void *prev = NULL;
+	size_t n;
+	int err = map_collect(rules_fd, sizeof(*all), NULL, NULL, (void **)&all, &n);
 
-	while (bpf_map_get_next_key(rules_fd, prev, &next) == 0) {
-		if (n == cap) {
-			struct mf_rule_key *grown;
-
-			cap = cap ? cap * 2 : 1024;
-			grown = realloc(all, cap * sizeof(*grown));
-			if (!grown) {
-				free(all);
-				return -ENOMEM;
-			}
-			all = grown;
-		}
-		all[n++] = next;
-		key = next;
-		prev = &key;
-	}
+	if (err)
+		return err;
 	if (n)
 		qsort(all, n, sizeof(*all), cmp_key_by_id);
 	for (size_t i = 0; i < n;) {
