@@ -90,6 +90,9 @@ struct peer {
 const struct mf_server *policy_server(struct agent *a, const char *server);
 bool tag_of(struct agent *a, uint32_t pid, struct mf_tag *tag);
 bool peer_alive(const struct client *c);
+/* What is wrong with the form of a tag or launch request, after its op's
+ * name ("tag needs ..."), or NULL. */
+const char *tag_request_problem(json_t *req);
 /* Who a tag or launch request names: "identity" and "server" the peer may
  * assert, or a "ticket" (used up). NULL, or the refusal (in why); identity
  * and server get what is known, fit for a log. */

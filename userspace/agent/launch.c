@@ -500,11 +500,8 @@ void op_launch(struct agent *a, struct client *c, const struct peer *p, json_t *
 			return;
 		}
 	}
-	if (!json_object_get(req, "ticket") && (!json_is_string(json_object_get(req, "identity")) ||
-						 !json_is_string(json_object_get(req, "server")))) {
-		client_reply_error(c, MF_E_INVALID_REQUEST,
-				   "launch needs \"identity\" and \"server\" strings, or a "
-				   "\"ticket\"");
+	if ((refusal = tag_request_problem(req))) {
+		client_reply_error(c, MF_E_INVALID_REQUEST, "launch%s", refusal);
 		return;
 	}
 	/* Before a ticket is used: `run` then tags itself with it. */

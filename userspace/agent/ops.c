@@ -236,6 +236,18 @@ const char *tag_resolve(struct agent *a, struct client *c, json_t *req,
 	return refusal;
 }
 
+const char *tag_request_problem(json_t *req)
+{
+	json_t *ticket = json_object_get(req, "ticket");
+
+	if (ticket && !json_is_string(ticket))
+		return ": \"ticket\" must be a string";
+	if (!ticket && (!json_is_string(json_object_get(req, "identity")) ||
+			!json_is_string(json_object_get(req, "server"))))
+		return " needs \"identity\" and \"server\" strings, or a \"ticket\"";
+	return NULL;
+}
+
 /*
  * Tag the peer. Either with "identity" and "server" (the peer must be
  * allowed to assert the identity) or with a "ticket" issued to a trusted
@@ -252,15 +264,8 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 	uint32_t pid = p->pid;
 	int err;
 
-	if (json_object_get(req, "ticket") && !json_is_string(json_object_get(req, "ticket"))) {
-		client_reply_error(c, MF_E_INVALID_REQUEST, "tag: \"ticket\" must be a string");
-		return;
-	}
-	if (!json_object_get(req, "ticket") && (!json_is_string(json_object_get(req, "identity")) ||
-						 !json_is_string(json_object_get(req, "server")))) {
-		client_reply_error(c, MF_E_INVALID_REQUEST,
-				   "tag needs \"identity\" and \"server\" strings, or a "
-				   "\"ticket\"");
+	if ((refusal = tag_request_problem(req))) {
+		client_reply_error(c, MF_E_INVALID_REQUEST, "tag%s", refusal);
 		return;
 	}
 	isolated = isolated_server_in(a, req, server);
