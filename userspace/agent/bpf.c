@@ -362,7 +362,10 @@ int bpf_claim_pin_dir(struct agent *a)
 		a->pin_lock_fd = ret;
 		ret = mf_pin_dir_check(a->pin_lock_fd, a->opt.pin_dir, err, sizeof(err));
 		if (ret) {
-			/* Not ours to use, so not ours to remove either. */
+			/* Not ours to use, so not ours to remove either, unless
+			 * this start made it (empty, and locked by us). */
+			if (a->pin_dir_created)
+				rmdir(a->opt.pin_dir);
 			close(a->pin_lock_fd);
 			a->pin_lock_fd = -1;
 		}

@@ -570,8 +570,9 @@ int main(int argc, char **argv)
 	names_free(&a);
 	state_close(&a);
 	/* Refused before any BPF object was touched: as it was, without the
-	 * directory this start made (empty; rmdir refuses anything else). */
-	if (!touched && a.pin_dir_created)
+	 * directory this start made (empty; rmdir refuses anything else). Only
+	 * with the lock held: another agent may have taken it meanwhile. */
+	if (!touched && a.pin_dir_created && a.pin_lock_fd >= 0)
 		rmdir(a.opt.pin_dir);
 	if (a.pin_lock_fd >= 0)
 		close(a.pin_lock_fd);
