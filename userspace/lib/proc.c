@@ -14,6 +14,8 @@ ssize_t mf_proc_read(pid_t pid, const char *what, char *buf, size_t len)
 	size_t n = 0;
 	int fd, err;
 
+	if (!len)
+		return -EINVAL;
 	buf[0] = '\0';
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
