@@ -45,7 +45,7 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/%,$(HELPER_SRCS))
 .DELETE_ON_ERROR:
 # Keep generated intermediates (BPF object, embedded policy): nothing is rebuilt twice.
 .SECONDARY:
-.PHONY: all deps test unit e2e demo bench clean format fuzz fuzz-build install uninstall deb FORCE
+.PHONY: all deps test unit e2e demo bench clean format format-check fuzz fuzz-build install uninstall deb FORCE
 
 all: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence $(UNIT_BINS) $(HELPER_BINS) $(OUTPUT)/bench/mfbench
 
@@ -211,8 +211,15 @@ clean:
 	$(call msg,CLEAN)
 	$(Q)rm -rf $(OUTPUT)
 
+# C sources in the kernel's style (.clang-format). format-check changes nothing and
+# fails on the first file that format would change; it is not part of `make test`.
+FORMAT_SRCS = $(wildcard bpf/*.c bpf/*.h userspace/*/*.c userspace/*/*.h tests/*/*.c tests/*/*.h)
+
 format:
-	$(Q)clang-format -i bpf/*.c bpf/*.h userspace/*/*.c userspace/*/*.h tests/*/*.c
+	$(Q)clang-format -i $(FORMAT_SRCS)
+
+format-check:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_SRCS)
 
 # Dependency files of this build, not those of the package build in $(OUTPUT)/deb.
 -include $(shell find $(OUTPUT) -path $(OUTPUT)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

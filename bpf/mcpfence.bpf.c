@@ -18,6 +18,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "mcpfence.h"
+#include "mcpfence_hash.h"
 
 #define AF_UNIX 1
 #define AF_INET 2
@@ -286,7 +287,7 @@ static __always_inline __u32 match_args(struct task_struct *task, const struct m
 	struct mf_exec_args_key akey = { .ino = exe->ino, .dev = exe->dev };
 	unsigned long start = BPF_CORE_READ(task, mm, arg_start);
 	unsigned long end = BPF_CORE_READ(task, mm, arg_end);
-	__u64 hash = 0xcbf29ce484222325ull;
+	__u64 hash = MF_FNV1A_INIT;
 	struct mf_exec_val *val;
 	__u32 zero = 0, server = 0, len;
 	bool in_args = false;
@@ -308,7 +309,7 @@ static __always_inline __u32 match_args(struct task_struct *task, const struct m
 			in_args = c == 0; /* argv[0] ends here */
 			continue;
 		}
-		hash = (hash ^ c) * 0x100000001b3ull;
+		hash = mf_fnv1a_byte(hash, c);
 		if (c)
 			continue;
 		akey.nargs++;

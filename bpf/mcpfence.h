@@ -65,9 +65,15 @@ struct mf_sock_mark {
 /* ---- executables tagged at exec: exec_servers map ---- */
 struct mf_exec_key {
 	__u64 ino;
-	__u32 dev; /* kernel encoding: major << 20 | minor */
+	__u32 dev; /* kernel encoding, mf_kernel_dev() */
 	__u32 reserved;
 };
+
+/* A device number as the kernel keeps it in inode->i_sb->s_dev (MKDEV). */
+static inline __u32 mf_kernel_dev(__u32 major, __u32 minor)
+{
+	return major << 20 | minor;
+}
 
 #define MF_EXEC_MATCH_ARGS 0x1 /* an interpreter: the server depends on argv (exec_args) */
 

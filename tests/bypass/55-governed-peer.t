@@ -59,6 +59,11 @@ for who in root user; do
 	is "$(as_${who}_gov whoami)" "$ident fetch" "governed $who: whoami answered"
 done
 
+# The refusal's code, for programs: governed.
+is "$(printf '{"op": "status"}\n' | mf run --allow-root --identity alice --server fetch -- \
+	socat -t 2 - "UNIX-CONNECT:$MF_SOCK" 2>/dev/null | jq -r .code)" governed \
+	"governed root: the refusal's code is governed"
+
 # A governed root process with all its capabilities (--no-harden): the tag
 # decides, not the uid nor the capabilities.
 out=$(mf run --allow-root --no-harden --identity alice --server fetch -- \

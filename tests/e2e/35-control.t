@@ -19,6 +19,13 @@ like "$(send '{"op": "tag", "identity": 7, "server": "fetch"}')" 'tag needs .*id
 	"a tag request with a non-string identity gets an error"
 like "$(send '{"op": "tag", "identity": "../../etc", "server": "fetch"}')" 'invalid identity' \
 	"an identity with forbidden characters is refused"
+# Errors carry a stable code beside the message.
+code() { send "$1" | jq -r .code; }
+is "$(code '{"op": "status"')" invalid-request "a malformed message: code invalid-request"
+is "$(code '{"op": "reboot"}')" invalid-request "an unknown op: code invalid-request"
+is "$(send '{"op": "reboot"}' | cut -c1-16)" '{"type":"reply",' \
+	"an error reply says it is one, first (the CLI tells it from records so)"
+is "$(send '{"op": "whoami"}' | cut -c1-16)" '{"type":"reply",' "so does an answer"
 out=$(printf '{"op": "status"}\n{"op": "whoami"}\n' | socat -t 2 - "UNIX-CONNECT:$MF_SOCK" | wc -l)
 is "$out" 2 "two requests in one write get two replies"
 out=$(printf 'garbage\n{"op": "status"}\n' | socat -t 2 - "UNIX-CONNECT:$MF_SOCK" | wc -l)
@@ -32,6 +39,11 @@ at_exit "userdel $user"
 like "$({ head -c 66000 /dev/zero | tr '\0' a; sleep 1; } |
 	runuser -u "$user" -- socat -t 2 - "UNIX-CONNECT:$MF_SOCK")" \
 	'message too long' "an oversized message from an ordinary user is refused"
+is "$({ head -c 66000 /dev/zero | tr '\0' a; sleep 1; } |
+	runuser -u "$user" -- socat -t 2 - "UNIX-CONNECT:$MF_SOCK" | jq -r .code)" limit \
+	"with code limit"
+is "$(printf '{"op": "policy_show"}\n' | runuser -u "$user" -- socat -t 2 - "UNIX-CONNECT:$MF_SOCK" |
+	jq -r .code)" permission-denied "a root-only op from an ordinary user: code permission-denied"
 
 mf status >/dev/null
 ok $? "the agent still serves after all of the above"

@@ -46,6 +46,10 @@ is "$(rec sendmsg alice@example.com)" \
 is "$(mf audit --json | jq -c 'select(.event == "connect" and .identity == "bob@example.com") | [.verdict, .addr, .port, .rule]' | tr '\n' ' ')" \
 	'["deny","127.0.0.1",7443,"(default)"] ["deny","127.0.0.254",80,"no-meta"] ' \
 	"denied connects name the deny rule, or the default"
+# Protocol messages (they carry "type": the reply, the end of the listing)
+# are the CLI's, not records: never printed.
+is "$(mf audit --json | jq -c 'select(has("event") | not)' | wc -l)" 0 \
+	"audit --json prints records only"
 is "$(mf audit --json --verdict deny --identity bob@example.com | jq -r .event | sort -u | tr '\n' ' ')" \
 	"connect " "--verdict and --identity filter"
 like "$(mf audit --identity bob@example.com | grep 127.0.0.254)" \

@@ -39,7 +39,8 @@ cat >"$MF_TMP/policy.json" <<JSON
   "version": 1,
   "admin_group": "$group",
   "launchers": [ { "user": "$launcher", "may_assert": ["*@example.com"] },
-                 { "exe": "$MF_TMP/bin/gateway", "may_assert": ["carol@example.com"] } ],
+                 { "exe": "$MF_TMP/bin/gateway", "may_assert": ["carol@example.com"] },
+                 { "group": "$group", "may_assert": ["dave@example.com"] } ],
   "servers": { "fetch": {}, "other": {},
                "script": { "exec": [ { "path": "$sh_path", "args": ["$MF_TMP/server.sh"] } ] } },
   "rules": [
@@ -58,6 +59,14 @@ is "$(as_user "$launcher" "$MF_TMP/bin/mcpfence" run --identity alice@example.co
 out=$(as_user "$launcher" "$MF_TMP/bin/mcpfence" run --identity bob@evil.example --server fetch -- true 2>&1)
 is "$?" 1 "a launcher may not assert an identity outside its pattern"
 like "$out" "may not assert identity 'bob@evil.example'" "with the reason"
+
+# A launcher named by group only: its members (here a supplementary group,
+# read from /proc/PID/status) may assert, no one else.
+as_user "$admin" "$MF_TMP/bin/mcpfence" run --identity dave@example.com --server fetch -- true
+is "$?" 0 "a member of a launcher group may assert its identities"
+out=$(as_user "$user" "$MF_TMP/bin/mcpfence" run --identity dave@example.com --server fetch -- true 2>&1)
+is "$?" 1 "a non-member may not"
+like "$out" "only root and the policy's launchers may assert another identity" "with the reason"
 
 # Launchers named by executable: the peer's /proc/PID/exe.
 is "$(as_user "$user" "$MF_TMP/bin/gateway" run --identity carol@example.com --server fetch -- \

@@ -167,17 +167,17 @@ void audit_emit(struct agent *a, json_t *record)
 /* launch.c forks and execs: its operations answer as a refusal would. */
 void op_launch(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
-	client_reply_error(c, "launch: not in the fuzzer");
+	client_reply_error(c, MF_E_INVALID_REQUEST, "launch: not in the fuzzer");
 }
 
 void op_signal(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
-	client_reply_error(c, "signal: not in the fuzzer");
+	client_reply_error(c, MF_E_INVALID_REQUEST, "signal: not in the fuzzer");
 }
 
 void op_credential(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
-	client_reply_error(c, "credential: not in the fuzzer");
+	client_reply_error(c, MF_E_INVALID_REQUEST, "credential: not in the fuzzer");
 }
 
 void launch_client_gone(struct agent *a, struct client *c)

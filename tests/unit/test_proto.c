@@ -263,6 +263,38 @@ static void test_fds(void)
 	subtest_end();
 }
 
+static void test_codes(void)
+{
+	subtest_start("error codes: each has a name, names are unique and map back");
+	for (int i = 0; i < MF_E_COUNT; i++) {
+		const char *name = mf_errcode_name(i);
+
+		ASSERT_TRUE(name && *name, "named");
+		ASSERT_EQ(mf_errcode_of(name), i, name);
+	}
+	ASSERT_STREQ(mf_errcode_name(MF_E_PERMISSION_DENIED), "permission-denied", "stable name");
+	ASSERT_STREQ(mf_errcode_name(MF_E_GOVERNED), "governed", "stable name");
+	ASSERT_STREQ(mf_errcode_name(MF_E_COUNT), "failed", "out of range");
+	ASSERT_EQ(mf_errcode_of("no-such-code"), -1, "unknown name");
+	ASSERT_EQ(mf_errcode_of(NULL), -1, "no name");
+	subtest_end();
+
+	subtest_start("message lines start with \"type\"; records do not");
+	{
+		json_t *m = json_pack("{s:s, s:b}", "type", MF_TYPE_END, "end", 1);
+		size_t len = 0;
+		char *line = m ? mf_json_line(m, &len) : NULL;
+
+		ASSERT_TRUE(line && mf_is_message_line(line, len), "as the agent writes it");
+		free(line);
+		json_decref(m);
+	}
+	ASSERT_TRUE(!mf_is_message_line("{\"event\":\"deny\",\"type\":1}", 26),
+		    "a record, even with a type key later");
+	ASSERT_TRUE(!mf_is_message_line("{\"ty", 4), "short");
+	subtest_end();
+}
+
 int main(void)
 {
 	test_fds();
@@ -272,5 +304,6 @@ int main(void)
 	test_parse();
 	test_socket_path();
 	test_strmap();
+	test_codes();
 	return tap_done();
 }

@@ -130,6 +130,7 @@ struct agent {
 	int signal_fd;
 	int listen_fd;
 	int pin_lock_fd; /* flock: this agent alone uses the pin directory */
+	bool pin_dir_created; /* by this start: removed again if the start is refused */
 	int state_fd;    /* the private state directory */
 	char *state_key; /* names this pin directory's files in it */
 	struct ring_buffer *ringbuf;
@@ -358,6 +359,15 @@ int control_client_event(struct agent *a, struct client *c, uint32_t events);
 void control_reap(struct agent *a);
 /* Clients now, their limits, refusals and closings by reason (admin `status`). */
 json_t *control_status(struct agent *a);
+
+/* maps.c: the keys of a map (key_size bytes, at most MF_MAP_KEY_MAX) that
+ * pick() picks (all with NULL), in *out (malloc'd, *nout keys); 0 or -errno. */
+#define MF_MAP_KEY_MAX 128
+int map_collect(int fd, size_t key_size, bool (*pick)(const void *key, const void *ctx),
+		const void *ctx, void **out, size_t *nout);
+/* Delete the keys that doomed() picks; 0 or the first -errno. */
+int map_delete_where(int fd, size_t key_size, bool (*doomed)(const void *key, const void *ctx),
+		     const void *ctx);
 
 /* bpf_local.c: local sockets and inbound */
 int bpf_local_prepare(struct agent *a); /* between open and load */

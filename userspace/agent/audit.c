@@ -631,15 +631,17 @@ int audit_setup(struct agent *a)
 			return a->log.fd;
 		a->log.buf = malloc(MF_LOG_BUFFER);
 		if (!a->log.buf) {
+			fprintf(stderr, "mcpfenced: out of memory for the audit log buffer\n");
 			close(a->log.fd);
 			return -ENOMEM;
 		}
 	}
 	a->ringbuf = ring_buffer__new(bpf_map__fd(a->skel->maps.events), on_event, a, NULL);
 	if (!a->ringbuf) {
+		err = -errno;
 		fprintf(stderr, "mcpfenced: cannot open the audit ring buffer: %s\n",
-			strerror(errno));
-		return -errno;
+			strerror(-err));
+		return err;
 	}
 	return 0;
 }

@@ -45,8 +45,11 @@ static int mount_if_missing(const char *dir, const char *type, unsigned long mag
 	if (statfs(dir, &st) == 0 && (unsigned long)st.f_type == magic)
 		return 0;
 	if (mount(type, dir, type, 0, NULL)) {
-		fprintf(stderr, "mcpfenced: cannot mount %s on %s: %s\n", type, dir, strerror(errno));
-		return -errno;
+		int err = -errno;
+
+		fprintf(stderr, "mcpfenced: cannot mount %s on %s: %s\n", type, dir,
+			strerror(-err));
+		return err;
 	}
 	return 0;
 }
@@ -346,9 +349,12 @@ int bpf_claim_pin_dir(struct agent *a)
 	ret = mount_if_missing("/sys/fs/bpf", "bpf", BPF_FS_MAGIC);
 	if (ret)
 		return ret;
-	if (mkdir(a->opt.pin_dir, 0700) && errno != EEXIST) {
+	if (mkdir(a->opt.pin_dir, 0700) == 0) {
+		a->pin_dir_created = true;
+	} else if (errno != EEXIST) {
 		ret = -errno;
-		fprintf(stderr, "mcpfenced: cannot create %s: %s\n", a->opt.pin_dir, strerror(errno));
+		fprintf(stderr, "mcpfenced: cannot create %s: %s\n", a->opt.pin_dir,
+			strerror(-ret));
 		return ret;
 	}
 	ret = mf_pin_dir_lock(a->opt.pin_dir, &holder, err, sizeof(err));
@@ -356,7 +362,10 @@ int bpf_claim_pin_dir(struct agent *a)
 		a->pin_lock_fd = ret;
 		ret = mf_pin_dir_check(a->pin_lock_fd, a->opt.pin_dir, err, sizeof(err));
 		if (ret) {
-			/* Not ours to use, so not ours to remove either. */
+			/* Not ours to use, so not ours to remove either, unless
+			 * this start made it (empty, and locked by us). */
+			if (a->pin_dir_created)
+				rmdir(a->opt.pin_dir);
 			close(a->pin_lock_fd);
 			a->pin_lock_fd = -1;
 		}
@@ -475,7 +484,7 @@ int bpf_read_counters(struct agent *a, uint64_t *out)
 			out[i] += percpu[c];
 	}
 	free(percpu);
-	return err ? -errno : 0;
+	return err; /* libbpf 1.x: -errno */
 }
 
 json_t *bpf_attached_programs(struct agent *a)

@@ -33,20 +33,24 @@ static int set_host_view(struct agent *a)
 	struct statx stx;
 	struct stat ns;
 
+	int err;
+
 	if (stat("/proc/self/ns/mnt", &ns)) {
-		fprintf(stderr, "mcpfenced: cannot stat /proc/self/ns/mnt: %s\n", strerror(errno));
-		return -errno;
+		err = -errno;
+		fprintf(stderr, "mcpfenced: cannot stat /proc/self/ns/mnt: %s\n", strerror(-err));
+		return err;
 	}
 	if (statx(AT_FDCWD, "/", 0, STATX_INO | STATX_MNT_ID, &stx)) {
-		fprintf(stderr, "mcpfenced: cannot statx /: %s\n", strerror(errno));
-		return -errno;
+		err = -errno;
+		fprintf(stderr, "mcpfenced: cannot statx /: %s\n", strerror(-err));
+		return err;
 	}
 	if (!(stx.stx_mask & STATX_MNT_ID)) {
 		fprintf(stderr, "mcpfenced: statx gives no mount id for /\n");
 		return -EOPNOTSUPP;
 	}
 	a->skel->rodata->host_mnt_ns = ns.st_ino;
-	a->skel->rodata->host_root_dev = (stx.stx_dev_major << 20) | stx.stx_dev_minor;
+	a->skel->rodata->host_root_dev = mf_kernel_dev(stx.stx_dev_major, stx.stx_dev_minor);
 	a->skel->rodata->host_root_ino = stx.stx_ino;
 	a->skel->rodata->host_root_mnt_id = stx.stx_mnt_id;
 	return 0;
@@ -90,29 +94,21 @@ int bpf_local_prepare(struct agent *a)
 	return set_host_view(a);
 }
 
+/* Keys of unix_allow and listen_ports start with their slot. */
+_Static_assert(sizeof(struct mf_unix_key) <= MF_MAP_KEY_MAX, "walked by map_delete_where()");
+_Static_assert(sizeof(struct mf_listen_key) <= MF_MAP_KEY_MAX, "walked by map_delete_where()");
+static bool in_slot(const void *key, const void *slot)
+{
+	uint32_t key_slot;
+
+	memcpy(&key_slot, key, sizeof(key_slot));
+	return key_slot == *(const uint32_t *)slot;
+}
+
 /* Delete every key of map (key_size bytes, slot first) that belongs to slot. */
 static int clear_slot(int fd, size_t key_size, uint32_t slot)
 {
-	char key[sizeof(struct mf_unix_key)], next[sizeof(struct mf_unix_key)];
-	void *prev = NULL;
-	uint32_t key_slot;
-	int err = 0;
-
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		memcpy(key, next, key_size);
-		memcpy(&key_slot, key, sizeof(key_slot));
-		if (key_slot != slot) {
-			prev = key;
-			continue;
-		}
-		/* Deleted: restart the walk, the successor of a deleted key is unknown. */
-		if (bpf_map_delete_elem(fd, key) && errno != ENOENT) {
-			err = -errno;
-			break;
-		}
-		prev = NULL;
-	}
-	return err;
+	return map_delete_where(fd, key_size, in_slot, &slot);
 }
 
 int local_clear(struct agent *a, uint32_t slot)

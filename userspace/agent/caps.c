@@ -52,8 +52,10 @@ int caps_check(void)
 	size_t len = 0;
 
 	if (syscall(SYS_capget, &hdr, data)) {
-		fprintf(stderr, "mcpfenced: cannot read own capabilities: %s\n", strerror(errno));
-		return -errno;
+		int err = -errno;
+
+		fprintf(stderr, "mcpfenced: cannot read own capabilities: %s\n", strerror(-err));
+		return err;
 	}
 	for (size_t i = 0; i < sizeof(needed_caps) / sizeof(needed_caps[0]); i++) {
 		const struct needed_cap *n = &needed_caps[i];

@@ -129,8 +129,12 @@ int control_setup(struct agent *a, control_handler handle)
 
 	strcpy(addr.sun_path, a->opt.socket_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		err = -errno;
+		fprintf(stderr, "mcpfenced: cannot create the control socket: %s\n",
+			strerror(-err));
+		return err;
+	}
 	/* A stale socket from a crashed agent: answer nobody, so replace it. */
 	if (mf_client_connect(a->opt.socket_path) >= 0) {
 		fprintf(stderr, "mcpfenced: another agent serves %s\n", a->opt.socket_path);
@@ -141,7 +145,7 @@ int control_setup(struct agent *a, control_handler handle)
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || listen(fd, 64)) {
 		err = -errno;
 		fprintf(stderr, "mcpfenced: cannot listen on %s: %s\n", a->opt.socket_path,
-			strerror(errno));
+			strerror(-err));
 		close(fd);
 		return err;
 	}
@@ -149,6 +153,8 @@ int control_setup(struct agent *a, control_handler handle)
 	chmod(a->opt.socket_path, 0666);
 	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
 		err = -errno;
+		fprintf(stderr, "mcpfenced: cannot watch %s: %s\n", a->opt.socket_path,
+			strerror(-err));
 		close(fd);
 		return err;
 	}
@@ -250,7 +256,8 @@ static bool client_admit(struct agent *a, const struct ucred *cred, char *why, s
  * write neither blocks nor is cut. */
 static void client_refuse(int fd, const char *why)
 {
-	json_t *msg = json_pack("{s:b, s:s}", "ok", 0, "error", why);
+	json_t *msg = json_pack("{s:s, s:b, s:s, s:s}", "type", MF_TYPE_REPLY, "ok", 0, "error",
+				why, "code", mf_errcode_name(MF_E_LIMIT));
 	size_t len;
 	char *line = msg ? mf_json_line(msg, &len) : NULL;
 
@@ -296,9 +303,11 @@ int control_accept(struct agent *a)
 	mf_linebuf_init(&c->in, c->cred.uid == 0 ? MF_LINE_MAX_ROOT : MF_LINE_MAX_USER);
 	ev.data.ptr = c;
 	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
+		int err = -errno;
+
 		close(fd);
 		free(c);
-		return -errno;
+		return err;
 	}
 	if (c->cred.uid == 0)
 		a->client_counts.root++;
@@ -391,10 +400,30 @@ void client_queue(struct client *c, const char *line, size_t len, bool droppable
 	c->out_len += len;
 	queued_total += len;
 }
+/* A reply says so first ("type", proto.h): a subscriber tells it from the
+ * records around it by the start of the line. */
+static json_t *typed(json_t *obj)
+{
+	json_t *t;
+
+	if (!obj || json_object_get(obj, "type") || !json_object_get(obj, "ok"))
+		return obj;
+	t = json_pack("{s:s}", "type", MF_TYPE_REPLY);
+	if (!t || json_object_update(t, obj)) {
+		json_decref(t);
+		return obj;
+	}
+	json_decref(obj);
+	return t;
+}
+
 void client_send_json(struct client *c, json_t *obj, bool droppable)
 {
 	size_t len;
-	char *line = mf_json_line(obj, &len);
+	char *line;
+
+	obj = typed(obj);
+	line = mf_json_line(obj, &len);
 
 	if (line)
 		client_queue(c, line, len, droppable);
@@ -402,7 +431,7 @@ void client_send_json(struct client *c, json_t *obj, bool droppable)
 	json_decref(obj);
 }
 
-void client_reply_error(struct client *c, const char *fmt, ...)
+void client_reply_error(struct client *c, enum mf_errcode code, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -410,7 +439,10 @@ void client_reply_error(struct client *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	client_send_json(c, json_pack("{s:b, s:s}", "ok", 0, "error", msg), false);
+	client_send_json(c,
+			 json_pack("{s:s, s:b, s:s, s:s}", "type", MF_TYPE_REPLY, "ok", 0, "error",
+				   msg, "code", mf_errcode_name(code)),
+			 false);
 }
 
 void client_report_drops(struct client *c)
@@ -420,8 +452,9 @@ void client_report_drops(struct client *c)
 	if (!n || c->out_len > MF_SUBSCRIBER_QUEUE / 2)
 		return;
 	c->dropped_reported = c->dropped;
-	client_send_json(c, json_pack("{s:I, s:I}", "dropped", (json_int_t)n, "dropped_total",
-				      (json_int_t)c->dropped),
+	client_send_json(c,
+			 json_pack("{s:s, s:I, s:I}", "type", MF_TYPE_DROPPED, "dropped",
+				   (json_int_t)n, "dropped_total", (json_int_t)c->dropped),
 			 false);
 }
 
@@ -475,7 +508,8 @@ static void client_handle_lines(struct agent *a, struct client *c, int64_t now)
 		if (r == 0)
 			break;
 		if (r < 0) {
-			client_reply_error(c, "message too long (over %zu bytes)", c->in.max);
+			client_reply_error(c, MF_E_LIMIT, "message too long (over %zu bytes)",
+					   c->in.max);
 			c->closing = true;
 			break;
 		}
@@ -483,7 +517,7 @@ static void client_handle_lines(struct agent *a, struct client *c, int64_t now)
 		c->active_ms = now;
 		req = mf_json_parse_object(line, len, err, sizeof(err));
 		if (!req) {
-			client_reply_error(c, "%s", err);
+			client_reply_error(c, MF_E_INVALID_REQUEST, "%s", err);
 			c->closing = true;
 			break;
 		}
@@ -513,7 +547,7 @@ static bool client_read(struct client *c)
 		return true;
 	}
 	if (n == -EMSGSIZE) {
-		client_reply_error(c, "message too long (over %zu bytes)", c->in.max);
+		client_reply_error(c, MF_E_LIMIT, "message too long (over %zu bytes)", c->in.max);
 		c->closing = true;
 		return true;
 	}

@@ -69,8 +69,8 @@ struct client {
 void client_queue(struct client *c, const char *line, size_t len, bool droppable);
 /* Queue obj as a line, and release it. */
 void client_send_json(struct client *c, json_t *obj, bool droppable);
-void client_reply_error(struct client *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void client_reply_error(struct client *c, enum mf_errcode code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Tell a subscriber how many records it lost since the last notice. */
 void client_report_drops(struct client *c);
 /* Does the record pass the client's own and requested filters? */
@@ -90,7 +90,9 @@ struct peer {
 const struct mf_server *policy_server(struct agent *a, const char *server);
 bool tag_of(struct agent *a, uint32_t pid, struct mf_tag *tag);
 bool peer_alive(const struct client *c);
-void read_proc_text(pid_t pid, const char *what, char *buf, size_t len);
+/* What is wrong with the form of a tag or launch request, after its op's
+ * name ("tag needs ..."), or NULL. */
+const char *tag_request_problem(json_t *req);
 /* Who a tag or launch request names: "identity" and "server" the peer may
  * assert, or a "ticket" (used up). NULL, or the refusal (in why); identity
  * and server get what is known, fit for a log. */

@@ -475,13 +475,16 @@ void op_launch(struct agent *a, struct client *c, const struct peer *p, json_t *
 	for (size_t i = 0; i < MF_MAX_CREDENTIALS; i++)
 		pl.cred_fds[i] = -1;
 	if (c->launch || a->nlaunches >= MF_LAUNCHES_MAX) {
-		client_reply_error(c, "launch: %s", c->launch ? "this connection launched already" :
-							       "too many isolated servers running");
+		client_reply_error(c, c->launch ? MF_E_INVALID_REQUEST : MF_E_LIMIT, "launch: %s",
+				   c->launch ? "this connection launched already" :
+					       "too many isolated servers running");
 		return;
 	}
 	if (c->nfds != 3) {
-		client_reply_error(c, "launch needs stdin, stdout and stderr passed with the "
-				      "request (SCM_RIGHTS), got %zu descriptors", c->nfds);
+		client_reply_error(c, MF_E_INVALID_REQUEST,
+				   "launch needs stdin, stdout and stderr passed with the "
+				   "request (SCM_RIGHTS), got %zu descriptors",
+				   c->nfds);
 		return;
 	}
 	for (int i = 0; i < 3; i++) {
@@ -490,22 +493,24 @@ void op_launch(struct agent *a, struct client *c, const struct peer *p, json_t *
 		/* A directory (O_PATH too) would be a way into the launcher's tree
 		 * by *at() calls: stdio is a stream. */
 		if (fstat(c->fds[i], &st) || S_ISDIR(st.st_mode)) {
-			client_reply_error(c, "launch: descriptor %d is not a stream (a "
-					      "directory?)", i);
+			client_reply_error(c, MF_E_INVALID_REQUEST,
+					   "launch: descriptor %d is not a stream (a "
+					   "directory?)",
+					   i);
 			return;
 		}
 	}
-	if (!json_object_get(req, "ticket") && (!json_is_string(json_object_get(req, "identity")) ||
-						 !json_is_string(json_object_get(req, "server")))) {
-		client_reply_error(c, "launch needs \"identity\" and \"server\" strings, or a "
-				      "\"ticket\"");
+	if ((refusal = tag_request_problem(req))) {
+		client_reply_error(c, MF_E_INVALID_REQUEST, "launch%s", refusal);
 		return;
 	}
 	/* Before a ticket is used: `run` then tags itself with it. */
 	if (!isolated_server_in(a, req, pl.server)) {
 		client_send_json(c,
-				 json_pack("{s:b, s:b, s:s}", "ok", 0, "isolate", 0, "error",
-					   "not an isolated server: run tags and starts it"),
+				 json_pack("{s:s, s:b, s:b, s:s, s:s}", "type", MF_TYPE_REPLY, "ok",
+					   0, "isolate", 0, "error",
+					   "not an isolated server: run tags and starts it", "code",
+					   mf_errcode_name(MF_E_NOT_ISOLATED)),
 				 false);
 		return;
 	}
@@ -522,7 +527,7 @@ void op_launch(struct agent *a, struct client *c, const struct peer *p, json_t *
 		refusal = why;
 	audit_launch(a, c, &pl, l ? l->pid : 0, refusal);
 	if (refusal) {
-		client_reply_error(c, "%s", refusal);
+		client_reply_error(c, MF_E_REFUSED, "%s", refusal);
 	} else {
 		l->next = a->launches;
 		a->launches = l;
@@ -544,16 +549,17 @@ void op_signal(struct agent *a, struct client *c, const struct peer *p, json_t *
 	json_int_t sig = json_integer_value(json_object_get(req, "signal"));
 
 	if (!c->launch) {
-		client_reply_error(c, "signal: this connection launched no server");
+		client_reply_error(c, MF_E_NOT_FOUND, "signal: this connection launched no server");
 		return;
 	}
 	if (sig != SIGINT && sig != SIGTERM && sig != SIGHUP) {
-		client_reply_error(c, "signal: only SIGINT, SIGTERM and SIGHUP are forwarded");
+		client_reply_error(c, MF_E_INVALID_REQUEST,
+				   "signal: only SIGINT, SIGTERM and SIGHUP are forwarded");
 		return;
 	}
 	if (syscall(__NR_pidfd_send_signal, c->launch->pidfd, (int)sig, NULL, 0) &&
 	    errno != ESRCH) {
-		client_reply_error(c, "signal: cannot signal %d: %s", c->launch->pid,
+		client_reply_error(c, MF_E_FAILED, "signal: cannot signal %d: %s", c->launch->pid,
 				   strerror(errno));
 		return;
 	}
@@ -707,7 +713,7 @@ void op_credential(struct agent *a, struct client *c, const struct peer *p, json
 				"credential", cred ? name : "?",
 				"pid", (json_int_t)p->pid, "via", "request", "reason", refusal));
 	if (refusal)
-		client_reply_error(c, "credential: %s", refusal);
+		client_reply_error(c, MF_E_REFUSED, "credential: %s", refusal);
 	else
 		client_send_json(c, json_pack("{s:b, s:s, s:o}", "ok", 1, "name", name, "value", v),
 				 false);

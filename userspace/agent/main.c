@@ -187,12 +187,15 @@ static int setup_signals(struct agent *a)
 	sigemptyset(&mask);
 	for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++)
 		sigaddset(&mask, handled_signals[i]);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL))
-		return -errno;
-	a->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (a->signal_fd < 0)
-		return -errno;
-	return epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, a->signal_fd, &ev) ? -errno : 0;
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) == 0)
+		a->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (a->signal_fd < 0 || epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, a->signal_fd, &ev)) {
+		int err = -errno;
+
+		fprintf(stderr, "mcpfenced: cannot watch signals: %s\n", strerror(-err));
+		return err;
+	}
+	return 0;
 }
 
 static void notify_status(struct agent *a, const char *prefix)
@@ -248,18 +251,27 @@ static int run(struct agent *a)
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &ringbuf_watch };
 	struct epoll_event events[64];
 
-	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(a->ringbuf), &ev))
-		return -errno;
 	bool garbage = true;
+
+	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(a->ringbuf), &ev)) {
+		int err = -errno;
+
+		fprintf(stderr, "mcpfenced: cannot watch the audit ring buffer: %s\n",
+			strerror(-err));
+		return err;
+	}
 
 	while (!a->stop) {
 		/* Unused rulesets are deleted a batch per turn, between events. */
 		int n = epoll_wait(a->epoll_fd, events, 64, garbage ? 0 : MF_AUDIT_POLL_MS);
 
 		if (n < 0) {
-			if (errno == EINTR)
+			int err = -errno;
+
+			if (err == -EINTR)
 				continue;
-			return -errno;
+			fprintf(stderr, "mcpfenced: cannot wait for events: %s\n", strerror(-err));
+			return err;
 		}
 		for (int i = 0; i < n && !a->stop; i++) {
 			enum watch_kind *kind = events[i].data.ptr;
@@ -317,30 +329,44 @@ static int parse_uid_range(const char *arg, struct agent_options *o)
 	return -1;
 }
 
+/* The agent's long options (getopt_long). */
+enum {
+	OPT_POLICY = 256,
+	OPT_SOCKET,
+	OPT_PIN_DIR,
+	OPT_STATE_DIR,
+	OPT_AUDIT_LOG,
+	OPT_CGROUP,
+	OPT_DETACH,
+	OPT_UNINSTALL,
+	OPT_TAG_CAPACITY,
+	OPT_UID_RANGE,
+	OPT_TENANTS_DIR,
+	OPT_VERSION,
+	OPT_AUDIT_SYSLOG
+};
+static const struct option longopts[] = {
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
+	{ "audit-syslog", no_argument, NULL, OPT_AUDIT_SYSLOG },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "detach-on-exit", no_argument, NULL, OPT_DETACH },
+	{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
+	{ "tag-capacity", required_argument, NULL, OPT_TAG_CAPACITY },
+	{ "uid-range", required_argument, NULL, OPT_UID_RANGE },
+	{ "tenants-dir", required_argument, NULL, OPT_TENANTS_DIR },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{},
+};
+
 /* Options into a->opt; returns -1 to go on, else the exit code. */
 static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall_only)
 {
-	enum { OPT_POLICY = 256, OPT_SOCKET, OPT_PIN_DIR, OPT_STATE_DIR, OPT_AUDIT_LOG, OPT_CGROUP,
-	       OPT_DETACH, OPT_UNINSTALL, OPT_TAG_CAPACITY, OPT_UID_RANGE, OPT_TENANTS_DIR,
-	       OPT_VERSION, OPT_AUDIT_SYSLOG };
-	static const struct option longopts[] = {
-		{ "policy", required_argument, NULL, OPT_POLICY },
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
-		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
-		{ "audit-syslog", no_argument, NULL, OPT_AUDIT_SYSLOG },
-		{ "cgroup", required_argument, NULL, OPT_CGROUP },
-		{ "detach-on-exit", no_argument, NULL, OPT_DETACH },
-		{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
-		{ "tag-capacity", required_argument, NULL, OPT_TAG_CAPACITY },
-		{ "uid-range", required_argument, NULL, OPT_UID_RANGE },
-		{ "tenants-dir", required_argument, NULL, OPT_TENANTS_DIR },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{},
-	};
 	const char *env_state = getenv("MCPFENCE_STATE_DIR");
 	int opt;
 
@@ -467,8 +493,14 @@ static int start(struct agent *a, bool *touched)
 		err = control_check_dir(a);
 	if (!err) {
 		a->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-		err = a->epoll_fd < 0 ? -errno : setup_signals(a);
+		if (a->epoll_fd < 0) {
+			err = -errno;
+			fprintf(stderr, "mcpfenced: cannot create an epoll instance: %s\n",
+				strerror(-err));
+		}
 	}
+	if (!err)
+		err = setup_signals(a);
 	if (err)
 		return err;
 	*touched = true;
@@ -544,6 +576,11 @@ int main(int argc, char **argv)
 	policy_free_all(&a);
 	names_free(&a);
 	state_close(&a);
+	/* Refused before any BPF object was touched: as it was, without the
+	 * directory this start made (empty; rmdir refuses anything else). Only
+	 * with the lock held: another agent may have taken it meanwhile. */
+	if (!touched && a.pin_dir_created && a.pin_lock_fd >= 0)
+		rmdir(a.opt.pin_dir);
 	if (a.pin_lock_fd >= 0)
 		close(a.pin_lock_fd);
 	if (a.signal_fd >= 0)

@@ -25,6 +25,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent.h"
+#include "proc.h"
 #include "control.h"
 #include "file.h"
 #include "mcpfence.skel.h"
@@ -117,29 +118,6 @@ const struct mf_server *policy_server(struct agent *a, const char *server)
 	return NULL;
 }
 
-void read_proc_text(pid_t pid, const char *what, char *buf, size_t len)
-{
-	char path[64];
-	size_t n = 0;
-	FILE *f;
-
-	buf[0] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	n = fread(buf, 1, len - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* cmdline: NUL-separated arguments; comm: trailing newline. */
-	for (size_t i = 0; i < n; i++) {
-		if (buf[i] == '\0')
-			buf[i] = ' ';
-	}
-	while (n && (buf[n - 1] == ' ' || buf[n - 1] == '\n'))
-		buf[--n] = '\0';
-}
-
 void audit_tag_request(struct agent *a, const struct client *c, const char *identity,
 		       const char *server, const char *refusal, const json_t *req)
 {
@@ -154,7 +132,7 @@ void audit_tag_request(struct agent *a, const struct client *c, const char *iden
 
 	if (!rec)
 		return;
-	read_proc_text(c->cred.pid, "comm", comm, sizeof(comm));
+	mf_proc_text(c->cred.pid, "comm", comm, sizeof(comm));
 	json_object_set_new(rec, "comm", json_string(comm));
 	if (refusal)
 		json_object_set_new(rec, "reason", json_string(refusal));
@@ -258,6 +236,18 @@ const char *tag_resolve(struct agent *a, struct client *c, json_t *req,
 	return refusal;
 }
 
+const char *tag_request_problem(json_t *req)
+{
+	json_t *ticket = json_object_get(req, "ticket");
+
+	if (ticket && !json_is_string(ticket))
+		return ": \"ticket\" must be a string";
+	if (!ticket && (!json_is_string(json_object_get(req, "identity")) ||
+			!json_is_string(json_object_get(req, "server"))))
+		return " needs \"identity\" and \"server\" strings, or a \"ticket\"";
+	return NULL;
+}
+
 /*
  * Tag the peer. Either with "identity" and "server" (the peer must be
  * allowed to assert the identity) or with a "ticket" issued to a trusted
@@ -274,29 +264,25 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 	uint32_t pid = p->pid;
 	int err;
 
-	if (json_object_get(req, "ticket") && !json_is_string(json_object_get(req, "ticket"))) {
-		client_reply_error(c, "tag: \"ticket\" must be a string");
-		return;
-	}
-	if (!json_object_get(req, "ticket") && (!json_is_string(json_object_get(req, "identity")) ||
-						 !json_is_string(json_object_get(req, "server")))) {
-		client_reply_error(c, "tag needs \"identity\" and \"server\" strings, or a "
-				      "\"ticket\"");
+	if ((refusal = tag_request_problem(req))) {
+		client_reply_error(c, MF_E_INVALID_REQUEST, "tag%s", refusal);
 		return;
 	}
 	isolated = isolated_server_in(a, req, server);
 	if (isolated) {
 		client_send_json(c,
-				 json_pack("{s:b, s:b, s:s, s:s+}", "ok", 0, "isolate", 1, "server",
-					   isolated, "error", isolated,
-					   " is an isolated server: the agent launches it"),
+				 json_pack("{s:s, s:b, s:b, s:s, s:s+, s:s}", "type", MF_TYPE_REPLY,
+					   "ok", 0, "isolate", 1, "server", isolated, "error",
+					   isolated,
+					   " is an isolated server: the agent launches it", "code",
+					   mf_errcode_name(MF_E_ISOLATED)),
 				 false);
 		return;
 	}
 	refusal = tag_resolve(a, c, req, identity, server, why, sizeof(why));
 	if (refusal) {
 		audit_tag_request(a, c, identity, server, refusal, req);
-		client_reply_error(c, "%s", refusal);
+		client_reply_error(c, MF_E_REFUSED, "%s", refusal);
 		return;
 	}
 
@@ -304,7 +290,8 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 	if (!err)
 		err = server_id_get(a, server, &tag.server_id);
 	if (err) {
-		client_reply_error(c, "cannot register identity or server: %s", strerror(-err));
+		client_reply_error(c, MF_E_FAILED, "cannot register identity or server: %s",
+				   strerror(-err));
 		return;
 	}
 	/* Without the launcher's filter only the syscall tracepoints refuse the
@@ -314,14 +301,15 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 		tag.flags |= MF_TAG_UNHARDENED;
 		err = bpf_syscall_tps_attach(a);
 		if (err) {
-			client_reply_error(c, "cannot attach the socket family check: %s",
+			client_reply_error(c, MF_E_FAILED,
+					   "cannot attach the socket family check: %s",
 					   strerror(-err));
 			return;
 		}
 	}
 	if (!tag_write(a, c, pid, &tag, why, sizeof(why))) {
 		audit_tag_request(a, c, identity, server, why, req);
-		client_reply_error(c, "%s", why);
+		client_reply_error(c, MF_E_REFUSED, "%s", why);
 		return;
 	}
 	audit_tag_request(a, c, identity, server, NULL, req);
@@ -348,11 +336,13 @@ static void op_ticket(struct agent *a, struct client *c, const struct peer *p, j
 	int err;
 
 	if (!identity || !server) {
-		client_reply_error(c, "ticket needs \"identity\" and \"server\" strings");
+		client_reply_error(c, MF_E_INVALID_REQUEST,
+				   "ticket needs \"identity\" and \"server\" strings");
 		return;
 	}
 	if ((ttl_v && !json_is_integer(ttl_v)) || ttl < 1 || ttl > MF_TICKET_TTL_MAX) {
-		client_reply_error(c, "ticket: \"ttl\" is 1..%d seconds", MF_TICKET_TTL_MAX);
+		client_reply_error(c, MF_E_INVALID_REQUEST, "ticket: \"ttl\" is 1..%d seconds",
+				   MF_TICKET_TTL_MAX);
 		return;
 	}
 	refusal = tag_refusal(a, identity, server, why, sizeof(why));
@@ -372,7 +362,7 @@ static void op_ticket(struct agent *a, struct client *c, const struct peer *p, j
 	if (rec)
 		audit_emit(a, rec);
 	if (refusal) {
-		client_reply_error(c, "%s", refusal);
+		client_reply_error(c, MF_E_REFUSED, "%s", refusal);
 		return;
 	}
 	client_send_json(c, json_pack("{s:b, s:s, s:I}", "ok", 1, "ticket", id, "ttl", ttl),
@@ -421,8 +411,8 @@ static void op_ps(struct agent *a, struct client *c, const struct peer *p, json_
 		/* Others' processes are the administrators' business only. */
 		if (!admin && st.st_uid != c->cred.uid)
 			continue;
-		read_proc_text(key, "comm", comm, sizeof(comm));
-		read_proc_text(key, "cmdline", cmdline, sizeof(cmdline));
+		mf_proc_text(key, "comm", comm, sizeof(comm));
+		mf_proc_text(key, "cmdline", cmdline, sizeof(cmdline));
 		json_array_append_new(
 			procs, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "pid", (json_int_t)key,
 					 "identity",
@@ -539,12 +529,13 @@ static void op_policy_load(struct agent *a, struct client *c, const struct peer 
 		/* Never blocks: a FIFO or device is refused without being opened. */
 		if (mf_read_regular(path, MF_POLICY_FILE_MAX, &file_text, &len, err,
 				    sizeof(err))) {
-			client_reply_error(c, "%s", err);
+			client_reply_error(c, MF_E_INVALID_POLICY, "%s", err);
 			goto out;
 		}
 		policy_text = file_text;
 	} else {
-		client_reply_error(c, "policy_load needs a \"text\" string or an absolute \"path\"");
+		client_reply_error(c, MF_E_INVALID_REQUEST,
+				   "policy_load needs a \"text\" string or an absolute \"path\"");
 		goto out;
 	}
 	ret = policy_load_text(a, policy_text, len, source ? source : "policy", err, sizeof(err),
@@ -552,7 +543,7 @@ static void op_policy_load(struct agent *a, struct client *c, const struct peer 
 	policy_load_report(a, "control", ret ? (source ? source : "policy") : a->current.source,
 			   ret, err, &c->cred.uid);
 	if (ret) {
-		client_reply_error(c, "%s", err);
+		client_reply_error(c, MF_E_INVALID_POLICY, "%s", err);
 		goto out;
 	}
 	client_send_json(c,
@@ -567,7 +558,7 @@ out:
 static void op_policy_show(struct agent *a, struct client *c, const struct peer *p, json_t *req)
 {
 	if (!a->current.policy) {
-		client_reply_error(c, "no policy is loaded");
+		client_reply_error(c, MF_E_NOT_FOUND, "no policy is loaded");
 		return;
 	}
 	client_send_json(c,
@@ -606,7 +597,8 @@ static void op_audit(struct agent *a, struct client *c, const struct peer *p, js
 	audit_poll(a);
 	if (verdict && strcmp(verdict, "allow") && strcmp(verdict, "deny") &&
 	    strcmp(verdict, "would-deny")) {
-		client_reply_error(c, "verdict must be allow, deny or would-deny");
+		client_reply_error(c, MF_E_INVALID_REQUEST,
+				   "verdict must be allow, deny or would-deny");
 		return;
 	}
 	free(c->filter_identity);
@@ -627,7 +619,7 @@ static void op_audit(struct agent *a, struct client *c, const struct peer *p, js
 		c->subscribed = true;
 		return;
 	}
-	client_send_json(c, json_pack("{s:b}", "end", 1), false);
+	client_send_json(c, json_pack("{s:s, s:b}", "type", MF_TYPE_END, "end", 1), false);
 	c->closing = true;
 }
 
@@ -641,7 +633,7 @@ static void op_metrics(struct agent *a, struct client *c, const struct peer *p, 
 	audit_poll(a); /* counters and counted records agree */
 	text = metrics_text(a, &len);
 	if (!text) {
-		client_reply_error(c, "metrics: out of memory");
+		client_reply_error(c, MF_E_FAILED, "metrics: out of memory");
 		return;
 	}
 	client_send_json(c, json_pack("{s:b, s:s%}", "ok", 1, "text", text, len), false);
@@ -729,7 +721,7 @@ static void audit_refusal(struct agent *a, const struct client *c, const struct 
 							      sizeof(ident))));
 		json_object_set_new(rec, "server", json_string(server_name(a, p->tag.server_id)));
 	}
-	read_proc_text(c->cred.pid, "comm", comm, sizeof(comm));
+	mf_proc_text(c->cred.pid, "comm", comm, sizeof(comm));
 	if (comm[0])
 		json_object_set_new(rec, "comm", json_string(comm));
 	audit_emit(a, rec);
@@ -752,18 +744,18 @@ void ops_handle(struct agent *a, struct client *c, json_t *req)
 	struct peer p;
 
 	if (!name) {
-		client_reply_error(c, "malformed message: no \"op\" string");
+		client_reply_error(c, MF_E_INVALID_REQUEST, "malformed message: no \"op\" string");
 		c->closing = true;
 		return;
 	}
 	op = op_find(name);
 	if (!op) {
-		client_reply_error(c, "unknown op '%.64s'", name);
+		client_reply_error(c, MF_E_INVALID_REQUEST, "unknown op '%.64s'", name);
 		return;
 	}
 	if (!peer_check(a, c, &p, why, sizeof(why))) {
 		audit_refusal(a, c, NULL, op->name, why);
-		client_reply_error(c, "%s: refused: %s", op->name, why);
+		client_reply_error(c, MF_E_PEER_GONE, "%s: refused: %s", op->name, why);
 		c->closing = true; /* it stays gone */
 		return;
 	}
@@ -772,21 +764,23 @@ void ops_handle(struct agent *a, struct client *c, json_t *req)
 			 identity_name(a, p.tag.identity_id, ident, sizeof(ident)),
 			 server_name(a, p.tag.server_id));
 		audit_refusal(a, c, &p, op->name, why);
-		client_reply_error(c, "%s: refused: %s", op->name, why);
+		client_reply_error(c, MF_E_GOVERNED, "%s: refused: %s", op->name, why);
 		return;
 	}
 	if (!p.governed && op->governed == GOVERNED_ONLY) {
-		client_reply_error(c, "%s: refused: only a governed server may ask, for itself",
+		client_reply_error(c, MF_E_NOT_GOVERNED,
+				   "%s: refused: only a governed server may ask, for itself",
 				   op->name);
 		return;
 	}
 	if (op->caller == CALLER_ADMIN && !peer_is_admin(a, c)) {
-		client_reply_error(c, "%s: permission denied: only administrators may do this",
-				   name);
+		client_reply_error(c, MF_E_PERMISSION_DENIED,
+				   "%s: permission denied: only administrators may do this", name);
 		return;
 	}
 	if (op->caller == CALLER_ROOT && !peer_is_root(c)) {
-		client_reply_error(c, "%s: permission denied: only root may do this", name);
+		client_reply_error(c, MF_E_PERMISSION_DENIED,
+				   "%s: permission denied: only root may do this", name);
 		return;
 	}
 	op->handle(a, c, &p, req);

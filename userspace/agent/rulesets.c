@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent.h"
+#include "../../bpf/mcpfence_hash.h"
 #include "mcpfence.skel.h"
 
 /* slots: bit 0 and 1 for the policy slots whose bindings use the ruleset,
@@ -33,15 +34,6 @@ struct kernel_ruleset {
 	struct mf_rule_key *keys;
 };
 
-static uint64_t fnv(uint64_t h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	return h;
-}
-
 static void key_of(const struct mf_flat_entry *e, uint32_t id, struct mf_rule_key *key)
 {
 	memset(key, 0, sizeof(*key));
@@ -53,15 +45,15 @@ static void key_of(const struct mf_flat_entry *e, uint32_t id, struct mf_rule_ke
 
 static uint64_t digest_of(const struct mf_ruleset *rs)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = MF_FNV1A_INIT;
 
 	for (size_t i = 0; i < rs->nentries; i++) {
 		const struct mf_flat_entry *e = &rs->entries[i];
 
-		h = fnv(h, &e->family, sizeof(e->family));
-		h = fnv(h, &e->plen, sizeof(e->plen));
-		h = fnv(h, e->addr, sizeof(e->addr));
-		h = fnv(h, &e->val, sizeof(e->val));
+		h = mf_fnv1a(h, &e->family, sizeof(e->family));
+		h = mf_fnv1a(h, &e->plen, sizeof(e->plen));
+		h = mf_fnv1a(h, e->addr, sizeof(e->addr));
+		h = mf_fnv1a(h, &e->val, sizeof(e->val));
 	}
 	return h;
 }
@@ -219,6 +211,8 @@ bool rulesets_collect(struct agent *a, size_t budget)
 	return false;
 }
 
+_Static_assert(sizeof(struct mf_rule_key) <= MF_MAP_KEY_MAX, "walked by map_collect()");
+
 static int cmp_key_by_id(const void *x, const void *y)
 {
 	const struct mf_rule_key *p = x, *q = y;
@@ -231,27 +225,14 @@ int rulesets_restore(struct agent *a)
 {
 	int rules_fd = bpf_map__fd(a->skel->maps.rules);
 	int bind_fd = bpf_map__fd(a->skel->maps.bindings);
-	struct mf_rule_key key, next, *all = NULL;
 	struct mf_binding_key bkey, bnext;
-	size_t n = 0, cap = 0;
+	struct mf_rule_key *all;
 	void *prev = NULL;
+	size_t n;
+	int err = map_collect(rules_fd, sizeof(*all), NULL, NULL, (void **)&all, &n);
 
-	while (bpf_map_get_next_key(rules_fd, prev, &next) == 0) {
-		if (n == cap) {
-			struct mf_rule_key *grown;
-
-			cap = cap ? cap * 2 : 1024;
-			grown = realloc(all, cap * sizeof(*grown));
-			if (!grown) {
-				free(all);
-				return -ENOMEM;
-			}
-			all = grown;
-		}
-		all[n++] = next;
-		key = next;
-		prev = &key;
-	}
+	if (err)
+		return err;
 	if (n)
 		qsort(all, n, sizeof(*all), cmp_key_by_id);
 	for (size_t i = 0; i < n;) {

@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent.h"
+#include "proc.h"
 #include "mcpfence.skel.h"
 
 #define SCAN_PASSES_MAX 8
@@ -36,22 +37,16 @@ struct proc_info {
 
 static bool read_ppid_uid(pid_t pid, pid_t *ppid, uid_t *uid)
 {
-	char path[64], line[512];
-	bool got_ppid = false, got_uid = false;
-	FILE *f;
+	char status[1024]; /* PPid and Uid come before Groups, which may be long */
+	const char *v;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (mf_proc_read(pid, "status", status, sizeof(status)) < 0)
 		return false;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "PPid:", 5) == 0)
-			got_ppid = sscanf(line + 5, "%d", ppid) == 1;
-		else if (strncmp(line, "Uid:", 4) == 0)
-			got_uid = sscanf(line + 4, "%u", uid) == 1; /* real uid first */
-	}
-	fclose(f);
-	return got_ppid && got_uid;
+	v = mf_proc_status_field(status, "PPid:");
+	if (!v || sscanf(v, "%d", ppid) != 1)
+		return false;
+	v = mf_proc_status_field(status, "Uid:");
+	return v && sscanf(v, "%u", uid) == 1; /* real uid first */
 }
 
 static size_t list_processes(struct proc_info **out)
@@ -78,7 +73,7 @@ static size_t list_processes(struct proc_info **out)
 		if (stat(path, &st) == 0) {
 			p.has_exe = true;
 			p.exe.ino = st.st_ino;
-			p.exe.dev = (major(st.st_dev) << 20) | minor(st.st_dev);
+			p.exe.dev = mf_kernel_dev(major(st.st_dev), minor(st.st_dev));
 		}
 		if (n == cap) {
 			struct proc_info *grown;
@@ -100,20 +95,13 @@ static size_t list_processes(struct proc_info **out)
 static uint32_t match_args(struct agent *a, pid_t pid, const struct mf_exec_key *exe)
 {
 	struct mf_exec_args_key akey = { .ino = exe->ino, .dev = exe->dev };
-	char path[64], buf[MF_EXEC_ARGS_BYTES];
+	char buf[MF_EXEC_ARGS_BYTES];
 	char *args[MF_EXEC_ARGS_MAX];
 	struct mf_exec_val val;
 	uint32_t server = 0;
-	size_t len, nargs = 0;
-	FILE *f;
+	ssize_t r = mf_proc_read(pid, "cmdline", buf, sizeof(buf));
+	size_t len = r > 0 ? r : 0, nargs = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	len = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[len] = '\0';
 	/* Skip argv[0]; take the arguments that end inside what was read. */
 	for (size_t i = strnlen(buf, len) + 1; i < len && nargs < MF_EXEC_ARGS_MAX;) {
 		size_t alen = strnlen(buf + i, len - i);
@@ -134,16 +122,9 @@ static uint32_t match_args(struct agent *a, pid_t pid, const struct mf_exec_key 
 
 static void audit_scan_tag(struct agent *a, pid_t pid, const struct mf_tag *tag, const char *how)
 {
-	char ident[MF_NAME_MAX], path[64], comm[64] = "";
-	FILE *f;
+	char ident[MF_NAME_MAX], comm[64];
 
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	f = fopen(path, "re");
-	if (f) {
-		if (fgets(comm, sizeof(comm), f))
-			comm[strcspn(comm, "\n")] = '\0';
-		fclose(f);
-	}
+	mf_proc_text(pid, "comm", comm, sizeof(comm));
 	audit_emit(a, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "event", "tag-scan",
 				"verdict", "allow", "identity",
 				identity_name(a, tag->identity_id, ident, sizeof(ident)), "server",

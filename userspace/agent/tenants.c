@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "proc.h"
 
 #define TENANTS_FILE_MAX (MF_UID_RANGE_MAX * (2 * MF_NAME_MAX + 16))
 
@@ -142,27 +143,22 @@ static bool in_subid_range(const char *file, unsigned long id)
 /* Is any process running under uid (real, effective, saved or filesystem)? */
 static bool uid_running(uid_t uid)
 {
-	char path[64], line[256];
+	char status[1024]; /* Uid comes before Groups, which may be long */
 	struct dirent *de;
 	DIR *d = opendir("/proc");
 	bool found = false;
 
 	while (d && !found && (de = readdir(d))) {
 		unsigned long r, e, s, fs;
-		FILE *f;
+		const char *v;
 
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%.20s/status", de->d_name);
-		f = fopen(path, "re");
-		while (f && fgets(line, sizeof(line), f)) {
-			if (sscanf(line, "Uid: %lu %lu %lu %lu", &r, &e, &s, &fs) == 4) {
-				found = r == uid || e == uid || s == uid || fs == uid;
-				break;
-			}
-		}
-		if (f)
-			fclose(f);
+		if (mf_proc_read(atoi(de->d_name), "status", status, sizeof(status)) < 0)
+			continue; /* gone */
+		v = mf_proc_status_field(status, "Uid:");
+		if (v && sscanf(v, " %lu %lu %lu %lu", &r, &e, &s, &fs) == 4)
+			found = r == uid || e == uid || s == uid || fs == uid;
 	}
 	if (d)
 		closedir(d);

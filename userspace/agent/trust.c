@@ -24,33 +24,19 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "proc.h"
 
 /* Is gid among the process's groups (primary or supplementary)? */
 bool pid_in_group(pid_t pid, gid_t primary, gid_t gid)
 {
-	char path[64], line[4096];
+	/* Up to NGROUPS_MAX (65536) groups of up to 11 bytes each. */
+	size_t cap = 65536 * 11 + 4096;
+	char *status = primary == gid ? NULL : malloc(cap);
 	bool found = primary == gid;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return found;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char *p, *end;
-
-		if (strncmp(line, "Groups:", 7))
-			continue;
-		for (p = line + 7;; p = end) {
-			unsigned long g = strtoul(p, &end, 10);
-
-			if (end == p)
-				break;
-			if (g == gid)
-				found = true;
-		}
-	}
-	fclose(f);
+	if (status && mf_proc_read(pid, "status", status, cap) >= 0)
+		found = mf_proc_status_has_group(status, gid);
+	free(status);
 	return found;
 }
 

@@ -92,7 +92,7 @@ static void session_close(struct session *s)
 static json_t *session_call_isolate(struct session *s, json_t *req, int *isolate)
 {
 	json_t *reply = NULL;
-	int err = mf_client_call(s->fd, &s->lb, req, &reply);
+	int err = mf_client_call(s->fd, &s->lb, req, &reply), code;
 	const char *msg;
 
 	json_decref(req);
@@ -104,8 +104,9 @@ static json_t *session_call_isolate(struct session *s, json_t *req, int *isolate
 	}
 	if (json_is_true(json_object_get(reply, "ok")))
 		return reply;
-	if (isolate && json_is_boolean(json_object_get(reply, "isolate"))) {
-		*isolate = json_is_true(json_object_get(reply, "isolate"));
+	code = mf_errcode_of(json_string_value(json_object_get(reply, "code")));
+	if (isolate && (code == MF_E_ISOLATED || code == MF_E_NOT_ISOLATED)) {
+		*isolate = code == MF_E_ISOLATED;
 	} else {
 		msg = json_string_value(json_object_get(reply, "error"));
 		fprintf(stderr, "mcpfence: %s\n", msg ? msg : "the agent refused without a reason");
@@ -493,7 +494,7 @@ static int run_launch(const char *identity, const char *server, const char *tick
 	json_t *req = launch_request(identity, server, ticket, cmd), *reply = NULL;
 	struct session s;
 	sigset_t mask;
-	int err, rc, null;
+	int err, rc, null, code;
 
 	/* From now on a signal waits to be forwarded: the server may run
 	 * before the reply arrives. */
@@ -513,7 +514,8 @@ static int run_launch(const char *identity, const char *server, const char *tick
 	if (err || !json_is_true(json_object_get(reply, "ok"))) {
 		const char *msg = json_string_value(json_object_get(reply, "error"));
 
-		rc = json_is_false(json_object_get(reply, "isolate")) ? RUN_NOT_ISOLATED : 1;
+		code = mf_errcode_of(json_string_value(json_object_get(reply, "code")));
+		rc = code == MF_E_NOT_ISOLATED ? RUN_NOT_ISOLATED : 1;
 		if (rc == 1)
 			fprintf(stderr, "mcpfence: refusing to start %s: %s\n", cmd[0],
 				err ? strerror(-err) : msg ? msg : "the agent refused");
@@ -1158,12 +1160,6 @@ static int set_color(const char *when)
 	return 0;
 }
 
-static bool is_control_line(const char *line)
-{
-	return !strncmp(line, "{\"ok\"", 5) || !strncmp(line, "{\"dropped\"", 10) ||
-	       !strncmp(line, "{\"end\"", 6);
-}
-
 /* The next line from the agent; stdout is flushed before waiting for more,
  * so a follower sees records at once without a write per record. */
 static int next_line(struct session *s, char **line, size_t *len)
@@ -1248,6 +1244,8 @@ static int audit_from_agent(const char *identity, const char *verdict, bool foll
 	char err[256], *line;
 	struct session s;
 	json_t *req, *reply, *rec;
+	const char *type;
+	bool ended = false; /* by an error reply, said already */
 	size_t len;
 	int r;
 
@@ -1269,9 +1267,9 @@ static int audit_from_agent(const char *identity, const char *verdict, bool foll
 	/* Records are written in large blocks; next_line flushes before it waits. */
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 	while ((r = next_line(&s, &line, &len)) > 0) {
-		/* Records pass through as the agent wrote them; only control
-		 * messages ({"ok"..., {"dropped"..., {"end"...) are parsed. */
-		if (json && !is_control_line(line)) {
+		/* Records pass through as the agent wrote them; only protocol
+		 * messages ("type": reply, dropped, end) are parsed. */
+		if (json && !mf_is_message_line(line, len)) {
 			fwrite(line, 1, len, stdout);
 			putchar('\n');
 			continue;
@@ -1281,13 +1279,26 @@ static int audit_from_agent(const char *identity, const char *verdict, bool foll
 			r = -EPROTO;
 			break;
 		}
-		if (json_is_true(json_object_get(rec, "end"))) {
+		type = json_string_value(json_object_get(rec, "type"));
+		if (type && !strcmp(type, MF_TYPE_END)) {
 			json_decref(rec);
 			break;
 		}
-		if (json_object_get(rec, "dropped")) {
+		if (type && !strcmp(type, MF_TYPE_REPLY) &&
+		    !json_is_true(json_object_get(rec, "ok"))) {
+			const char *why = json_string_value(json_object_get(rec, "error"));
+
+			fprintf(stderr, "mcpfence: audit stream ended: %s\n",
+				why ? why : "no reason given");
+			json_decref(rec);
+			ended = true;
+			break;
+		}
+		if (type && !strcmp(type, MF_TYPE_DROPPED)) {
 			fprintf(stderr, "mcpfence: %lld audit records were dropped for this reader\n",
 				(long long)json_integer_value(json_object_get(rec, "dropped")));
+		} else if (type) {
+			/* Another message (a late reply): not a record. */
 		} else if (json) {
 			print_json(rec);
 		} else {
@@ -1297,6 +1308,8 @@ static int audit_from_agent(const char *identity, const char *verdict, bool foll
 	}
 	fflush(stdout);
 	session_close(&s);
+	if (ended)
+		return 1;
 	if (r < 0) {
 		fprintf(stderr, "mcpfence: audit stream broken: %s\n", strerror(-r));
 		return 1;

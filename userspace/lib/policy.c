@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "policy.h"
+#include "../../bpf/mcpfence_hash.h"
 
 #define PATH_DEPTH 8
 #define NOT_FOUND ((size_t)-1)
@@ -589,7 +590,8 @@ static const char *exec_path_problem(const char *path)
 	}
 }
 
-static int parse_launcher_exe(struct parser *p, json_t *v, void *out)
+/* An executable's path (a launcher's exe, a server's exec): out is a char **. */
+static int parse_exec_path(struct parser *p, json_t *v, void *out)
 {
 	const char *problem;
 	int err = want_type(p, v, JSON_STRING);
@@ -672,7 +674,7 @@ static int parse_launchers(struct parser *p, json_t *v, void *out)
 		if (!err)
 			err = field(p, elem, "group", false, parse_launcher_group, &l->group);
 		if (!err)
-			err = field(p, elem, "exe", false, parse_launcher_exe, &l->exe);
+			err = field(p, elem, "exe", false, parse_exec_path, &l->exe);
 		if (!err)
 			err = field(p, elem, "may_assert", false, parse_may_assert, l);
 		if (!err && !l->user && !l->group && !l->exe)
@@ -755,19 +757,6 @@ static int claim_exec(struct parser *p, const char *path, const char *key, bool 
 	return 0;
 }
 
-static int parse_exec_path(struct parser *p, json_t *v, char **out)
-{
-	const char *problem;
-	int err = want_type(p, v, JSON_STRING);
-
-	if (!err && (problem = exec_path_problem(json_string_value(v))))
-		err = fail(p, NULL, "invalid executable path '%s': %s",
-			   quote(json_string_value(v)).s, problem);
-	if (!err)
-		err = dup_string(p, json_string_value(v), out);
-	return err;
-}
-
 static int parse_exec_arg_list(struct parser *p, json_t *v, void *out)
 {
 	struct mf_exec_args *ea = out;
@@ -802,11 +791,6 @@ static int parse_exec_arg_list(struct parser *p, json_t *v, void *out)
 	return 0;
 }
 
-static int parse_exec_path_field(struct parser *p, json_t *v, void *out)
-{
-	return parse_exec_path(p, v, out);
-}
-
 /* { "path": "/usr/bin/node", "args": ["/opt/mcp/server.js"] } */
 static int parse_exec_args(struct parser *p, json_t *v, struct mf_exec_args *ea)
 {
@@ -817,7 +801,7 @@ static int parse_exec_args(struct parser *p, json_t *v, struct mf_exec_args *ea)
 
 	err = check_keys(p, v, keys);
 	if (!err)
-		err = field(p, v, "path", true, parse_exec_path_field, &ea->path);
+		err = field(p, v, "path", true, parse_exec_path, &ea->path);
 	if (!err)
 		err = field(p, v, "args", true, parse_exec_arg_list, ea);
 	if (err)
@@ -1522,16 +1506,11 @@ bool mf_pattern_match(const char *pattern, const char *name)
 
 uint64_t mf_exec_args_hash(char *const *args, size_t nargs)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = MF_FNV1A_INIT;
 
-	for (size_t i = 0; i < nargs; i++) {
-		for (const unsigned char *c = (const unsigned char *)args[i];; c++) {
-			h ^= *c;
-			h *= 0x100000001b3ull;
-			if (!*c)
-				break;
-		}
-	}
+	/* Each argument with its NUL, as the kernel reads them (match_args()). */
+	for (size_t i = 0; i < nargs; i++)
+		h = mf_fnv1a(h, args[i], strlen(args[i]) + 1);
 	return h;
 }
 

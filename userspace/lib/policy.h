@@ -279,6 +279,10 @@ struct mf_local_error {
 	char msg[256];
 };
 
+/* Fill e (the key, the index in its array or -1, the message): -EINVAL. */
+int mf_local_fail(struct mf_local_error *e, const char *key, long index, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Parse "unix" (and, for a server, "listen") of obj into out; *nunix counts
  * the names of the whole policy. -EINVAL with e filled, or -ENOMEM. */
 struct json_t;

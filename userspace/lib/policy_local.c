@@ -50,8 +50,7 @@ const struct mf_local *mf_local_any(const struct mf_policy *policy)
 	return policy->local.unix_given ? &policy->local : &defaults;
 }
 
-__attribute__((format(printf, 4, 5))) static int fail(struct mf_local_error *e, const char *key,
-						      long index, const char *fmt, ...)
+int mf_local_fail(struct mf_local_error *e, const char *key, long index, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -96,20 +95,23 @@ static int parse_unix_name(json_t *v, const char *key, size_t i, char **out,
 	uint8_t bytes[MF_UNIX_PATH_MAX];
 
 	if (!s)
-		return fail(e, key, i, "expected a socket path or \"@abstract-name\"");
+		return mf_local_fail(e, key, i, "expected a socket path or \"@abstract-name\"");
 	if (strlen(s) != json_string_length(v))
-		return fail(e, key, i, "a socket name cannot hold a NUL character");
+		return mf_local_fail(e, key, i, "a socket name cannot hold a NUL character");
 	if (s[0] != '/' && s[0] != '@')
-		return fail(e, key, i,
-			    "'%.120s' is neither an absolute path nor an \"@abstract\" name", s);
+		return mf_local_fail(
+			e, key, i, "'%.120s' is neither an absolute path nor an \"@abstract\" name",
+			s);
 	if (mf_unix_name_bytes(s, bytes) < 0)
-		return fail(e, key, i, "socket name '%.120s' is empty or longer than %d bytes", s,
-			    MF_UNIX_PATH_MAX);
+		return mf_local_fail(e, key, i,
+				     "socket name '%.120s' is empty or longer than %d bytes", s,
+				     MF_UNIX_PATH_MAX);
 	if (s[0] == '/' && odd_component(s))
-		return fail(e, key, i,
-			    "socket path '%s' is not written plainly (no '//', '.', '..' or "
-			    "trailing '/')",
-			    s);
+		return mf_local_fail(
+			e, key, i,
+			"socket path '%s' is not written plainly (no '//', '.', '..' or "
+			"trailing '/')",
+			s);
 	*out = strdup(s);
 	return *out ? 0 : -ENOMEM;
 }
@@ -121,11 +123,12 @@ static int parse_unix(json_t *v, struct mf_local *out, size_t *nunix, struct mf_
 	int err;
 
 	if (!json_is_array(v))
-		return fail(e, "unix", -1, "expected an array of socket names");
+		return mf_local_fail(e, "unix", -1, "expected an array of socket names");
 	*nunix += json_array_size(v);
 	if (*nunix > MF_MAX_UNIX)
-		return fail(e, "unix", -1, "too many unix socket names in the policy (limit %d)",
-			    MF_MAX_UNIX);
+		return mf_local_fail(e, "unix", -1,
+				     "too many unix socket names in the policy (limit %d)",
+				     MF_MAX_UNIX);
 	out->unix_given = true;
 	out->unix_names = calloc(json_array_size(v) + 1, sizeof(*out->unix_names));
 	if (!out->unix_names)
@@ -154,17 +157,21 @@ static int parse_listen_port(json_t *v, size_t i, struct mf_port_range *r,
 		if (*end == '-' && end[1] >= '1' && end[1] <= '9')
 			hi = strtoll(end + 1, &end, 10);
 		if (*end)
-			return fail(e, "listen", i,
-				    "invalid port range '%.40s' (expected \"N\" or \"LOW-HIGH\")", s);
+			return mf_local_fail(
+				e, "listen", i,
+				"invalid port range '%.40s' (expected \"N\" or \"LOW-HIGH\")", s);
 	} else {
-		return fail(e, "listen", i, "expected a port number or a \"LOW-HIGH\" string");
+		return mf_local_fail(e, "listen", i,
+				     "expected a port number or a \"LOW-HIGH\" string");
 	}
 	if (lo < 1 || lo > 65535 || hi < 1 || hi > 65535)
-		return fail(e, "listen", i,
-			    "port %lld out of range 1..65535 (binding port 0 is always allowed)",
-			    lo < 1 || lo > 65535 ? lo : hi);
+		return mf_local_fail(
+			e, "listen", i,
+			"port %lld out of range 1..65535 (binding port 0 is always allowed)",
+			lo < 1 || lo > 65535 ? lo : hi);
 	if (lo > hi)
-		return fail(e, "listen", i, "invalid port range: %lld is above %lld", lo, hi);
+		return mf_local_fail(e, "listen", i, "invalid port range: %lld is above %lld", lo,
+				     hi);
 	r->lo = lo;
 	r->hi = hi;
 	return 0;
@@ -177,10 +184,10 @@ static int parse_listen(json_t *v, struct mf_local *out, struct mf_local_error *
 	int err;
 
 	if (!json_is_array(v))
-		return fail(e, "listen", -1, "expected an array of ports and port ranges");
+		return mf_local_fail(e, "listen", -1, "expected an array of ports and port ranges");
 	if (json_array_size(v) > MF_LISTEN_MAX_RANGES)
-		return fail(e, "listen", -1, "too many listen ports: %zu (limit %d)",
-			    json_array_size(v), MF_LISTEN_MAX_RANGES);
+		return mf_local_fail(e, "listen", -1, "too many listen ports: %zu (limit %d)",
+				     json_array_size(v), MF_LISTEN_MAX_RANGES);
 	out->listen = calloc(json_array_size(v) + 1, sizeof(*out->listen));
 	if (!out->listen)
 		return -ENOMEM;

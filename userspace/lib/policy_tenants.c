@@ -20,19 +20,6 @@
 
 #define IDENTITY_PLACEHOLDER "{identity}"
 
-__attribute__((format(printf, 4, 5))) static int fail(struct mf_local_error *e, const char *key,
-						      long index, const char *fmt, ...)
-{
-	va_list ap;
-
-	e->key = key;
-	e->index = index;
-	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 /* An absolute path written plainly: what Landlock and open() see is what
  * the policy says. */
 static bool plain_path(const char *s, size_t len)
@@ -101,19 +88,19 @@ static int parse_fs(json_t *v, struct mf_isolation *out, struct mf_local_error *
 	size_t i;
 
 	if (!json_is_object(v))
-		return fail(e, "filesystem", -1, "expected an object with \"read\"");
+		return mf_local_fail(e, "filesystem", -1, "expected an object with \"read\"");
 	json_object_foreach(v, key, elem) {
 		if (strcmp(key, "read"))
-			return fail(e, "filesystem", -1, "unknown key '%.64s' (only \"read\")",
-				    key);
+			return mf_local_fail(e, "filesystem", -1,
+					     "unknown key '%.64s' (only \"read\")", key);
 	}
 	read = json_object_get(v, "read");
 	if (!read)
 		return 0;
 	if (!json_is_array(read) || json_array_size(read) > MF_MAX_FS_READ)
-		return fail(e, "filesystem", -1,
-			    "\"read\": expected an array of at most %d absolute paths",
-			    MF_MAX_FS_READ);
+		return mf_local_fail(e, "filesystem", -1,
+				     "\"read\": expected an array of at most %d absolute paths",
+				     MF_MAX_FS_READ);
 	out->fs_read = calloc(json_array_size(read) + 1, sizeof(*out->fs_read));
 	if (!out->fs_read)
 		return -ENOMEM;
@@ -121,10 +108,11 @@ static int parse_fs(json_t *v, struct mf_isolation *out, struct mf_local_error *
 		const char *s = json_string_value(elem);
 
 		if (!s || !plain_path(s, json_string_length(elem)))
-			return fail(e, "filesystem", -1,
-				    "\"read\"[%zu]: expected an absolute path written plainly "
-				    "(no '//', '.', '..' or trailing '/')",
-				    i);
+			return mf_local_fail(
+				e, "filesystem", -1,
+				"\"read\"[%zu]: expected an absolute path written plainly "
+				"(no '//', '.', '..' or trailing '/')",
+				i);
 		if (dup_to(s, &out->fs_read[i]))
 			return -ENOMEM;
 		out->nfs_read++;
@@ -141,16 +129,16 @@ static int parse_cred_file(json_t *v, size_t i, struct mf_credential *c,
 	size_t n = s ? json_string_length(v) : 0;
 
 	if (!s || !plain_path(s, n))
-		return fail(e, "credentials", i,
-			    "\"file\": expected an absolute path written plainly, with "
-			    "\"" IDENTITY_PLACEHOLDER "\"");
+		return mf_local_fail(e, "credentials", i,
+				     "\"file\": expected an absolute path written plainly, with "
+				     "\"" IDENTITY_PLACEHOLDER "\"");
 	at = strstr(s, IDENTITY_PLACEHOLDER);
 	if (!at || strstr(at + 1, IDENTITY_PLACEHOLDER) || at[-1] != '/' ||
 	    (at[strlen(IDENTITY_PLACEHOLDER)] != '\0' && at[strlen(IDENTITY_PLACEHOLDER)] != '/'))
-		return fail(e, "credentials", i,
-			    "\"file\": '%.120s' must hold \"" IDENTITY_PLACEHOLDER
-			    "\" once, as a whole path component (one file per identity)",
-			    s);
+		return mf_local_fail(e, "credentials", i,
+				     "\"file\": '%.120s' must hold \"" IDENTITY_PLACEHOLDER
+				     "\" once, as a whole path component (one file per identity)",
+				     s);
 	return dup_to(s, &c->file);
 }
 
@@ -162,28 +150,31 @@ static int parse_cred(json_t *v, size_t i, struct mf_credential *c, struct mf_lo
 	int err;
 
 	if (!json_is_object(v))
-		return fail(e, "credentials", i, "expected an object with \"file\"");
+		return mf_local_fail(e, "credentials", i, "expected an object with \"file\"");
 	json_object_foreach(v, key, elem) {
 		if (strcmp(key, "env") && strcmp(key, "file") && strcmp(key, "as_file"))
-			return fail(e, "credentials", i,
-				    "unknown key '%.64s' (env, file, as_file)", key);
+			return mf_local_fail(e, "credentials", i,
+					     "unknown key '%.64s' (env, file, as_file)", key);
 	}
 	if (!json_object_get(v, "file"))
-		return fail(e, "credentials", i, "missing key 'file'");
+		return mf_local_fail(e, "credentials", i, "missing key 'file'");
 	if (!env && !as_file)
-		return fail(e, "credentials", i,
-			    "give \"env\", \"as_file\" or both: how the server receives it");
+		return mf_local_fail(
+			e, "credentials", i,
+			"give \"env\", \"as_file\" or both: how the server receives it");
 	if (env && (!json_is_string(env) || !env_name_valid(json_string_value(env)) ||
 		    reserved_env(json_string_value(env))))
-		return fail(e, "credentials", i,
-			    "\"env\": expected a variable name of A-Z 0-9 _ (at most %d), not "
-			    "one the agent sets (HOME, PATH, MCPFENCE_*, LD_*, ...)",
-			    MF_CREDENTIAL_NAME_MAX);
+		return mf_local_fail(
+			e, "credentials", i,
+			"\"env\": expected a variable name of A-Z 0-9 _ (at most %d), not "
+			"one the agent sets (HOME, PATH, MCPFENCE_*, LD_*, ...)",
+			MF_CREDENTIAL_NAME_MAX);
 	if (as_file && (!json_is_string(as_file) || !file_name_valid(json_string_value(as_file))))
-		return fail(e, "credentials", i,
-			    "\"as_file\": expected a file name of A-Z a-z 0-9 . _ - (at most %d, "
-			    "no leading '.' or '-')",
-			    MF_CREDENTIAL_NAME_MAX);
+		return mf_local_fail(
+			e, "credentials", i,
+			"\"as_file\": expected a file name of A-Z a-z 0-9 . _ - (at most %d, "
+			"no leading '.' or '-')",
+			MF_CREDENTIAL_NAME_MAX);
 	err = parse_cred_file(json_object_get(v, "file"), i, c, e);
 	if (!err && env)
 		err = dup_to(json_string_value(env), &c->env);
@@ -199,8 +190,9 @@ static int parse_creds(json_t *v, struct mf_isolation *out, struct mf_local_erro
 	int err;
 
 	if (!json_is_array(v) || json_array_size(v) > MF_MAX_CREDENTIALS)
-		return fail(e, "credentials", -1, "expected an array of at most %d credentials",
-			    MF_MAX_CREDENTIALS);
+		return mf_local_fail(e, "credentials", -1,
+				     "expected an array of at most %d credentials",
+				     MF_MAX_CREDENTIALS);
 	out->creds = calloc(json_array_size(v) + 1, sizeof(*out->creds));
 	if (!out->creds)
 		return -ENOMEM;
@@ -216,9 +208,9 @@ static int parse_creds(json_t *v, struct mf_isolation *out, struct mf_local_erro
 			if (!strcmp(mf_credential_name(a), mf_credential_name(b)) ||
 			    (a->env && b->env && !strcmp(a->env, b->env)) ||
 			    (a->as_file && b->as_file && !strcmp(a->as_file, b->as_file)))
-				return fail(e, "credentials", i,
-					    "'%s' is named by credential %zu already",
-					    mf_credential_name(b), k);
+				return mf_local_fail(e, "credentials", i,
+						     "'%s' is named by credential %zu already",
+						     mf_credential_name(b), k);
 		}
 	}
 	return 0;
@@ -231,23 +223,24 @@ int mf_isolation_parse(json_t *srv, struct mf_isolation *out, struct mf_local_er
 
 	v = json_object_get(srv, "isolate");
 	if (v && !json_is_boolean(v))
-		return fail(e, "isolate", -1, "expected true or false");
+		return mf_local_fail(e, "isolate", -1, "expected true or false");
 	out->isolate = json_is_true(v);
 	/* Else anyone's process running the binary is this server, under its
 	 * own uid: what isolation is for is gone. */
 	if (out->isolate && json_array_size(json_object_get(srv, "exec")))
-		return fail(e, "isolate", -1,
-			    "an isolated server is started by the agent only: it has no \"exec\" "
-			    "matches");
+		return mf_local_fail(
+			e, "isolate", -1,
+			"an isolated server is started by the agent only: it has no \"exec\" "
+			"matches");
 	v = json_object_get(srv, "filesystem");
 	if (v) {
 		err = parse_fs(v, out, e);
 		if (err)
 			return err;
 		if (!out->isolate)
-			return fail(e, "filesystem", -1,
-				    "only isolated servers have a filesystem scope: add "
-				    "\"isolate\": true");
+			return mf_local_fail(e, "filesystem", -1,
+					     "only isolated servers have a filesystem scope: add "
+					     "\"isolate\": true");
 	}
 	v = json_object_get(srv, "credentials");
 	if (v) {
@@ -256,9 +249,9 @@ int mf_isolation_parse(json_t *srv, struct mf_isolation *out, struct mf_local_er
 			return err;
 		/* Else the server runs as its launcher, who could read them all. */
 		if (!out->isolate)
-			return fail(e, "credentials", -1,
-				    "a server with credentials must be isolated: add "
-				    "\"isolate\": true");
+			return mf_local_fail(e, "credentials", -1,
+					     "a server with credentials must be isolated: add "
+					     "\"isolate\": true");
 	}
 	return 0;
 }

@@ -318,3 +318,41 @@ int mf_client_call_fds(int fd, struct mf_linebuf *lb, const json_t *req, const i
 		return 0;
 	return err ? err : r == 0 ? -ECONNRESET : r;
 }
+
+static const char *const errcode_names[MF_E_COUNT] = {
+	[MF_E_INVALID_REQUEST] = "invalid-request",
+	[MF_E_PERMISSION_DENIED] = "permission-denied",
+	[MF_E_GOVERNED] = "governed",
+	[MF_E_NOT_GOVERNED] = "not-governed",
+	[MF_E_PEER_GONE] = "peer-gone",
+	[MF_E_NOT_FOUND] = "not-found",
+	[MF_E_LIMIT] = "limit",
+	[MF_E_REFUSED] = "refused",
+	[MF_E_INVALID_POLICY] = "invalid-policy",
+	[MF_E_ISOLATED] = "isolated",
+	[MF_E_NOT_ISOLATED] = "not-isolated",
+	[MF_E_FAILED] = "failed",
+};
+
+const char *mf_errcode_name(enum mf_errcode code)
+{
+	if ((unsigned)code >= MF_E_COUNT || !errcode_names[code])
+		return errcode_names[MF_E_FAILED];
+	return errcode_names[code];
+}
+
+int mf_errcode_of(const char *name)
+{
+	for (int i = 0; name && i < MF_E_COUNT; i++) {
+		if (errcode_names[i] && strcmp(errcode_names[i], name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+bool mf_is_message_line(const char *line, size_t len)
+{
+	static const char prefix[] = "{\"type\":";
+
+	return len >= sizeof(prefix) - 1 && memcmp(line, prefix, sizeof(prefix) - 1) == 0;
+}

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Control protocol between the CLI and the agent: one JSON object per line
- * over a Unix stream socket. Requests carry "op"; replies carry "ok" and,
- * when ok is false, "error". An audit subscription turns the connection into
- * a stream of record objects. Lines are capped: a peer that sends a longer
- * one is told so and disconnected.
+ * over a Unix stream socket. Requests carry "op"; replies carry "type"
+ * (first), "ok" and, when ok is false, "error" and "code" (enum mf_errcode,
+ * below). An audit subscription turns the connection into a stream of record
+ * objects. Lines are capped: a peer that sends a longer one is told so and
+ * disconnected.
  */
 #ifndef MCPFENCE_PROTO_H
 #define MCPFENCE_PROTO_H
@@ -63,5 +64,44 @@ int mf_client_call_fds(int fd, struct mf_linebuf *lb, const json_t *req, const i
 		       size_t nfds, json_t **reply);
 /* Read the next object from a blocking fd: 1, 0 at end of file, -errno. */
 int mf_client_read(int fd, struct mf_linebuf *lb, json_t **obj);
+
+/*
+ * Error codes of replies: "code" beside "error" when "ok" is false. The
+ * names are stable, for the CLI and tests to match on; the message is for
+ * people and may change.
+ */
+enum mf_errcode {
+	MF_E_INVALID_REQUEST,	/* malformed, unknown op, missing or bad arguments */
+	MF_E_PERMISSION_DENIED, /* the op needs root or an administrator */
+	MF_E_GOVERNED,		/* a governed peer asked what only others may */
+	MF_E_NOT_GOVERNED,	/* only a governed peer may ask this, for itself */
+	MF_E_PEER_GONE,		/* the peer exited, or cannot be told apart from another */
+	MF_E_NOT_FOUND,		/* nothing to act on: no policy, no launched server */
+	MF_E_LIMIT,		/* past a limit: message size, servers running */
+	MF_E_REFUSED,		/* the policy or the trust rules refuse it */
+	MF_E_INVALID_POLICY,	/* the policy given cannot be read or loaded */
+	MF_E_ISOLATED,		/* an isolated server: the agent launches it ("isolate") */
+	MF_E_NOT_ISOLATED,	/* launch of a server that is not isolated */
+	MF_E_FAILED,		/* the agent failed (memory, a kernel map) */
+	MF_E_COUNT
+};
+
+/* The code's name ("permission-denied"); "failed" for a value out of range. */
+const char *mf_errcode_name(enum mf_errcode code);
+/* The code of a name, or -1 when unknown. */
+int mf_errcode_of(const char *name);
+
+/*
+ * Lines on a connection that are not audit records carry "type", their
+ * first key (jansson keeps the order keys were set in); records carry
+ * "event" instead. A subscriber tells them apart by the start of the line,
+ * without parsing every record.
+ */
+#define MF_TYPE_REPLY "reply"	  /* an answer to a request: "ok", maybe "error" and "code" */
+#define MF_TYPE_DROPPED "dropped" /* audit records this subscriber lost */
+#define MF_TYPE_END "end"	  /* the end of an audit listing (no --follow) */
+
+/* Is line (as the agent wrote it) a protocol message, not an audit record? */
+bool mf_is_message_line(const char *line, size_t len);
 
 #endif /* MCPFENCE_PROTO_H */

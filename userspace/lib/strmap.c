@@ -4,15 +4,14 @@
 #include <string.h>
 
 #include "strmap.h"
+#include "../../bpf/mcpfence_hash.h"
 
 static uint64_t hash_str(const char *s)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	uint64_t h = MF_FNV1A_INIT;
 
-	while (*s) {
-		h ^= (unsigned char)*s++;
-		h *= 1099511628211ull;
-	}
+	while (*s)
+		h = mf_fnv1a_byte(h, (unsigned char)*s++);
 	return h;
 }
 
