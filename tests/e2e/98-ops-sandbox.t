@@ -110,7 +110,8 @@ diag "system calls made: $(echo $used)"
 is "$(comm -23 <(echo "$used") <(echo "$allowed") | tr '\n' ' ')" "" \
 	"every system call is in the unit's SystemCallFilter="
 is "$(comm -12 <(echo "$used") <(echo "$denied") | tr '\n' ' ')" "" "none is in its deny list"
-is "$(grep -o 'socket(AF_[A-Z0-9]*' "$MF_TMP/strace" | sort -u | tr '\n' ' ')" "socket(AF_UNIX " \
-	"only AF_UNIX sockets (RestrictAddressFamilies=AF_UNIX)"
+is "$(grep -o 'socket(AF_[A-Z0-9]*' "$MF_TMP/strace" | sort -u | tr '\n' ' ')" \
+	"socket(AF_INET socket(AF_INET6 socket(AF_UNIX " \
+	"only the families of RestrictAddressFamilies= (AF_UNIX, and AF_INET/AF_INET6 for the resolver)"
 
 done_testing

@@ -99,7 +99,9 @@ static bool peer_check(struct agent *a, const struct client *c, struct peer *p, 
 			 strerror(errno));
 		return false;
 	}
-	if (!peer_alive(c)) {
+	/* After the tag: an exiting process has lost its tag already (the exit
+	 * tracepoint drops it) while its pidfd still says it lives. */
+	if (!peer_alive(c) || (!p->governed && mf_proc_exiting(p->pid))) {
 		peer_gone_why(c, why, len);
 		return false;
 	}
@@ -576,7 +578,7 @@ static void op_dns_learned(struct agent *a, struct client *c, const struct peer 
 	const char *name = json_string_value(json_object_get(req, "name"));
 
 	if (!identity || !server || !name) {
-		client_reply_error(c, "dns_learned needs \"identity\", \"server\" and \"name\"");
+		client_reply_error(c, MF_E_INVALID_REQUEST, "dns_learned needs \"identity\", \"server\" and \"name\"");
 		return;
 	}
 	client_send_json(c,

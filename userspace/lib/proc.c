@@ -91,3 +91,21 @@ bool mf_proc_status_has_group(const char *status, gid_t gid)
 	}
 	return false;
 }
+
+#define MF_PF_EXITING 0x00000004 /* include/linux/sched.h */
+
+bool mf_proc_exiting(pid_t pid)
+{
+	char stat[1024], state;
+	unsigned long flags;
+	const char *p;
+
+	if (mf_proc_read(pid, "stat", stat, sizeof(stat)) <= 0)
+		return true;
+	/* "PID (COMM) STATE PPID PGRP SESSION TTY TPGID FLAGS ...": comm may
+	 * hold anything, ')' included, so read from its last ')'. */
+	p = strrchr(stat, ')');
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+		return true;
+	return state == 'Z' || state == 'X' || state == 'x' || (flags & MF_PF_EXITING);
+}

@@ -25,4 +25,11 @@ const char *mf_proc_status_field(const char *status, const char *key);
  * the end of the text cuts is not taken (closed). */
 bool mf_proc_status_has_group(const char *status, gid_t gid);
 
+/* Is the process exiting (PF_EXITING in /proc/PID/stat, or a zombie)? True
+ * also when its stat cannot be read or parsed (closed). The kernel sets
+ * PF_EXITING before the exit tracepoint drops a governed process's tag, and
+ * never clears it: a process found untagged and then not exiting was
+ * untagged while it lived. */
+bool mf_proc_exiting(pid_t pid);
+
 #endif /* MCPFENCE_PROC_H */
