@@ -179,7 +179,7 @@ static int write_policy(const char *path, const struct prefix *v4, size_t n4,
 		"      \"allow\": [ { \"to\": \"127.0.0.1/32\", \"ports\": [%u] } ] },\n"
 		"    { \"name\": \"bench-deny\", \"server\": \"bench\", \"who\": [\"bench\"],\n"
 		"      \"deny\": [\n        { \"to\": \"127.0.0.0/8\" }",
-		audit_allowed ? "all" : "none", port);
+		audit_allowed ? "flows" : "none", port);
 	/* Interleave the families, as a hand-written list would mix them. */
 	for (size_t i = 0; i < n4 || i < n6; i++) {
 		if (i < n4)
