@@ -6,7 +6,7 @@
 #include "bench.h"
 
 static const char usage[] =
-	"usage: mfbench gen|worker|flood|hold|report ARGS (see bench/README.md)\n";
+	"usage: mfbench gen|worker|flood|dnsflood|hold|report ARGS (see bench/README.md)\n";
 
 int main(int argc, char **argv)
 {
@@ -17,6 +17,7 @@ int main(int argc, char **argv)
 		{ "gen", gen_main },
 		{ "worker", worker_main },
 		{ "flood", flood_main },
+		{ "dnsflood", dnsflood_main },
 		{ "report", report_main },
 		{ "hold", hold_main },
 	};

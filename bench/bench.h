@@ -5,6 +5,7 @@
  *   mfbench gen ...      policy files and the nftables translation of a ruleset
  *   mfbench worker ...   timed loops of one kind of operation (connect, sendto, fork)
  *   mfbench flood ...    paced denied UDP sends, for the audit pipeline
+ *   mfbench dnsflood ... A queries kept in flight, for the resolver's rate
  *   mfbench report ...   the table and results JSON from the raw measurements
  */
 #ifndef MFBENCH_H
@@ -24,6 +25,7 @@ static inline int64_t now_ns(void)
 int gen_main(int argc, char **argv);
 int worker_main(int argc, char **argv);
 int flood_main(int argc, char **argv);
+int dnsflood_main(int argc, char **argv);
 int report_main(int argc, char **argv);
 int hold_main(int argc, char **argv);
 

@@ -171,15 +171,17 @@ static int write_policy(const char *path, const struct prefix *v4, size_t n4,
 		fprintf(stderr, "mfbench: cannot write %s: %s\n", path, strerror(errno));
 		return -1;
 	}
+	/* "listen": a governed worker binds its own listeners and receivers
+	 * (worker.c), which a server may only do on the ports it is granted. */
 	fprintf(f,
 		"{\n  \"version\": 1,\n  \"mode\": \"enforce\",\n"
 		"  \"audit\": { \"allowed\": \"%s\" },\n"
-		"  \"servers\": { \"bench\": {} },\n  \"rules\": [\n"
+		"  \"servers\": { \"bench\": { \"listen\": [%u] } },\n  \"rules\": [\n"
 		"    { \"name\": \"bench-allow\", \"server\": \"bench\", \"who\": [\"bench\"],\n"
 		"      \"allow\": [ { \"to\": \"127.0.0.1/32\", \"ports\": [%u] } ] },\n"
 		"    { \"name\": \"bench-deny\", \"server\": \"bench\", \"who\": [\"bench\"],\n"
 		"      \"deny\": [\n        { \"to\": \"127.0.0.0/8\" }",
-		audit_allowed ? "all" : "none", port);
+		audit_allowed ? "flows" : "none", port, port);
 	/* Interleave the families, as a hand-written list would mix them. */
 	for (size_t i = 0; i < n4 || i < n6; i++) {
 		if (i < n4)

@@ -10,8 +10,10 @@
  * A ratio row divides a case by its baseline round by round (both measured
  * in the same round, the phases of a round interleaved and their order
  * reversed every other round) and reports the median ratio and its min-max
- * over the rounds. A scalar row shows one measured value. Each row with a
- * goal says met or MISSED.
+ * over the rounds. A difference row subtracts the baseline from the case
+ * round by round (p50 and p99 latencies of dns and run), a case row takes one
+ * case's values (median and min-max over rounds). A scalar row shows one
+ * measured value. Each row with a goal says met or MISSED.
  */
 #include <errno.h>
 #include <math.h>
@@ -47,7 +49,10 @@ static bool use_discarded; /* fewer than 3 clean rounds: use them all */
 static struct kv *kvs;
 static size_t nkv, cap_kv;
 
-enum goal { G_NONE, G_LE, G_LT, G_NEAR1, G_EQ };
+enum goal { G_NONE, G_LE, G_LT, G_NEAR1, G_EQ, G_GE };
+
+/* K_AUTO: a ratio row with den, a scalar row without. */
+enum kind { K_AUTO, K_DIFF, K_CASE };
 
 struct row {
 	const char *group;
@@ -55,135 +60,173 @@ struct row {
 	const char *num, *den; /* ratio rows: case names; scalar rows: num is the key */
 	enum goal goal;
 	double limit;
-	const char *unit; /* scalar rows: how to show the value */
+	const char *unit; /* scalar, difference and case rows: how to show the value */
+	enum kind kind;
+	const char *also; /* another BENCH_ONLY value that measures the row */
 };
 
 /* Ratios: numerator case / baseline case of the same round. */
 static const struct row rows[] = {
 	{ "connect", "ungoverned, agent loaded / no agent",
-	  "connect.ungov", "connect.noagent", G_LE, 1.01, NULL },
-	{ "connect", "governed allow, 10 rules / no agent",
-	  "connect.allow.10", "connect.noagent", G_LE, 1.03, NULL },
+	  "connect.ungov", "connect.noagent", G_LE, 1.01, NULL, K_AUTO, NULL },
+	{ "connect", "governed allow, 10 rules (audit flows, the default) / no agent",
+	  "connect.allow.10", "connect.noagent", G_LE, 1.03, NULL, K_AUTO, "flows" },
 	{ "connect", "governed allow, 1k rules / no agent",
-	  "connect.allow.1k", "connect.noagent", G_LE, 1.03, NULL },
+	  "connect.allow.1k", "connect.noagent", G_LE, 1.03, NULL, K_AUTO, NULL },
 	{ "connect", "governed allow, 100k rules / no agent",
-	  "connect.allow.100k", "connect.noagent", G_LE, 1.03, NULL },
+	  "connect.allow.100k", "connect.noagent", G_LE, 1.03, NULL, K_AUTO, NULL },
 	{ "connect", "governed allow, 10 rules, audit.allowed none / no agent",
-	  "connect.allow_na.10", "connect.noagent", G_NONE, 0, NULL },
+	  "connect.allow_na.10", "connect.noagent", G_NONE, 0, NULL, K_AUTO, "flows" },
 	{ "connect", "governed allow, 10 rules, run --no-harden / no agent",
-	  "connect.allow_nh.10", "connect.noagent", G_NONE, 0, NULL },
+	  "connect.allow_nh.10", "connect.noagent", G_NONE, 0, NULL, K_AUTO, "flows" },
 	{ "connect", "governed deny (EPERM), 10 rules / no agent (127.0.0.2)",
-	  "connect.deny.10", "connect.noagent2", G_NONE, 0, NULL },
+	  "connect.deny.10", "connect.noagent2", G_NONE, 0, NULL, K_AUTO, "flows" },
 	{ "connect", "governed deny (EPERM), 1k rules / no agent (127.0.0.2)",
-	  "connect.deny.1k", "connect.noagent2", G_NONE, 0, NULL },
+	  "connect.deny.1k", "connect.noagent2", G_NONE, 0, NULL, K_AUTO, NULL },
 	{ "connect", "governed deny (EPERM), 100k rules / no agent (127.0.0.2)",
-	  "connect.deny.100k", "connect.noagent2", G_NONE, 0, NULL },
+	  "connect.deny.100k", "connect.noagent2", G_NONE, 0, NULL, K_AUTO, NULL },
 	{ "connect", "allow: 100k rules / 10 rules",
-	  "connect.allow.100k", "connect.allow.10", G_NEAR1, 0.03, NULL },
+	  "connect.allow.100k", "connect.allow.10", G_NEAR1, 0.03, NULL, K_AUTO, NULL },
 	{ "connect", "deny: 100k rules / 10 rules",
-	  "connect.deny.100k", "connect.deny.10", G_NEAR1, 0.03, NULL },
+	  "connect.deny.100k", "connect.deny.10", G_NEAR1, 0.03, NULL, K_AUTO, NULL },
 	{ "sendto", "ungoverned, agent loaded / no agent",
-	  "sendto.ungov", "sendto.noagent", G_LE, 1.01, NULL },
-	{ "sendto", "governed allow, 10 rules / no agent",
-	  "sendto.allow.10", "sendto.noagent", G_LE, 1.10, NULL },
+	  "sendto.ungov", "sendto.noagent", G_LE, 1.01, NULL, K_AUTO, NULL },
+	{ "sendto", "governed allow, 10 rules (audit flows, the default) / no agent",
+	  "sendto.allow.10", "sendto.noagent", G_LE, 1.10, NULL, K_AUTO, "flows" },
 	{ "sendto", "governed allow, 1k rules / no agent",
-	  "sendto.allow.1k", "sendto.noagent", G_LE, 1.10, NULL },
+	  "sendto.allow.1k", "sendto.noagent", G_LE, 1.10, NULL, K_AUTO, NULL },
 	{ "sendto", "governed allow, 100k rules / no agent",
-	  "sendto.allow.100k", "sendto.noagent", G_LE, 1.10, NULL },
+	  "sendto.allow.100k", "sendto.noagent", G_LE, 1.10, NULL, K_AUTO, NULL },
 	{ "sendto", "governed allow, 10 rules, audit.allowed none / no agent",
-	  "sendto.allow_na.10", "sendto.noagent", G_NONE, 0, NULL },
+	  "sendto.allow_na.10", "sendto.noagent", G_NONE, 0, NULL, K_AUTO, "flows" },
 	{ "sendto", "governed allow, 10 rules, run --no-harden / no agent",
-	  "sendto.allow_nh.10", "sendto.noagent", G_NONE, 0, NULL },
+	  "sendto.allow_nh.10", "sendto.noagent", G_NONE, 0, NULL, K_AUTO, "flows" },
 	{ "sendto", "governed deny (EPERM), 10 rules / no agent (127.0.0.2)",
-	  "sendto.deny.10", "sendto.noagent2", G_NONE, 0, NULL },
+	  "sendto.deny.10", "sendto.noagent2", G_NONE, 0, NULL, K_AUTO, "flows" },
 	{ "sendto", "governed deny (EPERM), 1k rules / no agent (127.0.0.2)",
-	  "sendto.deny.1k", "sendto.noagent2", G_NONE, 0, NULL },
+	  "sendto.deny.1k", "sendto.noagent2", G_NONE, 0, NULL, K_AUTO, NULL },
 	{ "sendto", "governed deny (EPERM), 100k rules / no agent (127.0.0.2)",
-	  "sendto.deny.100k", "sendto.noagent2", G_NONE, 0, NULL },
+	  "sendto.deny.100k", "sendto.noagent2", G_NONE, 0, NULL, K_AUTO, NULL },
 	{ "sendto", "allow: 100k rules / 10 rules",
-	  "sendto.allow.100k", "sendto.allow.10", G_NEAR1, 0.03, NULL },
+	  "sendto.allow.100k", "sendto.allow.10", G_NEAR1, 0.03, NULL, K_AUTO, NULL },
 	{ "sendto", "deny: 100k rules / 10 rules",
-	  "sendto.deny.100k", "sendto.deny.10", G_NEAR1, 0.03, NULL },
+	  "sendto.deny.100k", "sendto.deny.10", G_NEAR1, 0.03, NULL, K_AUTO, NULL },
 	{ "fork+exec", "ungoverned, agent loaded / no agent",
-	  "fork.ungov", "fork.noagent", G_LE, 1.03, NULL },
-	{ "fork+exec", "governed / no agent", "fork.gov", "fork.noagent", G_LE, 1.03, NULL },
+	  "fork.ungov", "fork.noagent", G_LE, 1.03, NULL, K_AUTO, NULL },
+	{ "fork+exec", "governed / no agent", "fork.gov", "fork.noagent", G_LE, 1.03, NULL, K_AUTO, NULL },
 	{ "fork+exec", "governed, run --no-harden / no agent",
-	  "fork.gov_nh", "fork.noagent", G_NONE, 0, NULL },
+	  "fork.gov_nh", "fork.noagent", G_NONE, 0, NULL, K_AUTO, NULL },
 	{ "nftables", "connect allow 1k: mcpfence / nft rule chain",
-	  "connect.allow.1k", "connect.nftchain.1k", G_LT, 1.0, NULL },
+	  "connect.allow.1k", "connect.nftchain.1k", G_LT, 1.0, NULL, K_AUTO, NULL },
 	{ "nftables", "connect allow 1k: mcpfence / nft set",
-	  "connect.allow.1k", "connect.nftset.1k", G_LE, 1.02, NULL },
+	  "connect.allow.1k", "connect.nftset.1k", G_LE, 1.02, NULL, K_AUTO, NULL },
 	{ "nftables", "connect deny 1k: mcpfence / nft rule chain",
-	  "connect.deny.1k", "connect.nftchain_deny.1k", G_LT, 1.0, NULL },
+	  "connect.deny.1k", "connect.nftchain_deny.1k", G_LT, 1.0, NULL, K_AUTO, NULL },
 	{ "nftables", "connect deny 1k: mcpfence / nft set",
-	  "connect.deny.1k", "connect.nftset_deny.1k", G_LE, 1.02, NULL },
+	  "connect.deny.1k", "connect.nftset_deny.1k", G_LE, 1.02, NULL, K_AUTO, NULL },
 	{ "nftables", "sendto allow 1k: mcpfence / nft rule chain",
-	  "sendto.allow.1k", "sendto.nftchain.1k", G_LT, 1.0, NULL },
+	  "sendto.allow.1k", "sendto.nftchain.1k", G_LT, 1.0, NULL, K_AUTO, NULL },
 	{ "nftables", "sendto allow 1k: mcpfence / nft set",
-	  "sendto.allow.1k", "sendto.nftset.1k", G_LE, 1.02, NULL },
+	  "sendto.allow.1k", "sendto.nftset.1k", G_LE, 1.02, NULL, K_AUTO, NULL },
 	{ "nftables", "sendto deny 1k: mcpfence / nft rule chain",
-	  "sendto.deny.1k", "sendto.nftchain_deny.1k", G_LT, 1.0, NULL },
+	  "sendto.deny.1k", "sendto.nftchain_deny.1k", G_LT, 1.0, NULL, K_AUTO, NULL },
 	{ "nftables", "sendto deny 1k: mcpfence / nft set",
-	  "sendto.deny.1k", "sendto.nftset_deny.1k", G_LE, 1.02, NULL },
+	  "sendto.deny.1k", "sendto.nftset_deny.1k", G_LE, 1.02, NULL, K_AUTO, NULL },
 	{ "nftables", "connect allow 100k: mcpfence / nft set",
-	  "connect.allow.100k", "connect.nftset.100k", G_LE, 1.02, NULL },
+	  "connect.allow.100k", "connect.nftset.100k", G_LE, 1.02, NULL, K_AUTO, NULL },
 	{ "nftables", "connect deny 100k: mcpfence / nft set",
-	  "connect.deny.100k", "connect.nftset_deny.100k", G_LE, 1.02, NULL },
+	  "connect.deny.100k", "connect.nftset_deny.100k", G_LE, 1.02, NULL, K_AUTO, NULL },
 	{ "nftables", "sendto allow 100k: mcpfence / nft set",
-	  "sendto.allow.100k", "sendto.nftset.100k", G_LE, 1.02, NULL },
+	  "sendto.allow.100k", "sendto.nftset.100k", G_LE, 1.02, NULL, K_AUTO, NULL },
 	{ "nftables", "sendto deny 100k: mcpfence / nft set",
-	  "sendto.deny.100k", "sendto.nftset_deny.100k", G_LE, 1.02, NULL },
+	  "sendto.deny.100k", "sendto.nftset_deny.100k", G_LE, 1.02, NULL, K_AUTO, NULL },
 	{ "nftables", "connect allow: nft set 1k / no rules",
-	  "connect.nftset.1k", "connect.noagent", G_NONE, 0, NULL },
+	  "connect.nftset.1k", "connect.noagent", G_NONE, 0, NULL, K_AUTO, NULL },
 	{ "nftables", "connect allow: nft chain 1k / no rules",
-	  "connect.nftchain.1k", "connect.noagent", G_NONE, 0, NULL },
+	  "connect.nftchain.1k", "connect.noagent", G_NONE, 0, NULL, K_AUTO, NULL },
 	{ "nftables", "sendto allow: nft set 1k / no rules",
-	  "sendto.nftset.1k", "sendto.noagent", G_NONE, 0, NULL },
+	  "sendto.nftset.1k", "sendto.noagent", G_NONE, 0, NULL, K_AUTO, NULL },
 	{ "nftables", "sendto allow: nft chain 1k / no rules",
-	  "sendto.nftchain.1k", "sendto.noagent", G_NONE, 0, NULL },
+	  "sendto.nftchain.1k", "sendto.noagent", G_NONE, 0, NULL, K_AUTO, NULL },
 	/* Every process on the host: syscall tracepoints put all on the slow path. */
 	{ "syscall", "getppid, agent loaded, no exec matches / no agent",
-	  "getppid.agent", "getppid.noagent", G_LE, 1.01, NULL },
+	  "getppid.agent", "getppid.noagent", G_LE, 1.01, NULL, K_AUTO, NULL },
 	{ "syscall", "getppid, agent loaded, exec matches / no agent",
-	  "getppid.agent_exec", "getppid.noagent", G_NONE, 0, NULL },
+	  "getppid.agent_exec", "getppid.noagent", G_NONE, 0, NULL, K_AUTO, NULL },
 	{ "syscall", "read 1 byte of /dev/zero, agent loaded, no exec matches / no agent",
-	  "read.agent", "read.noagent", G_LE, 1.01, NULL },
+	  "read.agent", "read.noagent", G_LE, 1.01, NULL, K_AUTO, NULL },
 	{ "syscall", "read 1 byte of /dev/zero, agent loaded, exec matches / no agent",
-	  "read.agent_exec", "read.noagent", G_NONE, 0, NULL },
+	  "read.agent_exec", "read.noagent", G_NONE, 0, NULL, K_AUTO, NULL },
+	/* DNS: governed lookups through the agent's resolver, on the host's loopback. */
+	{ "dns", "lookup p50 added: governed (agent's resolver) - direct to dnsmasq",
+	  "dns.gov.p50", "dns.direct.p50", G_LE, 200000, "ns", K_DIFF, NULL },
+	{ "dns", "lookup p99 added: governed - direct",
+	  "dns.gov.p99", "dns.direct.p99", G_LE, 1000000, "ns", K_DIFF, NULL },
+	{ "dns", "lookup p50, direct to dnsmasq (the baseline)",
+	  "dns.direct.p50", NULL, G_NONE, 0, "ns", K_CASE, NULL },
+	{ "dns", "lookup p99, direct to dnsmasq (the baseline)",
+	  "dns.direct.p99", NULL, G_NONE, 0, "ns", K_CASE, NULL },
+	{ "dns", "lookup p50 added, server granted by name alone",
+	  "dns.named.p50", "dns.direct.p50", G_NONE, 0, "ns", K_DIFF, NULL },
+	{ "dns", "queries answered per second (1 governed client, 32 in flight)",
+	  "dns.qps", NULL, G_NONE, 0, "q/s", K_CASE, NULL },
+	{ "dns", "agent CPU time per query", "dns.cpu_ns", NULL, G_NONE, 0, "ns", K_CASE, NULL },
+	{ "dns", "queries per second of agent CPU (one core)",
+	  "dns.capacity", NULL, G_GE, 20000, "q/s", K_CASE, NULL },
+	{ "dns", "connect: name-learned / CIDR-granted (127.0.0.1)",
+	  "connect.name", "connect.cidr", G_LE, 1.02, NULL, K_AUTO, NULL },
+	/* Launch: mcpfence run /bin/true. */
+	{ "launch", "run /bin/true: isolated server / plain server",
+	  "launch.iso", "launch.plain", G_NONE, 0, NULL, K_AUTO, NULL },
+	{ "launch", "added at the median: isolated p50 - plain p50",
+	  "launch.iso.p50", "launch.plain.p50", G_LE, 5000000, "ns", K_DIFF, NULL },
+	{ "launch", "isolated server, p50", "launch.iso.p50", NULL, G_NONE, 0, "ns", K_CASE, NULL },
+	{ "launch", "plain server, p50", "launch.plain.p50", NULL, G_NONE, 0, "ns", K_CASE, NULL },
+	/* Flows: the default audit at the highest rate, 1,000 distinct flows. */
+	{ "flows", "highest rate generated (2 governed senders, 1,000 flows, all denied)",
+	  "flows.rate", NULL, G_NONE, 0, "rec/s", K_AUTO, NULL },
+	{ "flows", "records the kernel dropped at that rate",
+	  "flows.kernel_dropped", NULL, G_EQ, 0, "records", K_AUTO, NULL },
+	{ "flows", "records logged (first of each flow and window, summaries)",
+	  "flows.records", NULL, G_NONE, 0, "records", K_AUTO, NULL },
+	{ "flows", "distinct flows in the log", "flows.distinct", NULL, G_NONE, 0, "flows", K_AUTO, NULL },
+	{ "flows", "counts add up (denied = sum of the log's counts + dropped)",
+	  "flows.exact", NULL, G_EQ, 1, "bool", K_AUTO, NULL },
 	/* Scalars: num is the key. */
 	{ "audit", "highest rate generated (2 governed senders, all denied)",
-	  "audit.max.rate", NULL, G_NONE, 0, "rec/s" },
+	  "audit.max.rate", NULL, G_NONE, 0, "rec/s", K_AUTO, NULL },
 	{ "audit", "records the kernel dropped at that rate (ring full)",
-	  "audit.max.kernel_dropped", NULL, G_EQ, 0, "records" },
+	  "audit.max.kernel_dropped", NULL, G_EQ, 0, "records", K_AUTO, NULL },
 	{ "audit", "share the kernel dropped at that rate",
-	  "audit.max.drop_pct", NULL, G_NONE, 0, "%" },
+	  "audit.max.drop_pct", NULL, G_NONE, 0, "%", K_AUTO, NULL },
 	{ "audit", "records dropped for the subscriber at that rate",
-	  "audit.max.subscriber_dropped", NULL, G_EQ, 0, "records" },
+	  "audit.max.subscriber_dropped", NULL, G_EQ, 0, "records", K_AUTO, NULL },
 	{ "audit", "highest paced rate with 0 drops (kernel and subscriber)",
-	  "audit.nodrop.rate", NULL, G_NONE, 0, "rec/s" },
+	  "audit.nodrop.rate", NULL, G_NONE, 0, "rec/s", K_AUTO, NULL },
 	{ "audit", "lowest paced rate with drops (0: none)",
-	  "audit.firstdrop.rate", NULL, G_NONE, 0, "rec/s" },
+	  "audit.firstdrop.rate", NULL, G_NONE, 0, "rec/s", K_AUTO, NULL },
 	{ "audit", "agent delivery rate (records logged / s), at the highest rate",
-	  "audit.agent.rate", NULL, G_NONE, 0, "rec/s" },
+	  "audit.agent.rate", NULL, G_NONE, 0, "rec/s", K_AUTO, NULL },
 	{ "audit", "every record accounted (produced = logged + dropped, all steps)",
-	  "audit.exact", NULL, G_EQ, 1, "bool" },
-	{ "audit", "agent CPU per record", "audit.cpu_ns", NULL, G_LE, 1000, "ns" },
-	{ "agent", "RSS, 10 rules", "rss.10", NULL, G_NONE, 0, "KiB" },
-	{ "agent", "RSS, 10k rules", "rss.10k", NULL, G_LE, 16384, "KiB" },
-	{ "agent", "RSS, 100k rules", "rss.100k", NULL, G_NONE, 0, "KiB" },
+	  "audit.exact", NULL, G_EQ, 1, "bool", K_AUTO, NULL },
+	{ "audit", "agent CPU per record", "audit.cpu_ns", NULL, G_LE, 1000, "ns", K_AUTO, NULL },
+	{ "agent", "RSS, 10 rules", "rss.10", NULL, G_NONE, 0, "KiB", K_AUTO, NULL },
+	{ "agent", "RSS, 10k rules", "rss.10k", NULL, G_LE, 16384, "KiB", K_AUTO, NULL },
+	{ "agent", "RSS, 100k rules", "rss.100k", NULL, G_NONE, 0, "KiB", K_AUTO, NULL },
 	{ "agent", "RSS, 10 rules, 1,000 governed processes (after ps)",
-	  "rss.procs", NULL, G_NONE, 0, "KiB" },
+	  "rss.procs", NULL, G_NONE, 0, "KiB", K_AUTO, NULL },
 	{ "agent", "policy load, 100k rules (median of 3)",
-	  "load.100k.ms", NULL, G_LE, 1000, "ms" },
+	  "load.100k.ms", NULL, G_LE, 1000, "ms", K_AUTO, NULL },
 	{ "agent", "policy load, 100k rules (slowest of 3)",
-	  "load.100k.max_ms", NULL, G_NONE, 0, "ms" },
-	{ "agent", "agent start with a 100k-rule policy", "start.100k.ms", NULL, G_NONE, 0, "ms" },
+	  "load.100k.max_ms", NULL, G_NONE, 0, "ms", K_AUTO, NULL },
+	{ "agent", "agent start with a 100k-rule policy",
+	  "start.100k.ms", NULL, G_NONE, 0, "ms", K_AUTO, NULL },
 	{ "agent", "`mcpfence audit --follow` human rendering",
-	  "render.rate", NULL, G_NONE, 0, "rec/s" },
+	  "render.rate", NULL, G_NONE, 0, "rec/s", K_AUTO, NULL },
 	{ "agent", "`mcpfence audit --follow` records dropped for it",
-	  "render.dropped", NULL, G_NONE, 0, "records" },
+	  "render.dropped", NULL, G_NONE, 0, "records", K_AUTO, NULL },
 	{ "nftables", "nft load: 100k-prefix interval sets",
-	  "nft.load_100k.ms", NULL, G_NONE, 0, "ms" },
+	  "nft.load_100k.ms", NULL, G_NONE, 0, "ms", K_AUTO, NULL },
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -303,7 +346,25 @@ static void compute(const struct row *r, struct result *res)
 
 	memset(res, 0, sizeof(*res));
 	res->met = -1;
-	if (!r->den) {
+	if (r->kind != K_AUTO) {
+		for (int round = 0; round < MAX_ROUNDS; round++) {
+			const struct meas *a = find_meas(round, r->num);
+			const struct meas *b = r->den ? find_meas(round, r->den) : NULL;
+
+			if (a)
+				res->errors += a->errors;
+			if (!a || (r->den && !b) || (discarded[round] && !use_discarded))
+				continue;
+			ratios[n++] = b ? a->med - b->med : a->med;
+		}
+		if (!n)
+			return;
+		res->present = true;
+		res->rounds = n;
+		res->med = median(ratios, n);
+		res->min = ratios[0];
+		res->max = ratios[n - 1];
+	} else if (!r->den) {
 		const struct kv *kv = find_kv(r->num);
 
 		if (!kv || kv->is_text)
@@ -348,6 +409,9 @@ static void compute(const struct row *r, struct result *res)
 	case G_EQ:
 		res->met = res->med == r->limit;
 		break;
+	case G_GE:
+		res->met = res->med >= r->limit;
+		break;
 	}
 	if (res->errors)
 		res->met = 0;
@@ -364,15 +428,20 @@ static void goal_text(const struct row *r, char *buf, size_t len)
 	case G_LE:
 		if (!r->den && strcmp(u, "KiB") == 0)
 			snprintf(buf, len, "<= %.0f MiB", r->limit / 1024);
-		else if (!r->den && strcmp(u, "ns") == 0)
+		else if (strcmp(u, "ns") == 0 && r->limit >= 1000000)
+			snprintf(buf, len, "<= %.0f ms", r->limit / 1000000);
+		else if (strcmp(u, "ns") == 0)
 			snprintf(buf, len, "<= %.0f us", r->limit / 1000);
-		else if (!r->den)
+		else if (!r->den || r->kind != K_AUTO)
 			snprintf(buf, len, "<= %g %s", r->limit, u);
 		else
 			snprintf(buf, len, "<= %.2fx", r->limit);
 		break;
 	case G_LT:
 		snprintf(buf, len, "< %.2fx", r->limit);
+		break;
+	case G_GE:
+		snprintf(buf, len, ">= %g %s", r->limit, u);
 		break;
 	case G_NEAR1:
 		snprintf(buf, len, "1 +- %.0f%%", r->limit * 100);
@@ -386,12 +455,36 @@ static void goal_text(const struct row *r, char *buf, size_t len)
 	}
 }
 
+/* Syscalls take ns, connects us, launches ms. */
+static void per_op_text(double ns, char *buf, size_t len)
+{
+	if (fabs(ns) < 1000)
+		snprintf(buf, len, "%.0f ns", ns);
+	else if (fabs(ns) < 1000000)
+		snprintf(buf, len, "%.2f us", ns / 1000);
+	else
+		snprintf(buf, len, "%.2f ms", ns / 1000000);
+}
+
 static void value_text(const struct row *r, const struct result *res, char *buf, size_t len)
 {
 	const char *u = r->unit ? r->unit : "";
 
 	if (!res->present) {
 		snprintf(buf, len, "not measured");
+		return;
+	}
+	if (r->kind != K_AUTO && strcmp(u, "ns") == 0) {
+		char a[16], b[16], c[16];
+
+		per_op_text(res->med, a, sizeof(a));
+		per_op_text(res->min, b, sizeof(b));
+		per_op_text(res->max, c, sizeof(c));
+		snprintf(buf, len, "%s (%s to %s)", a, b, c);
+		return;
+	}
+	if (r->kind != K_AUTO) {
+		snprintf(buf, len, "%.0f %s (%.0f-%.0f)", res->med, u, res->min, res->max);
 		return;
 	}
 	if (r->den) {
@@ -412,14 +505,6 @@ static void value_text(const struct row *r, const struct result *res, char *buf,
 		snprintf(buf, len, "%.0f %s", res->med, u);
 }
 
-/* Syscalls take ns, connects us. */
-static void per_op_text(double ns, char *buf, size_t len)
-{
-	if (ns < 1000)
-		snprintf(buf, len, "%.0f ns", ns);
-	else
-		snprintf(buf, len, "%.2f us", ns / 1000);
-}
 
 static void json_str(FILE *f, const char *s)
 {
@@ -485,7 +570,7 @@ int report_main(int argc, char **argv)
 
 		compute(r, &res[i]);
 		/* BENCH_ONLY=GROUP measured that group's rows alone. */
-		if (only && strcmp(only, r->group))
+		if (only && strcmp(only, r->group) && (!r->also || strcmp(only, r->also)))
 			continue;
 		if (strcmp(group, r->group)) {
 			group = r->group;
@@ -493,7 +578,7 @@ int report_main(int argc, char **argv)
 		}
 		value_text(r, &res[i], val, sizeof(val));
 		goal_text(r, goal, sizeof(goal));
-		if (r->den && res[i].present) {
+		if (r->den && r->kind == K_AUTO && res[i].present) {
 			per_op_text(res[i].num_ns, num, sizeof(num));
 			per_op_text(res[i].den_ns, den, sizeof(den));
 		}
@@ -551,6 +636,15 @@ int report_main(int argc, char **argv)
 		}
 		if (!res[i].present) {
 			fprintf(f, ", \"measured\": false");
+		} else if (r->kind != K_AUTO) {
+			fprintf(f, ", \"%s\": ", r->den ? "difference_median" : "median");
+			json_num(f, res[i].med);
+			fprintf(f, ", \"min\": ");
+			json_num(f, res[i].min);
+			fprintf(f, ", \"max\": ");
+			json_num(f, res[i].max);
+			fprintf(f, ", \"rounds\": %d, \"wrong_outcomes\": %ld", res[i].rounds,
+				res[i].errors);
 		} else if (r->den) {
 			fprintf(f, ", \"ratio_median\": ");
 			json_num(f, res[i].med);

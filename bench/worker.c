@@ -9,9 +9,13 @@
  * with a reset so that no TIME_WAIT piles up), sendto (one UDP datagram on a
  * socket kept open), fork (fork + execve /bin/true + waitpid), getppid (the
  * cheapest syscall) or read (1 byte of /dev/zero): the last two measure
- * what every process on the host pays per syscall. EXPECT is
- * ok, eperm or refused: every operation's outcome is checked, a mismatch is
- * an error (so a benchmark never times the wrong decision).
+ * what every process on the host pays per syscall; dns (one A query for
+ * --name over UDP to ADDR#PORT, waiting for its answer: rcode 0 and at least
+ * one answer record is ok) or run (`mcpfence --socket S run --identity I
+ * --server ADDR -- /bin/true`, waited for). EXPECT is ok, eperm or refused:
+ * every operation's outcome is checked, a mismatch is an error (so a
+ * benchmark never times the wrong decision). dns and run time every
+ * operation too and print CASE.p50 and CASE.p99 lines besides CASE.
  *
  * Listeners and receivers (127.x.x.x:P, for every address used) are made
  * before the privileges are dropped: sockets of accepted connections belong
@@ -27,7 +31,14 @@
  *                 --rate R --ms MS
  *
  * sends datagrams that policy denies, paced at R per second (0: as fast as
- * possible), for MS milliseconds; prints: sent N eperm N other N ns N
+ * possible), for MS milliseconds, to --flows N ports in turn (P, P+1, ...:
+ * N flows); prints: sent N eperm N other N ns N
+ *
+ *   mfbench dnsflood --addr A#PORT --name NAME --inflight W --ms MS
+ *
+ * keeps W A queries for NAME in flight over UDP for MS milliseconds (each
+ * answer sends the next; a query unanswered for 1 s is counted lost and
+ * replaced); prints: sent N answered N failed N lost N ns N
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,6 +46,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -51,15 +63,21 @@
 #define MAX_CASES 16
 #define MAX_OPS 2000000 /* per batch */
 #define MAX_BATCHES 100
+#define MAX_SAMPLES (1 << 20) /* per case, of the ops timed one by one */
+#define DNS_WAIT_MS 1000
 
 extern char **environ;
 
-enum op { OP_CONNECT, OP_SENDTO, OP_FORK, OP_GETPPID, OP_READ };
+enum op { OP_CONNECT, OP_SENDTO, OP_FORK, OP_GETPPID, OP_READ, OP_DNS, OP_RUN };
+
+/* dns and run: what the worker options say. */
+static const char *dns_name = "bench.test";
+static const char *run_mcpfence, *run_socket, *run_identity = "bench";
 
 /* Operations without an address or a server: ADDR is "-". */
 static bool op_local(enum op op)
 {
-	return op == OP_FORK || op == OP_GETPPID || op == OP_READ;
+	return op == OP_FORK || op == OP_GETPPID || op == OP_READ || op == OP_DNS || op == OP_RUN;
 }
 
 struct bench_case {
@@ -69,8 +87,11 @@ struct bench_case {
 	struct sockaddr_storage dst;
 	socklen_t dst_len;
 	int listen_fd; /* connect: the listener at dst */
-	int send_fd;   /* sendto: the socket used; read: /dev/zero */
+	int send_fd;   /* sendto, dns: the socket used; read: /dev/zero */
+	const char *arg; /* run: the server */
 	double per_op[MAX_BATCHES];
+	int64_t *samples; /* dns, run: every operation's wall time */
+	long nsamples;
 	long ops;
 	long errors;
 	int first_err;
@@ -135,6 +156,27 @@ static int parse_expect(const char *s)
 	return -1;
 }
 
+/* ADDR#PORT */
+static int parse_addr_port(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *hash;
+	unsigned long port;
+
+	snprintf(buf, sizeof(buf), "%s", spec);
+	hash = strrchr(buf, '#');
+	if (!hash) {
+		fprintf(stderr, "mfbench: '%s' is not ADDR#PORT\n", spec);
+		return -1;
+	}
+	*hash++ = '\0';
+	port = strtoul(hash, NULL, 10);
+	if (!port || port > 65535) {
+		fprintf(stderr, "mfbench: bad port in '%s'\n", spec);
+		return -1;
+	}
+	return parse_sockaddr(buf, port, ss, len);
+}
+
 /* CASE=OP:ADDR:EXPECT (ADDR may hold colons: it is what lies between the
  * first and the last colon after OP). */
 static int parse_case(char *spec, unsigned port, struct bench_case *c)
@@ -162,12 +204,27 @@ static int parse_case(char *spec, unsigned port, struct bench_case *c)
 		c->op = OP_GETPPID;
 	else if (strcmp(op, "read") == 0)
 		c->op = OP_READ;
+	else if (strcmp(op, "dns") == 0)
+		c->op = OP_DNS;
+	else if (strcmp(op, "run") == 0)
+		c->op = OP_RUN;
 	else
 		return -1;
 	c->expect = parse_expect(exp);
 	if (c->expect < 0)
 		return -1;
 	c->listen_fd = c->send_fd = -1;
+	if (c->op == OP_DNS || c->op == OP_RUN) {
+		c->samples = malloc(MAX_SAMPLES * sizeof(*c->samples));
+		if (!c->samples)
+			return -1;
+	}
+	if (c->op == OP_DNS)
+		return parse_addr_port(addr, &c->dst, &c->dst_len);
+	if (c->op == OP_RUN) {
+		c->arg = addr;
+		return run_mcpfence && run_socket ? 0 : -1;
+	}
 	if (op_local(c->op))
 		return 0;
 	return parse_sockaddr(addr, port, &c->dst, &c->dst_len);
@@ -256,6 +313,93 @@ static int op_read(struct bench_case *c)
 	return read(c->send_fd, &byte, 1) == 1 ? 0 : errno ? errno : EIO;
 }
 
+/* An A query (recursion desired) for name with this id; its length, or -1. */
+static int dns_query(uint8_t *buf, size_t cap, const char *name, uint16_t id)
+{
+	size_t n = 12;
+
+	memset(buf, 0, 12);
+	buf[0] = id >> 8;
+	buf[1] = id & 0xff;
+	buf[2] = 0x01; /* RD */
+	buf[5] = 1;    /* QDCOUNT */
+	while (*name) {
+		size_t l = strcspn(name, ".");
+
+		if (l < 1 || l > 63 || n + l + 6 > cap)
+			return -1;
+		buf[n++] = l;
+		memcpy(buf + n, name, l);
+		n += l;
+		name += l + (name[l] == '.');
+	}
+	buf[n++] = 0;
+	buf[n++] = 0;
+	buf[n++] = 1; /* A */
+	buf[n++] = 0;
+	buf[n++] = 1; /* IN */
+	return n;
+}
+
+/* An answer to query id: 0 (rcode 0, answers), 1 (another id), or an errno. */
+static int dns_check(const uint8_t *buf, ssize_t n, uint16_t id)
+{
+	if (n < 12 || !(buf[2] & 0x80))
+		return n < 0 ? errno : EPROTO;
+	if (((buf[0] << 8) | buf[1]) != id)
+		return 1;
+	if (buf[3] & 0x0f)
+		return (buf[3] & 0x0f) == 3 ? ENOENT : EPROTO; /* NXDOMAIN, other rcodes */
+	return (buf[6] | buf[7]) ? 0 : ENODATA;
+}
+
+static int op_dns(struct bench_case *c)
+{
+	static uint16_t id;
+	uint8_t q[512], a[1500];
+	int64_t deadline = now_ns() + (int64_t)DNS_WAIT_MS * 1000000;
+	int len = dns_query(q, sizeof(q), dns_name, ++id);
+
+	if (len < 0)
+		return EINVAL;
+	if (sendto(c->send_fd, q, len, 0, (struct sockaddr *)&c->dst, c->dst_len) < 0)
+		return errno;
+	for (;;) {
+		struct pollfd p = { .fd = c->send_fd, .events = POLLIN };
+		int64_t left = deadline - now_ns(), err;
+
+		if (left <= 0 || poll(&p, 1, (int)(left / 1000000) + 1) <= 0)
+			return ETIMEDOUT;
+		err = dns_check(a, recv(c->send_fd, a, sizeof(a), 0), id);
+		if (err != 1)
+			return err; /* 1: a late answer to an earlier query */
+	}
+}
+
+/* mcpfence run --server ARG -- /bin/true, its output to /dev/null. */
+static int op_run(struct bench_case *c)
+{
+	char *const args[] = { (char *)run_mcpfence, "--socket", (char *)run_socket, "run",
+			       "--identity", (char *)run_identity, "--server", (char *)c->arg,
+			       "--", "/bin/true", NULL };
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return errno;
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		if (fd >= 0)
+			dup2(fd, STDOUT_FILENO);
+		execve(run_mcpfence, args, environ);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : ECHILD;
+}
+
 static int run_op(struct bench_case *c)
 {
 	switch (c->op) {
@@ -270,6 +414,10 @@ static int run_op(struct bench_case *c)
 		return op_sendto(c);
 	case OP_FORK:
 		return op_fork();
+	case OP_DNS:
+		return op_dns(c);
+	case OP_RUN:
+		return op_run(c);
 	}
 	return EINVAL;
 }
@@ -295,8 +443,11 @@ static double run_batch(struct bench_case *c, int ms)
 
 	while (n < MAX_OPS) {
 		for (int i = 0; i < 8; i++) {
+			int64_t t0 = c->samples ? now_ns() : 0;
 			int err = run_op(c);
 
+			if (c->samples && c->nsamples < MAX_SAMPLES)
+				c->samples[c->nsamples++] = now_ns() - t0;
 			if (err != c->expect) {
 				if (!c->errors++)
 					c->first_err = err;
@@ -320,10 +471,36 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* dns, run: the 50th and 99th percentile of every operation timed. */
+static void print_percentiles(struct bench_case *c)
+{
+	static const int pct[] = { 50, 99 };
+
+	if (!c->nsamples)
+		return;
+	qsort(c->samples, c->nsamples, sizeof(*c->samples), cmp_i64);
+	for (size_t i = 0; i < sizeof(pct) / sizeof(pct[0]); i++) {
+		long k = (c->nsamples * pct[i] + 99) / 100 - 1; /* nearest rank */
+
+		printf("%s.p%d %lld %lld %ld %ld\n", c->name, pct[i],
+		       (long long)c->samples[k < 0 ? 0 : k], (long long)c->samples[0], c->nsamples,
+		       c->errors);
+	}
+}
+
 static const char worker_usage[] =
 	"usage: mfbench worker [--netns PATH] [--uid U --gid G] --port P [--batches B]\n"
-	"                      [--batch-ms MS] CASE=OP:ADDR:ok|eperm|refused...\n"
-	"  OP: connect, sendto, fork, getppid or read (ADDR \"-\" for the last three)\n";
+	"                      [--batch-ms MS] [--name NAME] [--mcpfence PATH --socket PATH\n"
+	"                      [--identity ID]] CASE=OP:ADDR:ok|eperm|refused...\n"
+	"  OP: connect, sendto, fork, getppid, read (ADDR \"-\" for the last three),\n"
+	"      dns (ADDR#PORT of the resolver) or run (ADDR: the server)\n";
 
 int worker_main(int argc, char **argv)
 {
@@ -334,6 +511,10 @@ int worker_main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "batches", required_argument, NULL, 'b' },
 		{ "batch-ms", required_argument, NULL, 'm' },
+		{ "name", required_argument, NULL, 'N' },
+		{ "mcpfence", required_argument, NULL, 'M' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "identity", required_argument, NULL, 'I' },
 		{},
 	};
 	struct bench_case cases[MAX_CASES] = {};
@@ -361,6 +542,18 @@ int worker_main(int argc, char **argv)
 			break;
 		case 'm':
 			batch_ms = atoi(optarg);
+			break;
+		case 'N':
+			dns_name = optarg;
+			break;
+		case 'M':
+			run_mcpfence = optarg;
+			break;
+		case 'S':
+			run_socket = optarg;
+			break;
+		case 'I':
+			run_identity = optarg;
 			break;
 		default:
 			fputs(worker_usage, stderr);
@@ -407,7 +600,7 @@ int worker_main(int argc, char **argv)
 				return 1;
 			}
 		}
-		if (cases[i].op != OP_SENDTO)
+		if (cases[i].op != OP_SENDTO && cases[i].op != OP_DNS)
 			continue;
 		cases[i].send_fd = socket(family_of(&cases[i]), SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (cases[i].send_fd < 0) {
@@ -420,7 +613,7 @@ int worker_main(int argc, char **argv)
 	for (int i = 0; i < ncases; i++)
 		run_batch(&cases[i], batch_ms / 4 + 1);
 	for (int i = 0; i < ncases; i++)
-		cases[i].ops = 0;
+		cases[i].ops = cases[i].nsamples = 0;
 	for (int b = 0; b < batches; b++) {
 		for (int k = 0; k < ncases; k++) {
 			int i = b % 2 ? ncases - 1 - k : k;
@@ -436,6 +629,7 @@ int worker_main(int argc, char **argv)
 		       batches % 2 ? c->per_op[batches / 2] :
 				     (c->per_op[batches / 2 - 1] + c->per_op[batches / 2]) / 2,
 		       c->per_op[0], c->ops, c->errors);
+		print_percentiles(c);
 		if (c->errors) {
 			fprintf(stderr, "mfbench: case %s: %ld of %ld operations did not end as "
 					"expected (%s), e.g. with %s\n",
@@ -448,7 +642,8 @@ int worker_main(int argc, char **argv)
 }
 
 static const char flood_usage[] =
-	"usage: mfbench flood [--netns PATH] [--uid U --gid G] --addr A --port P --rate R --ms MS\n";
+	"usage: mfbench flood [--netns PATH] [--uid U --gid G] --addr A --port P --rate R --ms MS\n"
+	"                     [--flows N]\n";
 
 int flood_main(int argc, char **argv)
 {
@@ -456,10 +651,11 @@ int flood_main(int argc, char **argv)
 		{ "netns", required_argument, NULL, 'n' }, { "uid", required_argument, NULL, 'u' },
 		{ "gid", required_argument, NULL, 'g' },   { "addr", required_argument, NULL, 'a' },
 		{ "port", required_argument, NULL, 'p' },  { "rate", required_argument, NULL, 'r' },
-		{ "ms", required_argument, NULL, 'm' },	   {},
+		{ "ms", required_argument, NULL, 'm' },	   { "flows", required_argument, NULL, 'f' },
+		{},
 	};
 	const char *netns = NULL, *addr = NULL;
-	long uid = -1, gid = -1, eperm = 0, other = 0, sent = 0;
+	long uid = -1, gid = -1, eperm = 0, other = 0, sent = 0, flows = 1;
 	double rate = 0;
 	int ms = 0, opt, fd;
 	unsigned port = 0;
@@ -490,12 +686,16 @@ int flood_main(int argc, char **argv)
 		case 'm':
 			ms = atoi(optarg);
 			break;
+		case 'f':
+			flows = strtol(optarg, NULL, 10);
+			break;
 		default:
 			fputs(flood_usage, stderr);
 			return 2;
 		}
 	}
-	if (!addr || !port || port > 65535 || ms < 1 || ms > 60000 || rate < 0) {
+	if (!addr || !port || port > 65535 || ms < 1 || ms > 60000 || rate < 0 || flows < 1 ||
+	    port + flows - 1 > 65535) {
 		fputs(flood_usage, stderr);
 		return 2;
 	}
@@ -517,6 +717,8 @@ int flood_main(int argc, char **argv)
 		if (rate > 0 && (double)sent >= rate * (double)(t - start) / 1e9)
 			continue;
 		for (int i = 0; i < 4; i++) {
+			/* sin_port and sin6_port lie at the same offset. */
+			((struct sockaddr_in *)&ss)->sin_port = htons(port + sent % flows);
 			if (sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len) < 0 && errno == EPERM)
 				eperm++;
 			else
@@ -528,6 +730,119 @@ int flood_main(int argc, char **argv)
 	       (long long)(t - start));
 	close(fd);
 	return other ? 1 : 0;
+}
+
+/* dnsflood: the slot of a query id (ids are slot + k * inflight). */
+struct dns_slot {
+	uint16_t id;
+	int64_t sent_ns;
+};
+
+static int dnsflood_send(int fd, const struct sockaddr_storage *ss, socklen_t len,
+			 const char *name, struct dns_slot *slot, uint16_t id)
+{
+	uint8_t q[512];
+	int n = dns_query(q, sizeof(q), name, id);
+
+	slot->id = id;
+	slot->sent_ns = now_ns();
+	if (n < 0 || sendto(fd, q, n, 0, (const struct sockaddr *)ss, len) < 0)
+		return -1;
+	return 0;
+}
+
+static const char dnsflood_usage[] =
+	"usage: mfbench dnsflood --addr A#PORT --name NAME --inflight W --ms MS\n";
+
+int dnsflood_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "addr", required_argument, NULL, 'a' },     { "name", required_argument, NULL, 'n' },
+		{ "inflight", required_argument, NULL, 'w' }, { "ms", required_argument, NULL, 'm' },
+		{},
+	};
+	const char *addr = NULL, *name = NULL;
+	int inflight = 0, ms = 0, opt, fd;
+	long sent = 0, answered = 0, failed = 0, lost = 0;
+	struct dns_slot slots[256];
+	uint16_t next_id = 0;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int64_t start, end, t;
+	uint8_t a[1500];
+
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'a':
+			addr = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'w':
+			inflight = atoi(optarg);
+			break;
+		case 'm':
+			ms = atoi(optarg);
+			break;
+		default:
+			fputs(dnsflood_usage, stderr);
+			return 2;
+		}
+	}
+	/* Power of two: id % inflight names the slot across the 16-bit wrap. */
+	if (!addr || !name || inflight < 1 || inflight > 256 || (inflight & (inflight - 1)) ||
+	    ms < 1 || ms > 60000) {
+		fputs(dnsflood_usage, stderr);
+		return 2;
+	}
+	if (parse_addr_port(addr, &ss, &len))
+		return 2;
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, "mfbench: cannot create a UDP socket: %s\n", strerror(errno));
+		return 1;
+	}
+	start = now_ns();
+	end = start + (int64_t)ms * 1000000;
+	for (int i = 0; i < inflight; i++, sent++)
+		if (dnsflood_send(fd, &ss, len, name, &slots[i], next_id++))
+			failed++;
+	for (t = start; t < end; t = now_ns()) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+		int slot, err;
+
+		if (poll(&p, 1, 50) == 1 && (n = recv(fd, a, sizeof(a), 0)) >= 12) {
+			slot = ((a[0] << 8) | a[1]) % inflight;
+			err = dns_check(a, n, slots[slot].id);
+			if (err == 1)
+				continue; /* an answer to a query counted lost */
+			if (err)
+				failed++;
+			else
+				answered++;
+			if (dnsflood_send(fd, &ss, len, name, &slots[slot],
+					  slots[slot].id + inflight))
+				failed++;
+			sent++;
+			continue;
+		}
+		/* Lost (dropped by a full queue, say): replace after DNS_WAIT_MS. */
+		t = now_ns();
+		for (int i = 0; i < inflight; i++) {
+			if (t - slots[i].sent_ns < (int64_t)DNS_WAIT_MS * 1000000)
+				continue;
+			lost++;
+			if (dnsflood_send(fd, &ss, len, name, &slots[i], slots[i].id + inflight))
+				failed++;
+			sent++;
+		}
+	}
+	printf("sent %ld answered %ld failed %ld lost %ld ns %lld\n", sent, answered, failed,
+	       lost, (long long)(t - start));
+	close(fd);
+	return failed ? 1 : 0;
 }
 
 /*
