@@ -246,6 +246,7 @@ $(FUZZ_OUT)/%.o: %.c
 # request handling against stand-ins for the kernel maps (see its header).
 $(FUZZ_OUT)/fuzz_policy: $(FUZZ_OUT)/tests/unit/policy_ref.o
 $(FUZZ_OUT)/fuzz_dns: $(FUZZ_OUT)/userspace/agent/dns_wire.o
+$(FUZZ_OUT)/fuzz_jline: $(FUZZ_OUT)/userspace/agent/jline.o
 FUZZ_AGENT_OBJS := $(patsubst %,$(FUZZ_OUT)/userspace/agent/%.o,ops control trust)
 $(FUZZ_OUT)/fuzz_request: $(FUZZ_AGENT_OBJS)
 $(FUZZ_AGENT_OBJS) $(FUZZ_OUT)/tests/fuzz/fuzz_request.o: $(OUTPUT)/mcpfence.skel.h

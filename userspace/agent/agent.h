@@ -114,6 +114,13 @@ struct audit_syslog {
 	int last_errno;
 };
 
+/*
+ * The version of the audit records' format (docs/audit-schema.json), in each
+ * record's "schema". A new event or a new optional field keeps it; a field
+ * removed, renamed or given another meaning bumps it.
+ */
+#define MF_AUDIT_SCHEMA 1
+
 /* One audit record as delivered: its JSON line, and what filters look at. */
 struct audit_record {
 	char *line; /* '\n'-terminated JSON object */

@@ -25,6 +25,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent.h"
+#include "jline.h"
 #include "mcpfence.skel.h"
 
 static int64_t clock_ns(clockid_t clk)
@@ -135,86 +136,6 @@ static const char *rule_name(struct agent *a, uint32_t generation, uint16_t rule
 	return buf;
 }
 
-/* A JSON line written in place; what does not fit marks it overflowed. */
-struct jline {
-	char buf[1024];
-	size_t len;
-	bool overflow;
-};
-
-static void jl_raw(struct jline *j, const char *s, size_t n)
-{
-	if (j->len + n >= sizeof(j->buf)) {
-		j->overflow = true;
-		return;
-	}
-	memcpy(j->buf + j->len, s, n);
-	j->len += n;
-}
-
-static void jl_key(struct jline *j, const char *key)
-{
-	if (j->len > 1)
-		jl_raw(j, ",", 1);
-	jl_raw(j, "\"", 1);
-	jl_raw(j, key, strlen(key));
-	jl_raw(j, "\":", 2);
-}
-
-static bool plain_char(unsigned char c)
-{
-	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-}
-
-/* ,"key":"value" with the n bytes of val escaped (a comm or a socket name is
- * whatever the process chose, NUL bytes included). */
-static void jl_strn(struct jline *j, const char *key, const char *val, size_t n)
-{
-	const unsigned char *c = (const unsigned char *)val, *end = c + n;
-	char esc[8];
-
-	jl_key(j, key);
-	jl_raw(j, "\"", 1);
-	while (c < end) {
-		const unsigned char *run = c;
-
-		while (c < end && plain_char(*c))
-			c++;
-		jl_raw(j, (const char *)run, c - run);
-		if (c == end)
-			break;
-		if (*c == '"' || *c == '\\') {
-			esc[0] = '\\';
-			esc[1] = *c;
-			jl_raw(j, esc, 2);
-		} else {
-			/* Bytes, not characters: keep the line ASCII and valid. */
-			snprintf(esc, sizeof(esc), "\\u%04x", *c);
-			jl_raw(j, esc, 6);
-		}
-		c++;
-	}
-	jl_raw(j, "\"", 1);
-}
-
-static void jl_str(struct jline *j, const char *key, const char *val)
-{
-	jl_strn(j, key, val, strlen(val));
-}
-
-static void jl_uint(struct jline *j, const char *key, uint64_t val)
-{
-	char num[24];
-	int i = sizeof(num);
-
-	do {
-		num[--i] = '0' + val % 10;
-		val /= 10;
-	} while (val);
-	jl_key(j, key);
-	jl_raw(j, num + i, sizeof(num) - i);
-}
-
 static const char *proto_name(uint8_t proto)
 {
 	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : NULL;
@@ -274,6 +195,7 @@ static bool event_line(struct agent *a, const struct mf_event *e, size_t size,
 	rec->verdict = e->verdict;
 	format_ts((int64_t)e->ts_ns + a->boot_to_real_ns, ts, sizeof(ts));
 	jl_str(&j, "ts", ts);
+	jl_uint(&j, "schema", MF_AUDIT_SCHEMA);
 	jl_str(&j, "event", event_name(e->type));
 	jl_str(&j, "verdict", verdict_name(e->verdict));
 	jl_str(&j, "identity", rec->identity);
@@ -530,6 +452,7 @@ void audit_emit(struct agent *a, json_t *record)
 		audit_now_ts(ts, sizeof(ts));
 		json_object_set_new(record, "ts", json_string(ts));
 	}
+	json_object_set_new(record, "schema", json_integer(MF_AUDIT_SCHEMA));
 	v = json_string_value(json_object_get(record, "identity"));
 	snprintf(rec.identity, sizeof(rec.identity), "%s", v ? v : "-");
 	v = json_string_value(json_object_get(record, "verdict"));
