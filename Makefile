@@ -175,6 +175,7 @@ install: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence
 	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/mcpfenced.service $(DESTDIR)$(UNITDIR)/mcpfence-metrics.service
 	$(Q)$(INSTALL) -m 0644 packaging/mcpfence.bash-completion $(DESTDIR)$(COMPLETIONDIR)/mcpfence
 	$(Q)$(INSTALL) -m 0644 policy/schema.json policy/default.json $(DESTDIR)$(DATADIR)/
+	$(Q)$(INSTALL) -m 0644 docs/audit-schema.json $(DESTDIR)$(DATADIR)/
 	$(Q)$(INSTALL) -m 0644 policy/examples/*.json $(DESTDIR)$(DATADIR)/examples/
 	$(Q)$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/mcpfence $(DESTDIR)$(SYSCONFDIR)/logrotate.d
 	$(Q)$(INSTALL) -m 0644 packaging/mcpfence.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/mcpfence

@@ -54,7 +54,8 @@ static size_t parse_fields(const uint8_t *data, size_t size, struct field *f)
 
 			if (len > size - i)
 				len = size - i;
-			f[nf] = (struct field){ .is_str = true, .s = (const char *)data + i, .len = len };
+			f[nf] = (struct field){ .is_str = true, .len = len };
+			f[nf].s = (const char *)data + i;
 			i += len;
 		} else {
 			uint64_t n = 0;
@@ -115,8 +116,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		die("jansson cannot parse the line: %s: %.*s", err.text, (int)j.len, j.buf);
 	dump = json_dumps(obj, JSON_COMPACT);
 	if (!dump || strlen(dump) != j.len || memcmp(dump, j.buf, j.len))
-		die("jansson writes other bytes:\n  writer:  %.*s\n  jansson: %s", (int)j.len, j.buf,
-		    dump ? dump : "(null)");
+		die("jansson writes other bytes:\n  writer:  %.*s\n  jansson: %s", (int)j.len,
+		    j.buf, dump ? dump : "(null)");
 	for (size_t i = 0; i < nf; i++) {
 		json_t *v;
 
