@@ -29,6 +29,10 @@ struct agent_options {
 	const char *socket_path;
 	const char *pin_dir;
 	const char *audit_log;
+	gid_t audit_gid;         /* --audit-group: the log's group (else the agent's) */
+	bool audit_group;
+	uint64_t audit_max_size; /* --audit-log-max-size: rotate past it; 0: never */
+	unsigned int audit_keep; /* --audit-log-keep: rotated files kept */
 	bool audit_syslog; /* also to the journal, or syslog */
 	const char *state_dir;
 	const char *cgroup_path; /* NULL: the cgroup v2 root */
@@ -90,16 +94,20 @@ struct client_counts {
  */
 #define MF_LOG_BUFFER (256u << 10) /* bytes of records waiting for the log */
 #define MF_LOG_RETRY_MS 1000       /* while failing, one write attempt per interval */
+#define MF_LOG_KEEP_DEFAULT 5      /* --audit-log-keep */
+#define MF_LOG_KEEP_MAX 999
 struct audit_log {
 	int fd;
 	char *buf; /* NULL: no log */
 	size_t len;
 	size_t pending; /* records in buf */
-	uint64_t logged, lost, errors, reopened;
+	uint64_t size;  /* of the file, for --audit-log-max-size */
+	uint64_t logged, lost, errors, reopened, rotated;
 	bool failing, reported_failing;
 	int64_t failing_since_ms; /* CLOCK_REALTIME */
 	int64_t last_try_ms;      /* CLOCK_MONOTONIC */
 	int last_errno;
+	int rotate_errno;         /* the last rotation's failure, said once */
 	uint64_t lost_at_failure; /* lost when the failure began */
 };
 

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,6 +43,11 @@ static const char usage[] =
 	"  --state-dir DIR    root-only (0700) directory for state kept across restarts\n"
 	"                     (default: $MCPFENCE_STATE_DIR, else " MF_DEFAULT_STATE_DIR ")\n"
 	"  --audit-log FILE   append every audit record to FILE as a JSON line\n"
+	"                     (docs/audit-schema.json); created 0640, never readable by others\n"
+	"  --audit-group GROUP  the audit log's group (name or gid), which may read it\n"
+	"  --audit-log-max-size BYTES  rotate the log before it passes BYTES (suffix K, M\n"
+	"                     or G): FILE becomes FILE.1, FILE.1 FILE.2, ... (whole lines)\n"
+	"  --audit-log-keep N  rotated files kept (default 5, at most 999)\n"
 	"  --audit-syslog     also send every record to the journal, with MCPFENCE_*\n"
 	"                     fields, or to syslog (/dev/log) where there is no journal\n"
 	"  --cgroup DIR       attach at this cgroup v2 directory instead of the root\n"
@@ -317,12 +323,51 @@ static int parse_uid_range(const char *arg, struct agent_options *o)
 	return -1;
 }
 
+/* --audit-group (0), --audit-log-max-size (1), --audit-log-keep (2). */
+static int parse_audit_option(struct agent_options *o, int which, const char *arg)
+{
+	static const char *const names[] = { "--audit-group", "--audit-log-max-size",
+					     "--audit-log-keep" };
+	unsigned long long n;
+	struct group *gr;
+	char *end;
+
+	errno = 0;
+	n = strtoull(arg, &end, 10);
+	if (which == 0) {
+		gr = *arg && !*end ? NULL : getgrnam(arg);
+		if ((!*arg || *end) && !gr) {
+			fprintf(stderr, "mcpfenced: --audit-group: no group '%s'\n", arg);
+			return -1;
+		}
+		o->audit_gid = gr ? gr->gr_gid : (gid_t)n;
+		o->audit_group = true;
+		return 0;
+	}
+	if (which == 1 && end != arg && !errno) {
+		int shift = !strcmp(end, "K") ? 10 : !strcmp(end, "M") ? 20 :
+			    !strcmp(end, "G") ? 30 : *end ? -1 : 0;
+
+		if (shift >= 0 && n >= 1 && n < (1ULL << 40)) {
+			o->audit_max_size = n << shift;
+			return 0;
+		}
+	}
+	if (which == 2 && *arg && !*end && n >= 1 && n <= MF_LOG_KEEP_MAX) {
+		o->audit_keep = n;
+		return 0;
+	}
+	fprintf(stderr, "mcpfenced: %s takes %s, not '%s'\n", names[which],
+		which == 1 ? "a size in bytes (suffix K, M or G)" : "1..999", arg);
+	return -1;
+}
+
 /* Options into a->opt; returns -1 to go on, else the exit code. */
 static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall_only)
 {
 	enum { OPT_POLICY = 256, OPT_SOCKET, OPT_PIN_DIR, OPT_STATE_DIR, OPT_AUDIT_LOG, OPT_CGROUP,
 	       OPT_DETACH, OPT_UNINSTALL, OPT_TAG_CAPACITY, OPT_UID_RANGE, OPT_TENANTS_DIR,
-	       OPT_VERSION, OPT_AUDIT_SYSLOG };
+	       OPT_VERSION, OPT_AUDIT_SYSLOG, OPT_AUDIT_GROUP, OPT_AUDIT_MAX_SIZE, OPT_AUDIT_KEEP };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -330,6 +375,9 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
 		{ "audit-syslog", no_argument, NULL, OPT_AUDIT_SYSLOG },
+		{ "audit-group", required_argument, NULL, OPT_AUDIT_GROUP },
+		{ "audit-log-max-size", required_argument, NULL, OPT_AUDIT_MAX_SIZE },
+		{ "audit-log-keep", required_argument, NULL, OPT_AUDIT_KEEP },
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "detach-on-exit", no_argument, NULL, OPT_DETACH },
 		{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
@@ -368,6 +416,12 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 			break;
 		case OPT_AUDIT_SYSLOG:
 			a->opt.audit_syslog = true;
+			break;
+		case OPT_AUDIT_GROUP:
+		case OPT_AUDIT_MAX_SIZE:
+		case OPT_AUDIT_KEEP:
+			if (parse_audit_option(&a->opt, opt - OPT_AUDIT_GROUP, optarg))
+				return 2;
 			break;
 		case OPT_CGROUP:
 			a->opt.cgroup_path = optarg;
@@ -418,6 +472,13 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 		fprintf(stderr, "mcpfenced: unexpected argument '%s'\n%s", argv[optind], usage);
 		return 2;
 	}
+	if (!a->opt.audit_log &&
+	    (a->opt.audit_group || a->opt.audit_max_size || a->opt.audit_keep)) {
+		fprintf(stderr, "mcpfenced: --audit-group and --audit-log-* need --audit-log\n");
+		return 2;
+	}
+	if (!a->opt.audit_keep)
+		a->opt.audit_keep = MF_LOG_KEEP_DEFAULT;
 	a->opt.socket_path = mf_socket_path(a->opt.socket_path);
 	return -1;
 }
