@@ -34,6 +34,7 @@ struct agent_options {
 	uint64_t audit_max_size; /* --audit-log-max-size: rotate past it; 0: never */
 	unsigned int audit_keep; /* --audit-log-keep: rotated files kept */
 	bool audit_syslog; /* also to the journal, or syslog */
+	bool watch_policy; /* reload policy_path when it changes (policy_watch.c) */
 	const char *state_dir;
 	const char *cgroup_path; /* NULL: the cgroup v2 root */
 	unsigned int tag_capacity; /* 0: pid_max */
@@ -143,6 +144,9 @@ struct agent {
 	int cgroup_fd;
 	int epoll_fd;
 	int signal_fd;
+	int watch_fd;     /* --watch-policy: inotify */
+	char *watch_last; /* the policy text last tried by the watch */
+	size_t watch_last_len;
 	int listen_fd;
 	int pin_lock_fd; /* flock: this agent alone uses the pin directory */
 	int state_fd;    /* the private state directory */
@@ -380,7 +384,13 @@ int local_write(struct agent *a, uint32_t slot, const struct mf_policy *p, json_
 int local_clear(struct agent *a, uint32_t slot);
 
 /* epoll data: what an event belongs to */
-enum watch_kind { WATCH_SIGNAL = 1, WATCH_LISTEN, WATCH_RINGBUF, WATCH_CLIENT, WATCH_DNS };
+enum watch_kind { WATCH_SIGNAL = 1, WATCH_LISTEN, WATCH_RINGBUF, WATCH_CLIENT, WATCH_DNS,
+		  WATCH_POLICY };
+
+/* policy_watch.c: --watch-policy, the --policy file reloaded when it changes */
+int policy_watch_setup(struct agent *a);
+bool policy_watch_changed(struct agent *a, char **text, size_t *len);
+void policy_watch_teardown(struct agent *a);
 
 /* dns_proxy.c: the resolver of governed processes (names in policy) */
 int dns_setup(struct agent *a);

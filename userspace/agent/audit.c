@@ -607,9 +607,15 @@ static int log_secure(struct agent *a, int fd, uint64_t *size)
 
 static int log_open(struct agent *a, uint64_t *size)
 {
-	int fd = open(a->opt.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	int err;
+	int fd, err;
 
+	/* "-": standard output, as it is (a container's log, a pipe). */
+	if (!strcmp(a->opt.audit_log, "-")) {
+		*size = 0;
+		fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+		return fd < 0 ? -errno : fd;
+	}
+	fd = open(a->opt.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		err = -errno;
 		fprintf(stderr, "mcpfenced: cannot open audit log %s: %s\n", a->opt.audit_log,

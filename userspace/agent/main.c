@@ -36,6 +36,8 @@ static const char usage[] =
 	"\n"
 	"  --policy FILE      policy to load at start (default: keep the active policy,\n"
 	"                     or the embedded default when there is none)\n"
+	"  --watch-policy     reload the --policy file when it changes (inotify on its\n"
+	"                     directory: an edit, a rename over it, a ConfigMap update)\n"
 	"  --socket PATH      control socket (default: $MCPFENCE_SOCKET, else\n"
 	"                     " MF_DEFAULT_SOCKET ")\n"
 	"  --pin-dir DIR      bpffs directory for pinned maps and links\n"
@@ -43,7 +45,8 @@ static const char usage[] =
 	"  --state-dir DIR    root-only (0700) directory for state kept across restarts\n"
 	"                     (default: $MCPFENCE_STATE_DIR, else " MF_DEFAULT_STATE_DIR ")\n"
 	"  --audit-log FILE   append every audit record to FILE as a JSON line\n"
-	"                     (docs/audit-schema.json); created 0640, never readable by others\n"
+	"                     (docs/audit-schema.json); created 0640, never readable by others;\n"
+	"                     \"-\": standard output (a container's log)\n"
 	"  --audit-group GROUP  the audit log's group (name or gid), which may read it\n"
 	"  --audit-log-max-size BYTES  rotate the log before it passes BYTES (suffix K, M\n"
 	"                     or G): FILE becomes FILE.1, FILE.1 FILE.2, ... (whole lines)\n"
@@ -246,6 +249,18 @@ static void on_signal(struct agent *a)
 	}
 }
 
+/* --watch-policy: the file changed (policy_watch.c); loaded as SIGHUP would. */
+static void on_policy_change(struct agent *a)
+{
+	char *text;
+	size_t len;
+
+	if (!policy_watch_changed(a, &text, &len))
+		return;
+	load_policy(a, text, len, a->opt.policy_path, "watch");
+	free(text);
+}
+
 static int run(struct agent *a)
 {
 	static struct {
@@ -282,6 +297,9 @@ static int run(struct agent *a)
 				break;
 			case WATCH_DNS:
 				dns_event(a, kind, events[i].events);
+				break;
+			case WATCH_POLICY:
+				on_policy_change(a);
 				break;
 			case WATCH_CLIENT:
 				control_client_event(a, (struct client *)kind, events[i].events);
@@ -367,7 +385,8 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 {
 	enum { OPT_POLICY = 256, OPT_SOCKET, OPT_PIN_DIR, OPT_STATE_DIR, OPT_AUDIT_LOG, OPT_CGROUP,
 	       OPT_DETACH, OPT_UNINSTALL, OPT_TAG_CAPACITY, OPT_UID_RANGE, OPT_TENANTS_DIR,
-	       OPT_VERSION, OPT_AUDIT_SYSLOG, OPT_AUDIT_GROUP, OPT_AUDIT_MAX_SIZE, OPT_AUDIT_KEEP };
+	       OPT_VERSION, OPT_AUDIT_SYSLOG, OPT_AUDIT_GROUP, OPT_AUDIT_MAX_SIZE, OPT_AUDIT_KEEP,
+	       OPT_WATCH_POLICY };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -378,6 +397,7 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 		{ "audit-group", required_argument, NULL, OPT_AUDIT_GROUP },
 		{ "audit-log-max-size", required_argument, NULL, OPT_AUDIT_MAX_SIZE },
 		{ "audit-log-keep", required_argument, NULL, OPT_AUDIT_KEEP },
+		{ "watch-policy", no_argument, NULL, OPT_WATCH_POLICY },
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "detach-on-exit", no_argument, NULL, OPT_DETACH },
 		{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
@@ -416,6 +436,9 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 			break;
 		case OPT_AUDIT_SYSLOG:
 			a->opt.audit_syslog = true;
+			break;
+		case OPT_WATCH_POLICY:
+			a->opt.watch_policy = true;
 			break;
 		case OPT_AUDIT_GROUP:
 		case OPT_AUDIT_MAX_SIZE:
@@ -479,6 +502,14 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 	}
 	if (!a->opt.audit_keep)
 		a->opt.audit_keep = MF_LOG_KEEP_DEFAULT;
+	if (a->opt.watch_policy && !a->opt.policy_path) {
+		fprintf(stderr, "mcpfenced: --watch-policy needs --policy\n");
+		return 2;
+	}
+	if (a->opt.audit_max_size && a->opt.audit_log && !strcmp(a->opt.audit_log, "-")) {
+		fprintf(stderr, "mcpfenced: --audit-log - (stdout) is not rotated\n");
+		return 2;
+	}
 	a->opt.socket_path = mf_socket_path(a->opt.socket_path);
 	return -1;
 }
@@ -541,6 +572,8 @@ static int start(struct agent *a, bool *touched)
 	if (!err)
 		err = audit_setup(a);
 	if (!err)
+		err = policy_watch_setup(a);
+	if (!err)
 		err = load_initial_policy(a);
 	if (!err)
 		err = control_setup(a, ops_handle);
@@ -569,7 +602,7 @@ int main(int argc, char **argv)
 {
 	struct agent a = {
 		.cgroup_fd = -1, .epoll_fd = -1, .signal_fd = -1, .listen_fd = -1,
-		.pin_lock_fd = -1, .state_fd = -1, .syslog.fd = -1,
+		.pin_lock_fd = -1, .state_fd = -1, .syslog.fd = -1, .watch_fd = -1,
 	};
 	bool uninstall_only = false, touched = false;
 	int err;
@@ -607,6 +640,7 @@ int main(int argc, char **argv)
 	state_close(&a);
 	if (a.pin_lock_fd >= 0)
 		close(a.pin_lock_fd);
+	policy_watch_teardown(&a);
 	if (a.signal_fd >= 0)
 		close(a.signal_fd);
 	if (a.epoll_fd >= 0)
