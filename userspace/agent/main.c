@@ -346,15 +346,19 @@ static int parse_audit_option(struct agent_options *o, int which, const char *ar
 {
 	static const char *const names[] = { "--audit-group", "--audit-log-max-size",
 					     "--audit-log-keep" };
+	bool number;
 	unsigned long long n;
 	struct group *gr;
 	char *end;
+	int shift;
 
 	errno = 0;
 	n = strtoull(arg, &end, 10);
+	number = end != arg && !errno && arg[0] != '-';
 	if (which == 0) {
-		gr = *arg && !*end ? NULL : getgrnam(arg);
-		if ((!*arg || *end) && !gr) {
+		/* A name, else a gid (as chgrp takes them). */
+		gr = getgrnam(arg);
+		if (!gr && (!number || *end || n >= (gid_t)-1)) {
 			fprintf(stderr, "mcpfenced: --audit-group: no group '%s'\n", arg);
 			return -1;
 		}
@@ -362,16 +366,15 @@ static int parse_audit_option(struct agent_options *o, int which, const char *ar
 		o->audit_group = true;
 		return 0;
 	}
-	if (which == 1 && end != arg && !errno) {
-		int shift = !strcmp(end, "K") ? 10 : !strcmp(end, "M") ? 20 :
-			    !strcmp(end, "G") ? 30 : *end ? -1 : 0;
-
-		if (shift >= 0 && n >= 1 && n < (1ULL << 40)) {
+	if (which == 1 && number) {
+		shift = !*end ? 0 : !strcmp(end, "K") ? 10 : !strcmp(end, "M") ? 20 :
+			!strcmp(end, "G") ? 30 : -1;
+		if (shift >= 0 && n >= 1 && n <= (1ULL << 50) >> shift) {
 			o->audit_max_size = n << shift;
 			return 0;
 		}
 	}
-	if (which == 2 && *arg && !*end && n >= 1 && n <= MF_LOG_KEEP_MAX) {
+	if (which == 2 && number && !*end && n >= 1 && n <= MF_LOG_KEEP_MAX) {
 		o->audit_keep = n;
 		return 0;
 	}
