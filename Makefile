@@ -175,6 +175,7 @@ install: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence
 	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/mcpfenced.service $(DESTDIR)$(UNITDIR)/mcpfence-metrics.service
 	$(Q)$(INSTALL) -m 0644 packaging/mcpfence.bash-completion $(DESTDIR)$(COMPLETIONDIR)/mcpfence
 	$(Q)$(INSTALL) -m 0644 policy/schema.json policy/default.json $(DESTDIR)$(DATADIR)/
+	$(Q)$(INSTALL) -m 0644 docs/audit-schema.json $(DESTDIR)$(DATADIR)/
 	$(Q)$(INSTALL) -m 0644 policy/examples/*.json $(DESTDIR)$(DATADIR)/examples/
 	$(Q)$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/mcpfence $(DESTDIR)$(SYSCONFDIR)/logrotate.d
 	$(Q)$(INSTALL) -m 0644 packaging/mcpfence.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/mcpfence
@@ -253,6 +254,10 @@ $(FUZZ_OUT)/%.o: %.c
 # request handling against stand-ins for the kernel maps (see its header).
 $(FUZZ_OUT)/fuzz_policy: $(FUZZ_OUT)/tests/unit/policy_ref.o
 $(FUZZ_OUT)/fuzz_dns: $(FUZZ_OUT)/userspace/agent/dns_wire.o
+$(FUZZ_OUT)/fuzz_jline: $(FUZZ_OUT)/userspace/agent/jline.o
+# fuzz_audit links audit.c whole against stand-ins for the rest (see its header).
+$(FUZZ_OUT)/fuzz_audit: $(FUZZ_OUT)/userspace/agent/audit.o $(FUZZ_OUT)/userspace/agent/jline.o
+$(FUZZ_OUT)/userspace/agent/audit.o $(FUZZ_OUT)/tests/fuzz/fuzz_audit.o: $(OUTPUT)/mcpfence.skel.h
 FUZZ_AGENT_OBJS := $(patsubst %,$(FUZZ_OUT)/userspace/agent/%.o,ops control trust)
 $(FUZZ_OUT)/fuzz_request: $(FUZZ_AGENT_OBJS)
 $(FUZZ_AGENT_OBJS) $(FUZZ_OUT)/tests/fuzz/fuzz_request.o: $(OUTPUT)/mcpfence.skel.h

@@ -12,6 +12,8 @@ packages=(
 	iproute2 perl redis-server redis-tools jq socat procps util-linux
 	# tests of the operator's side (98-ops-*): terminal, sandbox, man pages, unit
 	tmux strace groff-base man-db systemd
+	# the audit log against its JSON Schema (98-ops-audit-schema)
+	python3-jsonschema
 	# make deb
 	dpkg-dev debhelper
 	# DNS tests: a real resolver on loopback, and a client
@@ -41,12 +43,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The MCP round-trip test's client and server, pinned by tests/mcp/package-lock.json.
+# Pinned by their package-lock.json: the MCP round-trip test's client and server
+# (tests/mcp), the Kubernetes manifests' schema checker (tests/k8s).
 here=$(cd "$(dirname "$0")/.." && pwd)
-lock=$here/tests/mcp/package-lock.json
-stamp=$here/tests/mcp/node_modules/.mcpfence-lock
-if [ -f "$lock" ] && ! cmp -s "$lock" "$stamp" 2>/dev/null; then
-	echo "deps: npm ci in tests/mcp"
-	(cd "$here/tests/mcp" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-	cp "$lock" "$stamp"
-fi
+for dir in tests/mcp tests/k8s; do
+	lock=$here/$dir/package-lock.json
+	stamp=$here/$dir/node_modules/.mcpfence-lock
+	if [ -f "$lock" ] && ! cmp -s "$lock" "$stamp" 2>/dev/null; then
+		echo "deps: npm ci in $dir"
+		(cd "$here/$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+		cp "$lock" "$stamp"
+	fi
+done

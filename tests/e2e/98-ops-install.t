@@ -20,6 +20,7 @@ want="/etc/logrotate.d/mcpfence
 /usr/share/man/man5/mcpfence-policy.5
 /usr/share/man/man8/mcpfence.8
 /usr/share/man/man8/mcpfenced.8
+/usr/share/mcpfence/audit-schema.json
 /usr/share/mcpfence/default.json
 /usr/share/mcpfence/examples/fetch.json
 /usr/share/mcpfence/examples/gdrive-tenants.json

@@ -29,7 +29,12 @@ struct agent_options {
 	const char *socket_path;
 	const char *pin_dir;
 	const char *audit_log;
+	gid_t audit_gid;         /* --audit-group: the log's group (else the agent's) */
+	bool audit_group;
+	uint64_t audit_max_size; /* --audit-log-max-size: rotate past it; 0: never */
+	unsigned int audit_keep; /* --audit-log-keep: rotated files kept */
 	bool audit_syslog; /* also to the journal, or syslog */
+	bool watch_policy; /* reload policy_path when it changes (policy_watch.c) */
 	const char *state_dir;
 	const char *cgroup_path; /* NULL: the cgroup v2 root */
 	unsigned int tag_capacity; /* 0: pid_max */
@@ -90,16 +95,20 @@ struct client_counts {
  */
 #define MF_LOG_BUFFER (256u << 10) /* bytes of records waiting for the log */
 #define MF_LOG_RETRY_MS 1000       /* while failing, one write attempt per interval */
+#define MF_LOG_KEEP_DEFAULT 5      /* --audit-log-keep */
+#define MF_LOG_KEEP_MAX 999
 struct audit_log {
 	int fd;
 	char *buf; /* NULL: no log */
 	size_t len;
 	size_t pending; /* records in buf */
-	uint64_t logged, lost, errors, reopened;
+	uint64_t size;  /* of the file, for --audit-log-max-size */
+	uint64_t logged, lost, errors, reopened, rotated;
 	bool failing, reported_failing;
 	int64_t failing_since_ms; /* CLOCK_REALTIME */
 	int64_t last_try_ms;      /* CLOCK_MONOTONIC */
 	int last_errno;
+	int rotate_errno;         /* the last rotation's failure, said once */
 	uint64_t lost_at_failure; /* lost when the failure began */
 };
 
@@ -113,6 +122,13 @@ struct audit_syslog {
 	uint64_t sent, lost;
 	int last_errno;
 };
+
+/*
+ * The version of the audit records' format (docs/audit-schema.json), in each
+ * record's "schema". A new event or a new optional field keeps it; a field
+ * removed, renamed or given another meaning bumps it.
+ */
+#define MF_AUDIT_SCHEMA 1
 
 /* One audit record as delivered: its JSON line, and what filters look at. */
 struct audit_record {
@@ -128,6 +144,9 @@ struct agent {
 	int cgroup_fd;
 	int epoll_fd;
 	int signal_fd;
+	int watch_fd;     /* --watch-policy: inotify */
+	char *watch_last; /* the policy text last tried by the watch */
+	size_t watch_last_len;
 	int listen_fd;
 	int pin_lock_fd; /* flock: this agent alone uses the pin directory */
 	bool pin_dir_created; /* by this start: removed again if the start is refused */
@@ -375,7 +394,13 @@ int local_write(struct agent *a, uint32_t slot, const struct mf_policy *p, json_
 int local_clear(struct agent *a, uint32_t slot);
 
 /* epoll data: what an event belongs to */
-enum watch_kind { WATCH_SIGNAL = 1, WATCH_LISTEN, WATCH_RINGBUF, WATCH_CLIENT, WATCH_DNS };
+enum watch_kind { WATCH_SIGNAL = 1, WATCH_LISTEN, WATCH_RINGBUF, WATCH_CLIENT, WATCH_DNS,
+		  WATCH_POLICY };
+
+/* policy_watch.c: --watch-policy, the --policy file reloaded when it changes */
+int policy_watch_setup(struct agent *a);
+bool policy_watch_changed(struct agent *a, char **text, size_t *len);
+void policy_watch_teardown(struct agent *a);
 
 /* dns_proxy.c: the resolver of governed processes (names in policy) */
 int dns_setup(struct agent *a);

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent.h"
+#include "jline.h"
 #include "mcpfence.skel.h"
 
 static int64_t clock_ns(clockid_t clk)
@@ -135,86 +137,6 @@ static const char *rule_name(struct agent *a, uint32_t generation, uint16_t rule
 	return buf;
 }
 
-/* A JSON line written in place; what does not fit marks it overflowed. */
-struct jline {
-	char buf[1024];
-	size_t len;
-	bool overflow;
-};
-
-static void jl_raw(struct jline *j, const char *s, size_t n)
-{
-	if (j->len + n >= sizeof(j->buf)) {
-		j->overflow = true;
-		return;
-	}
-	memcpy(j->buf + j->len, s, n);
-	j->len += n;
-}
-
-static void jl_key(struct jline *j, const char *key)
-{
-	if (j->len > 1)
-		jl_raw(j, ",", 1);
-	jl_raw(j, "\"", 1);
-	jl_raw(j, key, strlen(key));
-	jl_raw(j, "\":", 2);
-}
-
-static bool plain_char(unsigned char c)
-{
-	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-}
-
-/* ,"key":"value" with the n bytes of val escaped (a comm or a socket name is
- * whatever the process chose, NUL bytes included). */
-static void jl_strn(struct jline *j, const char *key, const char *val, size_t n)
-{
-	const unsigned char *c = (const unsigned char *)val, *end = c + n;
-	char esc[8];
-
-	jl_key(j, key);
-	jl_raw(j, "\"", 1);
-	while (c < end) {
-		const unsigned char *run = c;
-
-		while (c < end && plain_char(*c))
-			c++;
-		jl_raw(j, (const char *)run, c - run);
-		if (c == end)
-			break;
-		if (*c == '"' || *c == '\\') {
-			esc[0] = '\\';
-			esc[1] = *c;
-			jl_raw(j, esc, 2);
-		} else {
-			/* Bytes, not characters: keep the line ASCII and valid. */
-			snprintf(esc, sizeof(esc), "\\u%04x", *c);
-			jl_raw(j, esc, 6);
-		}
-		c++;
-	}
-	jl_raw(j, "\"", 1);
-}
-
-static void jl_str(struct jline *j, const char *key, const char *val)
-{
-	jl_strn(j, key, val, strlen(val));
-}
-
-static void jl_uint(struct jline *j, const char *key, uint64_t val)
-{
-	char num[24];
-	int i = sizeof(num);
-
-	do {
-		num[--i] = '0' + val % 10;
-		val /= 10;
-	} while (val);
-	jl_key(j, key);
-	jl_raw(j, num + i, sizeof(num) - i);
-}
-
 static const char *proto_name(uint8_t proto)
 {
 	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : NULL;
@@ -274,6 +196,7 @@ static bool event_line(struct agent *a, const struct mf_event *e, size_t size,
 	rec->verdict = e->verdict;
 	format_ts((int64_t)e->ts_ns + a->boot_to_real_ns, ts, sizeof(ts));
 	jl_str(&j, "ts", ts);
+	jl_uint(&j, "schema", MF_AUDIT_SCHEMA);
 	jl_str(&j, "event", event_name(e->type));
 	jl_str(&j, "verdict", verdict_name(e->verdict));
 	jl_str(&j, "identity", rec->identity);
@@ -422,33 +345,112 @@ static void log_report(struct agent *a)
 				(json_int_t)(l->lost - l->lost_at_failure)));
 }
 
+static int log_open(struct agent *a, uint64_t *size);
+
+/* Bytes from buf + done to write before the file passes --audit-log-max-size:
+ * whole lines, and at least one into an empty file; all without a limit. */
+static size_t log_room(const struct agent *a, size_t done)
+{
+	const struct audit_log *l = &a->log;
+	size_t end = done;
+
+	if (!a->opt.audit_max_size)
+		return l->len - done;
+	while (end < l->len) {
+		const char *nl = memchr(l->buf + end, '\n', l->len - end);
+		size_t next = nl ? (size_t)(nl - l->buf) + 1 : l->len;
+
+		if (l->size + (next - done) > a->opt.audit_max_size && (end > done || l->size))
+			break;
+		end = next;
+	}
+	return end - done;
+}
+
+/*
+ * --audit-log-max-size: LOG.N-1 becomes LOG.N ... LOG becomes LOG.1 (LOG.N,
+ * the oldest, replaced: N is --audit-log-keep), then LOG is opened anew. The
+ * old file holds whole lines only, and what waits goes to the new one. If
+ * this fails, the file in use goes on growing: nothing is lost.
+ */
+static int log_rotate(struct agent *a)
+{
+	const char *path = a->opt.audit_log;
+	char from[PATH_MAX + 8], to[PATH_MAX + 8];
+	uint64_t size;
+	int fd;
+
+	for (unsigned int i = a->opt.audit_keep; i >= 1; i--) {
+		if (i == 1)
+			snprintf(from, sizeof(from), "%s", path);
+		else
+			snprintf(from, sizeof(from), "%s.%u", path, i - 1);
+		snprintf(to, sizeof(to), "%s.%u", path, i);
+		if (rename(from, to) && (errno != ENOENT || i == 1))
+			return -errno;
+	}
+	fd = log_open(a, &size);
+	if (fd < 0)
+		return fd;
+	close(a->log.fd);
+	a->log.fd = fd;
+	a->log.size = size;
+	a->log.rotated++;
+	return 0;
+}
+
+/* Write buf[*done, end); -errno if a write failed. */
+static int log_write(struct audit_log *l, size_t *done, size_t end)
+{
+	while (*done < end) {
+		ssize_t n = write(l->fd, l->buf + *done, end - *done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		*done += n;
+		l->size += n;
+	}
+	return 0;
+}
+
 /* Write the waiting records. Whole lines count as logged; the rest waits for
  * the next attempt, once per MF_LOG_RETRY_MS while writing fails. */
 static void log_flush(struct agent *a, bool now)
 {
 	struct audit_log *l = &a->log;
 	int64_t t = clock_ns(CLOCK_MONOTONIC) / 1000000;
-	size_t done = 0, lines = 0;
+	size_t done = 0, lines = 0, kept;
 	int err = 0;
 
 	if (!l->buf || !l->len || (l->failing && !now && t - l->last_try_ms < MF_LOG_RETRY_MS))
 		return;
 	l->last_try_ms = t;
-	while (done < l->len) {
-		ssize_t n = write(l->fd, l->buf + done, l->len - done);
+	while (!err && done < l->len) {
+		size_t end = done + log_room(a, done);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? errno : EIO;
-			break;
+		if (end == done) {
+			err = log_rotate(a);
+			if (!err) {
+				l->rotate_errno = 0;
+				continue;
+			}
+			if (l->rotate_errno != -err)
+				fprintf(stderr,
+					"mcpfenced: cannot rotate audit log %s: %s; it grows\n",
+					a->opt.audit_log, strerror(-err));
+			l->rotate_errno = -err;
+			end = l->len;
 		}
-		done += n;
+		err = -log_write(l, &done, end);
 	}
 	if (err) {
 		l->errors++;
 		l->last_errno = err;
-		done = log_uncut(l, done);
+		kept = log_uncut(l, done);
+		l->size -= done - kept;
+		done = kept;
 	}
 	for (size_t i = 0; i < done; i++)
 		lines += l->buf[i] == '\n';
@@ -488,10 +490,11 @@ json_t *audit_log_status(struct agent *a)
 
 	if (!l->buf)
 		return json_pack("{s:s}", "state", "none");
-	st = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "state", l->failing ? "failing" : "ok",
-		       "logged", (json_int_t)l->logged, "waiting", (json_int_t)l->pending, "lost",
-		       (json_int_t)l->lost, "errors", (json_int_t)l->errors, "reopened",
-		       (json_int_t)l->reopened);
+	st = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "state",
+		       l->failing ? "failing" : "ok", "logged", (json_int_t)l->logged, "waiting",
+		       (json_int_t)l->pending, "lost", (json_int_t)l->lost, "errors",
+		       (json_int_t)l->errors, "reopened", (json_int_t)l->reopened, "rotated",
+		       (json_int_t)l->rotated);
 	if (st && l->failing) {
 		format_ts(l->failing_since_ms * 1000000, since, sizeof(since));
 		json_object_set_new(st, "since", json_string(since));
@@ -530,6 +533,7 @@ void audit_emit(struct agent *a, json_t *record)
 		audit_now_ts(ts, sizeof(ts));
 		json_object_set_new(record, "ts", json_string(ts));
 	}
+	json_object_set_new(record, "schema", json_integer(MF_AUDIT_SCHEMA));
 	v = json_string_value(json_object_get(record, "identity"));
 	snprintf(rec.identity, sizeof(rec.identity), "%s", v ? v : "-");
 	v = json_string_value(json_object_get(record, "verdict"));
@@ -573,14 +577,57 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int log_open(struct agent *a)
+/*
+ * The log file: 0640, the agent's user's and --audit-group's (else the
+ * agent's group), never readable by others. A regular file that another
+ * user owns is refused: its owner could read it, or undo the mode. What is
+ * not a regular file (a pipe, a terminal) is written as it is.
+ */
+static int log_secure(struct agent *a, int fd, uint64_t *size)
 {
-	int fd = open(a->opt.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	mode_t want;
+	struct stat st;
 
+	if (fstat(fd, &st))
+		return -errno;
+	*size = S_ISREG(st.st_mode) ? st.st_size : 0;
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	if (st.st_uid != geteuid())
+		return -EPERM;
+	if (a->opt.audit_group && st.st_gid != a->opt.audit_gid &&
+	    fchown(fd, (uid_t)-1, a->opt.audit_gid))
+		return -errno;
+	/* With a group, it must read; without, what is there, less the others'. */
+	want = a->opt.audit_group ? 0640 : st.st_mode & 0640;
+	if ((st.st_mode & 07777) != want && fchmod(fd, want))
+		return -errno;
+	return 0;
+}
+
+static int log_open(struct agent *a, uint64_t *size)
+{
+	int fd, err;
+
+	/* "-": standard output, as it is (a container's log, a pipe). */
+	if (!strcmp(a->opt.audit_log, "-")) {
+		*size = 0;
+		fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+		return fd < 0 ? -errno : fd;
+	}
+	fd = open(a->opt.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0) {
-		fd = -errno;
+		err = -errno;
 		fprintf(stderr, "mcpfenced: cannot open audit log %s: %s\n", a->opt.audit_log,
-			strerror(errno));
+			strerror(-err));
+		return err;
+	}
+	err = log_secure(a, fd, size);
+	if (err) {
+		fprintf(stderr, "mcpfenced: audit log %s: %s\n", a->opt.audit_log,
+			err == -EPERM ? "owned by another user: refused" : strerror(-err));
+		close(fd);
+		return err;
 	}
 	return fd;
 }
@@ -593,6 +640,7 @@ static int log_open(struct agent *a)
  */
 int audit_reopen(struct agent *a)
 {
+	uint64_t size;
 	int fd;
 
 	if (!a->log.buf)
@@ -600,7 +648,7 @@ int audit_reopen(struct agent *a)
 	/* Decisions made before the signal belong in the old file. */
 	ring_buffer__consume(a->ringbuf);
 	log_flush(a, true);
-	fd = log_open(a);
+	fd = log_open(a, &size);
 	if (fd < 0) {
 		audit_emit(a, json_pack("{s:s, s:s, s:s, s:s}", "event", "audit-log-reopen",
 					"verdict", "deny", "log", a->opt.audit_log, "error",
@@ -609,6 +657,7 @@ int audit_reopen(struct agent *a)
 	}
 	close(a->log.fd);
 	a->log.fd = fd;
+	a->log.size = size;
 	a->log.reopened++;
 	/* The first record of the new file says where it comes from. */
 	audit_emit(a, json_pack("{s:s, s:s, s:s, s:I}", "event", "audit-log-reopen", "verdict",
@@ -626,7 +675,7 @@ int audit_setup(struct agent *a)
 	if (err)
 		return err;
 	if (a->opt.audit_log) {
-		a->log.fd = log_open(a);
+		a->log.fd = log_open(a, &a->log.size);
 		if (a->log.fd < 0)
 			return a->log.fd;
 		a->log.buf = malloc(MF_LOG_BUFFER);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +36,8 @@ static const char usage[] =
 	"\n"
 	"  --policy FILE      policy to load at start (default: keep the active policy,\n"
 	"                     or the embedded default when there is none)\n"
+	"  --watch-policy     reload the --policy file when it changes (inotify on its\n"
+	"                     directory: an edit, a rename over it, a ConfigMap update)\n"
 	"  --socket PATH      control socket (default: $MCPFENCE_SOCKET, else\n"
 	"                     " MF_DEFAULT_SOCKET ")\n"
 	"  --pin-dir DIR      bpffs directory for pinned maps and links\n"
@@ -42,6 +45,12 @@ static const char usage[] =
 	"  --state-dir DIR    root-only (0700) directory for state kept across restarts\n"
 	"                     (default: $MCPFENCE_STATE_DIR, else " MF_DEFAULT_STATE_DIR ")\n"
 	"  --audit-log FILE   append every audit record to FILE as a JSON line\n"
+	"                     (docs/audit-schema.json); created 0640, never readable by others;\n"
+	"                     \"-\": standard output (a container's log)\n"
+	"  --audit-group GROUP  the audit log's group (name or gid), which may read it\n"
+	"  --audit-log-max-size BYTES  rotate the log before it passes BYTES (suffix K, M\n"
+	"                     or G): FILE becomes FILE.1, FILE.1 FILE.2, ... (whole lines)\n"
+	"  --audit-log-keep N  rotated files kept (default 5, at most 999)\n"
 	"  --audit-syslog     also send every record to the journal, with MCPFENCE_*\n"
 	"                     fields, or to syslog (/dev/log) where there is no journal\n"
 	"  --cgroup DIR       attach at this cgroup v2 directory instead of the root\n"
@@ -243,6 +252,18 @@ static void on_signal(struct agent *a)
 	}
 }
 
+/* --watch-policy: the file changed (policy_watch.c); loaded as SIGHUP would. */
+static void on_policy_change(struct agent *a)
+{
+	char *text;
+	size_t len;
+
+	if (!policy_watch_changed(a, &text, &len))
+		return;
+	load_policy(a, text, len, a->opt.policy_path, "watch");
+	free(text);
+}
+
 static int run(struct agent *a)
 {
 	static struct {
@@ -288,6 +309,9 @@ static int run(struct agent *a)
 				break;
 			case WATCH_DNS:
 				dns_event(a, kind, events[i].events);
+				break;
+			case WATCH_POLICY:
+				on_policy_change(a);
 				break;
 			case WATCH_CLIENT:
 				control_client_event(a, (struct client *)kind, events[i].events);
@@ -343,7 +367,11 @@ enum {
 	OPT_UID_RANGE,
 	OPT_TENANTS_DIR,
 	OPT_VERSION,
-	OPT_AUDIT_SYSLOG
+	OPT_AUDIT_SYSLOG,
+	OPT_AUDIT_GROUP,
+	OPT_AUDIT_MAX_SIZE,
+	OPT_AUDIT_KEEP,
+	OPT_WATCH_POLICY
 };
 static const struct option longopts[] = {
 	{ "policy", required_argument, NULL, OPT_POLICY },
@@ -352,6 +380,10 @@ static const struct option longopts[] = {
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
 	{ "audit-syslog", no_argument, NULL, OPT_AUDIT_SYSLOG },
+	{ "audit-group", required_argument, NULL, OPT_AUDIT_GROUP },
+	{ "audit-log-max-size", required_argument, NULL, OPT_AUDIT_MAX_SIZE },
+	{ "audit-log-keep", required_argument, NULL, OPT_AUDIT_KEEP },
+	{ "watch-policy", no_argument, NULL, OPT_WATCH_POLICY },
 	{ "cgroup", required_argument, NULL, OPT_CGROUP },
 	{ "detach-on-exit", no_argument, NULL, OPT_DETACH },
 	{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
@@ -363,6 +395,48 @@ static const struct option longopts[] = {
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{},
 };
+
+/* --audit-group (0), --audit-log-max-size (1), --audit-log-keep (2). */
+static int parse_audit_option(struct agent_options *o, int which, const char *arg)
+{
+	static const char *const names[] = { "--audit-group", "--audit-log-max-size",
+					     "--audit-log-keep" };
+	bool number;
+	unsigned long long n;
+	struct group *gr;
+	char *end;
+	int shift;
+
+	errno = 0;
+	n = strtoull(arg, &end, 10);
+	number = end != arg && !errno && arg[0] != '-';
+	if (which == 0) {
+		/* A name, else a gid (as chgrp takes them). */
+		gr = getgrnam(arg);
+		if (!gr && (!number || *end || n >= (gid_t)-1)) {
+			fprintf(stderr, "mcpfenced: --audit-group: no group '%s'\n", arg);
+			return -1;
+		}
+		o->audit_gid = gr ? gr->gr_gid : (gid_t)n;
+		o->audit_group = true;
+		return 0;
+	}
+	if (which == 1 && number) {
+		shift = !*end ? 0 : !strcmp(end, "K") ? 10 : !strcmp(end, "M") ? 20 :
+			!strcmp(end, "G") ? 30 : -1;
+		if (shift >= 0 && n >= 1 && n <= (1ULL << 50) >> shift) {
+			o->audit_max_size = n << shift;
+			return 0;
+		}
+	}
+	if (which == 2 && number && !*end && n >= 1 && n <= MF_LOG_KEEP_MAX) {
+		o->audit_keep = n;
+		return 0;
+	}
+	fprintf(stderr, "mcpfenced: %s takes %s, not '%s'\n", names[which],
+		which == 1 ? "a size in bytes (suffix K, M or G)" : "1..999", arg);
+	return -1;
+}
 
 /* Options into a->opt; returns -1 to go on, else the exit code. */
 static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall_only)
@@ -394,6 +468,15 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 			break;
 		case OPT_AUDIT_SYSLOG:
 			a->opt.audit_syslog = true;
+			break;
+		case OPT_WATCH_POLICY:
+			a->opt.watch_policy = true;
+			break;
+		case OPT_AUDIT_GROUP:
+		case OPT_AUDIT_MAX_SIZE:
+		case OPT_AUDIT_KEEP:
+			if (parse_audit_option(&a->opt, opt - OPT_AUDIT_GROUP, optarg))
+				return 2;
 			break;
 		case OPT_CGROUP:
 			a->opt.cgroup_path = optarg;
@@ -442,6 +525,21 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 	}
 	if (optind < argc) {
 		fprintf(stderr, "mcpfenced: unexpected argument '%s'\n%s", argv[optind], usage);
+		return 2;
+	}
+	if (!a->opt.audit_log &&
+	    (a->opt.audit_group || a->opt.audit_max_size || a->opt.audit_keep)) {
+		fprintf(stderr, "mcpfenced: --audit-group and --audit-log-* need --audit-log\n");
+		return 2;
+	}
+	if (!a->opt.audit_keep)
+		a->opt.audit_keep = MF_LOG_KEEP_DEFAULT;
+	if (a->opt.watch_policy && !a->opt.policy_path) {
+		fprintf(stderr, "mcpfenced: --watch-policy needs --policy\n");
+		return 2;
+	}
+	if (a->opt.audit_max_size && a->opt.audit_log && !strcmp(a->opt.audit_log, "-")) {
+		fprintf(stderr, "mcpfenced: --audit-log - (stdout) is not rotated\n");
 		return 2;
 	}
 	a->opt.socket_path = mf_socket_path(a->opt.socket_path);
@@ -512,6 +610,8 @@ static int start(struct agent *a, bool *touched)
 	if (!err)
 		err = audit_setup(a);
 	if (!err)
+		err = policy_watch_setup(a);
+	if (!err)
 		err = load_initial_policy(a);
 	if (!err)
 		err = control_setup(a, ops_handle);
@@ -540,7 +640,7 @@ int main(int argc, char **argv)
 {
 	struct agent a = {
 		.cgroup_fd = -1, .epoll_fd = -1, .signal_fd = -1, .listen_fd = -1,
-		.pin_lock_fd = -1, .state_fd = -1, .syslog.fd = -1,
+		.pin_lock_fd = -1, .state_fd = -1, .syslog.fd = -1, .watch_fd = -1,
 	};
 	bool uninstall_only = false, touched = false;
 	int err;
@@ -583,6 +683,7 @@ int main(int argc, char **argv)
 		rmdir(a.opt.pin_dir);
 	if (a.pin_lock_fd >= 0)
 		close(a.pin_lock_fd);
+	policy_watch_teardown(&a);
 	if (a.signal_fd >= 0)
 		close(a.signal_fd);
 	if (a.epoll_fd >= 0)
