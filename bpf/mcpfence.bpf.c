@@ -34,10 +34,10 @@
 /* Socket options that change where a packet goes after its destination was judged. */
 #define SOL_IP 0
 #define SOL_IPV6 41
-#define IP_OPTIONS 4		/* IPv4 options: source routes (LSRR, SSRR) */
-#define IPV6_2292RTHDR 5	/* RFC 2292 routing header */
-#define IPV6_2292PKTOPTIONS 6	/* RFC 2292 sticky ancillary data (may hold a routing header) */
-#define IPV6_RTHDR 57		/* routing header */
+#define IP_OPTIONS 4	      /* IPv4 options: source routes (LSRR, SSRR) */
+#define IPV6_2292RTHDR 5      /* RFC 2292 routing header */
+#define IPV6_2292PKTOPTIONS 6 /* RFC 2292 sticky ancillary data (may hold a routing header) */
+#define IPV6_RTHDR 57	      /* routing header */
 /* Per-socket IPsec policies: a tunnel-mode template sends to its endpoint. */
 #define IP_IPSEC_POLICY 16
 #define IP_XFRM_POLICY 17
@@ -593,7 +593,7 @@ int mf_flow_sweep(struct __sk_buff *skb)
 		return 0; /* cannot happen for an array */
 	f = bpf_map_lookup_elem(&flows, &arg->key);
 	if (!f)
-		return 0; /* gone since the agent looked */
+		return 0;	       /* gone since the agent looked */
 	now = bpf_ktime_get_boot_ns(); /* no call while the lock is held */
 	bpf_spin_lock(&f->lock);
 	if (f->dead || now - f->start_ns < arg->window_ns) {
@@ -1007,8 +1007,8 @@ static __always_inline void dns_record_egress(struct __sk_buff *skb)
 	if (!dport)
 		return; /* not connected */
 	cfg = bpf_map_lookup_elem(&dns_cfg, &zero);
-	if (!cfg || (dport != cfg->udp4 && dport != cfg->udp6 && dport != cfg->tcp4 &&
-		     dport != cfg->tcp6))
+	if (!cfg ||
+	    (dport != cfg->udp4 && dport != cfg->udp6 && dport != cfg->tcp4 && dport != cfg->tcp6))
 		return;
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
@@ -1783,8 +1783,7 @@ static __always_inline void uring_kill(struct mf_tag *tag, __u32 what)
 
 /* Fires inside io_uring_setup, before it returns the ring to the caller. */
 SEC("tp_btf/io_uring_create")
-int BPF_PROG(mf_uring_create, int fd, void *ring, __u32 sq_entries, __u32 cq_entries,
-	     __u32 flags)
+int BPF_PROG(mf_uring_create, int fd, void *ring, __u32 sq_entries, __u32 cq_entries, __u32 flags)
 {
 	struct mf_tag *tag = current_tag();
 

@@ -37,7 +37,7 @@ _Static_assert(MF_MAX_RULES <= MF_RULE_DEFAULT, "rule indices stay below MF_RULE
 #define MF_FAMILY_V6 6
 
 /* ---- process tags: tags map, tgid -> struct mf_tag ---- */
-#define MF_TAG_EXEC 0x1     /* tagged by the kernel at exec (servers.*.exec) */
+#define MF_TAG_EXEC 0x1	    /* tagged by the kernel at exec (servers.*.exec) */
 #define MF_TAG_LAUNCHER 0x2 /* tagged by the agent at a launcher's request */
 /* Launched without the launcher's seccomp filter (`run --no-harden`, or a
  * tag request that does not say it hardens): like MF_TAG_EXEC, only the
@@ -101,13 +101,13 @@ struct mf_config {
 };
 
 #define MF_POLICY_LOADED 0x1
-#define MF_POLICY_AUDIT_ONLY 0x2   /* mode "audit": record denials, block nothing */
+#define MF_POLICY_AUDIT_ONLY 0x2    /* mode "audit": record denials, block nothing */
 #define MF_POLICY_AUDIT_ALLOWED 0x4 /* audit.allowed "all" or "flows" */
 #define MF_POLICY_AUDIT_EACH 0x8    /* audit.allowed "all": allowed records not by flow */
 
 struct mf_policy_cfg {
 	__u32 flags;
-	__u32 generation; /* policy load counter, copied into audit records */
+	__u32 generation;     /* policy load counter, copied into audit records */
 	__u32 flow_window_ms; /* audit.window: 0 records every decision */
 	__u32 reserved;
 };
@@ -155,21 +155,21 @@ struct mf_rule_val {
 
 /* ---- audit records, kernel -> agent through the events ring buffer ---- */
 enum mf_event_type {
-	MF_EV_CONNECT = 1,     /* connect(), TCP or UDP */
-	MF_EV_SENDMSG = 2,     /* sendto/sendmsg with a destination, UDP */
-	MF_EV_SOCKET = 3,      /* inet socket of a type/protocol the hooks cannot judge */
-	MF_EV_SOCKET_KILL = 4, /* socket family the hooks cannot see: process killed */
-	MF_EV_TAG_EXEC = 5,    /* process tagged at exec */
-	MF_EV_TAG_LOST = 6,    /* a tag could not be stored: process killed */
-	MF_EV_SOCKOPT = 7,     /* a socket option that reroutes packets, refused */
-	MF_EV_SOURCE_ROUTE = 8, /* a source-routed packet of a governed socket, dropped */
+	MF_EV_CONNECT = 1,	     /* connect(), TCP or UDP */
+	MF_EV_SENDMSG = 2,	     /* sendto/sendmsg with a destination, UDP */
+	MF_EV_SOCKET = 3,	     /* inet socket of a type/protocol the hooks cannot judge */
+	MF_EV_SOCKET_KILL = 4,	     /* socket family the hooks cannot see: process killed */
+	MF_EV_TAG_EXEC = 5,	     /* process tagged at exec */
+	MF_EV_TAG_LOST = 6,	     /* a tag could not be stored: process killed */
+	MF_EV_SOCKOPT = 7,	     /* a socket option that reroutes packets, refused */
+	MF_EV_SOURCE_ROUTE = 8,	     /* a source-routed packet of a governed socket, dropped */
 	MF_EV_URING_SOCKET_KILL = 9, /* io_uring socket of a family the hooks cannot see */
-	MF_EV_URING_KILL = 10, /* io_uring set up or entered, not allowed: process killed */
+	MF_EV_URING_KILL = 10,	     /* io_uring set up or entered, not allowed: process killed */
 	/* local sockets and inbound */
 	MF_EV_UNIX_CONNECT = 20, /* connect() to a unix socket: struct mf_unix_event */
 	MF_EV_UNIX_SENDMSG = 21, /* datagram to a unix socket name: struct mf_unix_event */
-	MF_EV_BIND = 22,         /* bind() to a port the server may not listen on */
-	MF_EV_LISTEN = 23,       /* a connection to a listener on such a port, dropped */
+	MF_EV_BIND = 22,	 /* bind() to a port the server may not listen on */
+	MF_EV_LISTEN = 23,	 /* a connection to a listener on such a port, dropped */
 };
 
 /* ---- audit by flow: flows map, struct mf_flow_key -> struct mf_flow ----
@@ -180,7 +180,7 @@ enum mf_event_type {
  * decision is in exactly one record (or in audit_dropped). */
 #define MF_FLOW_FIRST 1
 #define MF_FLOW_SUMMARY 2
-#define MF_FLOW_MASK 0xff /* of aux: MF_AUX_VIA_NAME may be set beside it */
+#define MF_FLOW_MASK 0xff  /* of aux: MF_AUX_VIA_NAME may be set beside it */
 #define MF_FLOWS_MAX 16384 /* a new flow past these is recorded on its own */
 
 struct mf_flow_key {
@@ -198,7 +198,7 @@ struct mf_flow_key {
 
 struct mf_flow {
 	struct bpf_spin_lock lock;
-	__u32 count; /* decisions since the window's first record, after it */
+	__u32 count;	/* decisions since the window's first record, after it */
 	__u64 start_ns; /* the window's first record (CLOCK_BOOTTIME) */
 	__u32 pid;
 	__u32 generation;
@@ -234,7 +234,7 @@ struct mf_event {
 	__u8 proto;  /* IPPROTO_TCP/UDP; socket events: protocol; sockopt: level */
 	__u16 port;  /* host order */
 	__u8 addr[16];
-	__u32 aux; /* socket events: socket type; sockopt: option name;
+	__u32 aux;   /* socket events: socket type; sockopt: option name;
 		    * source-route: option or routing header type;
 		    * connect/sendmsg: MF_FLOW_FIRST or MF_FLOW_SUMMARY, 0 alone */
 	__u32 count; /* MF_FLOW_SUMMARY: the flow's occurrences after its first
@@ -257,16 +257,16 @@ enum mf_counter {
 	MF_CNT_TAG_FAILED, /* tags that could not be stored (map full) */
 	MF_CNT_SOCKET_REFUSED,
 	MF_CNT_KILLED,
-	MF_CNT_SOCKOPT_REFUSED, /* rerouting socket options refused */
+	MF_CNT_SOCKOPT_REFUSED,	     /* rerouting socket options refused */
 	MF_CNT_SOURCE_ROUTE_DROPPED, /* source-routed packets of governed sockets dropped */
-	MF_CNT_TAG_STALE, /* stale tags of a reused pid removed at fork */
+	MF_CNT_TAG_STALE,	     /* stale tags of a reused pid removed at fork */
 	MF_CNT_UNIX_ALLOWED,
 	MF_CNT_UNIX_DENIED,
 	MF_CNT_BIND_DENIED,
-	MF_CNT_LISTEN_DROPPED, /* segments to governed listeners on ungranted ports */
-	MF_CNT_TAG_UNHARDENED, /* tags inherited from exec-tagged or unhardened parents */
-	MF_CNT_FLOWS_FULL, /* decisions recorded alone: the flows map was full */
-	MF_CNT_DNS_REDIRECTED, /* port-53 connects and datagrams sent to the agent's resolver */
+	MF_CNT_LISTEN_DROPPED,	/* segments to governed listeners on ungranted ports */
+	MF_CNT_TAG_UNHARDENED,	/* tags inherited from exec-tagged or unhardened parents */
+	MF_CNT_FLOWS_FULL,	/* decisions recorded alone: the flows map was full */
+	MF_CNT_DNS_REDIRECTED,	/* port-53 connects and datagrams sent to the agent's resolver */
 	MF_CNT_DNS_NO_RESOLVER, /* ... refused: no resolver serving (closed) */
 	MF_CNT_LEARNED_ALLOWED, /* verdicts allowed by an address learned from a name */
 	MF_CNT_MAX,
@@ -276,12 +276,12 @@ enum mf_counter {
  * Unix connects and datagram sends of governed processes are judged against
  * an allow list of exact names; binds to a port against the ports a server
  * may listen on. Both live in the policy slots like the bindings. */
-#define MF_ANY_SERVER 0u /* unix_allow key server: granted to every governed process */
+#define MF_ANY_SERVER 0u     /* unix_allow key server: granted to every governed process */
 #define MF_UNIX_PATH_MAX 108 /* sizeof(sockaddr_un.sun_path) */
-#define MF_MAX_UNIX 4096 /* unix names in a policy, all servers and the defaults together */
+#define MF_MAX_UNIX 4096     /* unix names in a policy, all servers and the defaults together */
 #define MF_UNIX_MAP_ENTRIES (2 * MF_MAX_UNIX + 16) /* both slots, and the agent's socket */
-#define MF_LISTEN_MAX_RANGES 32 /* port ranges a server may listen on */
-#define MF_LISTEN_MAP_ENTRIES 8192 /* both slots: 2 x MF_MAX_SERVERS */
+#define MF_LISTEN_MAX_RANGES 32			   /* port ranges a server may listen on */
+#define MF_LISTEN_MAP_ENTRIES 8192		   /* both slots: 2 x MF_MAX_SERVERS */
 
 /* unix_allow map: (slot, server, name) -> MF_ALLOW. name holds the bytes
  * the kernel resolves: a path up to its first NUL, or an abstract name
@@ -346,7 +346,7 @@ struct mf_dns_cfg {
 struct mf_dns_orig {
 	__u8 family; /* MF_FAMILY_V4 (also when reached as ::ffff:a.b.c.d) or V6 */
 	__u8 reserved;
-	__u16 port;  /* network order */
+	__u16 port;    /* network order */
 	__u32 addr[4]; /* network order; IPv4 in addr[0] */
 };
 

@@ -14,26 +14,26 @@
 #define MCPFENCE_LIMITS_H
 
 /* ---- names and strings ---- */
-#define MF_NAME_MAX 128 /* identity and server names, NUL included */
-#define MF_EXEC_PATH_MAX 4095 /* bytes of an executable path, NUL excluded */
-#define MF_EXEC_ARGS_MAX 4 /* argv prefix of an interpreter match (argv[1..4]) */
-#define MF_EXEC_ARG_MAX 255 /* bytes of one such argument, NUL excluded */
+#define MF_NAME_MAX 128		/* identity and server names, NUL included */
+#define MF_EXEC_PATH_MAX 4095	/* bytes of an executable path, NUL excluded */
+#define MF_EXEC_ARGS_MAX 4	/* argv prefix of an interpreter match (argv[1..4]) */
+#define MF_EXEC_ARG_MAX 255	/* bytes of one such argument, NUL excluded */
 #define MF_EXEC_ARGS_BYTES 1024 /* of the argument area the kernel reads at exec */
 
 /* ---- policy limits (userspace/lib/policy.c, compile.c) ---- */
 #define MF_MAX_RULES 65535 /* rule indices stay below MF_RULE_DEFAULT */
 #define MF_MAX_SERVERS 4096
 #define MF_MAX_GROUPS 4096
-#define MF_MAX_MEMBERS 65536 /* identities listed in groups, all groups together */
-#define MF_MAX_WHO 1000000 /* "who" entries, all rules together */
-#define MF_MAX_DESTS 1000000 /* allow and deny entries, all rules together */
+#define MF_MAX_MEMBERS 65536	   /* identities listed in groups, all groups together */
+#define MF_MAX_WHO 1000000	   /* "who" entries, all rules together */
+#define MF_MAX_DESTS 1000000	   /* allow and deny entries, all rules together */
 #define MF_MAX_PORT_RANGES 1000000 /* "ports" items, all entries together */
 #define MF_MAX_LAUNCHERS 1024
-#define MF_MAX_EXEC 4096 /* executables (plain or with arguments), all servers together */
-#define MF_MAX_MAY_ASSERT 256 /* patterns of one launcher */
+#define MF_MAX_EXEC 4096	/* executables (plain or with arguments), all servers together */
+#define MF_MAX_MAY_ASSERT 256	/* patterns of one launcher */
 #define MF_MAX_IDENTITIES 16384 /* distinct identities that rules bind, by name */
-#define MF_MAX_BINDINGS 65536 /* compiled (identity, server) bindings */
-#define MF_MAX_FLAT_ENTRIES 2097152 /* compiled prefix entries, all rulesets together */
+#define MF_MAX_BINDINGS 65536	/* compiled (identity, server) bindings */
+#define MF_MAX_FLAT_ENTRIES 2097152  /* compiled prefix entries, all rulesets together */
 #define MF_MAX_COMPILE_WORK 16777216 /* (identity, rule) pairs plus entries flattened */
 
 /* Port segments per compiled prefix (see userspace/lib/compile.c). */
@@ -55,7 +55,7 @@
 #define MF_MAP_IDENTITY_NAMES (4 * MF_MAX_IDENTITIES)
 
 /* ---- how the limits bound one another ---- */
-_Static_assert(MF_EXEC_ARGS_MAX * (MF_EXEC_ARG_MAX + 1) <= MF_EXEC_ARGS_BYTES,
+_Static_assert(MF_EXEC_ARGS_MAX *(MF_EXEC_ARG_MAX + 1) <= MF_EXEC_ARGS_BYTES,
 	       "the kernel must read every byte of the longest argument list a policy may match");
 _Static_assert(MF_MAP_EXEC_SERVERS >= 2 * MF_MAX_EXEC, "exec_servers holds two policies");
 _Static_assert(MF_MAP_EXEC_ARGS >= 2 * MF_MAX_EXEC, "exec_args holds two policies");

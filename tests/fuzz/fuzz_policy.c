@@ -67,11 +67,10 @@ static void compare(struct probe_ctx *x, const char *identity, const char *serve
 	if (want == got && want_rule == got_rule)
 		return;
 	inet_ntop(family == MF_FAMILY_V4 ? AF_INET : AF_INET6, addr, shown, sizeof(shown));
-	snprintf(what, sizeof(what), "%s %s/%u: compiled %d rule %u, reference %d rule %u",
-		 shown, proto == MF_PROTO_TCP ? "tcp" : "udp", port, got, got_rule, want,
-		 want_rule);
-	die("compiled form differs from the reference: %s on %s: %s",
-	    identity ? identity : "(any)", server, what);
+	snprintf(what, sizeof(what), "%s %s/%u: compiled %d rule %u, reference %d rule %u", shown,
+		 proto == MF_PROTO_TCP ? "tcp" : "udp", port, got, got_rule, want, want_rule);
+	die("compiled form differs from the reference: %s on %s: %s", identity ? identity : "(any)",
+	    server, what);
 }
 
 /* Ports at the edges of dest's ranges, and beyond them. */
@@ -152,18 +151,18 @@ static void check_decisions(const struct mf_policy *pol, const struct mf_compile
 /* ---- policies made from bytes ---- */
 
 static const char *const prefixes[] = {
-	"0.0.0.0/0",   "10.0.0.0/8",	"10.1.0.0/16",	 "10.1.2.0/24",	  "10.1.2.3/32",
-	"127.0.0.0/8", "127.0.0.1/32",	"::/0",		 "::1/128",	  "2001:db8::/32",
-	"0.0.0.0/32",  "2001:db8::/64", "10.1.2.2/31",	 "10.128.0.0/9",  "::/128",
-	"::ffff:10.0.0.0/104",
+	"0.0.0.0/0",   "10.0.0.0/8",	"10.1.0.0/16",	"10.1.2.0/24",
+	"10.1.2.3/32", "127.0.0.0/8",	"127.0.0.1/32", "::/0",
+	"::1/128",     "2001:db8::/32", "0.0.0.0/32",	"2001:db8::/64",
+	"10.1.2.2/31", "10.128.0.0/9",	"::/128",	"::ffff:10.0.0.0/104",
 };
-static const char *const ports[] = { "22", "53", "80", "443", "1", "65535", "\"1-1023\"",
-				     "\"1000-2000\"", "\"1-65535\"", "\"80-80\"", "\"79-81\"",
-				     "\"443-8443\"" };
+static const char *const ports[] = { "22",	    "53",	 "80",	       "443",
+				     "1",	    "65535",	 "\"1-1023\"", "\"1000-2000\"",
+				     "\"1-65535\"", "\"80-80\"", "\"79-81\"",  "\"443-8443\"" };
 static const char *const protos[] = { "", ", \"proto\": \"tcp\"", ", \"proto\": \"udp\"",
 				      ", \"proto\": \"any\"" };
-static const char *const whos[] = { "\"*\"", "\"u0\"", "\"u1\"", "\"u2\"", "\"group:g0\"",
-				    "\"group:g1\"" };
+static const char *const whos[] = { "\"*\"",  "\"u0\"",	      "\"u1\"",
+				    "\"u2\"", "\"group:g0\"", "\"group:g1\"" };
 
 struct bytes {
 	const uint8_t *p;

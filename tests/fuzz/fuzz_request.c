@@ -283,8 +283,7 @@ const char *server_name(struct agent *a, uint32_t id)
 
 const char *identity_name(struct agent *a, uint32_t id, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s",
-		 id < NAMES_MAX && identity_names[id] ? identity_names[id] : "?");
+	snprintf(buf, len, "%s", id < NAMES_MAX && identity_names[id] ? identity_names[id] : "?");
 	return buf;
 }
 
@@ -296,8 +295,8 @@ static void current_free(struct agent *a)
 	memset(&a->current, 0, sizeof(a->current));
 }
 
-int policy_load_text(struct agent *a, const char *text, size_t len, const char *source,
-		     char *err, size_t errlen, json_t *warnings)
+int policy_load_text(struct agent *a, const char *text, size_t len, const char *source, char *err,
+		     size_t errlen, json_t *warnings)
 {
 	struct mf_compiled *compiled = NULL;
 	struct mf_policy *policy = NULL;

@@ -170,9 +170,9 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "bench"))
 		return bench(fd, &ss, len, argv[4], argc > 5 ? atoi(argv[5]) : 1000);
 	ql = build(q, 0x4242, argv[4], argc > 5 && !strcmp(argv[5], "aaaa") ? 28 : 1);
-	if (!strcmp(argv[1], "connected") ? connect(fd, (struct sockaddr *)&ss, len) ||
-						    send(fd, q, ql, 0) < 0 :
-					    sendto(fd, q, ql, 0, (struct sockaddr *)&ss, len) < 0) {
+	if (!strcmp(argv[1], "connected") ?
+		    connect(fd, (struct sockaddr *)&ss, len) || send(fd, q, ql, 0) < 0 :
+		    sendto(fd, q, ql, 0, (struct sockaddr *)&ss, len) < 0) {
 		printf("%s\n", errno == EPERM ? "EPERM" : strerror(errno));
 		return 1;
 	}

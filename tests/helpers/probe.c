@@ -110,7 +110,12 @@ static int parse_addr(const char *addr, const char *port, struct sockaddr_storag
 }
 
 /* What a network operation does with its fresh socket and destination. */
-enum net_op { NET_CONNECT, NET_SENDTO, NET_CONNECT_SEND, NET_FASTOPEN };
+enum net_op {
+	NET_CONNECT,
+	NET_SENDTO,
+	NET_CONNECT_SEND,
+	NET_FASTOPEN
+};
 
 /* One socket of type to ADDR PORT, one operation: 0 or its errno. */
 static int net_op(enum net_op op, int type, const char *addr, const char *port)
@@ -213,8 +218,7 @@ static int bind_op(int type, const char *addr, const char *port)
 	if (fd < 0)
 		return errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
-	    (type == SOCK_STREAM && listen(fd, 1) < 0))
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || (type == SOCK_STREAM && listen(fd, 1) < 0))
 		err = errno;
 	close(fd);
 	return err;
@@ -223,7 +227,8 @@ static int bind_op(int type, const char *addr, const char *port)
 /* A server that never binds: listen() takes an ephemeral port by itself. */
 static int listen_accept(const char *mode, const char *ms)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sin);
 	struct pollfd pfd = { .events = POLLIN };
 	int fd = socket(AF_INET, SOCK_STREAM, 0), c;
@@ -374,7 +379,7 @@ static int run_op(int argc, char **argv)
 	if (strcmp(argv[0], "fastopen") == 0 && argc == 3)
 		return net_op(NET_FASTOPEN, SOCK_STREAM, argv[1], argv[2]);
 	if (strcmp(argv[0], "unix-connect") == 0 && argc == 3)
-		return unix_op(strcmp(argv[1], "dgram") == 0	     ? SOCK_DGRAM :
+		return unix_op(strcmp(argv[1], "dgram") == 0	 ? SOCK_DGRAM :
 			       strcmp(argv[1], "seqpacket") == 0 ? SOCK_SEQPACKET :
 								   SOCK_STREAM,
 			       true, argv[2]);

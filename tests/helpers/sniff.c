@@ -36,8 +36,7 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static int matches(const struct target *t, int n, const unsigned char *pkt, ssize_t len,
-		   int proto)
+static int matches(const struct target *t, int n, const unsigned char *pkt, ssize_t len, int proto)
 {
 	for (int i = 0; i < n; i++) {
 		if (proto == ETH_P_IP && t[i].family == AF_INET && len >= 20 &&

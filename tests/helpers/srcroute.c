@@ -104,8 +104,11 @@ static int send_cmsg(int fd, const struct sockaddr *to, socklen_t tolen, int lev
 	char ctl[CMSG_SPACE(64)] = {};
 	char payload[] = "srcroute";
 	struct iovec iov = { .iov_base = payload, .iov_len = sizeof(payload) };
-	struct msghdr msg = { .msg_name = (void *)to, .msg_namelen = tolen, .msg_iov = &iov,
-			      .msg_iovlen = 1, .msg_control = ctl,
+	struct msghdr msg = { .msg_name = (void *)to,
+			      .msg_namelen = tolen,
+			      .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = ctl,
 			      .msg_controllen = CMSG_SPACE(len) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 
@@ -265,9 +268,10 @@ int main(int argc, char **argv)
 	printf("%s\n", errno_name(err));
 	return 0;
 usage:
-	fprintf(stderr, "usage: srcroute rthdr|rthdr2292|rthdr-cmsg|pktoptions|lsrr|lsrr-cmsg|rr-cmsg|xfrm "
-			"udp|tcp VIA DST PORT\n"
-			"       srcroute hand MODE udp|tcp VIA DST PORT CMD...\n"
-			"       srcroute fd3 udp|tcp DST PORT\n");
+	fprintf(stderr,
+		"usage: srcroute rthdr|rthdr2292|rthdr-cmsg|pktoptions|lsrr|lsrr-cmsg|rr-cmsg|xfrm "
+		"udp|tcp VIA DST PORT\n"
+		"       srcroute hand MODE udp|tcp VIA DST PORT CMD...\n"
+		"       srcroute fd3 udp|tcp DST PORT\n");
 	return 2;
 }

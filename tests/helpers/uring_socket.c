@@ -135,11 +135,14 @@ static int packet_send(const char *ifname, const char *dst)
 	static unsigned char pkt[64];
 	struct io_uring_params p = {};
 	struct io_uring_sqe *sqes;
-	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
-				  .sll_halen = 6, .sll_addr = { 2, 0, 0, 0, 0, 0x0b } };
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET,
+				  .sll_protocol = htons(ETH_P_IP),
+				  .sll_halen = 6,
+				  .sll_addr = { 2, 0, 0, 0, 0, 0x0b } };
 	struct iovec iov = { .iov_base = pkt, .iov_len = build_packet(pkt, dst) };
-	struct msghdr msg = { .msg_name = &ll, .msg_namelen = sizeof(ll), .msg_iov = &iov,
-			      .msg_iovlen = 1 };
+	struct msghdr msg = {
+		.msg_name = &ll, .msg_namelen = sizeof(ll), .msg_iov = &iov, .msg_iovlen = 1
+	};
 	unsigned int *sq_tail, *sq_array;
 	int fd, slots[1] = { -1 };
 	char *sq;

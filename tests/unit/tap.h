@@ -48,7 +48,7 @@ __attribute__((unused)) static void subtest_end(void)
 
 /* An assertion failed at file:line: log why and fail the running subtest. */
 __attribute__((format(printf, 3, 4), unused)) static void fail_at(const char *file, int line,
-								const char *fmt, ...)
+								  const char *fmt, ...)
 {
 	va_list ap;
 
@@ -68,31 +68,32 @@ __attribute__((unused)) static int tap_done(void)
 	return tests_failed ? 1 : 0;
 }
 
-#define ASSERT_TRUE(cond, what)                                                         \
-	({                                                                              \
-		bool ok__ = (cond);                                                     \
-		if (!ok__)                                                              \
+#define ASSERT_TRUE(cond, what)                                                                 \
+	({                                                                                      \
+		bool ok__ = (cond);                                                             \
+		if (!ok__)                                                                      \
 			fail_at(__FILE__, __LINE__, "%s: unexpectedly false: %s", what, #cond); \
-		ok__;                                                                   \
+		ok__;                                                                           \
 	})
 
-#define ASSERT_EQ(actual, expected, what)                                                    \
-	({                                                                                   \
-		long long a__ = (actual), e__ = (expected);                                  \
-		bool ok__ = a__ == e__;                                                      \
-		if (!ok__)                                                                   \
-			fail_at(__FILE__, __LINE__, "%s: actual %lld != expected %lld", what, a__, e__); \
-		ok__;                                                                        \
+#define ASSERT_EQ(actual, expected, what)                                                          \
+	({                                                                                         \
+		long long a__ = (actual), e__ = (expected);                                        \
+		bool ok__ = a__ == e__;                                                            \
+		if (!ok__)                                                                         \
+			fail_at(__FILE__, __LINE__, "%s: actual %lld != expected %lld", what, a__, \
+				e__);                                                              \
+		ok__;                                                                              \
 	})
 
-#define ASSERT_STREQ(actual, expected, what)                                              \
-	({                                                                                \
-		const char *a__ = (actual), *e__ = (expected);                            \
-		bool ok__ = a__ && e__ ? !strcmp(a__, e__) : a__ == e__;                  \
-		if (!ok__)                                                                \
-			fail_at(__FILE__, __LINE__, "%s:\n#   actual   '%s'\n#   expected '%s'", what, \
-				a__ ? a__ : "(null)", e__ ? e__ : "(null)");              \
-		ok__;                                                                     \
+#define ASSERT_STREQ(actual, expected, what)                                                     \
+	({                                                                                       \
+		const char *a__ = (actual), *e__ = (expected);                                   \
+		bool ok__ = a__ && e__ ? !strcmp(a__, e__) : a__ == e__;                         \
+		if (!ok__)                                                                       \
+			fail_at(__FILE__, __LINE__, "%s:\n#   actual   '%s'\n#   expected '%s'", \
+				what, a__ ? a__ : "(null)", e__ ? e__ : "(null)");               \
+		ok__;                                                                            \
 	})
 
 #endif /* MCPFENCE_TAP_H */

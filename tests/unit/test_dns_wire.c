@@ -107,21 +107,34 @@ static void test_queries(void)
 	put(&m, "\xc0\x20", 2); /* forward */
 	ASSERT_EQ(dns_parse_query(m.b, m.n, &q, &id), DNS_ENAME, "a forward pointer");
 	header(&m, 1, 0x0100, 1, 0);
-	put(&m, "\x03""a.b\x03""com\x00\x00\x01\x00\x01", 13);
+	put(&m,
+	    "\x03"
+	    "a.b\x03"
+	    "com\x00\x00\x01\x00\x01",
+	    13);
 	ASSERT_EQ(dns_parse_query(m.b, m.n, &q, &id), DNS_ECHARS, "a dot inside a label");
 	header(&m, 1, 0x0100, 1, 0);
-	put(&m, "\x03""a\0b\x00\x00\x01\x00\x01", 9);
+	put(&m,
+	    "\x03"
+	    "a\0b\x00\x00\x01\x00\x01",
+	    9);
 	ASSERT_EQ(dns_parse_query(m.b, m.n, &q, &id), DNS_ECHARS, "a NUL inside a label");
 	header(&m, 1, 0x0100, 1, 0);
 	for (int i = 0; i < 5; i++)
-		put(&m, "\x3f""aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 64);
+		put(&m,
+		    "\x3f"
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		    64);
 	put(&m, "\x00\x00\x01\x00\x01", 5);
 	ASSERT_EQ(dns_parse_query(m.b, m.n, &q, &id), DNS_ENAME, "a name over 253 characters");
 	header(&m, 1, 0x0100, 1, 0);
 	put(&m, "\x41", 1);
 	ASSERT_EQ(dns_parse_query(m.b, m.n, &q, &id), DNS_ENAME, "an extended label type");
 	header(&m, 1, 0x0100, 1, 0);
-	put(&m, "\x20""abc", 4);
+	put(&m,
+	    "\x20"
+	    "abc",
+	    4);
 	ASSERT_EQ(dns_parse_query(m.b, m.n, &q, &id), DNS_ESHORT, "a label past the end");
 	subtest_end();
 }

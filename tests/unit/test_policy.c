@@ -24,23 +24,23 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Parse text as "p.json"; a failure is logged with the parser's message. */
-#define ASSERT_PARSE(text, policy)                                                       \
-	({                                                                               \
-		char err__[MF_ERR_MAX] = "";                                             \
-		int ret__ = mf_policy_parse(text, strlen(text), "p.json", policy, err__, \
-					    sizeof(err__));                              \
-		if (ret__)                                                               \
-			fail_at(__FILE__, __LINE__, "parse: error %d: %s", ret__, err__);          \
-		!ret__;                                                                  \
+#define ASSERT_PARSE(text, policy)                                                        \
+	({                                                                                \
+		char err__[MF_ERR_MAX] = "";                                              \
+		int ret__ = mf_policy_parse(text, strlen(text), "p.json", policy, err__,  \
+					    sizeof(err__));                               \
+		if (ret__)                                                                \
+			fail_at(__FILE__, __LINE__, "parse: error %d: %s", ret__, err__); \
+		!ret__;                                                                   \
 	})
 
-#define ASSERT_COMPILE(policy, compiled)                                               \
-	({                                                                             \
-		char err__[MF_ERR_MAX] = "";                                           \
-		int ret__ = mf_policy_compile(policy, compiled, err__, sizeof(err__)); \
-		if (ret__)                                                             \
-			fail_at(__FILE__, __LINE__, "compile: error %d: %s", ret__, err__);      \
-		!ret__;                                                                \
+#define ASSERT_COMPILE(policy, compiled)                                                    \
+	({                                                                                  \
+		char err__[MF_ERR_MAX] = "";                                                \
+		int ret__ = mf_policy_compile(policy, compiled, err__, sizeof(err__));      \
+		if (ret__)                                                                  \
+			fail_at(__FILE__, __LINE__, "compile: error %d: %s", ret__, err__); \
+		!ret__;                                                                     \
 	})
 
 /* ---- isolated servers ---- */
@@ -66,7 +66,8 @@ static void test_isolation(void)
 		if (ASSERT_EQ(iso->nfs_read, 1, "filesystem.read"))
 			ASSERT_STREQ(iso->fs_read[0], "/opt/gdrive", "read path");
 		if (ASSERT_EQ(iso->ncreds, 2, "credentials")) {
-			ASSERT_STREQ(mf_credential_name(&iso->creds[0]), "GDRIVE_TOKEN", "env name");
+			ASSERT_STREQ(mf_credential_name(&iso->creds[0]), "GDRIVE_TOKEN",
+				     "env name");
 			ASSERT_STREQ(mf_credential_name(&iso->creds[1]), "key.json", "file name");
 			ASSERT_TRUE(mf_credential_path(&iso->creds[0], "alice@x.org", path,
 						       sizeof(path)),
@@ -192,13 +193,15 @@ static void check_decision(const struct mf_policy *pol, const struct mf_compiled
 
 	got = mf_policy_decide(pol, identity, server, d.family, d.addr, proto, port, &got_rule);
 	if (got != verdict || got_rule != rule)
-		fail_at(__FILE__, line, "reference: %s %s %s %s/%u: actual %s rule %u, expected %s rule %u",
+		fail_at(__FILE__, line,
+			"reference: %s %s %s %s/%u: actual %s rule %u, expected %s rule %u",
 			identity ? identity : "(any)", server, addr,
 			proto == MF_PROTO_TCP ? "tcp" : "udp", port, got ? "allow" : "deny",
 			got_rule, verdict ? "allow" : "deny", rule);
 	got = compiled_decide(c, identity, server, d.family, d.addr, proto, port, &got_rule);
 	if (got != verdict || got_rule != rule)
-		fail_at(__FILE__, line, "compiled: %s %s %s %s/%u: actual %s rule %u, expected %s rule %u",
+		fail_at(__FILE__, line,
+			"compiled: %s %s %s %s/%u: actual %s rule %u, expected %s rule %u",
 			identity ? identity : "(any)", server, addr,
 			proto == MF_PROTO_TCP ? "tcp" : "udp", port, got ? "allow" : "deny",
 			got_rule, verdict ? "allow" : "deny", rule);
@@ -342,7 +345,7 @@ static void rename_server(struct mf_policy *pol);
 static void rename_group(struct mf_policy *pol);
 
 /* Ports 1, 3, ..., 63: 33 segments with the udp-only rule before it. */
-#define PORTS32                                                                             \
+#define PORTS32                                                                               \
 	"1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35, 37, 39, 41, 43, " \
 	"45, 47, 49, 51, 53, 55, 57, 59, 61, 63"
 
@@ -602,8 +605,10 @@ static char *many_bindings(void)
 		fprintf(f, "%s\"s%d\": {}", i ? ", " : "", i);
 	fprintf(f, " },\n  \"rules\": [\n");
 	for (i = 0; i < 5; i++)
-		fprintf(f, "  { \"name\": \"r%d\", \"server\": \"s%d\", \"who\": [\"group:g\"], "
-			   "\"deny\": [ { \"to\": \"::/0\" } ] }%s\n", i, i, i < 4 ? "," : "");
+		fprintf(f,
+			"  { \"name\": \"r%d\", \"server\": \"s%d\", \"who\": [\"group:g\"], "
+			"\"deny\": [ { \"to\": \"::/0\" } ] }%s\n",
+			i, i, i < 4 ? "," : "");
 	fprintf(f, "] }\n");
 	fclose(f);
 	return text;

@@ -16,12 +16,12 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define POLICY(rules, dns)                                                                    \
-	"{\n  \"version\": 1,\n  \"servers\": { \"gh\": {}, \"other\": {} },\n" dns            \
+#define POLICY(rules, dns)                                                          \
+	"{\n  \"version\": 1,\n  \"servers\": { \"gh\": {}, \"other\": {} },\n" dns \
 	"  \"rules\": [\n" rules "\n  ]\n}"
 #define RULE(who, allow) RULE_NAMED("r" who, who, allow)
-#define RULE_NAMED(name, who, allow)                                                          \
-	"    { \"name\": \"" name "\", \"server\": \"gh\", \"who\": [\"" who "\"], "          \
+#define RULE_NAMED(name, who, allow)                                                 \
+	"    { \"name\": \"" name "\", \"server\": \"gh\", \"who\": [\"" who "\"], " \
 	"\"allow\": [ " allow " ] }"
 
 static struct mf_policy *parse(const char *text)
@@ -82,9 +82,11 @@ static void test_parse(void)
 static void test_grants(void)
 {
 	static const char text[] = POLICY(
-		RULE("alice", "{ \"host\": \"api.github.com\", \"ports\": [443, \"8000-8001\"] }, "
-			      "{ \"host\": \"*.example.com\", \"private\": true }") ",\n" RULE_NAMED(
-			"any", "*", "{ \"host\": \"pypi.org\", \"proto\": \"udp\" }"),
+		RULE("alice",
+		     "{ \"host\": \"api.github.com\", \"ports\": [443, \"8000-8001\"] }, "
+		     "{ \"host\": \"*.example.com\", \"private\": true }") ",\n" RULE_NAMED("any",
+											    "*",
+											    "{ \"host\": \"pypi.org\", \"proto\": \"udp\" }"),
 		"");
 	struct mf_policy *pol = parse(text);
 	struct mf_seg segs[8];
@@ -140,16 +142,26 @@ static void test_private(void)
 		const char *addr;
 		bool private_;
 	} cases[] = {
-		{ "127.0.0.1", true },	     { "10.1.2.3", true },
-		{ "100.64.0.1", true },	     { "169.254.169.254", true },
-		{ "172.16.0.1", true },	     { "192.168.1.1", true },
-		{ "0.0.0.0", true },	     { "255.255.255.255", true },
-		{ "8.8.8.8", false },	     { "140.82.112.3", false },
-		{ "172.32.0.1", false },     { "::1", true },
-		{ "::", true },		     { "fd00::1", true },
-		{ "fe80::1", true },	     { "::ffff:10.0.0.1", true },
-		{ "::ffff:8.8.8.8", false }, { "64:ff9b::7f00:1", true },
-		{ "2606:4700::1111", false }, { "ff02::1", true },
+		{ "127.0.0.1", true },
+		{ "10.1.2.3", true },
+		{ "100.64.0.1", true },
+		{ "169.254.169.254", true },
+		{ "172.16.0.1", true },
+		{ "192.168.1.1", true },
+		{ "0.0.0.0", true },
+		{ "255.255.255.255", true },
+		{ "8.8.8.8", false },
+		{ "140.82.112.3", false },
+		{ "172.32.0.1", false },
+		{ "::1", true },
+		{ "::", true },
+		{ "fd00::1", true },
+		{ "fe80::1", true },
+		{ "::ffff:10.0.0.1", true },
+		{ "::ffff:8.8.8.8", false },
+		{ "64:ff9b::7f00:1", true },
+		{ "2606:4700::1111", false },
+		{ "ff02::1", true },
 	};
 
 	subtest_start("ranges never installed from a name without \"private\"");
@@ -176,14 +188,16 @@ static const struct error_case {
 	{ "empty label", POLICY(RULE("a", "{ \"host\": \"a..com\" }"), ""),
 	  "p.json:5:72: rules[0].allow[0].host: invalid host name 'a..com': an empty label" },
 	{ "unicode", POLICY(RULE("a", "{ \"host\": \"b\\u00fccher.de\" }"), ""),
-	  "p.json:5:72: rules[0].allow[0].host: invalid host name 'b\xc3\xbc" "cher.de': a "
+	  "p.json:5:72: rules[0].allow[0].host: invalid host name 'b\xc3\xbc"
+	  "cher.de': a "
 	  "character other than a-z 0-9 - _ (write internationalized names in punycode, xn--)" },
 	{ "hyphen", POLICY(RULE("a", "{ \"host\": \"a-.com\" }"), ""),
 	  "p.json:5:72: rules[0].allow[0].host: invalid host name 'a-.com': a label that starts "
 	  "or ends with '-'" },
 	{ "long label",
-	  POLICY(RULE("a", "{ \"host\": "
-			   "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com\" }"),
+	  POLICY(RULE("a",
+		      "{ \"host\": "
+		      "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com\" }"),
 		 ""),
 	  "p.json:5:72: rules[0].allow[0].host: invalid host name "
 	  "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com': a label longer "
@@ -202,21 +216,23 @@ static const struct error_case {
 	  "p.json:5:62: rules[0].deny[0]: a \"deny\" entry takes addresses (\"to\"), not names" },
 	{ "private not a boolean", POLICY(RULE("a", "{ \"host\": \"a.com\", \"private\": 1 }"), ""),
 	  "p.json:5:92: rules[0].allow[0].private: expected true or false, got an integer" },
-	{ "bad upstream", POLICY(RULE("a", "{ \"host\": \"a.com\" }"),
-				 "  \"dns\": { \"upstream\": [\"1.2.3.4:0\"] },\n"),
+	{ "bad upstream",
+	  POLICY(RULE("a", "{ \"host\": \"a.com\" }"),
+		 "  \"dns\": { \"upstream\": [\"1.2.3.4:0\"] },\n"),
 	  "p.json:4:25: dns.upstream[0]: expected an address, \"ADDR\", \"ADDR:PORT\" or "
 	  "\"[V6ADDR]:PORT\"" },
-	{ "ttl order", POLICY(RULE("a", "{ \"host\": \"a.com\" }"),
-			      "  \"dns\": { \"min_ttl\": 60, \"max_ttl\": 30 },\n"),
+	{ "ttl order",
+	  POLICY(RULE("a", "{ \"host\": \"a.com\" }"),
+		 "  \"dns\": { \"min_ttl\": 60, \"max_ttl\": 30 },\n"),
 	  "p.json:4:38: dns.max_ttl: max_ttl is below min_ttl (60)" },
-	{ "ttl zero", POLICY(RULE("a", "{ \"host\": \"a.com\" }"),
-			     "  \"dns\": { \"min_ttl\": 0 },\n"),
+	{ "ttl zero",
+	  POLICY(RULE("a", "{ \"host\": \"a.com\" }"), "  \"dns\": { \"min_ttl\": 0 },\n"),
 	  "p.json:4:23: dns.min_ttl: expected seconds, 1..86400" },
-	{ "refuse word", POLICY(RULE("a", "{ \"host\": \"a.com\" }"),
-				"  \"dns\": { \"refuse\": \"drop\" },\n"),
+	{ "refuse word",
+	  POLICY(RULE("a", "{ \"host\": \"a.com\" }"), "  \"dns\": { \"refuse\": \"drop\" },\n"),
 	  "p.json:4:22: dns.refuse: expected \"nxdomain\" or \"refused\"" },
-	{ "dns unknown key", POLICY(RULE("a", "{ \"host\": \"a.com\" }"),
-				    "  \"dns\": { \"upstreams\": [] },\n"),
+	{ "dns unknown key",
+	  POLICY(RULE("a", "{ \"host\": \"a.com\" }"), "  \"dns\": { \"upstreams\": [] },\n"),
 	  "p.json:4:10: dns: unknown key 'upstreams'" },
 };
 

@@ -16,7 +16,7 @@
 
 #define MF_DEFAULT_PIN_DIR "/sys/fs/bpf/mcpfence"
 #define MF_DEFAULT_STATE_DIR "/var/lib/mcpfence"
-#define MF_HISTORY_MAX 4096           /* recent audit records kept for `audit` */
+#define MF_HISTORY_MAX 4096 /* recent audit records kept for `audit` */
 
 struct mcpfence_bpf;
 struct dns_proxy;
@@ -29,17 +29,17 @@ struct agent_options {
 	const char *socket_path;
 	const char *pin_dir;
 	const char *audit_log;
-	gid_t audit_gid;         /* --audit-group: the log's group (else the agent's) */
+	gid_t audit_gid; /* --audit-group: the log's group (else the agent's) */
 	bool audit_group;
 	uint64_t audit_max_size; /* --audit-log-max-size: rotate past it; 0: never */
 	unsigned int audit_keep; /* --audit-log-keep: rotated files kept */
-	bool audit_syslog; /* also to the journal, or syslog */
-	bool watch_policy; /* reload policy_path when it changes (policy_watch.c) */
+	bool audit_syslog;	 /* also to the journal, or syslog */
+	bool watch_policy;	 /* reload policy_path when it changes (policy_watch.c) */
 	const char *state_dir;
-	const char *cgroup_path; /* NULL: the cgroup v2 root */
+	const char *cgroup_path;   /* NULL: the cgroup v2 root */
 	unsigned int tag_capacity; /* 0: pid_max */
-	const char *tenants_dir; /* isolated servers' HOME and TMPDIR (tenants.c) */
-	uid_t uid_min, uid_max;  /* --uid-range: isolated servers' uids */
+	const char *tenants_dir;   /* isolated servers' HOME and TMPDIR (tenants.c) */
+	uid_t uid_min, uid_max;	   /* --uid-range: isolated servers' uids */
 	bool detach_on_exit;
 	bool verbose;
 };
@@ -77,8 +77,18 @@ struct metric_series {
 struct client;
 
 /* control.c: connections now, and those refused or closed, by reason. */
-enum client_refusal { REFUSED_USERS, REFUSED_UID, REFUSED_ROOT, REFUSED_MAX };
-enum client_closing { CLOSED_IDLE, CLOSED_PARTIAL_LINE, CLOSED_QUEUE, CLOSED_MAX };
+enum client_refusal {
+	REFUSED_USERS,
+	REFUSED_UID,
+	REFUSED_ROOT,
+	REFUSED_MAX
+};
+enum client_closing {
+	CLOSED_IDLE,
+	CLOSED_PARTIAL_LINE,
+	CLOSED_QUEUE,
+	CLOSED_MAX
+};
 struct client_counts {
 	unsigned int users, root; /* connected now */
 	uint64_t refused[REFUSED_MAX];
@@ -94,21 +104,21 @@ struct client_counts {
  * retried once a second); those that find it full are lost, and counted.
  */
 #define MF_LOG_BUFFER (256u << 10) /* bytes of records waiting for the log */
-#define MF_LOG_RETRY_MS 1000       /* while failing, one write attempt per interval */
-#define MF_LOG_KEEP_DEFAULT 5      /* --audit-log-keep */
+#define MF_LOG_RETRY_MS 1000	   /* while failing, one write attempt per interval */
+#define MF_LOG_KEEP_DEFAULT 5	   /* --audit-log-keep */
 #define MF_LOG_KEEP_MAX 999
 struct audit_log {
 	int fd;
 	char *buf; /* NULL: no log */
 	size_t len;
 	size_t pending; /* records in buf */
-	uint64_t size;  /* of the file, for --audit-log-max-size */
+	uint64_t size;	/* of the file, for --audit-log-max-size */
 	uint64_t logged, lost, errors, reopened, rotated;
 	bool failing, reported_failing;
 	int64_t failing_since_ms; /* CLOCK_REALTIME */
-	int64_t last_try_ms;      /* CLOCK_MONOTONIC */
+	int64_t last_try_ms;	  /* CLOCK_MONOTONIC */
 	int last_errno;
-	int rotate_errno;         /* the last rotation's failure, said once */
+	int rotate_errno;	  /* the last rotation's failure, said once */
 	uint64_t lost_at_failure; /* lost when the failure began */
 };
 
@@ -144,21 +154,21 @@ struct agent {
 	int cgroup_fd;
 	int epoll_fd;
 	int signal_fd;
-	int watch_fd;     /* --watch-policy: inotify */
+	int watch_fd;	  /* --watch-policy: inotify */
 	char *watch_last; /* the policy text last tried by the watch */
 	size_t watch_last_len;
 	int listen_fd;
-	int pin_lock_fd; /* flock: this agent alone uses the pin directory */
+	int pin_lock_fd;      /* flock: this agent alone uses the pin directory */
 	bool pin_dir_created; /* by this start: removed again if the start is refused */
-	int state_fd;    /* the private state directory */
-	char *state_key; /* names this pin directory's files in it */
+	int state_fd;	      /* the private state directory */
+	char *state_key;      /* names this pin directory's files in it */
 	struct ring_buffer *ringbuf;
 	bool stop;
 	bool uninstall_requested;
 	bool syscall_tps; /* the syscall tracepoints are attached (bpf.c) */
 	struct bpf_link *syscall_links[MF_SYSCALL_TPS_MAX]; /* theirs, while attached */
 	int64_t syscall_tps_checked_ms; /* CLOCK_MONOTONIC of the last detach check */
-	int64_t flows_swept_ms;         /* CLOCK_MONOTONIC of the last flow sweep */
+	int64_t flows_swept_ms;		/* CLOCK_MONOTONIC of the last flow sweep */
 
 	/* id <-> name tables, mirrored in the pinned *_names maps */
 	struct mf_strmap identity_ids;
@@ -266,8 +276,8 @@ bool rulesets_collect(struct agent *a, size_t budget);
 void rulesets_free(struct agent *a);
 
 /* policy_apply.c */
-int policy_load_text(struct agent *a, const char *text, size_t len, const char *source,
-		     char *err, size_t errlen, json_t *warnings);
+int policy_load_text(struct agent *a, const char *text, size_t len, const char *source, char *err,
+		     size_t errlen, json_t *warnings);
 int policy_restore(struct agent *a);
 /* Say how a load went: an audit record and last_load (uid: who asked, or NULL). */
 void policy_load_report(struct agent *a, const char *trigger, const char *source, int ret,
@@ -318,7 +328,7 @@ int state_read(struct agent *a, const char *suffix, size_t max, char **text, siz
 #define MF_DEFAULT_TENANTS_DIR "/var/lib/mcpfence-tenants"
 #define MF_DEFAULT_UID_MIN 61000
 #define MF_DEFAULT_UID_MAX 61999
-#define MF_UID_RANGE_MAX 65536 /* uids in --uid-range */
+#define MF_UID_RANGE_MAX 65536	      /* uids in --uid-range */
 #define MF_CREDENTIAL_MAX (64u << 10) /* bytes of a credential file */
 struct tenant {
 	char identity[MF_NAME_MAX];
@@ -326,8 +336,8 @@ struct tenant {
 	uid_t uid;
 };
 /* The uid of (identity, server), allocated and saved when create. */
-int tenant_uid(struct agent *a, const char *identity, const char *server, bool create,
-	       uid_t *uid, char *why, size_t len);
+int tenant_uid(struct agent *a, const char *identity, const char *server, bool create, uid_t *uid,
+	       char *why, size_t len);
 /* DIR/UID/home and DIR/UID/tmp, made or checked (0700, owned by uid). */
 int tenant_dirs(struct agent *a, uid_t uid, char *home, char *tmp, size_t len, char *why,
 		size_t whylen);
@@ -347,8 +357,8 @@ void launch_stop_all(struct agent *a);
 void scan_processes(struct agent *a);
 
 /* trust.c: who may assert which identity; one-time launch tickets */
-#define MF_TICKET_LEN 64 /* hex characters: 256 random bits */
-#define MF_TICKETS_MAX 1024 /* outstanding at once */
+#define MF_TICKET_LEN 64     /* hex characters: 256 random bits */
+#define MF_TICKETS_MAX 1024  /* outstanding at once */
 #define MF_TICKET_TTL_MAX 60 /* seconds */
 bool pid_in_group(pid_t pid, gid_t primary, gid_t gid);
 bool peer_in_group(const struct ucred *cred, const char *group);
@@ -394,8 +404,14 @@ int local_write(struct agent *a, uint32_t slot, const struct mf_policy *p, json_
 int local_clear(struct agent *a, uint32_t slot);
 
 /* epoll data: what an event belongs to */
-enum watch_kind { WATCH_SIGNAL = 1, WATCH_LISTEN, WATCH_RINGBUF, WATCH_CLIENT, WATCH_DNS,
-		  WATCH_POLICY };
+enum watch_kind {
+	WATCH_SIGNAL = 1,
+	WATCH_LISTEN,
+	WATCH_RINGBUF,
+	WATCH_CLIENT,
+	WATCH_DNS,
+	WATCH_POLICY
+};
 
 /* policy_watch.c: --watch-policy, the --policy file reloaded when it changes */
 int policy_watch_setup(struct agent *a);

@@ -333,8 +333,8 @@ static void log_report(struct agent *a)
 			"(up to %u KiB), then are lost\n",
 			a->opt.audit_log, strerror(l->last_errno), MF_LOG_BUFFER >> 10);
 		audit_emit(a, json_pack("{s:s, s:s, s:s, s:s}", "event", "audit-log-failing", "log",
-					a->opt.audit_log, "error", strerror(l->last_errno),
-					"since", since));
+					a->opt.audit_log, "error", strerror(l->last_errno), "since",
+					since));
 		return;
 	}
 	fprintf(stderr,
@@ -650,9 +650,9 @@ int audit_reopen(struct agent *a)
 	log_flush(a, true);
 	fd = log_open(a, &size);
 	if (fd < 0) {
-		audit_emit(a, json_pack("{s:s, s:s, s:s, s:s}", "event", "audit-log-reopen",
-					"verdict", "deny", "log", a->opt.audit_log, "error",
-					strerror(-fd)));
+		audit_emit(a,
+			   json_pack("{s:s, s:s, s:s, s:s}", "event", "audit-log-reopen", "verdict",
+				     "deny", "log", a->opt.audit_log, "error", strerror(-fd)));
 		return fd;
 	}
 	close(a->log.fd);

@@ -191,8 +191,7 @@ static int syscall_tp_slot(struct agent *a, const struct bpf_program *prog)
 	struct bpf_program *p;
 	int n = 0;
 
-	bpf_object__for_each_program(p, a->skel->obj)
-	{
+	bpf_object__for_each_program(p, a->skel->obj) {
 		if (p == prog)
 			return n < MF_SYSCALL_TPS_MAX ? n : -1;
 		if (is_syscall_tp(p))
@@ -226,8 +225,7 @@ int bpf_syscall_tps_attach(struct agent *a)
 
 	if (a->syscall_tps)
 		return 0;
-	bpf_object__for_each_program(prog, a->skel->obj)
-	{
+	bpf_object__for_each_program(prog, a->skel->obj) {
 		/* One that failed leaves the others attached: closed, retried next time. */
 		if (is_syscall_tp(prog) && (err = syscall_tp_attach(a, prog)))
 			return err;
@@ -300,8 +298,7 @@ void bpf_syscall_tps_sync(struct agent *a)
 	if (!a->syscall_tps || !a->current.policy || policy_has_exec(a->current.policy) ||
 	    unhardened_tags(a))
 		return;
-	bpf_object__for_each_program(prog, a->skel->obj)
-	{
+	bpf_object__for_each_program(prog, a->skel->obj) {
 		if (!is_syscall_tp(prog))
 			continue;
 		int slot = syscall_tp_slot(a, prog);
@@ -425,8 +422,7 @@ int bpf_setup(struct agent *a)
 			strerror(-err), a->opt.pin_dir);
 		return err;
 	}
-	bpf_object__for_each_program(prog, a->skel->obj)
-	{
+	bpf_object__for_each_program(prog, a->skel->obj) {
 		char pin[PATH_MAX];
 		struct stat st;
 
@@ -494,8 +490,7 @@ json_t *bpf_attached_programs(struct agent *a)
 	char pin[PATH_MAX];
 	struct stat st;
 
-	bpf_object__for_each_program(prog, a->skel->obj)
-	{
+	bpf_object__for_each_program(prog, a->skel->obj) {
 		if (is_run_by_agent(prog))
 			continue;
 		link_pin_path(a, prog, pin, sizeof(pin));

@@ -113,10 +113,10 @@ static int clear_slot(int fd, size_t key_size, uint32_t slot)
 
 int local_clear(struct agent *a, uint32_t slot)
 {
-	int err = clear_slot(bpf_map__fd(a->skel->maps.unix_allow), sizeof(struct mf_unix_key),
-			     slot);
-	int err2 = clear_slot(bpf_map__fd(a->skel->maps.listen_ports),
-			      sizeof(struct mf_listen_key), slot);
+	int err =
+		clear_slot(bpf_map__fd(a->skel->maps.unix_allow), sizeof(struct mf_unix_key), slot);
+	int err2 = clear_slot(bpf_map__fd(a->skel->maps.listen_ports), sizeof(struct mf_listen_key),
+			      slot);
 
 	return err ? err : err2;
 }
@@ -151,9 +151,10 @@ static void warn_replaceable(const char *where, const char *path, json_t *warnin
 		    (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))) {
 			json_array_append_new(
 				warnings,
-				json_sprintf("%s: %s: %s is writable by others than root: whoever can "
-					     "replace the socket chooses what the name reaches",
-					     where, path, dir));
+				json_sprintf(
+					"%s: %s: %s is writable by others than root: whoever can "
+					"replace the socket chooses what the name reaches",
+					where, path, dir));
 			return;
 		}
 		if (slash == dir)

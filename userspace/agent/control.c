@@ -372,8 +372,8 @@ static bool client_flush(struct agent *a, struct client *c)
 
 void client_queue(struct client *c, const char *line, size_t len, bool droppable)
 {
-	if (droppable && (c->out_len + len > MF_SUBSCRIBER_QUEUE ||
-			  queued_total + len > MF_CLIENTS_QUEUED)) {
+	if (droppable &&
+	    (c->out_len + len > MF_SUBSCRIBER_QUEUE || queued_total + len > MF_CLIENTS_QUEUED)) {
 		c->dropped++;
 		return;
 	}
@@ -642,6 +642,6 @@ json_t *control_status(struct agent *a)
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "users", (json_int_t)n->users,
 			 "users_limit", (json_int_t)MF_CLIENTS_USERS, "per_uid_limit",
 			 (json_int_t)MF_CLIENTS_PER_UID, "root", (json_int_t)n->root, "root_limit",
-			 (json_int_t)MF_CLIENTS_ROOT, "queued_bytes",
-			 (json_int_t)queued_total, "refused", refused, "closed", closed);
+			 (json_int_t)MF_CLIENTS_ROOT, "queued_bytes", (json_int_t)queued_total,
+			 "refused", refused, "closed", closed);
 }

@@ -20,17 +20,17 @@
  * MF_CLIENTS_QUEUED of audit records: with the agent's own ~10 MiB, under the
  * 64 MiB that tests/e2e/95-client-limits.t checks. Root is trusted with more.
  */
-#define MF_CLIENTS_USERS 128 /* connections of non-root peers, all uids together */
+#define MF_CLIENTS_USERS 128  /* connections of non-root peers, all uids together */
 #define MF_CLIENTS_PER_UID 32 /* connections of one non-root uid */
-#define MF_CLIENTS_ROOT 256 /* root's own pool: users filling theirs never lock root out */
+#define MF_CLIENTS_ROOT 256   /* root's own pool: users filling theirs never lock root out */
 #define MF_CLIENT_OUT_SOFT (64u << 10) /* replies queued past which a client is not read */
 #define MF_CLIENT_OUT_HARD (16u << 20) /* queued bytes past which a user's client is closed */
 /* root's: the longest reply is policy_show of a MF_POLICY_FILE_MAX policy, escaped */
 #define MF_CLIENT_OUT_HARD_ROOT (2 * MF_POLICY_FILE_MAX + (1u << 20))
 #define MF_SUBSCRIBER_QUEUE (4u << 20) /* audit records queued per subscriber before drops */
-#define MF_CLIENTS_QUEUED (8u << 20) /* queued for all clients: audit records stop here */
-#define MF_CLIENT_IDLE_S 30 /* no request for this long: closed (subscribers excepted) */
-#define MF_CLIENT_LINE_S 5 /* a line not finished this long after it began: closed */
+#define MF_CLIENTS_QUEUED (8u << 20)   /* queued for all clients: audit records stop here */
+#define MF_CLIENT_IDLE_S 30	       /* no request for this long: closed (subscribers excepted) */
+#define MF_CLIENT_LINE_S 5	       /* a line not finished this long after it began: closed */
 #define MF_CLIENTS_TRIM_AFTER 64 /* clients closed before free memory goes back (malloc_trim) */
 
 /* Linux 6.5; the headers here may predate it. */
@@ -46,10 +46,10 @@ struct client {
 	struct mf_linebuf in;
 	char *out; /* queued output: out_len bytes from out + out_start */
 	size_t out_start, out_len, out_cap;
-	uint32_t events; /* registered with epoll */
-	bool backlog;  /* complete lines may wait: stopped at MF_CLIENT_OUT_SOFT */
-	bool eof;      /* the peer sent all it will */
-	bool closing;  /* close once the output is flushed */
+	uint32_t events;   /* registered with epoll */
+	bool backlog;	   /* complete lines may wait: stopped at MF_CLIENT_OUT_SOFT */
+	bool eof;	   /* the peer sent all it will */
+	bool closing;	   /* close once the output is flushed */
 	int64_t active_ms; /* CLOCK_MONOTONIC: connected, or last request */
 	int64_t line_ms;   /* first byte of a partial line held; 0: none */
 	/* audit subscription */
@@ -96,9 +96,8 @@ const char *tag_request_problem(json_t *req);
 /* Who a tag or launch request names: "identity" and "server" the peer may
  * assert, or a "ticket" (used up). NULL, or the refusal (in why); identity
  * and server get what is known, fit for a log. */
-const char *tag_resolve(struct agent *a, struct client *c, json_t *req,
-			char identity[MF_NAME_MAX], char server[MF_NAME_MAX], char *why,
-			size_t len);
+const char *tag_resolve(struct agent *a, struct client *c, json_t *req, char identity[MF_NAME_MAX],
+			char server[MF_NAME_MAX], char *why, size_t len);
 void audit_tag_request(struct agent *a, const struct client *c, const char *identity,
 		       const char *server, const char *refusal, const json_t *req);
 /* The isolated server the request names ("server", or its ticket's, the

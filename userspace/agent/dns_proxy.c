@@ -30,19 +30,23 @@
 #include "dns_wire.h"
 #include "mcpfence.skel.h"
 
-#define UDP_MAX 4096	       /* bytes of a datagram read or forwarded (larger: dropped) */
-#define PENDING_MAX 512        /* queries upstream (a socket each); more: SERVFAIL */
+#define UDP_MAX 4096	/* bytes of a datagram read or forwarded (larger: dropped) */
+#define PENDING_MAX 512 /* queries upstream (a socket each); more: SERVFAIL */
 #define TCP_CLIENTS_MAX 64
 #define UPSTREAM_TIMEOUT_MS 2000 /* per upstream tried, then the next; none left: SERVFAIL */
 #define TCP_IDLE_MS 10000
-#define ADDRS_MAX 64	       /* addresses of one answer installed; more: SERVFAIL */
-#define LEARNED_BUCKETS 16384  /* the agent's copy of dns_learned: names, for audit and loads */
+#define ADDRS_MAX 64	      /* addresses of one answer installed; more: SERVFAIL */
+#define LEARNED_BUCKETS 16384 /* the agent's copy of dns_learned: names, for audit and loads */
 #define RESOLV_CONF "/etc/resolv.conf"
 #define HOSTS_FILE "/etc/hosts"
 #define HOSTS_CHECK_MS 5000 /* /etc/hosts looked at again (changed, or half max_ttl gone) */
 #define HOSTS_LINES_MAX 65536
 
-enum dns_obj { OBJ_LISTENER, OBJ_UPSTREAM, OBJ_TCP };
+enum dns_obj {
+	OBJ_LISTENER,
+	OBJ_UPSTREAM,
+	OBJ_TCP
+};
 
 /* What an epoll event points at: kind first (enum watch_kind), then ours. */
 struct dns_watch {
@@ -111,13 +115,31 @@ struct learned {
 };
 
 enum dns_count {
-	DC_QUERIES, DC_GRANTED, DC_REFUSED, DC_MALFORMED, DC_UNATTRIBUTED, DC_SERVFAIL,
-	DC_TIMEOUTS, DC_INSTALLED, DC_PRIVATE_SKIPPED, DC_BUSY, DC_PASSTHROUGH, DC_MAX
+	DC_QUERIES,
+	DC_GRANTED,
+	DC_REFUSED,
+	DC_MALFORMED,
+	DC_UNATTRIBUTED,
+	DC_SERVFAIL,
+	DC_TIMEOUTS,
+	DC_INSTALLED,
+	DC_PRIVATE_SKIPPED,
+	DC_BUSY,
+	DC_PASSTHROUGH,
+	DC_MAX
 };
 
 static const char *const count_names[DC_MAX] = {
-	"queries", "granted", "refused", "malformed", "unattributed", "servfail",
-	"upstream_timeouts", "addresses_installed", "private_not_installed", "busy",
+	"queries",
+	"granted",
+	"refused",
+	"malformed",
+	"unattributed",
+	"servfail",
+	"upstream_timeouts",
+	"addresses_installed",
+	"private_not_installed",
+	"busy",
 	"resolver_allowed",
 };
 
@@ -138,7 +160,7 @@ struct dns_proxy {
 	int64_t hosts_checked_ms;
 	uint64_t hosts_until_ns; /* what was installed from it expires then */
 	uint64_t counts[DC_MAX];
-	int last_error; /* of setup: why nothing serves */
+	int last_error;	     /* of setup: why nothing serves */
 	uint16_t hosts_rule; /* the rule being installed from /etc/hosts */
 };
 
@@ -202,7 +224,9 @@ int dns_setup(struct agent *a)
 	static const struct {
 		uint8_t family;
 		bool tcp;
-	} kinds[4] = { { MF_FAMILY_V4, false }, { MF_FAMILY_V6, false }, { MF_FAMILY_V4, true },
+	} kinds[4] = { { MF_FAMILY_V4, false },
+		       { MF_FAMILY_V6, false },
+		       { MF_FAMILY_V4, true },
 		       { MF_FAMILY_V6, true } };
 	struct mf_dns_cfg cfg = {};
 	struct dns_proxy *d;
@@ -472,7 +496,8 @@ static int learned_note(struct agent *a, const struct mf_learned_key *k, const c
 const char *dns_learned_name(struct agent *a, uint32_t identity_id, uint32_t server_id,
 			     uint8_t family, const uint8_t *addr)
 {
-	struct mf_learned_key k = { .identity_id = identity_id, .server_id = server_id,
+	struct mf_learned_key k = { .identity_id = identity_id,
+				    .server_id = server_id,
 				    .family = family };
 	struct learned *l;
 
@@ -629,8 +654,8 @@ static int install_one(struct agent *a, struct dns_query *q, const struct dns_ad
 	int fd = bpf_map__fd(a->skel->maps.dns_learned), err;
 	uint32_t ttl;
 
-	k.family = mf_dest_normalize(ad->family == 4 ? MF_FAMILY_V4 : MF_FAMILY_V6, ad->addr,
-				     k.addr);
+	k.family =
+		mf_dest_normalize(ad->family == 4 ? MF_FAMILY_V4 : MF_FAMILY_V6, ad->addr, k.addr);
 	v.nsegs = segs_for(&k, q->segs, q->priv, q->nsegs, v.segs);
 	if (!v.nsegs)
 		return 1;
@@ -646,8 +671,8 @@ static int install_one(struct agent *a, struct dns_query *q, const struct dns_ad
 	return 0;
 }
 
-static void audit_query(struct agent *a, struct dns_query *q, const char *verdict,
-			const char *why, size_t installed)
+static void audit_query(struct agent *a, struct dns_query *q, const char *verdict, const char *why,
+			size_t installed)
 {
 	json_t *rec;
 
@@ -756,8 +781,9 @@ static void hosts_grant(struct agent *a, const char *who, uint32_t server_id,
 	}
 	if (!strncmp(who, "group:", 6)) {
 		for (size_t g = 0; g < pol->ngroups; g++)
-			for (size_t m = 0; !strcmp(pol->groups[g].name, who + 6) &&
-					   m < pol->groups[g].nmembers; m++)
+			for (size_t m = 0;
+			     !strcmp(pol->groups[g].name, who + 6) && m < pol->groups[g].nmembers;
+			     m++)
 				hosts_grant(a, pol->groups[g].members[m], server_id, h, addr, name);
 		return;
 	}
@@ -1007,8 +1033,9 @@ static void on_query(struct agent *a, const uint8_t *msg, size_t len, struct dns
 		if (id_known && !(msg[2] & 0x80)) {
 			uint8_t out[DNS_HEADER];
 
-			send_reply(a, q, out, dns_error_reply(msg, len, NULL, DNS_RCODE_FORMERR,
-							       out, sizeof(out)));
+			send_reply(a, q, out,
+				   dns_error_reply(msg, len, NULL, DNS_RCODE_FORMERR, out,
+						   sizeof(out)));
 		}
 		query_finish(a, q);
 		return;

@@ -104,8 +104,8 @@ enum dns_wire_error dns_parse_query(const uint8_t *msg, size_t len, struct dns_q
 	*id_known = true;
 	q->id = get16(msg);
 	q->flags = get16(msg + 2);
-	if ((q->flags & QR) || (q->flags & OPCODE_MASK) || get16(msg + 4) != 1 ||
-	    get16(msg + 6) || get16(msg + 8) || get16(msg + 10) > 1)
+	if ((q->flags & QR) || (q->flags & OPCODE_MASK) || get16(msg + 4) != 1 || get16(msg + 6) ||
+	    get16(msg + 8) || get16(msg + 10) > 1)
 		return DNS_EHEADER;
 	err = read_name(msg, len, &off, q->name);
 	if (err)

@@ -14,10 +14,10 @@
 #include <stdint.h>
 
 #define DNS_HEADER 12
-#define DNS_MSG_MAX 65535     /* a message over TCP */
-#define DNS_NAME_TEXT 254     /* a name as text: 253 characters and the NUL */
-#define DNS_MAX_RRS 256       /* records of an answer looked at; more: malformed */
-#define DNS_MAX_CNAMES 16     /* length of a CNAME chain followed */
+#define DNS_MSG_MAX 65535 /* a message over TCP */
+#define DNS_NAME_TEXT 254 /* a name as text: 253 characters and the NUL */
+#define DNS_MAX_RRS 256	  /* records of an answer looked at; more: malformed */
+#define DNS_MAX_CNAMES 16 /* length of a CNAME chain followed */
 
 #define DNS_TYPE_A 1
 #define DNS_TYPE_CNAME 5
@@ -48,12 +48,12 @@ struct dns_addr {
 /* Why a message was refused, for counters. */
 enum dns_wire_error {
 	DNS_OK = 0,
-	DNS_ESHORT,	/* shorter than its header or a length it gives */
-	DNS_EHEADER,	/* not a query, not exactly one question, an opcode other than QUERY */
-	DNS_ENAME,	/* a name that does not parse (label type, length, pointer loop) */
-	DNS_ECHARS,	/* a name with bytes a host name cannot hold (dot, NUL, space...) */
-	DNS_EMISMATCH,	/* an answer that is not the reply to the query */
-	DNS_ETOOMANY,	/* more records than DNS_MAX_RRS */
+	DNS_ESHORT,    /* shorter than its header or a length it gives */
+	DNS_EHEADER,   /* not a query, not exactly one question, an opcode other than QUERY */
+	DNS_ENAME,     /* a name that does not parse (label type, length, pointer loop) */
+	DNS_ECHARS,    /* a name with bytes a host name cannot hold (dot, NUL, space...) */
+	DNS_EMISMATCH, /* an answer that is not the reply to the query */
+	DNS_ETOOMANY,  /* more records than DNS_MAX_RRS */
 	DNS_EMAX,
 };
 

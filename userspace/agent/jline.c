@@ -73,8 +73,9 @@ static size_t utf8_len(const unsigned char *c, size_t avail)
 /* One byte (or sequence) that is not plain: its escape; returns bytes used. */
 static size_t jl_special(struct jline *j, const unsigned char *c, size_t avail)
 {
-	static const char short_esc[] = { ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n',
-					  ['\r'] = 'r', ['\t'] = 't' };
+	static const char short_esc[] = {
+		['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'
+	};
 	char esc[8];
 	size_t n;
 

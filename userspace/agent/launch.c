@@ -63,7 +63,7 @@
 struct launch {
 	pid_t pid;
 	int pidfd;
-	int status_fd; /* the child's error before exec; EOF once it execs */
+	int status_fd;	       /* the child's error before exec; EOF once it execs */
 	struct client *client; /* NULL once the launcher is gone */
 	char identity[MF_NAME_MAX];
 	char server[MF_NAME_MAX];
@@ -268,7 +268,7 @@ static void plan_free(struct plan *pl)
 
 /* In the child: say why on the status pipe and exit 127, as a shell does. */
 __attribute__((noreturn, format(printf, 2, 3))) static void child_fail(struct plan *pl,
-								      const char *fmt, ...)
+								       const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -327,8 +327,8 @@ static void child_credentials(struct plan *pl, char **file_values, size_t *file_
 		if (memchr(value, '\0', len))
 			child_fail(pl, "credential %s of %s holds a NUL byte", iso->creds[i].env,
 				   pl->identity);
-		if (asprintf(&pl->envp[pl->nenv++], "%s=%.*s", iso->creds[i].env, (int)len,
-			     value) < 0)
+		if (asprintf(&pl->envp[pl->nenv++], "%s=%.*s", iso->creds[i].env, (int)len, value) <
+		    0)
 			child_fail(pl, "out of memory");
 	}
 }
@@ -386,8 +386,8 @@ __attribute__((noreturn)) static void launch_child(struct plan *pl, int stdio[3]
 	child_fail(pl, "cannot run %s: %s", pl->argv[0], strerror(errno));
 }
 
-static void audit_launch(struct agent *a, const struct client *c, const struct plan *pl,
-			 pid_t pid, const char *refusal)
+static void audit_launch(struct agent *a, const struct client *c, const struct plan *pl, pid_t pid,
+			 const char *refusal)
 {
 	json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "event",
 				refusal ? "launch-refused" : "launch", "verdict",
@@ -710,8 +710,8 @@ void op_credential(struct agent *a, struct client *c, const struct peer *p, json
 	audit_emit(a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s*}", "event",
 				refusal ? "credential-refused" : "credential", "verdict",
 				refusal ? "deny" : "allow", "identity", identity, "server", server,
-				"credential", cred ? name : "?",
-				"pid", (json_int_t)p->pid, "via", "request", "reason", refusal));
+				"credential", cred ? name : "?", "pid", (json_int_t)p->pid, "via",
+				"request", "reason", refusal));
 	if (refusal)
 		client_reply_error(c, MF_E_REFUSED, "credential: %s", refusal);
 	else

@@ -145,8 +145,9 @@ static int load_initial_policy(struct agent *a)
 		return ret;
 	}
 	if (a->current.generation) {
-		fprintf(stderr, "mcpfenced: keeping the active policy (generation %u); its text "
-				"is not available\n",
+		fprintf(stderr,
+			"mcpfenced: keeping the active policy (generation %u); its text "
+			"is not available\n",
 			a->current.generation);
 		scan_processes(a);
 		return 0;
@@ -175,8 +176,8 @@ static int load_initial_policy(struct agent *a)
  */
 static const int handled_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD };
 static const int ignored_signals[] = {
-	SIGPIPE, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT,
-	SIGXCPU, SIGXFSZ, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG,
+	SIGPIPE,   SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO,	  SIGPWR,
+	SIGSTKFLT, SIGXCPU, SIGXFSZ, SIGTSTP,	SIGTTIN, SIGTTOU, SIGURG,
 };
 
 static int setup_signals(struct agent *a)
@@ -422,8 +423,11 @@ static int parse_audit_option(struct agent_options *o, int which, const char *ar
 		return 0;
 	}
 	if (which == 1 && number) {
-		shift = !*end ? 0 : !strcmp(end, "K") ? 10 : !strcmp(end, "M") ? 20 :
-			!strcmp(end, "G") ? 30 : -1;
+		shift = !*end		  ? 0 :
+			!strcmp(end, "K") ? 10 :
+			!strcmp(end, "M") ? 20 :
+			!strcmp(end, "G") ? 30 :
+					    -1;
 		if (shift >= 0 && n >= 1 && n <= (1ULL << 50) >> shift) {
 			o->audit_max_size = n << shift;
 			return 0;
@@ -504,7 +508,8 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 			break;
 		case OPT_TENANTS_DIR:
 			if (optarg[0] != '/') {
-				fprintf(stderr, "mcpfenced: --tenants-dir takes an absolute path\n");
+				fprintf(stderr,
+					"mcpfenced: --tenants-dir takes an absolute path\n");
 				return 2;
 			}
 			a->opt.tenants_dir = optarg;
@@ -639,8 +644,14 @@ static void detach(struct agent *a)
 int main(int argc, char **argv)
 {
 	struct agent a = {
-		.cgroup_fd = -1, .epoll_fd = -1, .signal_fd = -1, .listen_fd = -1,
-		.pin_lock_fd = -1, .state_fd = -1, .syslog.fd = -1, .watch_fd = -1,
+		.cgroup_fd = -1,
+		.epoll_fd = -1,
+		.signal_fd = -1,
+		.listen_fd = -1,
+		.pin_lock_fd = -1,
+		.state_fd = -1,
+		.syslog.fd = -1,
+		.watch_fd = -1,
 	};
 	bool uninstall_only = false, touched = false;
 	int err;

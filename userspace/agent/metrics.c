@@ -170,8 +170,8 @@ static void decision_series(struct agent *a, FILE *f)
 
 	head(f, "mcpfence_audited_decisions_total", "counter",
 	     "Decisions received as audit records, by identity, server and verdict "
-	     "(allowed ones only when the policy audits them; at most "
-	     MF_STR(MF_METRIC_SERIES_MAX) " series, the rest under \"_other\").");
+	     "(allowed ones only when the policy audits them; at most " MF_STR(
+		     MF_METRIC_SERIES_MAX) " series, the rest under \"_other\").");
 	for (size_t i = 0; i < MF_METRIC_SLOTS; i++) {
 		const struct metric_series *s = &a->series[i];
 
@@ -282,12 +282,12 @@ static void client_metrics(struct agent *a, FILE *f)
 		(long long)json_integer_value(json_object_get(st, "root")));
 	head(f, "mcpfence_control_refused_total", "counter",
 	     "Control socket connections refused, by reason.");
-	json_object_foreach (json_object_get(st, "refused"), k, v)
+	json_object_foreach(json_object_get(st, "refused"), k, v)
 		fprintf(f, "mcpfence_control_refused_total{reason=\"%s\"} %lld\n", k,
 			(long long)json_integer_value(v));
 	head(f, "mcpfence_control_closed_total", "counter",
 	     "Control socket clients closed by the agent, by reason.");
-	json_object_foreach (json_object_get(st, "closed"), k, v)
+	json_object_foreach(json_object_get(st, "closed"), k, v)
 		fprintf(f, "mcpfence_control_closed_total{reason=\"%s\"} %lld\n", k,
 			(long long)json_integer_value(v));
 	json_decref(st);

@@ -66,8 +66,8 @@ int names_load(struct agent *a)
 	return err;
 }
 
-static int id_get(int map_fd, struct mf_strmap *ids, char ***table, uint32_t *len,
-		  uint32_t limit, const char *name, uint32_t *id)
+static int id_get(int map_fd, struct mf_strmap *ids, char ***table, uint32_t *len, uint32_t limit,
+		  const char *name, uint32_t *id)
 {
 	char value[MF_NAME_MAX] = {};
 	uint32_t next;

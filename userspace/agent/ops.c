@@ -153,8 +153,8 @@ void audit_tag_request(struct agent *a, const struct client *c, const char *iden
 
 /* Why the peer may not have a tag for (identity, server), or NULL. A
  * governed peer never gets here: ops_handle refuses it. */
-static const char *tag_refusal(struct agent *a, const char *identity, const char *server,
-			       char *why, size_t len)
+static const char *tag_refusal(struct agent *a, const char *identity, const char *server, char *why,
+			       size_t len)
 {
 	if (!mf_name_valid(identity)) {
 		snprintf(why, len, "invalid identity name");
@@ -210,8 +210,8 @@ const char *isolated_server_in(struct agent *a, json_t *req, char *buf)
 	return srv && srv->iso.isolate ? srv->name : NULL;
 }
 
-const char *tag_resolve(struct agent *a, struct client *c, json_t *req,
-			char identity[MF_NAME_MAX], char server[MF_NAME_MAX], char *why, size_t len)
+const char *tag_resolve(struct agent *a, struct client *c, json_t *req, char identity[MF_NAME_MAX],
+			char server[MF_NAME_MAX], char *why, size_t len)
 {
 	const char *id = json_string_value(json_object_get(req, "identity"));
 	const char *srv = json_string_value(json_object_get(req, "server"));
@@ -355,10 +355,10 @@ static void op_ticket(struct agent *a, struct client *c, const struct peer *p, j
 			 err == -ENOSPC ? "too many outstanding tickets" : strerror(-err));
 		refusal = why;
 	}
-	rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "event",
-			refusal ? "ticket-refused" : "ticket", "verdict", refusal ? "deny" : "allow",
-			"identity", loggable(identity), "server", loggable(server), "pid",
-			(json_int_t)c->cred.pid, "uid", (json_int_t)c->cred.uid);
+	rec = json_pack(
+		"{s:s, s:s, s:s, s:s, s:I, s:I}", "event", refusal ? "ticket-refused" : "ticket",
+		"verdict", refusal ? "deny" : "allow", "identity", loggable(identity), "server",
+		loggable(server), "pid", (json_int_t)c->cred.pid, "uid", (json_int_t)c->cred.uid);
 	if (rec && refusal)
 		json_object_set_new(rec, "reason", json_string(refusal));
 	if (rec)
@@ -367,8 +367,7 @@ static void op_ticket(struct agent *a, struct client *c, const struct peer *p, j
 		client_reply_error(c, MF_E_REFUSED, "%s", refusal);
 		return;
 	}
-	client_send_json(c, json_pack("{s:b, s:s, s:I}", "ok", 1, "ticket", id, "ttl", ttl),
-			 false);
+	client_send_json(c, json_pack("{s:b, s:s, s:I}", "ok", 1, "ticket", id, "ttl", ttl), false);
 }
 
 static void op_whoami(struct agent *a, struct client *c, const struct peer *p, json_t *req)
@@ -376,14 +375,15 @@ static void op_whoami(struct agent *a, struct client *c, const struct peer *p, j
 	char ident[MF_NAME_MAX];
 
 	if (!p->governed) {
-		client_send_json(c, json_pack("{s:b, s:b, s:I}", "ok", 1, "governed", 0, "pid",
-					      (json_int_t)p->pid),
+		client_send_json(c,
+				 json_pack("{s:b, s:b, s:I}", "ok", 1, "governed", 0, "pid",
+					   (json_int_t)p->pid),
 				 false);
 		return;
 	}
 	client_send_json(c,
-			 json_pack("{s:b, s:b, s:I, s:s, s:s, s:s}", "ok", 1, "governed", 1,
-				   "pid", (json_int_t)p->pid, "identity",
+			 json_pack("{s:b, s:b, s:I, s:s, s:s, s:s}", "ok", 1, "governed", 1, "pid",
+				   (json_int_t)p->pid, "identity",
 				   identity_name(a, p->tag.identity_id, ident, sizeof(ident)),
 				   "server", server_name(a, p->tag.server_id), "tagged_by",
 				   p->tag.flags & MF_TAG_EXEC ? "exec" : "launcher"),
@@ -420,8 +420,8 @@ static void op_ps(struct agent *a, struct client *c, const struct peer *p, json_
 					 "identity",
 					 identity_name(a, tag.identity_id, ident, sizeof(ident)),
 					 "server", server_name(a, tag.server_id), "tagged_by",
-					 tag.flags & MF_TAG_EXEC ? "exec" : "launcher", "comm", comm,
-					 "cmdline", cmdline));
+					 tag.flags & MF_TAG_EXEC ? "exec" : "launcher", "comm",
+					 comm, "cmdline", cmdline));
 	}
 	client_send_json(c, json_pack("{s:b, s:o}", "ok", 1, "processes", procs), false);
 }
@@ -463,8 +463,9 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 		/* Others learn that enforcement is up, not what it saw. */
 		client_send_json(c,
 				 json_pack("{s:b, s:I, s:o, s:{s:b, s:I}}", "ok", 1, "agent_pid",
-					   (json_int_t)getpid(), "programs", bpf_attached_programs(a),
-					   "policy", "loaded", a->current.policy != NULL, "generation",
+					   (json_int_t)getpid(), "programs",
+					   bpf_attached_programs(a), "policy", "loaded",
+					   a->current.policy != NULL, "generation",
 					   (json_int_t)a->current.generation),
 				 false);
 		json_decref(cnt);
@@ -529,8 +530,7 @@ static void op_policy_load(struct agent *a, struct client *c, const struct peer 
 		len = json_string_length(text);
 	} else if (path && path[0] == '/') {
 		/* Never blocks: a FIFO or device is refused without being opened. */
-		if (mf_read_regular(path, MF_POLICY_FILE_MAX, &file_text, &len, err,
-				    sizeof(err))) {
+		if (mf_read_regular(path, MF_POLICY_FILE_MAX, &file_text, &len, err, sizeof(err))) {
 			client_reply_error(c, MF_E_INVALID_POLICY, "%s", err);
 			goto out;
 		}
@@ -578,7 +578,8 @@ static void op_dns_learned(struct agent *a, struct client *c, const struct peer 
 	const char *name = json_string_value(json_object_get(req, "name"));
 
 	if (!identity || !server || !name) {
-		client_reply_error(c, MF_E_INVALID_REQUEST, "dns_learned needs \"identity\", \"server\" and \"name\"");
+		client_reply_error(c, MF_E_INVALID_REQUEST,
+				   "dns_learned needs \"identity\", \"server\" and \"name\"");
 		return;
 	}
 	client_send_json(c,
@@ -611,7 +612,8 @@ static void op_audit(struct agent *a, struct client *c, const struct peer *p, js
 	c->own_identity = peer_is_admin(a, c) ? NULL : strdup(peer_user(c, user, sizeof(user)));
 	client_send_json(c, json_pack("{s:b, s:b}", "ok", 1, "follow", follow), false);
 	for (size_t i = 0; i < MF_HISTORY_MAX; i++) {
-		const struct audit_record *rec = &a->history[(a->history_next + i) % MF_HISTORY_MAX];
+		const struct audit_record *rec =
+			&a->history[(a->history_next + i) % MF_HISTORY_MAX];
 
 		if (rec->line && client_wants_record(c, rec))
 			client_queue(c, rec->line, rec->len, true);
@@ -718,9 +720,9 @@ static void audit_refusal(struct agent *a, const struct client *c, const struct 
 		return;
 	}
 	if (p && p->governed) {
-		json_object_set_new(rec, "identity",
-				    json_string(identity_name(a, p->tag.identity_id, ident,
-							      sizeof(ident))));
+		json_object_set_new(
+			rec, "identity",
+			json_string(identity_name(a, p->tag.identity_id, ident, sizeof(ident))));
 		json_object_set_new(rec, "server", json_string(server_name(a, p->tag.server_id)));
 	}
 	mf_proc_text(c->cred.pid, "comm", comm, sizeof(comm));

@@ -255,8 +255,8 @@ static void loaded_policy_free(struct loaded_policy *lp)
 	memset(lp, 0, sizeof(*lp));
 }
 
-int policy_load_text(struct agent *a, const char *text, size_t len, const char *source,
-		     char *err, size_t errlen, json_t *warnings)
+int policy_load_text(struct agent *a, const char *text, size_t len, const char *source, char *err,
+		     size_t errlen, json_t *warnings)
 {
 	struct mf_policy_cfg cfg = {};
 	struct mf_config config = {};
@@ -375,8 +375,8 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (!ret)
-		a->last_load.duration_ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL +
-					   (t1.tv_nsec - t0.tv_nsec);
+		a->last_load.duration_ns =
+			(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
 	free(ruleset_ids);
 	free(exec_keys.keys);
 	free(args_keys.keys);

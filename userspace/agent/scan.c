@@ -128,8 +128,8 @@ static void audit_scan_tag(struct agent *a, pid_t pid, const struct mf_tag *tag,
 	audit_emit(a, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "event", "tag-scan",
 				"verdict", "allow", "identity",
 				identity_name(a, tag->identity_id, ident, sizeof(ident)), "server",
-				server_name(a, tag->server_id), "pid", (json_int_t)pid, "comm", comm,
-				"reason", how));
+				server_name(a, tag->server_id), "pid", (json_int_t)pid, "comm",
+				comm, "reason", how));
 }
 
 /* One pass: tag matches, then descendants until nothing changes. */
@@ -172,8 +172,9 @@ static size_t scan_pass(struct agent *a)
 			if (bpf_map_update_elem(tags_fd, &procs[i].pid, &tag, BPF_NOEXIST) == 0) {
 				tagged++;
 				changed = true;
-				audit_scan_tag(a, procs[i].pid, &tag,
-					       "child of a governed process, started before the agent");
+				audit_scan_tag(
+					a, procs[i].pid, &tag,
+					"child of a governed process, started before the agent");
 			}
 		}
 	}

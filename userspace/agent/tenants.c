@@ -175,8 +175,8 @@ static bool uid_free(struct agent *a, uid_t u)
 	       !uid_running(u);
 }
 
-int tenant_uid(struct agent *a, const char *identity, const char *server, bool create,
-	       uid_t *uid, char *why, size_t len)
+int tenant_uid(struct agent *a, const char *identity, const char *server, bool create, uid_t *uid,
+	       char *why, size_t len)
 {
 	const struct tenant *t;
 	int err = tenants_load(a);

@@ -72,8 +72,8 @@ static bool launcher_matches(const struct mf_launcher *l, const struct ucred *cr
 	return true;
 }
 
-bool trust_may_assert(struct agent *a, const struct ucred *cred, const char *identity,
-		      char *why, size_t len)
+bool trust_may_assert(struct agent *a, const struct ucred *cred, const char *identity, char *why,
+		      size_t len)
 {
 	const struct mf_policy *p = a->current.policy;
 	bool launcher = false;
@@ -168,8 +168,8 @@ static bool equal_secret(const char *a, const char *b, size_t n)
 	return diff == 0;
 }
 
-int ticket_take(const char *id, char identity[MF_NAME_MAX], char server[MF_NAME_MAX],
-		char *why, size_t len)
+int ticket_take(const char *id, char identity[MF_NAME_MAX], char server[MF_NAME_MAX], char *why,
+		size_t len)
 {
 	uint64_t now = now_ms();
 

@@ -68,10 +68,9 @@ json_t *host_warnings(struct agent *a)
 		return NULL;
 	nexec = exec_tagged_servers(a->current.policy, names, sizeof(names));
 	if (sysctl_int("/proc/sys/dev/tty/legacy_tiocsti", &v) == 0 && v != 0)
-		warn(w,
-		     "dev.tty.legacy_tiocsti is 1: a process may type commands into its "
-		     "controlling terminal (TIOCSTI) for the shell that launched it to run; "
-		     "`run`'s seccomp filter refuses it (set it to 0)");
+		warn(w, "dev.tty.legacy_tiocsti is 1: a process may type commands into its "
+			"controlling terminal (TIOCSTI) for the shell that launched it to run; "
+			"`run`'s seccomp filter refuses it (set it to 0)");
 	err = sysctl_int("/proc/sys/kernel/yama/ptrace_scope", &v);
 	if (err == -ENOENT)
 		warn(w, "no Yama LSM (no kernel.yama.ptrace_scope): a process may ptrace, and "

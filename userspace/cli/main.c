@@ -69,7 +69,8 @@ static int session_open(struct session *s)
 
 	s->fd = mf_client_connect(path);
 	if (s->fd < 0) {
-		fprintf(stderr, "mcpfence: cannot reach the agent at %s: %s (is mcpfenced running?)\n",
+		fprintf(stderr,
+			"mcpfence: cannot reach the agent at %s: %s (is mcpfenced running?)\n",
 			path, strerror(-s->fd));
 		return -1;
 	}
@@ -171,15 +172,16 @@ static int parse_json_flag(int argc, char **argv, const char *help, bool *json)
 
 /* ---- policy ---- */
 
-static const char policy_help[] = "usage: mcpfence policy check FILE\n"
-				  "       mcpfence policy load FILE\n"
-				  "       mcpfence policy show\n"
-				  "       mcpfence policy explain --identity ID --server NAME --to DEST\n"
-				  "\n"
-				  "check validates FILE and reports errors as FILE:LINE:COL: message\n"
-				  "(exit 1). load replaces the agent's policy in one step: a policy\n"
-				  "that does not check changes nothing. show prints the active one.\n"
-				  "The format: policy/README.md.\n";
+static const char policy_help[] =
+	"usage: mcpfence policy check FILE\n"
+	"       mcpfence policy load FILE\n"
+	"       mcpfence policy show\n"
+	"       mcpfence policy explain --identity ID --server NAME --to DEST\n"
+	"\n"
+	"check validates FILE and reports errors as FILE:LINE:COL: message\n"
+	"(exit 1). load replaces the agent's policy in one step: a policy\n"
+	"that does not check changes nothing. show prints the active one.\n"
+	"The format: policy/README.md.\n";
 
 static int policy_check(const char *path)
 {
@@ -336,7 +338,8 @@ static int read_ticket(int fd, const char *env, char ticket[TICKET_MAX])
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0) {
-				fprintf(stderr, "mcpfence: --ticket-fd %d: %s\n", fd, strerror(errno));
+				fprintf(stderr, "mcpfence: --ticket-fd %d: %s\n", fd,
+					strerror(errno));
 				return -1;
 			}
 			if (n == 0)
@@ -372,7 +375,8 @@ static int run_harden(struct mf_harden *h, bool harden, bool root, const char *c
 		r = mf_harden_drop_caps(err, sizeof(err));
 		if (!r)
 			fprintf(stderr,
-				"mcpfence: --allow-root: %s runs as root with no capabilities\n", cmd);
+				"mcpfence: --allow-root: %s runs as root with no capabilities\n",
+				cmd);
 	}
 	if (harden && !r)
 		r = mf_harden_apply(h, err, sizeof(err));
@@ -478,8 +482,7 @@ static int launch_wait(struct session *s, const sigset_t *mask, const char *cmd)
 		if (pfd[0].revents & (POLLIN | POLLHUP) && mf_linebuf_fill(&s->lb, s->fd) <= 0)
 			break;
 	}
-	fprintf(stderr, "mcpfence: lost the agent while %s ran: its exit status is unknown\n",
-		cmd);
+	fprintf(stderr, "mcpfence: lost the agent while %s ran: its exit status is unknown\n", cmd);
 	return 1;
 }
 
@@ -518,7 +521,9 @@ static int run_launch(const char *identity, const char *server, const char *tick
 		rc = code == MF_E_NOT_ISOLATED ? RUN_NOT_ISOLATED : 1;
 		if (rc == 1)
 			fprintf(stderr, "mcpfence: refusing to start %s: %s\n", cmd[0],
-				err ? strerror(-err) : msg ? msg : "the agent refused");
+				err ? strerror(-err) :
+				msg ? msg :
+				      "the agent refused");
 		json_decref(reply);
 		session_close(&s);
 		return rc;
@@ -703,7 +708,8 @@ static int cmd_run(int argc, char **argv)
 
 			ticket_fd = (int)strtol(optarg, &end, 10);
 			if (*end || ticket_fd < 0) {
-				fprintf(stderr, "mcpfence: --ticket-fd takes a file descriptor number\n");
+				fprintf(stderr,
+					"mcpfence: --ticket-fd takes a file descriptor number\n");
 				return 2;
 			}
 			break;
@@ -784,8 +790,7 @@ static int cmd_ps(int argc, char **argv)
 	} else {
 		printf("%-8s %-28s %-14s %-9s %s\n", "PID", "IDENTITY", "SERVER", "TAGGED-BY",
 		       "COMMAND");
-		json_array_foreach(json_object_get(reply, "processes"), i, p)
-		{
+		json_array_foreach(json_object_get(reply, "processes"), i, p) {
 			const char *cmd = json_string_value(json_object_get(p, "cmdline"));
 
 			printf("%-8lld %-28s %-14s %-9s %s\n",
@@ -810,8 +815,9 @@ static void print_dns(json_t *dns)
 		return;
 	if (!json_is_true(json_object_get(dns, "serving"))) {
 		printf("dns:       NOT SERVING (%s): governed processes get no DNS\n",
-		       json_string_value(json_object_get(dns, "error")) ?:
-			       json_string_value(json_object_get(dns, "why")) ?: "unknown");
+		       json_string_value(json_object_get(dns, "error"))	      ?:
+			       json_string_value(json_object_get(dns, "why")) ?:
+										"unknown");
 		return;
 	}
 	printf("dns:       serving on loopback, udp %lld/%lld tcp %lld/%lld (v4/v6), %lld pending\n",
@@ -1101,8 +1107,8 @@ static void render_record(const json_t *r)
 		if (flow && strcmp(flow, "summary") == 0)
 			snprintf(more, sizeof(more), " +%lld",
 				 (long long)json_integer_value(json_object_get(r, "count")));
-		snprintf(dest, sizeof(dest), "%s %s%s%s:%lld%s", proto ? proto : "?",
-			 v6 ? "[" : "", addr, v6 ? "]" : "",
+		snprintf(dest, sizeof(dest), "%s %s%s%s:%lld%s", proto ? proto : "?", v6 ? "[" : "",
+			 addr, v6 ? "]" : "",
 			 (long long)json_integer_value(json_object_get(r, "port")), more);
 	} else if (strcmp(event, "socket") == 0 || strcmp(event, "socket-kill") == 0 ||
 		   strcmp(event, "uring-socket-kill") == 0) {
@@ -1133,7 +1139,8 @@ static void render_record(const json_t *r)
 	}
 	if (json_integer_value(json_object_get(r, "pid")))
 		snprintf(who, sizeof(who), "%lld/%s",
-			 (long long)json_integer_value(json_object_get(r, "pid")), comm ? comm : "-");
+			 (long long)json_integer_value(json_object_get(r, "pid")),
+			 comm ? comm : "-");
 	else
 		snprintf(who, sizeof(who), "-");
 	verdict = json_string_value(json_object_get(r, "verdict")) ?: "-";
@@ -1295,7 +1302,8 @@ static int audit_from_agent(const char *identity, const char *verdict, bool foll
 			break;
 		}
 		if (type && !strcmp(type, MF_TYPE_DROPPED)) {
-			fprintf(stderr, "mcpfence: %lld audit records were dropped for this reader\n",
+			fprintf(stderr,
+				"mcpfence: %lld audit records were dropped for this reader\n",
 				(long long)json_integer_value(json_object_get(rec, "dropped")));
 		} else if (type) {
 			/* Another message (a late reply): not a record. */
@@ -1324,14 +1332,16 @@ static int audit_from_agent(const char *identity, const char *verdict, bool foll
 static int cmd_audit(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "follow", no_argument, NULL, 'f' },    { "json", no_argument, NULL, 'j' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "identity", required_argument, NULL, 'i' },
 		{ "verdict", required_argument, NULL, 'v' },
 		{ "since", required_argument, NULL, 'S' },
 		{ "until", required_argument, NULL, 'U' },
 		{ "file", required_argument, NULL, 'F' },
 		{ "color", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },      {},
+		{ "help", no_argument, NULL, 'h' },
+		{},
 	};
 	const char *identity = NULL, *verdict = NULL, *since = NULL, *until = NULL, *file = NULL;
 	bool follow = false, json = false;
@@ -1508,9 +1518,15 @@ static const struct verb {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } verbs[] = {
-	{ "run", cmd_run },       { "policy", cmd_policy }, { "ps", cmd_ps },
-	{ "audit", cmd_audit },   { "status", cmd_status }, { "whoami", cmd_whoami },
-	{ "ticket", cmd_ticket }, { "uninstall", cmd_uninstall }, { "credential", cmd_credential },
+	{ "run", cmd_run },
+	{ "policy", cmd_policy },
+	{ "ps", cmd_ps },
+	{ "audit", cmd_audit },
+	{ "status", cmd_status },
+	{ "whoami", cmd_whoami },
+	{ "ticket", cmd_ticket },
+	{ "uninstall", cmd_uninstall },
+	{ "credential", cmd_credential },
 	{ "metrics", cmd_metrics },
 };
 

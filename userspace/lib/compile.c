@@ -54,10 +54,10 @@ struct compiler {
 	char *err;
 	size_t errlen;
 	size_t work, nflat, rulesets_cap, bindings_cap;
-	uint32_t rule;	   /* the rule being compiled, where a crossed limit is reported */
+	uint32_t rule;	    /* the rule being compiled, where a crossed limit is reported */
 	json_t *identities; /* identities bound by name, all servers together */
-	json_t *rulesets; /* "rule,rule,..." -> ruleset index */
-	json_t *groups;	  /* group name -> index */
+	json_t *rulesets;   /* "rule,rule,..." -> ruleset index */
+	json_t *groups;	    /* group name -> index */
 	char *key;
 	size_t key_cap;
 	/* scratch space of flatten() */
@@ -74,9 +74,9 @@ struct compiler {
  * message", placed as the parser places its errors. Returns -EINVAL.
  */
 __attribute__((format(printf, 5, 6))) static int fail_at(struct compiler *c, uint32_t r,
-							  uint8_t verdict,
-							  const struct mf_dest *dest,
-							  const char *fmt, ...)
+							 uint8_t verdict,
+							 const struct mf_dest *dest,
+							 const char *fmt, ...)
 {
 	const char *file = c->policy->file ? c->policy->file : "<policy>";
 	char msg[MF_ERR_MAX], where[96] = "";

@@ -22,7 +22,7 @@ int mf_read_regular(const char *path, size_t max, char **text, size_t *len, char
 /* Read, parse and compile a policy file: `mcpfence policy check` and the
  * agent's check of --policy. On success the caller frees *policy and
  * *compiled; on failure err says why (FILE:LINE:COL for what the parser saw). */
-int mf_policy_check_file(const char *path, struct mf_policy **policy,
-			 struct mf_compiled **compiled, char *err, size_t errlen);
+int mf_policy_check_file(const char *path, struct mf_policy **policy, struct mf_compiled **compiled,
+			 char *err, size_t errlen);
 
 #endif /* MCPFENCE_FILE_H */

@@ -64,10 +64,10 @@ struct mf_landlock_ruleset_attr {
 #endif
 
 enum harden_check {
-	REFUSE_ALWAYS, /* whatever the arguments */
-	REFUSE_NEWUSER, /* when the flags in argument 0 hold CLONE_NEWUSER */
-	REFUSE_ARG1, /* when argument 1 (its low 32 bits) is arg: an ioctl command */
-	REFUSE_FAMILY, /* when argument 0 is none of socket_families[] */
+	REFUSE_ALWAYS,		/* whatever the arguments */
+	REFUSE_NEWUSER,		/* when the flags in argument 0 hold CLONE_NEWUSER */
+	REFUSE_ARG1,		/* when argument 1 (its low 32 bits) is arg: an ioctl command */
+	REFUSE_FAMILY,		/* when argument 0 is none of socket_families[] */
 	REFUSE_UNLESS_IO_URING, /* always, unless the policy lets the server use io_uring */
 };
 
@@ -182,8 +182,8 @@ static size_t filter_entry(struct sock_filter *f, const struct harden_syscall *s
 		f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, s->nr, 0, NFAMILIES + 3);
 		f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0));
 		for (size_t k = 0; k < NFAMILIES; k++)
-			f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, socket_families[k],
-				      NFAMILIES - k, 0);
+			f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, socket_families[k], NFAMILIES - k,
+				      0);
 		f[n++] = STMT(BPF_RET | BPF_K, refuse);
 		f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 		break;
@@ -263,10 +263,10 @@ int mf_harden_prepare(struct mf_harden *h, char *err, size_t errlen)
 #define FS_TRUNCATE (1ULL << 14)   /* ABI 3 */
 #define FS_IOCTL_DEV (1ULL << 15)  /* ABI 5 */
 /* The rights that apply to a file (the rest apply to directories). */
-#define FS_FILE_RIGHTS                                                                   \
-	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |                      \
+#define FS_FILE_RIGHTS                                                \
+	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | \
 	 LANDLOCK_ACCESS_FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV)
-#define FS_READ_RIGHTS                                                                   \
+#define FS_READ_RIGHTS \
 	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
 
 static __u64 fs_handled(int abi)
@@ -406,9 +406,9 @@ int mf_harden_drop_bounding(char *err, size_t errlen)
 		what = "clear the ambient capabilities";
 		goto fail;
 	}
-	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
-					     SECBIT_NO_CAP_AMBIENT_RAISE |
-					     SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+	if (prctl(PR_SET_SECUREBITS,
+		  SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+			  SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
 		  0, 0, 0)) {
 		what = "set the securebits";
 		goto fail;

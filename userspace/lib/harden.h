@@ -17,8 +17,8 @@
 
 struct mf_harden {
 	int landlock_abi; /* 0: Landlock not available */
-	int ruleset_fd; /* -1 unless landlock_abi >= MF_LANDLOCK_ABI_SCOPES */
-	bool io_uring; /* the policy lets this server set up io_uring (the tag reply says) */
+	int ruleset_fd;	  /* -1 unless landlock_abi >= MF_LANDLOCK_ABI_SCOPES */
+	bool io_uring;	  /* the policy lets this server set up io_uring (the tag reply says) */
 };
 
 /*
@@ -30,7 +30,7 @@ int mf_harden_prepare(struct mf_harden *h, char *err, size_t errlen);
 
 /* A path of a filesystem scope and what it grants. */
 enum mf_fs_access {
-	MF_FS_READ,	/* read, list, execute */
+	MF_FS_READ,	  /* read, list, execute */
 	MF_FS_READ_WRITE, /* everything Landlock handles */
 };
 

@@ -96,8 +96,9 @@ int mf_pin_dir_check(int fd, const char *dir, char *err, size_t errlen)
 		return -EPERM;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(err, errlen, "%s is writable by users other than root (mode %04o): chmod 0700 %s",
-			 dir, st.st_mode & 07777, dir);
+		snprintf(err, errlen,
+			 "%s is writable by users other than root (mode %04o): chmod 0700 %s", dir,
+			 st.st_mode & 07777, dir);
 		return -EPERM;
 	}
 	return 0;

@@ -36,13 +36,13 @@ struct parser {
 	struct path_elem path[PATH_DEPTH];
 	int depth;
 	struct mf_policy *policy;
-	json_t *servers; /* name -> index */
-	json_t *groups;	 /* name -> index */
-	json_t *rules;	 /* name -> index */
-	json_t *execs;	 /* path (+ args) -> server index */
+	json_t *servers;    /* name -> index */
+	json_t *groups;	    /* name -> index */
+	json_t *rules;	    /* name -> index */
+	json_t *execs;	    /* path (+ args) -> server index */
 	json_t *exec_kinds; /* path -> true if matched with args, false if plain */
-	size_t rule;	 /* index of the rule being parsed */
-	size_t server;	 /* index of the server being parsed */
+	size_t rule;	    /* index of the rule being parsed */
+	size_t server;	    /* index of the server being parsed */
 	size_t nmembers, nwho, ndests, nports, nexec;
 };
 
@@ -634,8 +634,8 @@ static int parse_may_assert(struct parser *p, json_t *v, void *out)
 				probe[k] = pat[k] == '*' ? 'x' : pat[k];
 			probe[k] = '\0';
 			if (pat[k] || !mf_name_valid(probe))
-				err = fail(p, NULL, "invalid identity pattern '%s': " NAME_RULES
-						    ", and '*'",
+				err = fail(p, NULL,
+					   "invalid identity pattern '%s': " NAME_RULES ", and '*'",
 					   quote(pat).s);
 		}
 		if (!err)
@@ -839,8 +839,8 @@ static int parse_exec(struct parser *p, json_t *v, void *out)
 			if (!err)
 				srv->nexec++;
 			if (!err)
-				err = claim_exec(p, srv->exec[srv->nexec - 1], srv->exec[srv->nexec - 1],
-						 false);
+				err = claim_exec(p, srv->exec[srv->nexec - 1],
+						 srv->exec[srv->nexec - 1], false);
 		} else {
 			err = fail(p, NULL,
 				   "expected an executable path, or an object with \"path\" and "
@@ -915,7 +915,7 @@ static int parse_dns(struct parser *p, json_t *root, struct mf_dns *out)
 
 static int parse_servers(struct parser *p, json_t *v, void *out)
 {
-	static const char *const keys[] = { "exec",	"unix",	       "listen",      "io_uring",
+	static const char *const keys[] = { "exec",    "unix",	     "listen",	    "io_uring",
 					    "isolate", "filesystem", "credentials", NULL };
 	struct mf_policy *pol = p->policy;
 	const char *name;
@@ -1330,8 +1330,8 @@ static int parse_rules(struct parser *p, json_t *v, void *out)
 static int parse_policy(struct parser *p, json_t *root)
 {
 	static const char *const keys[] = { "version", "mode",	  "audit", "launchers",
-					    "groups",  "servers", "rules", "admin_group", "unix",
-					    "dns",     NULL };
+					    "groups",  "servers", "rules", "admin_group",
+					    "unix",    "dns",	  NULL };
 	struct mf_policy *pol = p->policy;
 	int err;
 

@@ -40,7 +40,7 @@ struct mf_port_range {
 struct mf_dest {
 	struct mf_cidr cidr;
 	uint8_t protos; /* MF_PROTO_TCP | MF_PROTO_UDP */
-	size_t nports;  /* 0: all ports */
+	size_t nports;	/* 0: all ports */
 	struct mf_port_range *ports;
 	struct mf_pos pos;
 };
@@ -49,11 +49,11 @@ struct mf_dest {
  * allowed for the ports and protocols, per (identity, server), while their
  * TTL lasts. */
 struct mf_host {
-	char *name;	   /* lowercase, no trailing dot; a wildcard without its "*." */
-	bool wildcard;	   /* "*.NAME": one or more labels below NAME, not NAME itself */
-	bool private_ok;   /* "private": true: loopback, private, ... answers are installed */
+	char *name;	 /* lowercase, no trailing dot; a wildcard without its "*." */
+	bool wildcard;	 /* "*.NAME": one or more labels below NAME, not NAME itself */
+	bool private_ok; /* "private": true: loopback, private, ... answers are installed */
 	uint8_t protos;
-	size_t nports;	   /* 0: all ports */
+	size_t nports; /* 0: all ports */
 	struct mf_port_range *ports;
 };
 
@@ -83,7 +83,7 @@ struct mf_exec_args {
 struct mf_local {
 	char **unix_names; /* "/absolute/path" or "@abstract", as written */
 	size_t nunix;
-	bool unix_given; /* the key was there (top level: false means the defaults) */
+	bool unix_given;	      /* the key was there (top level: false means the defaults) */
 	struct mf_port_range *listen; /* ports the server may bind, TCP and UDP */
 	size_t nlisten;
 };
@@ -97,7 +97,7 @@ struct mf_credential {
 
 /* servers.NAME.isolate, filesystem and credentials (policy_tenants.c). */
 struct mf_isolation {
-	bool isolate; /* the agent launches it under a uid of its (identity, server) */
+	bool isolate;	/* the agent launches it under a uid of its (identity, server) */
 	char **fs_read; /* absolute paths readable (and executable) besides the system's */
 	size_t nfs_read;
 	struct mf_credential *creds;
@@ -111,7 +111,7 @@ struct mf_server {
 	struct mf_exec_args *exec_args;
 	size_t nexec_args;
 	struct mf_local local; /* "unix" and "listen" */
-	bool io_uring; /* `run` lets it set up io_uring (seccomp refuses it otherwise) */
+	bool io_uring;	       /* `run` lets it set up io_uring (seccomp refuses it otherwise) */
 	struct mf_isolation iso;
 };
 
@@ -123,9 +123,9 @@ struct mf_group {
 
 /* A trusted launcher: every given attribute must match the peer. */
 struct mf_launcher {
-	char *user;  /* may be NULL */
-	char *group; /* may be NULL */
-	char *exe;   /* absolute path of the peer's executable; may be NULL */
+	char *user;	   /* may be NULL */
+	char *group;	   /* may be NULL */
+	char *exe;	   /* absolute path of the peer's executable; may be NULL */
 	char **may_assert; /* identity patterns ('*' matches any run); none: any identity */
 	size_t nmay_assert;
 };
@@ -134,7 +134,7 @@ struct mf_launcher {
 #define MF_AUDIT_WINDOW_MAX 3600
 /* The resolver of governed processes (policy_hosts.c): top-level "dns". */
 #define MF_DNS_MAX_UPSTREAM 4
-#define MF_DNS_MIN_TTL 5     /* seconds, defaults */
+#define MF_DNS_MIN_TTL 5 /* seconds, defaults */
 #define MF_DNS_MAX_TTL 600
 #define MF_DNS_TTL_LIMIT 86400
 
@@ -154,11 +154,11 @@ struct mf_dns {
 struct mf_policy {
 	char *file; /* the file name given to mf_policy_parse, for messages */
 	int version;
-	bool audit_only;    /* "mode": "audit" */
-	bool audit_allowed; /* "audit": { "allowed": "all" or "flows" (the default) } */
-	bool audit_each;    /* "allowed": "all": a record per allowed decision */
+	bool audit_only;	 /* "mode": "audit" */
+	bool audit_allowed;	 /* "audit": { "allowed": "all" or "flows" (the default) } */
+	bool audit_each;	 /* "allowed": "all": a record per allowed decision */
 	uint32_t audit_window_s; /* "window": decisions of a flow in one record per window */
-	char *admin_group;  /* members may read every audit record; may be NULL */
+	char *admin_group;	 /* members may read every audit record; may be NULL */
 	struct mf_server *servers;
 	size_t nservers;
 	struct mf_group *groups;
@@ -300,7 +300,7 @@ int mf_unix_name_bytes(const char *name, uint8_t *out);
 
 /* ---- isolated servers (policy_tenants.c) ---- */
 
-#define MF_MAX_FS_READ 64   /* filesystem.read paths of one server */
+#define MF_MAX_FS_READ 64     /* filesystem.read paths of one server */
 #define MF_MAX_CREDENTIALS 16 /* credentials of one server */
 #define MF_CREDENTIAL_NAME_MAX 64
 
@@ -311,8 +311,7 @@ void mf_isolation_free(struct mf_isolation *iso);
 /* The name `mcpfence credential NAME` asks by: env, else as_file. */
 const char *mf_credential_name(const struct mf_credential *c);
 /* The credential's file for identity, into buf; false if it does not fit. */
-bool mf_credential_path(const struct mf_credential *c, const char *identity, char *buf,
-			size_t len);
+bool mf_credential_path(const struct mf_credential *c, const char *identity, char *buf, size_t len);
 /* Does the rule apply to identity (NULL: an identity no rule names)? */
 bool mf_rule_applies(const struct mf_policy *policy, const struct mf_rule *rule,
 		     const char *identity);
@@ -338,9 +337,8 @@ bool mf_host_matches(const struct mf_host *h, const char *qname);
  * private_ok[i]: segment i comes from a "private": true destination.
  * Returns the number of segments (0: not granted).
  */
-size_t mf_policy_host_segs(const struct mf_policy *policy, const char *identity,
-			   const char *server, const char *qname, struct mf_seg *segs,
-			   bool *private_ok, size_t max);
+size_t mf_policy_host_segs(const struct mf_policy *policy, const char *identity, const char *server,
+			   const char *qname, struct mf_seg *segs, bool *private_ok, size_t max);
 
 /* Top-level "dns" of root into out (defaults when absent); -EINVAL with e. */
 int mf_dns_parse(struct json_t *root, struct mf_dns *out, struct mf_local_error *e);

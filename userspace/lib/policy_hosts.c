@@ -110,9 +110,8 @@ bool mf_host_matches(const struct mf_host *h, const char *qname)
 	return nq > nh + 1 && qname[nq - nh - 1] == '.' && !strcmp(qname + nq - nh, h->name);
 }
 
-size_t mf_policy_host_segs(const struct mf_policy *policy, const char *identity,
-			   const char *server, const char *qname, struct mf_seg *segs,
-			   bool *private_ok, size_t max)
+size_t mf_policy_host_segs(const struct mf_policy *policy, const char *identity, const char *server,
+			   const char *qname, struct mf_seg *segs, bool *private_ok, size_t max)
 {
 	size_t n = 0;
 
@@ -231,8 +230,8 @@ int mf_dns_parse(json_t *root, struct mf_dns *out, struct mf_local_error *e)
 			return dns_fail(e, "dns", -1, "unknown key '%.60s'", key);
 	}
 	v = json_object_get(dns, "upstream");
-	if (v && (!json_is_array(v) || !json_array_size(v) ||
-		  json_array_size(v) > MF_DNS_MAX_UPSTREAM))
+	if (v &&
+	    (!json_is_array(v) || !json_array_size(v) || json_array_size(v) > MF_DNS_MAX_UPSTREAM))
 		return dns_fail(e, "upstream", -1, "expected an array of 1..%d addresses",
 				MF_DNS_MAX_UPSTREAM);
 	json_array_foreach(v, i, elem) {
@@ -299,10 +298,10 @@ bool mf_addr_private(uint8_t family, const uint8_t *a)
 			goto not_low;
 	return true; /* :: and ::1 */
 not_low:
-	return (a[0] & 0xfe) == 0xfc ||		      /* unique local fc00::/7 */
+	return (a[0] & 0xfe) == 0xfc ||			  /* unique local fc00::/7 */
 	       (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || /* link-local fe80::/10 */
 	       (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0) || /* site-local fec0::/10 */
-	       a[0] == 0xff ||				      /* multicast */
+	       a[0] == 0xff ||				  /* multicast */
 	       (a[0] == 0x01 && a[1] == 0 && !a[2] && !a[3] && !a[4] && !a[5] && !a[6] &&
 		!a[7]); /* discard 100::/64 */
 }

@@ -143,8 +143,7 @@ static int parse_unix(json_t *v, struct mf_local *out, size_t *nunix, struct mf_
 }
 
 /* A port 1..65535 or "LOW-HIGH". */
-static int parse_listen_port(json_t *v, size_t i, struct mf_port_range *r,
-			     struct mf_local_error *e)
+static int parse_listen_port(json_t *v, size_t i, struct mf_port_range *r, struct mf_local_error *e)
 {
 	const char *s = json_string_value(v);
 	long long lo, hi;

@@ -38,8 +38,8 @@ static bool plain_path(const char *s, size_t len)
  * shell behaves: a credential never replaces them. */
 static bool reserved_env(const char *s)
 {
-	static const char *const names[] = { "HOME", "TMPDIR", "PATH", "USER", "LOGNAME",
-					     "SHELL", "IFS", "ENV", "BASH_ENV", NULL };
+	static const char *const names[] = { "HOME",  "TMPDIR", "PATH", "USER",	    "LOGNAME",
+					     "SHELL", "IFS",	"ENV",	"BASH_ENV", NULL };
 
 	for (size_t i = 0; names[i]; i++) {
 		if (!strcmp(s, names[i]))
@@ -122,8 +122,7 @@ static int parse_fs(json_t *v, struct mf_isolation *out, struct mf_local_error *
 
 /* "file": absolute, plain, and "{identity}" once, as a whole component:
  * an identity name cannot hold '/', so each identity has its own file. */
-static int parse_cred_file(json_t *v, size_t i, struct mf_credential *c,
-			   struct mf_local_error *e)
+static int parse_cred_file(json_t *v, size_t i, struct mf_credential *c, struct mf_local_error *e)
 {
 	const char *s = json_string_value(v), *at;
 	size_t n = s ? json_string_length(v) : 0;
@@ -275,8 +274,7 @@ const char *mf_credential_name(const struct mf_credential *c)
 	return c->env ? c->env : c->as_file ? c->as_file : "";
 }
 
-bool mf_credential_path(const struct mf_credential *c, const char *identity, char *buf,
-			size_t len)
+bool mf_credential_path(const struct mf_credential *c, const char *identity, char *buf, size_t len)
 {
 	const char *at = strstr(c->file, IDENTITY_PLACEHOLDER);
 	int n;

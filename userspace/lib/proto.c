@@ -69,7 +69,9 @@ ssize_t mf_linebuf_fill_fds(struct mf_linebuf *lb, int fd, int *fds, size_t max,
 		char buf[CMSG_SPACE(sizeof(int) * MF_FDS_MAX)];
 	} ctl;
 	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = ctl.buf,
 			      .msg_controllen = sizeof(ctl.buf) };
 	int err = linebuf_room(lb);
 	struct cmsghdr *cm;

@@ -11,7 +11,7 @@ struct mf_strmap {
 	struct mf_strmap_slot {
 		char *key; /* owned */
 		uint32_t value;
-	} *slots;
+	} * slots;
 	size_t cap; /* power of two */
 	size_t len;
 };
