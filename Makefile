@@ -127,6 +127,7 @@ $(HELPER_BINS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/helpers/%.o | $(OUTPUT)/tests
 
 # Unit tests (no root needed), then end-to-end tests on the real kernel (root).
 test: deps
+	$(Q)$(MAKE) --no-print-directory format-check
 	$(Q)$(MAKE) --no-print-directory all fuzz-build
 	$(Q)tests/run
 
