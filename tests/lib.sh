@@ -89,6 +89,18 @@ skip_all() {
 mf() { "$MF_BUILD/mcpfence" --socket "$MF_SOCK" "$@"; }
 probe() { "$MF_HELPERS/probe" "$@"; }
 
+# user_del NAME: remove a test user, after its processes (userdel refuses a
+# user that still runs something, and a test may leave a runuser child).
+user_del() {
+	local i
+	pkill -KILL -u "$1" 2>/dev/null
+	for i in $(seq 50); do
+		pgrep -u "$1" >/dev/null || break
+		sleep 0.1
+	done
+	userdel "$1"
+}
+
 # at_exit CMD...: run CMD (one string) during cleanup
 at_exit() { MF_CLEANUP_CMDS+=("$1"); }
 kill_at_exit() { MF_CLEANUP_PIDS+=("$1"); }

@@ -7,7 +7,7 @@
 
 user=mcpft$$g
 useradd --no-create-home --shell /usr/sbin/nologin "$user" || skip_all "cannot create a test user"
-at_exit "userdel $user"
+at_exit "user_del $user"
 
 cat >"$MF_TMP/policy.json" <<JSON
 { "version": 1, "servers": { "fetch": {} },

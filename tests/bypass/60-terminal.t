@@ -13,7 +13,7 @@ command -v python3 >/dev/null || skip_all "python3 is not installed"
 
 user=mcpft$$t
 useradd --no-create-home --shell /usr/sbin/nologin "$user" || skip_all "cannot create a test user"
-at_exit "userdel $user"
+at_exit "user_del $user"
 mkdir -m 755 "$MF_TMP/bin"
 cp "$MF_BUILD/mcpfence" "$E" "$MF_TMP/bin/"
 

@@ -12,7 +12,7 @@ E=$MF_HELPERS/escape
 
 user=mcpft$$f
 useradd --no-create-home --shell /usr/sbin/nologin "$user" || skip_all "cannot create a test user"
-at_exit "userdel $user"
+at_exit "user_del $user"
 mkdir -m 755 "$MF_TMP/bin"
 cp "$MF_BUILD/mcpfence" "$E" "$MF_TMP/bin/"
 M=$MF_TMP/bin/mcpfence

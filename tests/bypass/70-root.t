@@ -8,7 +8,7 @@
 
 user=mcpft$$r
 useradd --no-create-home --shell /usr/sbin/nologin "$user" || skip_all "cannot create a test user"
-at_exit "userdel $user"
+at_exit "user_del $user"
 agent_start policy/examples/fetch.json || exit 1
 
 caps() { grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' | awk '{print $1 $2}' | tr '\n' ' '; }

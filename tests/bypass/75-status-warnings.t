@@ -7,7 +7,7 @@
 
 user=mcpft$$w
 useradd --no-create-home --shell /usr/sbin/nologin "$user" || skip_all "cannot create a test user"
-at_exit "userdel $user"
+at_exit "user_del $user"
 
 cat >"$MF_TMP/exec.json" <<'JSON'
 { "version": 1, "servers": { "fetch": {}, "web": { "exec": ["/usr/bin/true"] } }, "rules": [] }

@@ -12,7 +12,7 @@ groupadd "$group" || skip_all "cannot create a test group"
 at_exit "groupdel $group"
 for u in "$user" "$member"; do
 	useradd --no-create-home --shell /usr/sbin/nologin "$u" || skip_all "cannot create test users"
-	at_exit "userdel $u"
+	at_exit "user_del $u"
 done
 usermod -a -G "$group" "$member"
 mkdir -m 755 "$MF_TMP/bin"

@@ -6,9 +6,9 @@
 user=mcpft$$u
 launcher=mcpft$$l
 useradd --no-create-home --shell /usr/sbin/nologin "$user" || skip_all "cannot create test users"
-at_exit "userdel $user"
+at_exit "user_del $user"
 useradd --no-create-home --shell /usr/sbin/nologin "$launcher" || skip_all "cannot create test users"
-at_exit "userdel $launcher"
+at_exit "user_del $launcher"
 
 cat >"$MF_TMP/policy.json" <<JSON
 {

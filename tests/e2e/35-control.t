@@ -34,7 +34,7 @@ is "$out" 1 "after a malformed message the connection is closed (no second reply
 # An ordinary user's message is capped at 64 KiB.
 user=mcpft$$c
 useradd --no-create-home --shell /usr/sbin/nologin "$user" || skip_all "cannot create a test user"
-at_exit "userdel $user"
+at_exit "user_del $user"
 # 66,000 bytes and no newline: the agent must refuse before the line ends.
 like "$({ head -c 66000 /dev/zero | tr '\0' a; sleep 1; } |
 	runuser -u "$user" -- socat -t 2 - "UNIX-CONNECT:$MF_SOCK")" \

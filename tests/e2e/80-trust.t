@@ -13,7 +13,7 @@ groupadd "$group" || skip_all "cannot create a test group"
 at_exit "groupdel $group"
 for u in "$user" "$launcher" "$admin"; do
 	useradd --no-create-home --shell /usr/sbin/nologin "$u" || skip_all "cannot create test users"
-	at_exit "userdel $u"
+	at_exit "user_del $u"
 done
 usermod -a -G "$group" "$admin"
 

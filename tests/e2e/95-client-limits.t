@@ -22,7 +22,7 @@ user=mcpft$$l
 other=mcpft$$m
 for u in "$user" "$other"; do
 	useradd --no-create-home --shell /usr/sbin/nologin "$u" || skip_all "cannot create test users"
-	at_exit "userdel $u"
+	at_exit "user_del $u"
 done
 
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$MF_AGENT_PID/status"; }
