@@ -45,6 +45,19 @@ is "$({ head -c 66000 /dev/zero | tr '\0' a; sleep 1; } |
 is "$(printf '{"op": "policy_show"}\n' | runuser -u "$user" -- socat -t 2 - "UNIX-CONNECT:$MF_SOCK" |
 	jq -r .code)" permission-denied "a root-only op from an ordinary user: code permission-denied"
 
+# Followers of the audit stream never idle out, so one user may hold only a few.
+for i in 1 2 3 4; do
+	{ printf '{"op": "audit", "follow": true}\n'; sleep 20; } |
+		runuser -u "$user" -- socat -t 20 - "UNIX-CONNECT:$MF_SOCK" >"$MF_TMP/follow.$i" &
+	kill_at_exit $!
+done
+wait_for sh -c "cat '$MF_TMP'/follow.[1-4] | grep -c '\"follow\":true' | grep -qx 4"
+is "$(printf '{"op": "audit", "follow": true}\n' |
+	runuser -u "$user" -- socat -t 2 - "UNIX-CONNECT:$MF_SOCK" | jq -r .code)" limit \
+	"a fifth audit follower of one user: code limit"
+is "$(printf '{"op": "audit"}\n' | runuser -u "$user" -- socat -t 2 - "UNIX-CONNECT:$MF_SOCK" |
+	jq -r 'select(.ok == true) | .ok')" true "reading the history once is still allowed"
+
 mf status >/dev/null
 ok $? "the agent still serves after all of the above"
 kill -0 "$MF_AGENT_PID"

@@ -22,7 +22,10 @@
  */
 #define MF_CLIENTS_USERS 128  /* connections of non-root peers, all uids together */
 #define MF_CLIENTS_PER_UID 32 /* connections of one non-root uid */
-#define MF_CLIENTS_ROOT 256   /* root's own pool: users filling theirs never lock root out */
+/* audit followers of one non-root uid: they are exempt from the idle timeout,
+ * so without this a few uids could hold the users' pool for good */
+#define MF_SUBSCRIBERS_PER_UID 4
+#define MF_CLIENTS_ROOT 256 /* root's own pool: users filling theirs never lock root out */
 #define MF_CLIENT_OUT_SOFT (64u << 10) /* replies queued past which a client is not read */
 #define MF_CLIENT_OUT_HARD (16u << 20) /* queued bytes past which a user's client is closed */
 /* root's: the longest reply is policy_show of a MF_POLICY_FILE_MAX policy, escaped */

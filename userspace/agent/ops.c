@@ -604,6 +604,20 @@ static void op_audit(struct agent *a, struct client *c, const struct peer *p, js
 				   "verdict must be allow, deny or would-deny");
 		return;
 	}
+	if (follow && c->cred.uid != 0 && !c->subscribed) {
+		unsigned int following = 0;
+
+		for (const struct client *o = a->clients; o; o = o->next)
+			following += o->subscribed && o->cred.uid == c->cred.uid;
+		if (following >= MF_SUBSCRIBERS_PER_UID) {
+			client_reply_error(c, MF_E_LIMIT,
+					   "audit: uid %u follows the audit stream %u times, its "
+					   "limit",
+					   c->cred.uid, following);
+			c->closing = true;
+			return;
+		}
+	}
 	free(c->filter_identity);
 	free(c->filter_verdict);
 	free(c->own_identity);
