@@ -47,7 +47,10 @@ ok $? "and keeps the edited policy"
 # Pins left by an agent: removal takes them away with it.
 # As the unit runs it: default socket, pins and state (not this test's).
 sys() { env -u MCPFENCE_SOCKET -u MCPFENCE_STATE_DIR "$@"; }
-sys /usr/sbin/mcpfenced --policy /etc/mcpfence/policy.json >"$MF_TMP/sys-agent.out" 2>&1 &
+# Not through sys(): $! would be the function's subshell, and SIGTERM to it
+# would leave the agent running (with its lock, so removal keeps the pins).
+env -u MCPFENCE_SOCKET -u MCPFENCE_STATE_DIR /usr/sbin/mcpfenced --policy /etc/mcpfence/policy.json \
+	>"$MF_TMP/sys-agent.out" 2>&1 &
 sys_agent=$!
 kill_at_exit $sys_agent
 wait_for /usr/bin/mcpfence --socket /run/mcpfence/control.sock status
