@@ -905,20 +905,35 @@ static __always_inline int dns_redirect6(struct bpf_sock_addr *ctx, const struct
  * A redirected socket sending to the resolver once more: a connected AF_INET6
  * socket to ::ffff:a.b.c.d sends each datagram through the IPv4 path, which
  * passes the sendmsg4 hook with the (rewritten) connected address. Only
- * sockets the redirect marked pass here; the resolver judges the query.
+ * sockets the redirect marked pass here; the resolver judges the query. The
+ * sender is recorded now, under its own tag, before the datagram leaves:
+ * otherwise its source port would be looked up as whoever used it last (a
+ * socket disconnected and sent straight here once took another identity's
+ * grants that way). A connect is recorded at egress, as any connected one.
  */
-static __always_inline bool dns_resolver_again(struct bpf_sock_addr *ctx, const struct dest *d)
+static __always_inline int dns_resolver_again(struct bpf_sock_addr *ctx, const struct dest *d,
+					      const struct mf_tag *tag, __u8 type)
 {
+	struct mf_dns_orig *orig;
 	struct mf_dns_cfg *cfg;
 	__u32 zero = 0;
 
 	if (d->family != MF_FAMILY_V4 || d->addr[0] != 127 || d->addr[1] || d->addr[2] ||
 	    d->addr[3] != 1 || ctx->protocol != IPPROTO_UDP)
-		return false;
+		return -1;
 	cfg = bpf_map_lookup_elem(&dns_cfg, &zero);
 	if (!cfg || !cfg->udp4 || d->port != cfg->udp4)
-		return false; /* not the resolver: judged as any destination */
-	return bpf_sk_storage_get(&dns_orig, ctx->sk, 0, 0) != NULL;
+		return -1; /* not the resolver: judged as any destination */
+	orig = bpf_sk_storage_get(&dns_orig, ctx->sk, 0, 0);
+	if (!orig)
+		return -1; /* not a redirected socket: judged as any destination */
+	if (type == MF_EV_SENDMSG) {
+		if (!ctx->sk->src_port)
+			return HOOK_DENY; /* no port to record it by: closed */
+		dns_record(ctx->sk->src_port, IPPROTO_UDP, MF_FAMILY_V4, tag->identity_id,
+			   tag->server_id, bpf_get_current_pid_tgid() >> 32, orig);
+	}
+	return HOOK_ALLOW;
 }
 
 /* Port-53 traffic the resolver takes: UDP datagrams and connects, TCP connects. */
@@ -1026,6 +1041,7 @@ static __always_inline int sock_addr4(struct bpf_sock_addr *ctx, __u8 type)
 {
 	struct mf_tag *tag = current_tag();
 	struct dest d = {};
+	int again;
 
 	if (!tag)
 		return HOOK_ALLOW; /* ungoverned: not ours */
@@ -1037,8 +1053,9 @@ static __always_inline int sock_addr4(struct bpf_sock_addr *ctx, __u8 type)
 	d.proto_bit = proto_bit(ctx->protocol);
 	if (dns_traffic(ctx, &d))
 		return dns_redirect4(ctx, tag, type);
-	if (dns_resolver_again(ctx, &d))
-		return HOOK_ALLOW;
+	again = dns_resolver_again(ctx, &d, tag, type);
+	if (again >= 0)
+		return again;
 	return judge(tag, &d, ctx->protocol, type);
 }
 
