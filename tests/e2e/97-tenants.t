@@ -184,6 +184,14 @@ left=$(gd alice sh -c 'sleep 60 >/dev/null 2>&1 & echo $!')
 wait_for sh -c "! kill -0 $left"
 ok $? "what the server started in its process group ends with it"
 
+# Its processes stay in the session and group the agent ends with it: a child
+# that could call setsid would outlive the session with the credential.
+is "$(gd alice sh -c 'setsid true 2>/dev/null; echo $?')" 1 "an isolated server cannot setsid (seccomp)"
+is "$(gd alice sh -c 'python3 -c "import os; os.setpgid(0, 0)" 2>&1 | grep -o "Operation not permitted"')" \
+	"Operation not permitted" "nor setpgid"
+is "$(mf run --allow-root --identity alice --server plain -- sh -c 'setsid true; echo $?')" 0 \
+	"control: a server run locally may (only isolated servers are held in their group)"
+
 # A launcher that goes away takes its server with it.
 {
 	kill -KILL $ALICE_RUN

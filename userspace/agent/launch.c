@@ -216,6 +216,7 @@ static int plan_landlock(struct plan *pl, char *why, size_t len)
 	paths[n++] = (struct mf_fs_path){ pl->home, MF_FS_READ_WRITE, true };
 	paths[n++] = (struct mf_fs_path){ pl->tmp, MF_FS_READ_WRITE, true };
 	pl->h.io_uring = pl->srv->io_uring;
+	pl->h.isolated = true;
 	return mf_harden_prepare_fs(&pl->h, paths, n, why, len);
 }
 

@@ -69,6 +69,7 @@ enum harden_check {
 	REFUSE_ARG1,		/* when argument 1 (its low 32 bits) is arg: an ioctl command */
 	REFUSE_FAMILY,		/* when argument 0 is none of socket_families[] */
 	REFUSE_UNLESS_IO_URING, /* always, unless the policy lets the server use io_uring */
+	REFUSE_IF_ISOLATED,	/* always, for isolated servers (launched by the agent) */
 };
 
 /* The families the kernel hooks judge (inet) or that carry no traffic out
@@ -134,6 +135,10 @@ static const struct harden_syscall {
 	  "socket); refused here, the kernel side needs no syscall tracepoint for it" },
 	{ "io_uring_register", __NR_io_uring_register, REFUSE_UNLESS_IO_URING, 0, EPERM,
 	  "the same: registers files and buffers with such a ring" },
+	{ "setsid", __NR_setsid, REFUSE_IF_ISOLATED, 0, EPERM,
+	  "an isolated server's process would leave the session and process group the "
+	  "agent ends with the server, and outlive it with its credential" },
+	{ "setpgid", __NR_setpgid, REFUSE_IF_ISOLATED, 0, EPERM, "the same, for a new group" },
 };
 
 #define MF_FILTER_MAX 128
@@ -147,7 +152,8 @@ static const struct harden_syscall {
 
 /* One entry's instructions at f; the accumulator holds the syscall number
  * before, and after when the entry does not decide. Returns their count. */
-static size_t filter_entry(struct sock_filter *f, const struct harden_syscall *s, bool io_uring)
+static size_t filter_entry(struct sock_filter *f, const struct harden_syscall *s, bool io_uring,
+			   bool isolated)
 {
 	__u32 refuse = SECCOMP_RET_ERRNO | (s->err & SECCOMP_RET_DATA);
 	size_t n = 0;
@@ -155,6 +161,10 @@ static size_t filter_entry(struct sock_filter *f, const struct harden_syscall *s
 	switch (s->check) {
 	case REFUSE_UNLESS_IO_URING:
 		if (io_uring)
+			return 0;
+		/* fall through */
+	case REFUSE_IF_ISOLATED:
+		if (s->check == REFUSE_IF_ISOLATED && !isolated)
 			return 0;
 		/* fall through */
 	case REFUSE_ALWAYS:
@@ -194,7 +204,7 @@ static size_t filter_entry(struct sock_filter *f, const struct harden_syscall *s
 #define MF_ENTRY_MAX (NFAMILIES + 4) /* the longest filter_entry */
 
 /* The filter: architecture check, then the entries of harden_syscalls. */
-static int filter_build(struct sock_filter *f, size_t cap, bool io_uring)
+static int filter_build(struct sock_filter *f, size_t cap, bool io_uring, bool isolated)
 {
 #ifndef MF_AUDIT_ARCH
 	(void)harden_syscalls;
@@ -214,7 +224,7 @@ static int filter_build(struct sock_filter *f, size_t cap, bool io_uring)
 	for (size_t i = 0; i < sizeof(harden_syscalls) / sizeof(harden_syscalls[0]); i++) {
 		if (n + MF_ENTRY_MAX > cap - 1)
 			return -E2BIG;
-		n += filter_entry(f + n, &harden_syscalls[i], io_uring);
+		n += filter_entry(f + n, &harden_syscalls[i], io_uring, isolated);
 	}
 	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	return (int)n;
@@ -239,7 +249,7 @@ int mf_harden_prepare(struct mf_harden *h, char *err, size_t errlen)
 
 	h->ruleset_fd = -1;
 	h->landlock_abi = landlock_abi();
-	n = filter_build(f, MF_FILTER_MAX, false);
+	n = filter_build(f, MF_FILTER_MAX, false, true); /* the longest filter */
 	if (n < 0) {
 		snprintf(err, errlen, "cannot build the seccomp filter: %s", strerror(-n));
 		return n;
@@ -354,7 +364,7 @@ int mf_harden_apply(struct mf_harden *h, char *err, size_t errlen)
 	__u32 flags = 0;
 	int n;
 
-	n = filter_build(f, MF_FILTER_MAX, h->io_uring);
+	n = filter_build(f, MF_FILTER_MAX, h->io_uring, h->isolated);
 	if (n < 0) {
 		snprintf(err, errlen, "cannot build the seccomp filter: %s", strerror(-n));
 		return n;

@@ -19,6 +19,8 @@ struct mf_harden {
 	int landlock_abi; /* 0: Landlock not available */
 	int ruleset_fd;	  /* -1 unless landlock_abi >= MF_LANDLOCK_ABI_SCOPES */
 	bool io_uring;	  /* the policy lets this server set up io_uring (the tag reply says) */
+	bool isolated;	  /* launched by the agent: its processes stay in its session and
+			   * process group, which the agent ends with the server */
 };
 
 /*
