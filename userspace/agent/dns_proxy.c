@@ -33,6 +33,7 @@
 #define UDP_MAX 4096	/* bytes of a datagram read or forwarded (larger: dropped) */
 #define PENDING_MAX 512 /* queries upstream (a socket each); more: SERVFAIL */
 #define TCP_CLIENTS_MAX 64
+#define TCP_CLIENTS_PER_ASKER 8	 /* of one (identity, server): nobody holds them all */
 #define UPSTREAM_TIMEOUT_MS 2000 /* per upstream tried, then the next; none left: SERVFAIL */
 #define TCP_IDLE_MS 10000
 #define ADDRS_MAX 64	      /* addresses of one answer installed; more: SERVFAIL */
@@ -96,7 +97,8 @@ struct dns_tcp {
 	int fd;
 	bool done, busy; /* busy: a query of it is upstream */
 	uint8_t family;
-	uint16_t port; /* peer's, host order */
+	uint16_t port;			 /* peer's, host order */
+	uint32_t identity_id, server_id; /* who connected (dns_clients), 0: unknown */
 	uint8_t in[2 + DNS_MSG_MAX];
 	size_t inlen;
 	uint8_t *out;
@@ -1090,7 +1092,23 @@ static void on_accept(struct agent *a, struct dns_listener *l)
 
 		if (fd < 0)
 			return;
-		if (a->dns->ntcp >= TCP_CLIENTS_MAX || !(t = calloc(1, sizeof(*t)))) {
+		uint16_t port = ntohs(peer.ss_family == AF_INET ?
+					      ((struct sockaddr_in *)&peer)->sin_port :
+					      ((struct sockaddr_in6 *)&peer)->sin6_port);
+		struct mf_dns_client_key key = { .port = port,
+						 .proto = IPPROTO_TCP,
+						 .family = l->family };
+		struct mf_dns_client who = {};
+		unsigned int same = 0;
+
+		/* Who connected: its SYN recorded it at egress (0: unknown, and
+		 * its queries are refused as unattributed). */
+		bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.dns_clients), &key, &who);
+		for (struct dns_tcp *o = a->dns->tcps; o; o = o->next)
+			same += !o->done && o->identity_id == who.identity_id &&
+				o->server_id == who.server_id;
+		if (a->dns->ntcp >= TCP_CLIENTS_MAX || same >= TCP_CLIENTS_PER_ASKER ||
+		    !(t = calloc(1, sizeof(*t)))) {
 			a->dns->counts[DC_BUSY]++;
 			close(fd);
 			continue;
@@ -1098,9 +1116,9 @@ static void on_accept(struct agent *a, struct dns_listener *l)
 		t->w = (struct dns_watch){ WATCH_DNS, OBJ_TCP };
 		t->fd = fd;
 		t->family = l->family;
-		t->port = ntohs(peer.ss_family == AF_INET ?
-					((struct sockaddr_in *)&peer)->sin_port :
-					((struct sockaddr_in6 *)&peer)->sin6_port);
+		t->port = port;
+		t->identity_id = who.identity_id;
+		t->server_id = who.server_id;
 		t->deadline_ms = now_ms(CLOCK_MONOTONIC) + TCP_IDLE_MS;
 		t->next = a->dns->tcps;
 		a->dns->tcps = t;
