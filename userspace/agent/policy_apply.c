@@ -118,12 +118,6 @@ static int write_bindings(struct agent *a, uint32_t slot, const struct mf_compil
 	return err;
 }
 
-/* Kernel dev_t encoding, as in inode->i_sb->s_dev. */
-static uint32_t kernel_dev(dev_t dev)
-{
-	return (major(dev) << 20) | minor(dev);
-}
-
 /* Keys written into a map by this load, to drop the stale ones after the flip. */
 struct key_set {
 	void *keys;
@@ -187,7 +181,7 @@ static bool exec_key_of(const char *server, const char *path, struct mf_exec_key
 	}
 	memset(key, 0, sizeof(*key));
 	key->ino = st.st_ino;
-	key->dev = kernel_dev(st.st_dev);
+	key->dev = mf_kernel_dev(major(st.st_dev), minor(st.st_dev));
 	return true;
 }
 
