@@ -6,8 +6,12 @@
 # user's credential, /proc entries or HOME fails.
 . "$(dirname "$0")/../lib.sh"
 
-EX=$MF_SRC/examples/multi-tenant-host
-MODULES=$MF_SRC/tests/mcp/node_modules
+# Tenant uids read these: copies in $MF_TMP, since the checkout may sit under
+# a private directory (mktemp -d).
+mkdir -m 755 "$MF_TMP/ex"
+cp -r "$MF_SRC/examples/multi-tenant-host" "$MF_SRC/tests/mcp/node_modules" "$MF_TMP/ex/"
+EX=$MF_TMP/ex/multi-tenant-host
+MODULES=$MF_TMP/ex/node_modules
 [ "$(id -u)" = 0 ] || skip_all "needs root"
 NODE=$(command -v node) || skip_all "node is not installed (make deps)"
 command -v curl >/dev/null || skip_all "curl is not installed"

@@ -11,7 +11,12 @@ command -v strace >/dev/null || skip_all "needs strace"
 
 CRED=$MF_TMP/cred/gdrive
 TEN=$MF_TMP/tenants
-P=$MF_HELPERS/fsprobe
+# Tenant uids (and nobody) run these: copies in $MF_TMP, since the checkout
+# may sit under a private directory (mktemp -d).
+mkdir -m 755 "$MF_TMP/bin"
+cp "$MF_BUILD/mcpfence" "$MF_HELPERS/fsprobe" "$MF_TMP/bin/"
+P=$MF_TMP/bin/fsprobe
+M=$MF_TMP/bin/mcpfence
 mkdir -p "$CRED"
 chmod 700 "$MF_TMP/cred"
 printf 'alice-token-5f1c\n' >"$CRED/alice"
@@ -20,7 +25,7 @@ chmod 600 "$CRED"/*
 cat >"$MF_TMP/p.json" <<JSON
 { "version": 1,
   "servers": {
-    "gdrive": { "isolate": true, "filesystem": { "read": ["$MF_SRC/build"] },
+    "gdrive": { "isolate": true, "filesystem": { "read": ["$MF_TMP/bin"] },
                 "credentials": [ { "env": "GDRIVE_TOKEN", "as_file": "token",
                                    "file": "$CRED/{identity}" } ] },
     "plain": {} },
@@ -39,7 +44,7 @@ gd() { # IDENTITY CMD...: an isolated gdrive server for IDENTITY
 gd_bg() {
 	local id=$1
 	shift
-	exec env --default-signal=INT "$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --identity "$id" \
+	exec env --default-signal=INT "$M" --socket "$MF_SOCK" run --identity "$id" \
 		--server gdrive -- "$@"
 }
 
@@ -74,7 +79,7 @@ is "$(stat -c '%u %a' "$TEN/$AUID/home" "$TEN/$AUID/tmp" | sort -u)" "$AUID 700"
 
 # bob's server, at the same time: its own uid, its own credential.
 out=$(gd bob sh -c 'id -u; echo "$GDRIVE_TOKEN"; cat "$HOME/token"; echo "$USER $HOME $TMPDIR";
-	ASAN_OPTIONS=detect_leaks=0 '"'$MF_BUILD/mcpfence'"' credential GDRIVE_TOKEN')
+	ASAN_OPTIONS=detect_leaks=0 '"'$M'"' credential GDRIVE_TOKEN')
 BUID=$(echo "$out" | sed -n 1p)
 like "$BUID" '^619[0-9][0-9]$' "bob's server runs under a uid of the range"
 [ "$BUID" != "$AUID" ]
@@ -118,13 +123,13 @@ ok $? "alice's server lives through it all"
 is "$(mf credential GDRIVE_TOKEN 2>&1)" \
 	"mcpfence: credential: refused: only a governed server may ask, for itself" \
 	"an ungoverned process gets no credential"
-like "$(mf run --allow-root --identity alice --server plain -- "$MF_BUILD/mcpfence" credential \
+like "$(mf run --allow-root --identity alice --server plain -- "$M" credential \
 	GDRIVE_TOKEN 2>&1)" "server plain has no credential 'GDRIVE_TOKEN'" \
 	"a governed process of another server neither"
 
 # The launcher never holds a credential: trace what run reads and receives.
 strace -f -qq -e trace=read,recvmsg,recvfrom -s 4096 -o "$MF_TMP/trace" \
-	"$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --identity alice --server gdrive -- \
+	"$M" --socket "$MF_SOCK" run --identity alice --server gdrive -- \
 	sh -c 'test -n "$GDRIVE_TOKEN"' </dev/null
 is "$?" 0 "a traced launch runs (the server has its credential)"
 grep -q 'event\\":\\"exit' "$MF_TMP/trace"
@@ -132,10 +137,10 @@ ok $? "the trace holds the agent's messages"
 is "$(grep -c 'token-' "$MF_TMP/trace")" 0 "none of them holds a credential value"
 
 # Who launches: the identity rules of tag; an identity without a credential.
-is "$(runuser -u nobody -- "$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --identity alice \
+is "$(runuser -u nobody -- "$M" --socket "$MF_SOCK" run --identity alice \
 	--server gdrive -- true 2>&1 | grep -c 'may only run servers as nobody')" 1 \
 	"another user may not launch as alice"
-like "$(gd bob sh -c "ASAN_OPTIONS=detect_leaks=0 '$MF_BUILD/mcpfence' run --identity alice \
+like "$(gd bob sh -c "ASAN_OPTIONS=detect_leaks=0 '$M' run --identity alice \
 	--server gdrive -- true" 2>&1)" "refused: the caller is governed \(identity bob, server gdrive\)" \
 	"a governed server may not launch another (nor as another identity)"
 like "$(gd alice true </ 2>&1)" "descriptor 0 is not a stream" "a directory is refused as stdio"
