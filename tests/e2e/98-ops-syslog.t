@@ -33,7 +33,8 @@ while True:
 PY
 listen() {
 	python3 "$MF_TMP/listen.py" "$1" >>"$2" &
-	kill_at_exit $!
+	listener=$!
+	kill_at_exit $listener
 	wait_for test -S "$1"
 }
 
@@ -63,6 +64,22 @@ is "$(jq .MCPFENCE_COMM <<<"$rec")" '"x\ny"' \
 	"journal: a value with a newline goes in the binary form, intact"
 is "$(grep -c '"MCPFENCE_EVENT": "tag"' "$MF_TMP/journal.out")" 1 "journal: agent records too (the tag)"
 is "$(mf status --json | jq -r '.syslog | "\(.to) \(.lost)"')" "journal 0" "status: to the journal, none lost"
+
+# A journal that stops reading: past its queue (net.unix.max_dgram_qlen,
+# 10 here) records wait in the agent, in order, and none is lost.
+kill -STOP "$listener"
+mf run --allow-root --identity alice --server fetch -- python3 -c "
+import socket
+for port in range(7100, 7140):
+    try: socket.create_connection(('127.0.0.1', port))
+    except OSError: pass" >/dev/null 2>&1
+wait_for test "$(grep -c '"port":71[0-3][0-9]' "$MF_AUDIT_LOG")" = 40
+ok $(($(mf status --json | jq .syslog.waiting) > 0 ? 0 : 1)) "a journal that does not read: records wait"
+kill -CONT "$listener"
+wait_for test "$(grep -c '"MCPFENCE_PORT": "71[0-3][0-9]"' "$MF_TMP/journal.out")" = 40
+is "$(grep -o '"MCPFENCE_PORT": "71[0-3][0-9]"' "$MF_TMP/journal.out" | tr -dc '0-9\n' | paste -sd' ')" \
+	"$(seq -s' ' 7100 7139)" "and reach it, all 40, in order, once it reads again"
+is "$(mf status --json | jq -r '.syslog | "\(.waiting) \(.lost)"')" "0 0" "status: none waits, none lost"
 agent_stop
 
 # No journal: syslog.

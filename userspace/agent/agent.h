@@ -123,6 +123,13 @@ struct audit_log {
 };
 
 /* --audit-syslog (audit_syslog.c) */
+#define MF_SYSLOG_BACKLOG 1024 /* datagrams waiting for the journal's room, at most */
+
+struct syslog_dgram {
+	char *data;
+	size_t len;
+};
+
 struct audit_syslog {
 	int fd; /* -1: off */
 	bool journal;
@@ -131,6 +138,9 @@ struct audit_syslog {
 	char *buf;
 	uint64_t sent, lost;
 	int last_errno;
+	/* a FIFO ring of datagrams the receiver had no room for */
+	struct syslog_dgram backlog[MF_SYSLOG_BACKLOG];
+	size_t backlog_head, backlog_count, backlog_bytes;
 };
 
 /*
@@ -219,6 +229,7 @@ int caps_check(void);
 /* audit_syslog.c: records to the journal (structured fields) or syslog */
 int audit_syslog_open(struct agent *a);
 void audit_syslog_close(struct agent *a);
+void audit_syslog_tick(struct agent *a);
 void audit_syslog_record(struct agent *a, const struct audit_record *rec);
 json_t *audit_syslog_status(struct agent *a);
 

@@ -16,8 +16,12 @@
  * the record as a CEE payload ("@cee: {...}") that rsyslog's mmjsonparse
  * and syslog-ng's json-parser turn into fields.
  *
- * The socket is non-blocking: a journal that cannot keep up loses records
- * (counted, in status and metrics), it never stalls the agent.
+ * The socket is non-blocking, so a slow journal never stalls the agent. A
+ * datagram the receiver has no room for (EAGAIN: its queue holds
+ * net.unix.max_dgram_qlen datagrams, 10 by default where systemd's sysctl.d
+ * does not raise it) waits in a bounded backlog, in order, retried on every
+ * turn of the agent's loop (audit_syslog_tick); only what the backlog has no
+ * room for is lost, and counted (status and metrics).
  * MCPFENCE_JOURNAL_SOCKET and MCPFENCE_SYSLOG_SOCKET name other sockets
  * (containers, tests).
  */
@@ -37,6 +41,7 @@
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
 #define SYSLOG_SOCKET "/dev/log"
 #define SYSLOG_DGRAM_MAX 8192 /* a record is ~300 bytes; larger ones are cut by syslog */
+#define SYSLOG_BACKLOG_BYTES (1 << 20) /* datagrams waiting for the receiver, at most */
 
 static const char *env_or(const char *name, const char *dflt)
 {
@@ -88,8 +93,72 @@ int audit_syslog_open(struct agent *a)
 	return 0;
 }
 
+/* Datagrams waiting for room at the receiver: a FIFO bounded in count and bytes. */
+static bool backlog_push(struct audit_syslog *s, const char *p, size_t n)
+{
+	struct syslog_dgram *q;
+
+	if (s->backlog_count == MF_SYSLOG_BACKLOG || s->backlog_bytes + n > SYSLOG_BACKLOG_BYTES)
+		return false;
+	q = &s->backlog[(s->backlog_head + s->backlog_count) % MF_SYSLOG_BACKLOG];
+	q->data = malloc(n);
+	if (!q->data)
+		return false;
+	memcpy(q->data, p, n);
+	q->len = n;
+	s->backlog_count++;
+	s->backlog_bytes += n;
+	return true;
+}
+
+static void backlog_pop(struct audit_syslog *s)
+{
+	struct syslog_dgram *q = &s->backlog[s->backlog_head];
+
+	s->backlog_bytes -= q->len;
+	free(q->data);
+	q->data = NULL;
+	s->backlog_head = (s->backlog_head + 1) % MF_SYSLOG_BACKLOG;
+	s->backlog_count--;
+}
+
+/* 1 sent, 0 no room now (EAGAIN), -1 failed (counted lost). */
+static int send_dgram(struct audit_syslog *s, const char *p, size_t n)
+{
+	if (sendto(s->fd, p, n, MSG_NOSIGNAL, (struct sockaddr *)&s->addr, sizeof(s->addr)) < 0) {
+		if (errno == EAGAIN)
+			return 0;
+		s->lost++;
+		s->last_errno = errno;
+		return -1;
+	}
+	s->sent++;
+	return 1;
+}
+
+/* Sends what waits, oldest first, until the receiver has no room. */
+void audit_syslog_tick(struct agent *a)
+{
+	struct audit_syslog *s = &a->syslog;
+
+	while (s->fd >= 0 && s->backlog_count) {
+		const struct syslog_dgram *q = &s->backlog[s->backlog_head];
+
+		if (send_dgram(s, q->data, q->len) == 0)
+			return;
+		backlog_pop(s);
+	}
+}
+
 void audit_syslog_close(struct agent *a)
 {
+	audit_syslog_tick(a);
+	if (a->syslog.backlog_count)
+		fprintf(stderr, "mcpfenced: --audit-syslog: %zu records not sent to %s\n",
+			a->syslog.backlog_count, a->syslog.path);
+	a->syslog.lost += a->syslog.backlog_count;
+	while (a->syslog.backlog_count)
+		backlog_pop(&a->syslog);
 	if (a->syslog.fd >= 0)
 		close(a->syslog.fd);
 	a->syslog.fd = -1;
@@ -233,13 +302,13 @@ void audit_syslog_record(struct agent *a, const struct audit_record *r)
 		s->lost++; /* a journal entry cut in a field is worse than none */
 		return;
 	}
-	if (sendto(s->fd, d.buf, d.len, MSG_NOSIGNAL, (struct sockaddr *)&s->addr,
-		   sizeof(s->addr)) < 0) {
-		s->lost++;
-		s->last_errno = errno;
-		return;
+	/* Behind what already waits, or waiting itself when there is no room. */
+	if (s->backlog_count || send_dgram(s, d.buf, d.len) == 0) {
+		if (!backlog_push(s, d.buf, d.len)) {
+			s->lost++;
+			s->last_errno = EAGAIN;
+		}
 	}
-	s->sent++;
 }
 
 json_t *audit_syslog_status(struct agent *a)
@@ -249,8 +318,9 @@ json_t *audit_syslog_status(struct agent *a)
 
 	if (s->fd < 0)
 		return json_pack("{s:s}", "state", "none");
-	st = json_pack("{s:s, s:s, s:I, s:I}", "to", s->journal ? "journal" : "syslog", "socket",
-		       s->path, "sent", (json_int_t)s->sent, "lost", (json_int_t)s->lost);
+	st = json_pack("{s:s, s:s, s:I, s:I, s:I}", "to", s->journal ? "journal" : "syslog",
+		       "socket", s->path, "sent", (json_int_t)s->sent, "waiting",
+		       (json_int_t)s->backlog_count, "lost", (json_int_t)s->lost);
 	if (st && s->last_errno)
 		json_object_set_new(st, "last_error", json_string(strerror(s->last_errno)));
 	return st ? st : json_object();

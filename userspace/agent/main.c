@@ -324,6 +324,7 @@ static int run(struct agent *a)
 		/* Records below the kernel's wakeup batch, on the timer or after any
 		 * event; this also flushes what requests produced to subscribers. */
 		audit_poll(a);
+		audit_syslog_tick(a);
 		control_reap(a);
 		bpf_syscall_tps_tick(a);
 		bpf_flows_tick(a);
