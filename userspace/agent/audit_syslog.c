@@ -40,7 +40,7 @@
 
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
 #define SYSLOG_SOCKET "/dev/log"
-#define SYSLOG_DGRAM_MAX 8192 /* a record is ~300 bytes; larger ones are cut by syslog */
+#define SYSLOG_DGRAM_MAX 8192	       /* a record is ~300 bytes; larger ones are cut by syslog */
 #define SYSLOG_BACKLOG_BYTES (1 << 20) /* datagrams waiting for the receiver, at most */
 
 static const char *env_or(const char *name, const char *dflt)
