@@ -7,7 +7,7 @@
 
 command -v dnsmasq >/dev/null || skip_all "dnsmasq is not installed (scripts/deps.sh)"
 
-UP=5391
+UP=$((5100 + $$ % 100)) # dnsmasq's port (by pid: test runs may overlap)
 dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
 	--listen-address=127.0.0.1 --port=$UP --pid-file= --conf-file=/dev/null --user=root \
 	--host-record=api.test,203.0.113.5 --host-record=nope.test,203.0.113.9 \

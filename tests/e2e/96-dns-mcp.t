@@ -25,7 +25,7 @@ redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$M
 	--daemonize no >"$MF_TMP/redis.out" 2>&1 &
 kill_at_exit $!
 disown $!
-UP=5393
+UP=$((5200 + $$ % 100)) # dnsmasq's port (by pid: test runs may overlap)
 dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
 	--listen-address=127.0.0.1 --port=$UP --pid-file= --conf-file=/dev/null --user=root \
 	--host-record=redis.test,127.0.0.1 >"$MF_TMP/dnsmasq.out" 2>&1 &

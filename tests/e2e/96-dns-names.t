@@ -11,7 +11,7 @@
 command -v dnsmasq >/dev/null || skip_all "dnsmasq is not installed (scripts/deps.sh)"
 command -v dig >/dev/null || skip_all "dig is not installed (scripts/deps.sh)"
 
-UP=5390 # dnsmasq's port
+UP=$((5300 + $$ % 100)) # dnsmasq's port (by pid: test runs may overlap)
 dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
 	--listen-address=127.0.0.1 --port=$UP --pid-file= --conf-file=/dev/null --user=root \
 	--host-record=api.test,203.0.113.5,2001:db8::5 \
