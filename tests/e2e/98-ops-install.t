@@ -69,7 +69,12 @@ if command -v systemd-analyze >/dev/null; then
 	diag "systemd-analyze security: $score"
 	ok "$(awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 4.0) }'; echo $?)" \
 		"systemd-analyze security scores <= 4.0 ($score)"
+	# Booted under systemd 252: with ProtectKernelTunables= the pins'
+	# directory stayed read-only and the agent could not start.
+	ok "$(! grep -q '^ProtectKernelTunables=yes' "$dest/usr/lib/systemd/system/mcpfenced.service"; echo $?)" \
+		"the unit leaves /sys/fs/bpf writable (no ProtectKernelTunables=)"
 else
+	ok 0 "# SKIP systemd-analyze not installed"
 	ok 0 "# SKIP systemd-analyze not installed"
 	ok 0 "# SKIP systemd-analyze not installed"
 fi

@@ -53,6 +53,12 @@ mkdir -m 777 "$MF_TMP/open"
 start "socket directory others may write" -- -- --policy "$POLICY" --socket "$MF_TMP/open/c.sock"
 refused "$name" 1 "socket directory $MF_TMP/open is writable by others"
 
+# systemd-nspawn or a pod without hostPID: its pids are not the kernel's
+# (booting the unit in nspawn showed tagged servers running unjudged).
+start "another PID namespace" -- unshare --pid --fork --mount-proc -- --policy "$POLICY" \
+	--socket "$SOCK"
+refused "$name" 1 "running in a PID namespace other than the host's"
+
 start "missing policy" -- -- --policy "$MF_TMP/nothing.json" --socket "$SOCK"
 refused "$name" 1 "cannot read $MF_TMP/nothing.json: No such file or directory"
 

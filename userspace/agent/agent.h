@@ -225,6 +225,8 @@ struct agent {
 
 /* caps.c: the capabilities the agent needs, named when missing */
 int caps_check(void);
+/* caps.c: the agent runs in the host's PID namespace, or not at all */
+int pidns_check(void);
 
 /* audit_syslog.c: records to the journal (structured fields) or syslog */
 int audit_syslog_open(struct agent *a);

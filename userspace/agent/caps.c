@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -76,5 +77,33 @@ int caps_check(void)
 		if (strstr(missing, n->name))
 			fprintf(stderr, "mcpfenced:   %s is needed to %s\n", n->name, n->why);
 	}
+	return -EPERM;
+}
+
+/*
+ * The kernel side keys tags by pids of the initial PID namespace
+ * (bpf_get_current_pid_tgid), the agent by the pids it sees: in another
+ * namespace (systemd-nspawn, a pod without hostPID) every tag it wrote would
+ * name some other process, and its servers would run unjudged. The initial
+ * namespace has a fixed inode (PROC_PID_INIT_INO, include/linux/proc_ns.h).
+ */
+#define PROC_PID_INIT_INO 0xEFFFFFFCU
+
+int pidns_check(void)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/pid", &st)) {
+		int err = -errno;
+
+		fprintf(stderr, "mcpfenced: cannot stat /proc/self/ns/pid: %s\n", strerror(-err));
+		return err;
+	}
+	if (st.st_ino == PROC_PID_INIT_INO)
+		return 0;
+	fprintf(stderr,
+		"mcpfenced: running in a PID namespace other than the host's: the kernel's pids would "
+		"not match the agent's and no server would be judged; run it in the host's PID "
+		"namespace (Kubernetes: hostPID: true)\n");
 	return -EPERM;
 }

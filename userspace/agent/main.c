@@ -662,7 +662,7 @@ int main(int argc, char **argv)
 		return err;
 	if (uninstall_only)
 		return uninstall(&a);
-	if (caps_check())
+	if (caps_check() || pidns_check())
 		return 1;
 	if (a.opt.policy_path && check_policy_file(a.opt.policy_path))
 		return 1;
