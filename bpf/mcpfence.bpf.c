@@ -1810,13 +1810,14 @@ static __always_inline __u32 foreign_abi(long id)
  * number. A tracepoint cannot fail the call, so the process is killed; the
  * signal is taken before the call returns to user space.
  *
- * The raw syscall tracepoint sees every syscall of every ABI. While any
- * program is on it every task on the host takes the slow syscall path (+30
- * ns a call). So the agent attaches it only while some governed process
- * lacks the launcher's seccomp filter, which refuses the same families,
- * io_uring and other ABIs: exec-tagged processes (MF_TAG_EXEC) and `run
- * --no-harden` ones (MF_TAG_UNHARDENED). The rest of the host pays two
- * comparisons and a load here before the tag lookup.
+ * The raw syscall tracepoint sees every syscall of every ABI. While a
+ * program is on it every task on the host takes the slow syscall path and
+ * the kernel calls the program on each syscall (about +150 ns a call on a
+ * loaded VM, mostly that call: README.md). So the agent attaches it only
+ * while some governed process lacks the launcher's seccomp filter, which
+ * refuses the same families, io_uring and other ABIs: exec-tagged processes
+ * (MF_TAG_EXEC) and `run --no-harden` ones (MF_TAG_UNHARDENED). The rest of
+ * the host pays two comparisons and a load here before the tag lookup.
  */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(mf_sys_enter, struct pt_regs *regs, long id)
