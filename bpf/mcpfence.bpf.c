@@ -1128,43 +1128,6 @@ int mf_sock_create(struct bpf_sock *ctx)
 	return HOOK_DENY;
 }
 
-/*
- * Socket families other than inet never reach the cgroup hooks: a governed
- * process that asks for one (AF_PACKET, AF_XDP, ...) could send around
- * them. A tracepoint cannot fail the call, so the process is killed; the
- * signal is taken before the call returns to user space.
- *
- * Any syscall tracepoint puts every task on the host on the slow syscall
- * path (+30 ns a call). So the agent attaches this one and mf_uring_enter
- * only while some governed process lacks the launcher's seccomp filter,
- * which refuses the same families and io_uring: exec-tagged processes
- * (MF_TAG_EXEC) and `run --no-harden` ones (MF_TAG_UNHARDENED).
- */
-SEC("tp/syscalls/sys_enter_socket")
-int mf_socket_family(struct trace_event_raw_sys_enter *ctx)
-{
-	__u32 family = (__u32)ctx->args[0];
-	struct mf_tag *tag;
-	struct mf_event *e;
-
-	if (family == AF_UNIX || family == AF_INET || family == AF_INET6 || family == AF_NETLINK)
-		return 0;
-	tag = current_tag();
-	if (!tag)
-		return 0; /* ungoverned: not ours */
-	count(MF_CNT_KILLED);
-	e = event_start(tag, MF_EV_SOCKET_KILL);
-	if (e) {
-		e->verdict = MF_DENY;
-		e->family = family;
-		e->proto = (__u8)ctx->args[2];
-		e->aux = (__u32)ctx->args[1];
-		event_submit(e);
-	}
-	bpf_send_signal(SIGKILL);
-	return 0;
-}
-
 /* ---- the packet goes where the verdict said ---- */
 
 static __always_inline bool reroutes(int level, int optname)
@@ -1185,9 +1148,10 @@ static __always_inline bool reroutes(int level, int optname)
  * sendmsg hooks approved; a per-socket IPsec policy in tunnel mode sends to
  * its tunnel's endpoint. The socket options that set them are refused to
  * governed processes here; the same routes given as ancillary data of one
- * sendmsg (and the options set through a path that skips this hook, such as
- * a 32-bit setsockopt) are caught at egress (mf_egress). Others pay two
- * comparisons.
+ * sendmsg, and options set where this hook did not run (before the process
+ * was governed, or by another process), are caught at egress (mf_egress). A
+ * 32-bit setsockopt skips this hook too: it kills (seccomp, mf_sys_enter).
+ * Others pay two comparisons.
  */
 SEC("cgroup/setsockopt")
 int mf_setsockopt(struct bpf_sockopt *ctx)
@@ -1810,20 +1774,94 @@ int BPF_PROG(mf_uring_create, int fd, void *ring, __u32 sq_entries, __u32 cq_ent
 	return 0;
 }
 
-/*
- * A ring set up before the process was governed (inherited, or passed over a
- * socket) is entered through io_uring_enter. Attached with mf_socket_family,
- * for the processes without the launcher's filter (which refuses
- * io_uring_enter itself); it adds nothing to other syscalls.
- */
-SEC("tp/syscalls/sys_enter_io_uring_enter")
-int mf_uring_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	struct mf_tag *tag = current_tag();
+/* ---- syscalls: families the hooks cannot see, rings, other ABIs ---- */
 
-	if (!tag || uring_allowed(tag))
-		return 0; /* ungoverned (not ours), or allowed by policy */
-	uring_kill(tag, MF_URING_ENTER);
+/* x86-64 numbers: the program is built for x86-64 (vmlinux.h). */
+#define NR_SOCKET 41
+#define NR_IO_URING_ENTER 426
+#define X32_SYSCALL_BIT 0x40000000
+#define X32_NR_MAX 1024	 /* above any x32 syscall number */
+#define TS_COMPAT 0x0002 /* thread_info.status: a 32-bit syscall is running */
+
+/*
+ * A syscall of another ABI: the i386 one (int 0x80, sysenter, or a 32-bit
+ * process), which sets TS_COMPAT for the syscall; or the x32 one, the
+ * 64-bit entry with X32_SYSCALL_BIT in the number (the kernel runs it only
+ * with CONFIG_X86_X32_ABI). Their numbers are another table's, and the
+ * per-syscall tracepoints skip them (trace_get_syscall_nr).
+ */
+static __always_inline __u32 foreign_abi(long id)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (task->thread_info.status & TS_COMPAT)
+		return MF_ABI_IA32;
+	if ((__u32)id - X32_SYSCALL_BIT < X32_NR_MAX)
+		return MF_ABI_X32;
+	return 0;
+}
+
+/*
+ * Socket families other than inet never reach the cgroup hooks: a governed
+ * process that asks for one (AF_PACKET, AF_XDP, ...) could send around
+ * them. A ring set up before the process was governed (inherited, or passed
+ * over a socket) is entered through io_uring_enter. And a syscall of another
+ * ABI reaches socket(), socketcall() or setsockopt() past the checks made by
+ * number. A tracepoint cannot fail the call, so the process is killed; the
+ * signal is taken before the call returns to user space.
+ *
+ * The raw syscall tracepoint sees every syscall of every ABI. While a
+ * program is on it every task on the host takes the slow syscall path and
+ * the kernel calls the program on each syscall (about +150 ns a call on a
+ * loaded VM, mostly that call: README.md). So the agent attaches it only
+ * while some governed process lacks the launcher's seccomp filter, which
+ * refuses the same families, io_uring and other ABIs: exec-tagged processes
+ * (MF_TAG_EXEC) and `run --no-harden` ones (MF_TAG_UNHARDENED). The rest of
+ * the host pays two comparisons and a load here before the tag lookup.
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(mf_sys_enter, struct pt_regs *regs, long id)
+{
+	struct mf_tag *tag;
+	struct mf_event *e;
+	__u32 abi, family;
+
+	if (id != NR_SOCKET && id != NR_IO_URING_ENTER && !foreign_abi(id))
+		return 0;
+	tag = current_tag();
+	if (!tag)
+		return 0; /* ungoverned: not ours */
+	abi = foreign_abi(id);
+	if (abi) {
+		count(MF_CNT_KILLED);
+		e = event_start(tag, MF_EV_ABI_KILL);
+		if (e) {
+			e->verdict = MF_DENY;
+			e->proto = abi;
+			e->aux = abi == MF_ABI_X32 ? (__u32)id - X32_SYSCALL_BIT : (__u32)id;
+			event_submit(e);
+		}
+		bpf_send_signal(SIGKILL);
+		return 0;
+	}
+	if (id == NR_IO_URING_ENTER) {
+		if (!uring_allowed(tag))
+			uring_kill(tag, MF_URING_ENTER);
+		return 0;
+	}
+	family = (__u32)regs->di;
+	if (family == AF_UNIX || family == AF_INET || family == AF_INET6 || family == AF_NETLINK)
+		return 0;
+	count(MF_CNT_KILLED);
+	e = event_start(tag, MF_EV_SOCKET_KILL);
+	if (e) {
+		e->verdict = MF_DENY;
+		e->family = family;
+		e->proto = (__u8)regs->dx;
+		e->aux = (__u32)regs->si;
+		event_submit(e);
+	}
+	bpf_send_signal(SIGKILL);
 	return 0;
 }
 

@@ -165,6 +165,7 @@ enum mf_event_type {
 	MF_EV_SOURCE_ROUTE = 8,	     /* a source-routed packet of a governed socket, dropped */
 	MF_EV_URING_SOCKET_KILL = 9, /* io_uring socket of a family the hooks cannot see */
 	MF_EV_URING_KILL = 10,	     /* io_uring set up or entered, not allowed: process killed */
+	MF_EV_ABI_KILL = 11,	     /* a syscall of another ABI (i386, x32): process killed */
 	/* local sockets and inbound */
 	MF_EV_UNIX_CONNECT = 20, /* connect() to a unix socket: struct mf_unix_event */
 	MF_EV_UNIX_SENDMSG = 21, /* datagram to a unix socket name: struct mf_unix_event */
@@ -220,6 +221,10 @@ struct mf_flow_sweep {
 #define MF_URING_SETUP 1
 #define MF_URING_ENTER 2
 
+/* proto of MF_EV_ABI_KILL (aux: the syscall number, of that ABI's table) */
+#define MF_ABI_IA32 1
+#define MF_ABI_X32 2
+
 struct mf_event {
 	__u64 ts_ns; /* CLOCK_BOOTTIME */
 	__u32 tgid;
@@ -231,11 +236,13 @@ struct mf_event {
 	__u8 type;
 	__u8 verdict;
 	__u8 family; /* MF_FAMILY_V4/V6 as judged; socket events: AF_* */
-	__u8 proto;  /* IPPROTO_TCP/UDP; socket events: protocol; sockopt: level */
+	__u8 proto;  /* IPPROTO_TCP/UDP; socket events: protocol; sockopt: level;
+		      * abi-kill: MF_ABI_* */
 	__u16 port;  /* host order */
 	__u8 addr[16];
 	__u32 aux;   /* socket events: socket type; sockopt: option name;
 		    * source-route: option or routing header type;
+		    * abi-kill: syscall number;
 		    * connect/sendmsg: MF_FLOW_FIRST or MF_FLOW_SUMMARY, 0 alone */
 	__u32 count; /* MF_FLOW_SUMMARY: the flow's occurrences after its first
 		      * record; ts_ns is then when that first record was made */

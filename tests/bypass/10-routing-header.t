@@ -8,8 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 
 netns_setup || exit 1
-# web32: a server tagged at exec, so that 32-bit syscalls reach the kernel
-# (launched servers are killed by seccomp on the first one).
+# web32: a server tagged at exec, whose 32-bit syscalls meet the raw syscall
+# tracepoint (launched servers are killed by seccomp on the first one).
 cp "$MF_HELPERS/int80" "$MF_TMP/int80-server"
 cat >"$MF_TMP/policy.json" <<JSON
 {
@@ -52,9 +52,11 @@ is "$(sr hand rthdr udp "$B" "$A" 9 \
 	"governed: udp send on a socket that already carries a routing header: dropped (EPERM)"
 sr hand rthdr tcp "$B" "$A" 9 "$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --allow-root --no-harden --identity alice \
 	--server web -- "$MF_HELPERS/srcroute" fd3 tcp "$A" 9 >/dev/null
-# The 32-bit setsockopt does not run cgroup/setsockopt programs: egress holds.
-is "$(nsx "$MF_TMP/int80-server" rthdr udp "$B" "$A" 9)" EPERM \
-	"governed (exec): IPV6_RTHDR set by a 32-bit setsockopt: the send is dropped (EPERM)"
+# The 32-bit setsockopt does not run cgroup/setsockopt programs: it kills
+# the process before the option is set (the socket handed over above shows
+# egress holding for an option set where no hook saw it).
+nsx "$MF_TMP/int80-server" rthdr udp "$B" "$A" 9 >/dev/null 2>&1
+is "$?" 137 "governed (exec): IPV6_RTHDR by a 32-bit setsockopt kills the process"
 sniff_check "governed: no packet reaches B by any of these paths (tcp SYN included)"
 
 # Plain traffic of governed (marked) sockets still flows.
@@ -70,7 +72,7 @@ is "$(jq -r 'select(.event == "sockopt") | "\(.level)/\(.optname)"' "$MF_TMP/aud
 is "$(jq -r 'select(.event == "source-route") | "\(.verdict) \(.addr) \(.route) \(.proto)"' "$MF_TMP/audit.json" | sort -u | tr '\n' ' ')" \
 	"deny $B 5 tcp deny $B 5 udp " "the dropped packets are audited: first hop, routing type + 1, protocol"
 is "$(mf status --json | jq ".counters.sockopts_refused")" 5 "each refused option is counted"
-[ "$(mf status --json | jq '.counters.source_routed_dropped')" -ge 3 ]
+[ "$(mf status --json | jq '.counters.source_routed_dropped')" -ge 2 ]
 ok $? "dropped packets are counted"
 
 done_testing

@@ -28,6 +28,12 @@ run alice "$P" unix-connect stream @mf-schema-no
 run alice "$P" bind tcp 127.0.0.1 7999
 run alice "$P" bind udp 127.0.0.1 7998
 run alice "$P" socket raw
+# abi-kill: a 32-bit socket() where the kernel runs them (IA32 emulation).
+abi=
+if [ "$("$MF_HELPERS/escape" int80 2>/dev/null)" = OK ]; then
+	run alice "$MF_HELPERS/int80" socket 17 3 768
+	abi=abi-kill
+fi
 # listen: an ungranted listener's incoming connection is dropped, and audited.
 mf run --allow-root --no-harden --identity alice --server fetch -- "$P" listen-accept unbound 2000 \
 	>/dev/null 2>"$MF_TMP/listen.err" &
@@ -55,7 +61,7 @@ ok $? "every line of the audit log validates against docs/audit-schema.json"
 sed "s/^/# /" <<<"$out"
 events=$(echo "$out" | tail -1)
 for e in connect sendmsg unix-connect bind listen socket tag policy-load audit-log-reopen \
-	control-refused; do
+	control-refused $abi; do
 	like "$events" " $e=[0-9]+" "the log holds $e records"
 done
 is "$(jq -s 'map(.schema) | unique | tostring' "$MF_AUDIT_LOG")" '"[1]"' \

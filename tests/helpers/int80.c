@@ -5,6 +5,8 @@
  * the native syscall table. Prints "OK" or the errno name.
  *
  *   int80 socket FAMILY TYPE PROTO   socket() (i386 number 359)
+ *   int80 socketcall FAMILY TYPE PROTO
+ *                                    socketcall(SYS_SOCKET) (i386 number 102)
  *   int80 rthdr udp VIA DST PORT     setsockopt(IPV6_RTHDR) (i386 number 366) on a
  *                                    native socket, then a native sendto to DST
  */
@@ -18,7 +20,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define I386_SOCKETCALL 102
 #define I386_SOCKET 359
+#define SYS_SOCKET 1 /* socketcall's call number */
 #define I386_SETSOCKOPT 366
 
 #ifndef IPV6_RTHDR
@@ -60,6 +64,22 @@ static const char *err_name(long err)
 	}
 }
 
+/* socketcall takes its arguments as an array of 32-bit words. */
+static long socketcall(int family, int type, int proto)
+{
+	unsigned int *args;
+
+	/* The 32-bit entry truncates pointers: the array lives below 4 GiB. */
+	args = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1,
+		    0);
+	if (args == MAP_FAILED)
+		return -errno;
+	args[0] = family;
+	args[1] = type;
+	args[2] = proto;
+	return int80(I386_SOCKETCALL, SYS_SOCKET, (long)args, 0, 0, 0);
+}
+
 static long rthdr(const char *via, const char *dst, int port)
 {
 	struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
@@ -99,10 +119,16 @@ int main(int argc, char **argv)
 		printf("%s\n", err_name(r < 0 ? -r : 0));
 		return 0;
 	}
+	if (argc == 5 && strcmp(argv[1], "socketcall") == 0) {
+		r = socketcall(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+		printf("%s\n", err_name(r < 0 ? -r : 0));
+		return 0;
+	}
 	if (argc == 6 && strcmp(argv[1], "rthdr") == 0 && strcmp(argv[2], "udp") == 0) {
 		printf("%s\n", err_name(rthdr(argv[3], argv[4], atoi(argv[5]))));
 		return 0;
 	}
-	fprintf(stderr, "usage: int80 socket FAMILY TYPE PROTO | rthdr udp VIA DST PORT\n");
+	fprintf(stderr,
+		"usage: int80 socket|socketcall FAMILY TYPE PROTO | rthdr udp VIA DST PORT\n");
 	return 2;
 }

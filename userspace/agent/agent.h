@@ -22,7 +22,7 @@ struct mcpfence_bpf;
 struct dns_proxy;
 struct ring_buffer;
 struct bpf_link;
-#define MF_SYSCALL_TPS_MAX 4 /* tp/syscalls/ programs in the object */
+#define MF_SYSCALL_TPS_MAX 4 /* tp_btf/sys_enter programs in the object */
 
 struct agent_options {
 	const char *policy_path;
@@ -249,7 +249,7 @@ int bpf_setup(struct agent *a);
 void bpf_teardown(struct agent *a);
 int bpf_read_counters(struct agent *a, uint64_t *out /* [MF_CNT_MAX] */);
 json_t *bpf_attached_programs(struct agent *a);
-/* The syscall tracepoints (socket families, io_uring_enter), a host-wide
+/* The syscall tracepoint (socket families, io_uring_enter, other ABIs), a host-wide
  * cost: attached while the policy has exec matches or a governed process
  * runs without the launcher's filter. attach: now (idempotent); sync:
  * detach if neither holds any more; tick: sync every MF_SYSCALL_TPS_CHECK_MS. */

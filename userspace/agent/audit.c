@@ -94,6 +94,8 @@ static const char *event_name(uint8_t type)
 		return "uring-socket-kill";
 	case MF_EV_URING_KILL:
 		return "uring-kill";
+	case MF_EV_ABI_KILL:
+		return "abi-kill";
 	case MF_EV_UNIX_CONNECT:
 		return "unix-connect";
 	case MF_EV_UNIX_SENDMSG:
@@ -252,6 +254,10 @@ static bool event_line(struct agent *a, const struct mf_event *e, size_t size,
 		break;
 	case MF_EV_URING_KILL:
 		jl_str(&j, "op", e->aux == MF_URING_SETUP ? "setup" : "enter");
+		break;
+	case MF_EV_ABI_KILL:
+		jl_str(&j, "abi", e->proto == MF_ABI_IA32 ? "ia32" : "x32");
+		jl_uint(&j, "syscall", e->aux);
 		break;
 	case MF_EV_SOCKOPT:
 		jl_uint(&j, "level", e->proto);

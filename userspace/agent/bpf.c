@@ -179,10 +179,10 @@ static bool is_run_by_agent(const struct bpf_program *prog)
 	return bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS;
 }
 
-/* tp/syscalls/... programs: attached on demand (see the top). */
+/* Programs on the raw syscall tracepoint: attached on demand (see the top). */
 static bool is_syscall_tp(const struct bpf_program *prog)
 {
-	return strncmp(bpf_program__section_name(prog), "tp/syscalls/", 12) == 0;
+	return strcmp(bpf_program__section_name(prog), "tp_btf/sys_enter") == 0;
 }
 
 /* Each syscall tracepoint's slot in a->syscall_links, in program order. */
@@ -334,6 +334,28 @@ void bpf_syscall_tps_tick(struct agent *a)
 	bpf_syscall_tps_sync(a);
 }
 
+/* Links an older agent pinned for programs since replaced (the socket() and
+ * io_uring_enter tracepoints, now mf_sys_enter): pinned, they stay attached. */
+static const char *const retired_links[] = { "link_mf_socket_family", "link_mf_uring_enter" };
+
+/* remove: unpin (detach) them; else: is any still pinned? */
+static bool retired_links_pinned(struct agent *a, bool remove)
+{
+	char pin[PATH_MAX];
+	bool found = false;
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(retired_links) / sizeof(retired_links[0]); i++) {
+		snprintf(pin, sizeof(pin), "%s/%s", a->opt.pin_dir, retired_links[i]);
+		if (stat(pin, &st))
+			continue;
+		found = true;
+		if (remove && unlink(pin))
+			fprintf(stderr, "mcpfenced: cannot detach %s: %s\n", pin, strerror(errno));
+	}
+	return found;
+}
+
 /* Before any pinned object is opened: one agent per pin directory. A second
  * agent would reuse the maps, swap the links to its programs and flip the
  * policy slot of the running one; it must stop here, having changed nothing. */
@@ -379,6 +401,7 @@ int bpf_setup(struct agent *a)
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = a->opt.pin_dir);
 	char cgroup[PATH_MAX];
 	struct bpf_program *prog;
+	bool retired;
 	int err;
 
 	libbpf_set_print(libbpf_print);
@@ -422,6 +445,9 @@ int bpf_setup(struct agent *a)
 			strerror(-err), a->opt.pin_dir);
 		return err;
 	}
+	/* The older agent's syscall tracepoints were attached: so is ours,
+	 * before theirs go. */
+	retired = retired_links_pinned(a, false);
 	bpf_object__for_each_program(prog, a->skel->obj) {
 		char pin[PATH_MAX];
 		struct stat st;
@@ -429,7 +455,7 @@ int bpf_setup(struct agent *a)
 		link_pin_path(a, prog, pin, sizeof(pin));
 		/* A syscall tracepoint only if attached before (restart): the
 		 * policy load that follows says whether it stays. */
-		if ((is_syscall_tp(prog) && stat(pin, &st)) || is_run_by_agent(prog))
+		if ((is_syscall_tp(prog) && stat(pin, &st) && !retired) || is_run_by_agent(prog))
 			continue;
 		if (is_syscall_tp(prog)) {
 			err = syscall_tp_attach(a, prog);
@@ -440,6 +466,8 @@ int bpf_setup(struct agent *a)
 		if (err)
 			return err;
 	}
+	if (retired)
+		retired_links_pinned(a, true);
 	return 0;
 }
 

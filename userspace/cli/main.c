@@ -1120,6 +1120,11 @@ static void render_record(const json_t *r)
 		const char *op = json_string_value(json_object_get(r, "op"));
 
 		snprintf(dest, sizeof(dest), "uring-kill %s", op ? op : "?");
+	} else if (strcmp(event, "abi-kill") == 0) {
+		const char *abi = json_string_value(json_object_get(r, "abi"));
+
+		snprintf(dest, sizeof(dest), "abi-kill %s syscall %lld", abi ? abi : "?",
+			 (long long)json_integer_value(json_object_get(r, "syscall")));
 	} else if (strcmp(event, "sockopt") == 0) {
 		snprintf(dest, sizeof(dest), "sockopt level=%lld optname=%lld",
 			 (long long)json_integer_value(json_object_get(r, "level")),
