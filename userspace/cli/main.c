@@ -610,7 +610,9 @@ static int run_check_args(const struct cli_verb *v, const char *identity, const 
 		return verb_help(v, true);
 	}
 	if ((identity && !mf_name_valid(identity)) || (server && !mf_name_valid(server))) {
-		fprintf(stderr, "mcpfence: invalid %s '%s': use 1-127 of A-Z a-z 0-9 . _ @ + -\n",
+		fprintf(stderr,
+			"mcpfence: invalid %s '%s': use 1-127 of A-Z a-z 0-9 . _ @ + -, "
+			"not only dots\n",
 			identity && !mf_name_valid(identity) ? "identity" : "server",
 			identity && !mf_name_valid(identity) ? identity : server);
 		return 2;
