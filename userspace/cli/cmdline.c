@@ -4,6 +4,7 @@
  * and shell completion scripts.
  */
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmdline.h"
@@ -149,10 +150,16 @@ int cli_getopt(const struct cli_verb *v, int argc, char **argv)
 	size_t n = 0;
 
 	if (built != v) {
-		for (const struct cli_opt *o = v->opts; o && o->name && n < CLI_OPTS_MAX; o++)
+		for (const struct cli_opt *o = v->opts; o && o->name; o++) {
+			if (n == CLI_OPTS_MAX) {
+				fprintf(stderr, "mcpfence: %s has more than %d options\n", v->name,
+					CLI_OPTS_MAX);
+				abort();
+			}
 			longopts[n++] =
 				(struct option){ o->name, o->arg ? required_argument : no_argument,
 						 NULL, o->key };
+		}
 		longopts[n++] = (struct option){ help_opt.name, no_argument, NULL, 'h' };
 		longopts[n] = (struct option){};
 		built = v;
