@@ -47,7 +47,11 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/%,$(HELPER_SRCS))
 .SECONDARY:
 .PHONY: all deps test unit e2e demo bench clean format format-check fuzz fuzz-build install uninstall deb FORCE
 
-all: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence $(UNIT_BINS) $(HELPER_BINS) $(OUTPUT)/bench/mfbench
+# The shell completion scripts, printed by the CLI from its table of verbs.
+COMPLETIONS := $(OUTPUT)/completion/mcpfence.bash $(OUTPUT)/completion/_mcpfence
+
+all: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence $(COMPLETIONS) $(UNIT_BINS) $(HELPER_BINS) \
+	$(OUTPUT)/bench/mfbench
 
 deps:
 	$(Q)scripts/deps.sh
@@ -114,6 +118,16 @@ $(OUTPUT)/mcpfence: $(CLI_OBJS) $(OUTPUT)/libmcpfence.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+$(OUTPUT)/completion/mcpfence.bash: $(OUTPUT)/mcpfence
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$< --completion bash > $@
+
+$(OUTPUT)/completion/_mcpfence: $(OUTPUT)/mcpfence
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$< --completion zsh > $@
+
 $(UNIT_BINS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/unit/%.o $(OUTPUT)/libmcpfence.a | $(OUTPUT)/tests
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS) -o $@
@@ -154,16 +168,17 @@ MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share/mcpfence
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
 SYSCONFDIR ?= /etc
 INSTALL ?= install
 MAN8 := docs/man/mcpfence.8 docs/man/mcpfenced.8
 MAN5 := docs/man/mcpfence-policy.5
 
-install: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence
+install: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence $(COMPLETIONS)
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR) \
-		$(DESTDIR)$(DATADIR)/examples
+		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(DATADIR)/examples
 	$(Q)$(INSTALL) -m 0755 $(OUTPUT)/mcpfenced $(DESTDIR)$(SBINDIR)/mcpfenced
 	$(Q)$(INSTALL) -m 0755 $(OUTPUT)/mcpfence $(DESTDIR)$(BINDIR)/mcpfence
 	$(Q)$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
@@ -174,7 +189,10 @@ install: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence
 		> $(DESTDIR)$(UNITDIR)/mcpfence-metrics.service
 	$(Q)$(INSTALL) -m 0644 packaging/mcpfence-metrics.timer $(DESTDIR)$(UNITDIR)/
 	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/mcpfenced.service $(DESTDIR)$(UNITDIR)/mcpfence-metrics.service
-	$(Q)$(INSTALL) -m 0644 packaging/mcpfence.bash-completion $(DESTDIR)$(COMPLETIONDIR)/mcpfence
+	$(Q)$(INSTALL) -m 0644 $(OUTPUT)/completion/mcpfence.bash $(DESTDIR)$(COMPLETIONDIR)/mcpfence
+	$(Q)$(INSTALL) -m 0644 packaging/mcpfenced.bash-completion \
+		$(DESTDIR)$(COMPLETIONDIR)/mcpfenced
+	$(Q)$(INSTALL) -m 0644 $(OUTPUT)/completion/_mcpfence $(DESTDIR)$(ZSHCOMPDIR)/_mcpfence
 	$(Q)$(INSTALL) -m 0644 policy/schema.json policy/default.json $(DESTDIR)$(DATADIR)/
 	$(Q)$(INSTALL) -m 0644 docs/audit-schema.json $(DESTDIR)$(DATADIR)/
 	$(Q)$(INSTALL) -m 0644 policy/examples/*.json $(DESTDIR)$(DATADIR)/examples/
@@ -193,6 +211,7 @@ uninstall:
 		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
 		$(DESTDIR)$(UNITDIR)/mcpfenced.service $(DESTDIR)$(COMPLETIONDIR)/mcpfence \
+		$(DESTDIR)$(COMPLETIONDIR)/mcpfenced $(DESTDIR)$(ZSHCOMPDIR)/_mcpfence \
 		$(DESTDIR)$(UNITDIR)/mcpfence-metrics.service $(DESTDIR)$(UNITDIR)/mcpfence-metrics.timer \
 		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/mcpfence
 	$(Q)rm -rf $(DESTDIR)$(DATADIR)

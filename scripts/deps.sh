@@ -12,6 +12,8 @@ packages=(
 	iproute2 perl redis-server redis-tools jq socat procps util-linux
 	# tests of the operator's side (98-ops-*): terminal, sandbox, man pages, unit
 	tmux strace groff-base man-db systemd
+	# the zsh completion (98-ops-docs)
+	zsh
 	# the audit log against its JSON Schema (98-ops-audit-schema)
 	python3-jsonschema
 	# make deb

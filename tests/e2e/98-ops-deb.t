@@ -20,7 +20,7 @@ is "$(dpkg-deb -c "$deb" | awk '$6 == "./etc/mcpfence/policy.json" { print $1 }'
 dpkg-deb -e "$deb" "$MF_TMP/ctl"
 is "$(cat "$MF_TMP/ctl/conffiles" | tr '\n' ' ')" "/etc/logrotate.d/mcpfence /etc/mcpfence/policy.json " \
 	"the policy and the logrotate file are conffiles"
-want="./lib/systemd/system/mcpfenced.service ./usr/bin/mcpfence ./usr/sbin/mcpfenced ./usr/share/bash-completion/completions/mcpfence ./usr/share/man/man5/mcpfence-policy.5.gz ./usr/share/man/man8/mcpfence.8.gz ./usr/share/man/man8/mcpfenced.8.gz "
+want="./lib/systemd/system/mcpfenced.service ./usr/bin/mcpfence ./usr/sbin/mcpfenced ./usr/share/bash-completion/completions/mcpfence ./usr/share/bash-completion/completions/mcpfenced ./usr/share/man/man5/mcpfence-policy.5.gz ./usr/share/man/man8/mcpfence.8.gz ./usr/share/man/man8/mcpfenced.8.gz ./usr/share/zsh/vendor-completions/_mcpfence "
 is "$(dpkg-deb -c "$deb" | awk '{ print $6 }' | grep -v '/$' | grep -E 'sbin|bin/|man|completion|mcpfenced.service' | sort | tr '\n' ' ')" \
 	"$want" "binaries, unit, man pages, completion"
 

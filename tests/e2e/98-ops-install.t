@@ -17,6 +17,7 @@ want="/etc/logrotate.d/mcpfence
 /usr/lib/systemd/system/mcpfenced.service
 /usr/sbin/mcpfenced
 /usr/share/bash-completion/completions/mcpfence
+/usr/share/bash-completion/completions/mcpfenced
 /usr/share/man/man5/mcpfence-policy.5
 /usr/share/man/man8/mcpfence.8
 /usr/share/man/man8/mcpfenced.8
@@ -27,7 +28,8 @@ want="/etc/logrotate.d/mcpfence
 /usr/share/mcpfence/examples/github.json
 /usr/share/mcpfence/examples/postgres.json
 /usr/share/mcpfence/examples/redis.json
-/usr/share/mcpfence/schema.json"
+/usr/share/mcpfence/schema.json
+/usr/share/zsh/vendor-completions/_mcpfence"
 is "$(cd "$dest" && find . -type f | sed 's/^\.//' | sort)" "$want" "the expected files, no others"
 is "$(stat -c %a "$dest/etc/mcpfence/policy.json")" 600 "the policy is root's only (0600)"
 like "$("$dest/usr/sbin/mcpfenced" --version)" '^mcpfenced [0-9]+\.[0-9]+\.[0-9]+ \(commit [0-9a-f]+(-dirty)?, libbpf [0-9]+\.[0-9]+\)$' \

@@ -7,7 +7,8 @@
  *
  * Input: a pattern and a name, split at the first NUL byte. Each function is
  * compared with a plain reference written from its contract:
- * - a name is 1..127 bytes of [A-Za-z0-9._@+-], not starting with '-';
+ * - a name is 1..127 bytes of [A-Za-z0-9._@+-], not starting with '-', not
+ *   only dots;
  * - '*' matches any run of characters (empty included), every other byte
  *   itself, and the whole name must be matched (dynamic programming here,
  *   backtracking there).
@@ -46,7 +47,10 @@ static bool ref_name_valid(const char *s)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@+-",
 			    s[i]))
 			return false;
-	return true;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != '.')
+			return true;
+	return false;
 }
 
 /* m[j]: does the pattern so far match the first j bytes of the name? */

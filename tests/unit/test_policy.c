@@ -439,15 +439,15 @@ static const struct error_case {
 	  RULE("\"who\": [\"alice smith\"], \"deny\": [ { \"to\": "
 	       "\"::/0\" } ]"),
 	  "p.json:6:44: rules[0].who[0]: invalid identity 'alice smith': names are 1..127 "
-	  "characters of A-Z a-z 0-9 . _ @ + -, not starting with '-'" },
+	  "characters of A-Z a-z 0-9 . _ @ + -, not starting with '-', not only dots" },
 	{ "identity starting with '-'",
 	  RULE("\"who\": [\"-rf\"], \"deny\": [ { \"to\": \"::/0\" } ]"),
 	  "p.json:6:44: rules[0].who[0]: invalid identity '-rf': names are 1..127 characters of "
-	  "A-Z a-z 0-9 . _ @ + -, not starting with '-'" },
+	  "A-Z a-z 0-9 . _ @ + -, not starting with '-', not only dots" },
 	{ "control character in a message",
 	  RULE("\"who\": [\"a\\u001bb\"], \"deny\": [ { \"to\": \"::/0\" } ]"),
 	  "p.json:6:44: rules[0].who[0]: invalid identity 'a\\x1bb': names are 1..127 characters "
-	  "of A-Z a-z 0-9 . _ @ + -, not starting with '-'" },
+	  "of A-Z a-z 0-9 . _ @ + -, not starting with '-', not only dots" },
 	{ "empty who", RULE("\"who\": [], \"deny\": [ { \"to\": \"::/0\" } ]"),
 	  "p.json:6:43: rules[0].who: empty \"who\" list (use [\"*\"] for everyone)" },
 	{ "who not an array", RULE("\"who\": \"alice\", \"deny\": [ { \"to\": \"::/0\" } ]"),
@@ -467,7 +467,7 @@ static const struct error_case {
 	{ "launcher with a bad identity pattern",
 	  "{ \"version\": 1, \"launchers\": [ { \"user\": \"h\", \"may_assert\": [\"a b*\"] } ] }",
 	  "p.json:1:62: launchers[0].may_assert[0]: invalid identity pattern 'a b*': names are "
-	  "1..127 characters of A-Z a-z 0-9 . _ @ + -, not starting with '-', and '*'" },
+	  "1..127 characters of A-Z a-z 0-9 . _ @ + -, not starting with '-', not only dots, and '*'" },
 	{ "exec path matched with and without arguments",
 	  "{ \"version\": 1,\n  \"servers\": { \"a\": { \"exec\": [\"/bin/node\", "
 	  "{ \"path\": \"/bin/node\", \"args\": [\"/s.js\"] }] } } }",
@@ -518,10 +518,16 @@ static const struct error_case {
 	  "p.json:2:35: servers.a.io_uring: expected true or false, got an integer" },
 	{ "invalid server name", "{ \"version\": 1,\n  \"servers\": { \"a b\": {} } }",
 	  "p.json:2:16: servers: invalid server name 'a b': names are 1..127 characters of A-Z "
-	  "a-z 0-9 . _ @ + -, not starting with '-'" },
+	  "a-z 0-9 . _ @ + -, not starting with '-', not only dots" },
+	{ "server named ..", "{ \"version\": 1,\n  \"servers\": { \"..\": {} } }",
+	  "p.json:2:16: servers: invalid server name '..': names are 1..127 characters of A-Z "
+	  "a-z 0-9 . _ @ + -, not starting with '-', not only dots" },
+	{ "identity .", RULE("\"who\": [\".\"], \"deny\": [ { \"to\": \"::/0\" } ]"),
+	  "p.json:6:44: rules[0].who[0]: invalid identity '.': names are 1..127 characters of "
+	  "A-Z a-z 0-9 . _ @ + -, not starting with '-', not only dots" },
 	{ "invalid group member", "{ \"version\": 1,\n  \"groups\": { \"g\": [\"ok\", \"*\"] } }",
 	  "p.json:2:27: groups.g[1]: invalid identity '*': names are 1..127 characters of A-Z "
-	  "a-z 0-9 . _ @ + -, not starting with '-'" },
+	  "a-z 0-9 . _ @ + -, not starting with '-', not only dots" },
 	{ "escaped keys are found",
 	  RULE("\"who\": [\"*\"], \"\\u0061llow\": [ { \"t\\u006f\": \"1.2.3.4/33\" } ]"),
 	  "p.json:6:79: rules[0].allow[0].to: invalid CIDR '1.2.3.4/33': prefix length is not "
@@ -683,6 +689,15 @@ static void test_names(void)
 	ASSERT_TRUE(!mf_name_valid("group:x"), "colon");
 	ASSERT_TRUE(!mf_name_valid("*"), "star");
 	ASSERT_TRUE(!mf_name_valid("caf\xc3\xa9"), "non-ASCII");
+	/* Path components: names are used in paths ({identity} of a credential). */
+	ASSERT_TRUE(!mf_name_valid("."), "dot");
+	ASSERT_TRUE(!mf_name_valid(".."), "dot dot");
+	ASSERT_TRUE(!mf_name_valid("..."), "only dots");
+	ASSERT_TRUE(!mf_name_valid("/"), "slash");
+	ASSERT_TRUE(!mf_name_valid("../x"), "a path");
+	ASSERT_TRUE(mf_name_valid(".x"), "leading dot");
+	ASSERT_TRUE(mf_name_valid("..x"), "dots and more");
+	ASSERT_TRUE(mf_name_valid("x.."), "trailing dots");
 	subtest_end();
 }
 

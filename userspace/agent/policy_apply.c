@@ -249,36 +249,51 @@ static void loaded_policy_free(struct loaded_policy *lp)
 	memset(lp, 0, sizeof(*lp));
 }
 
-int policy_load_text(struct agent *a, const char *text, size_t len, const char *source, char *err,
-		     size_t errlen, json_t *warnings)
+/* Phase 1: parse, compile and check text; on failure nothing is kept and
+ * err says why. */
+static int policy_prepare(const char *text, size_t len, const char *source,
+			  struct mf_policy **policy, struct mf_compiled **compiled, char *err,
+			  size_t errlen)
 {
-	struct mf_policy_cfg cfg = {};
-	struct mf_config config = {};
-	struct mf_compiled *compiled = NULL;
-	struct mf_policy *policy = NULL;
-	struct key_set exec_keys = { .size = sizeof(struct mf_exec_key) };
-	struct key_set args_keys = { .size = sizeof(struct mf_exec_args_key) };
-	uint32_t *ruleset_ids = NULL;
-	uint32_t slot = a->active_slot ^ 1, zero = 0;
-	struct timespec t0, t1;
-	int ret;
+	int ret = mf_policy_parse(text, len, source, policy, err, errlen);
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ret = mf_policy_parse(text, len, source, &policy, err, errlen);
 	if (ret)
 		return ret;
-	ret = mf_policy_compile(policy, &compiled, err, errlen);
+	ret = mf_policy_compile(*policy, compiled, err, errlen);
 	if (!ret)
-		ret = tenants_check_policy(policy, source, err, errlen);
+		ret = tenants_check_policy(*policy, source, err, errlen);
 	if (ret) {
-		mf_compiled_free(compiled);
-		mf_policy_free(policy);
-		return ret;
+		mf_compiled_free(*compiled);
+		mf_policy_free(*policy);
+		*compiled = NULL;
+		*policy = NULL;
 	}
+	return ret;
+}
 
-	/* The inactive slot: nothing reads it until the flip. Rulesets the new
-	 * policy shares with a loaded one are not written again; the slot's
-	 * old rulesets that nothing uses any more are deleted later. */
+/* What a failed slot_write() leaves in the inactive slot goes. */
+static void slot_discard(struct agent *a, uint32_t slot)
+{
+	clear_bindings(a, slot);
+	local_clear(a, slot);
+	rulesets_abort(a, slot);
+}
+
+/*
+ * Phase 2: the new policy into the inactive slot, which nothing reads until
+ * the flip. Rulesets the new policy shares with a loaded one are not written
+ * again; the slot's old rulesets that nothing uses any more are deleted
+ * later. The exec keys written are recorded. On failure the slot is
+ * discarded and err says why.
+ */
+static int slot_write(struct agent *a, uint32_t slot, const struct mf_policy *policy,
+		      const struct mf_compiled *compiled, struct key_set *exec_keys,
+		      struct key_set *args_keys, json_t *warnings, const char *source, char *err,
+		      size_t errlen)
+{
+	uint32_t *ruleset_ids;
+	int ret;
+
 	ruleset_ids = calloc(compiled->nrulesets ? compiled->nrulesets : 1, sizeof(*ruleset_ids));
 	ret = ruleset_ids ? clear_bindings(a, slot) : -ENOMEM;
 	/* Nothing points at the slot's old rulesets now: let rulesets_place()
@@ -290,28 +305,40 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	if (!ret)
 		ret = write_bindings(a, slot, compiled, ruleset_ids);
 	if (!ret)
-		ret = write_exec_servers(a, policy, warnings, &exec_keys, &args_keys);
+		ret = write_exec_servers(a, policy, warnings, exec_keys, args_keys);
 	if (!ret)
 		ret = local_write(a, slot, policy, warnings);
+	free(ruleset_ids);
 	if (ret) {
 		snprintf(err, errlen, "%s: cannot write policy into the kernel: %s", source,
 			 strerror(-ret));
-		clear_bindings(a, slot);
-		local_clear(a, slot);
-		rulesets_abort(a, slot);
-		goto out;
+		slot_discard(a, slot);
+		return ret;
 	}
 	/* Exec matches tag processes that have no launcher's filter: the
 	 * syscall tracepoints judge their socket families from the flip on. */
 	if (policy_has_exec(policy) && (ret = bpf_syscall_tps_attach(a))) {
 		snprintf(err, errlen, "%s: cannot attach the socket family check: %s", source,
 			 strerror(-ret));
-		clear_bindings(a, slot);
-		local_clear(a, slot);
-		rulesets_abort(a, slot);
-		goto out;
+		slot_discard(a, slot);
+		return ret;
 	}
 	rulesets_commit(a, slot);
+	return 0;
+}
+
+/* Phase 3: the slot's modes and generation, then the flip: from it on every
+ * decision uses the slot. Exec keys this load did not write go after it. */
+static int slot_activate(struct agent *a, uint32_t slot, const struct mf_policy *policy,
+			 uint32_t generation, const struct key_set *exec_keys,
+			 const struct key_set *args_keys, const char *source, char *err,
+			 size_t errlen)
+{
+	struct mf_policy_cfg cfg = {};
+	struct mf_config config = {};
+	uint32_t zero = 0;
+	int ret;
+
 	cfg.flags = MF_POLICY_LOADED;
 	if (policy->audit_only)
 		cfg.flags |= MF_POLICY_AUDIT_ONLY;
@@ -320,37 +347,42 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	if (policy->audit_each)
 		cfg.flags |= MF_POLICY_AUDIT_EACH;
 	cfg.flow_window_ms = policy->audit_window_s * 1000;
-	cfg.generation = a->current.generation + 1;
+	cfg.generation = generation;
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.policy_cfg), &slot, &cfg, BPF_ANY)) {
 		ret = -errno;
-		snprintf(err, errlen, "%s: cannot write policy config: %s", source,
-			 strerror(errno));
-		goto out;
+		snprintf(err, errlen, "%s: cannot write policy config: %s", source, strerror(-ret));
+		return ret;
 	}
 
 	/* Addresses learned from names the new policy grants too stay open. */
-	dns_policy_loading(a, policy, cfg.generation);
-	/* The flip: from here on every decision uses the new slot. */
+	dns_policy_loading(a, policy, generation);
+	/* The flip. */
 	config.active_slot = slot;
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.mf_config), &zero, &config, BPF_ANY)) {
 		ret = -errno;
-		snprintf(err, errlen, "%s: cannot activate policy: %s", source, strerror(errno));
-		goto out;
+		snprintf(err, errlen, "%s: cannot activate policy: %s", source, strerror(-ret));
+		return ret;
 	}
 	a->active_slot = slot;
-	drop_stale_keys(bpf_map__fd(a->skel->maps.exec_servers), &exec_keys);
-	drop_stale_keys(bpf_map__fd(a->skel->maps.exec_args), &args_keys);
+	drop_stale_keys(bpf_map__fd(a->skel->maps.exec_servers), exec_keys);
+	drop_stale_keys(bpf_map__fd(a->skel->maps.exec_args), args_keys);
+	return 0;
+}
 
+/* Phase 4: the active policy becomes the agent's current one (it takes
+ * policy), and what follows from it is brought up to date. */
+static void policy_adopt(struct agent *a, struct mf_policy *policy, uint32_t generation,
+			 const char *source, const char *text, size_t len)
+{
 	loaded_policy_free(&a->previous);
 	a->previous = a->current;
 	/* The previous policy only names the rules of late audit records. */
 	free(a->previous.text);
 	a->previous.text = NULL;
 	a->current.policy = policy;
-	a->current.generation = cfg.generation;
+	a->current.generation = generation;
 	a->current.source = strdup(source);
 	a->current.text = strndup(text, len);
-	policy = NULL;
 	/* Learned addresses the new policy does not grant go; its names of
 	 * /etc/hosts come. */
 	dns_policy_loaded(a);
@@ -366,12 +398,36 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	bpf_syscall_tps_sync(a);
 	/* Parsing and compiling a large policy leaves much freed heap behind. */
 	malloc_trim(0);
-out:
+}
+
+int policy_load_text(struct agent *a, const char *text, size_t len, const char *source, char *err,
+		     size_t errlen, json_t *warnings)
+{
+	struct key_set exec_keys = { .size = sizeof(struct mf_exec_key) };
+	struct key_set args_keys = { .size = sizeof(struct mf_exec_args_key) };
+	uint32_t slot = a->active_slot ^ 1, generation = a->current.generation + 1;
+	struct mf_compiled *compiled = NULL;
+	struct mf_policy *policy = NULL;
+	struct timespec t0, t1;
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = policy_prepare(text, len, source, &policy, &compiled, err, errlen);
+	if (ret)
+		return ret;
+	ret = slot_write(a, slot, policy, compiled, &exec_keys, &args_keys, warnings, source, err,
+			 errlen);
+	if (!ret)
+		ret = slot_activate(a, slot, policy, generation, &exec_keys, &args_keys, source,
+				    err, errlen);
+	if (!ret) {
+		policy_adopt(a, policy, generation, source, text, len);
+		policy = NULL;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (!ret)
 		a->last_load.duration_ns =
 			(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
-	free(ruleset_ids);
 	free(exec_keys.keys);
 	free(args_keys.keys);
 	mf_compiled_free(compiled);

@@ -11,17 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmdline.h"
 #include "explain.h"
 #include "file.h"
 #include "policy.h"
-
-static const char explain_help[] =
-	"usage: mcpfence policy explain --identity ID --server NAME\n"
-	"                               --to HOST_OR_IP[:PORT[/PROTO]] [--policy FILE]\n"
-	"\n"
-	"Print the verdict for a destination and the rule that gives it, from FILE or\n"
-	"the active policy (root). IPv6 with a port: [::1]:443/tcp. For a host name:\n"
-	"the rules that grant it, and the addresses learned for it now (active policy).\n";
 
 struct dest_arg {
 	char host[MF_HOST_MAX + 2];
@@ -190,23 +183,15 @@ static struct mf_policy *load(const char *file, explain_call_fn call)
 	return pol;
 }
 
-int policy_explain(int argc, char **argv, explain_call_fn call)
+int policy_explain(const struct cli_verb *v, int argc, char **argv, explain_call_fn call)
 {
-	static const struct option longopts[] = {
-		{ "identity", required_argument, NULL, 'i' },
-		{ "server", required_argument, NULL, 's' },
-		{ "to", required_argument, NULL, 't' },
-		{ "policy", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
 	const char *identity = NULL, *server = NULL, *to = NULL, *file = NULL;
 	struct dest_arg d = {};
 	struct mf_policy *pol;
 	int opt, rc;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = cli_getopt(v, argc, argv)) != -1) {
 		switch (opt) {
 		case 'i':
 			identity = optarg;
@@ -220,16 +205,13 @@ int policy_explain(int argc, char **argv, explain_call_fn call)
 		case 'p':
 			file = optarg;
 			break;
-		case 'h':
-			fputs(explain_help, stdout);
-			return 0;
 		default:
-			fputs(explain_help, stderr);
-			return 2;
+			cli_print_help(opt == 'h' ? stdout : stderr, "policy explain", v);
+			return opt == 'h' ? 0 : 2;
 		}
 	}
 	if (!identity || !server || !to || optind < argc) {
-		fputs(explain_help, stderr);
+		cli_print_help(stderr, "policy explain", v);
 		return 2;
 	}
 	if (!parse_dest(to, &d)) {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "audit_file.h"
+#include "cmdline.h"
 #include "explain.h"
 #include "harden.h"
 #include "pins.h"
@@ -27,34 +28,7 @@
 
 static const char *socket_opt;
 
-static const char usage[] =
-	"usage: mcpfence [--socket PATH] COMMAND [ARGS]\n"
-	"\n"
-	"Per-identity, kernel-enforced egress control for MCP servers.\n"
-	"\n"
-	"Commands:\n"
-	"  run --identity ID --server NAME -- CMD [ARGS...]\n"
-	"                         run CMD governed as ID for server NAME\n"
-	"  policy check FILE      validate a policy file (no root needed)\n"
-	"  policy load FILE       replace the active policy, atomically (root)\n"
-	"  policy show            print the active policy (root)\n"
-	"  ps [--json]            list governed processes\n"
-	"  audit [--follow] [--json] [--identity ID] [--verdict allow|deny|would-deny]\n"
-	"                         show audit records (recent ones, then new ones with --follow)\n"
-	"  status [--json]        agent, programs, policy and counters\n"
-	"  metrics                the agent's metrics, as Prometheus text (admins)\n"
-	"  whoami [--json]        the identity and server of this process, if governed\n"
-	"  credential NAME        an isolated server's own credential (inside it)\n"
-	"  ticket --identity ID --server NAME [--ttl S]\n"
-	"                         a one-time ticket for `run --ticket-fd` (trusted hosts)\n"
-	"  uninstall [--pin-dir DIR]\n"
-	"                         stop enforcing: detach programs and remove pins (root)\n"
-	"\n"
-	"Options:\n"
-	"  --socket PATH          agent control socket (default: $MCPFENCE_SOCKET, else\n"
-	"                         " MF_DEFAULT_SOCKET ")\n"
-	"  -h, --help             show help; `mcpfence COMMAND --help` for a command\n"
-	"  --version              print the version, the commit and libbpf's version\n";
+static const struct cli_verb global, verbs[];
 
 /* ---- talking to the agent ---- */
 
@@ -145,50 +119,49 @@ static void print_json(const json_t *obj)
 	free(line);
 }
 
-static bool wants_help(int argc, char **argv)
+/* v's help: asked for (stdout, exit 0) or after a usage error (stderr, 2). */
+static int verb_help(const struct cli_verb *v, bool error)
 {
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			return false;
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-			return true;
+	char path[64];
+
+	snprintf(path, sizeof(path), "%s", v->name);
+	for (const struct cli_verb *p = verbs; p->name; p++) {
+		for (const struct cli_verb *s = p->subs; s && s->name; s++) {
+			if (s == v)
+				snprintf(path, sizeof(path), "%s %s", p->name, s->name);
+		}
 	}
-	return false;
+	cli_print_help(error ? stderr : stdout, path, v);
+	return error ? 2 : 0;
 }
 
-/* Parse the only flag most verbs take. */
-static int parse_json_flag(int argc, char **argv, const char *help, bool *json)
+/* The options of a verb that has only --help and nargs operands: -1 to go
+ * on (the operands at argv[optind]), else the exit status. */
+static int only_operands(const struct cli_verb *v, int argc, char **argv, int nargs)
 {
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			*json = true;
-			continue;
-		}
-		fprintf(stderr, "mcpfence: unexpected argument '%s'\n%s", argv[i], help);
-		return -1;
-	}
-	return 0;
+	int opt;
+
+	optind = 1;
+	while ((opt = cli_getopt(v, argc, argv)) != -1)
+		return verb_help(v, opt != 'h');
+	if (argc - optind != nargs)
+		return verb_help(v, true);
+	return -1;
 }
 
 /* ---- policy ---- */
 
-static const char policy_help[] =
-	"usage: mcpfence policy check FILE\n"
-	"       mcpfence policy load FILE\n"
-	"       mcpfence policy show\n"
-	"       mcpfence policy explain --identity ID --server NAME --to DEST\n"
-	"\n"
-	"check validates FILE and reports errors as FILE:LINE:COL: message\n"
-	"(exit 1). load replaces the agent's policy in one step: a policy\n"
-	"that does not check changes nothing. show prints the active one.\n"
-	"The format: policy/README.md.\n";
-
-static int policy_check(const char *path)
+static int cmd_policy_check(const struct cli_verb *v, int argc, char **argv)
 {
+	int rc = only_operands(v, argc, argv, 1);
+	const char *path = argv[optind];
 	struct mf_compiled *compiled;
 	struct mf_policy *policy;
 	char err[MF_ERR_MAX];
 	size_t entries = 0;
+
+	if (rc >= 0)
+		return rc;
 
 	if (mf_policy_check_file(path, &policy, &compiled, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
@@ -203,11 +176,16 @@ static int policy_check(const char *path)
 	return 0;
 }
 
-static int policy_load(const char *path)
+static int cmd_policy_load(const struct cli_verb *v, int argc, char **argv)
 {
+	int rc = only_operands(v, argc, argv, 1);
 	char abs[PATH_MAX], err[MF_ERR_MAX], *text = NULL;
+	const char *path = argv[optind];
 	json_t *reply, *w;
 	size_t len, i;
+
+	if (rc >= 0)
+		return rc;
 
 	/* Root's agent reads the file itself: a large policy is not encoded as
 	 * a JSON string and decoded again. Others send the text (and are
@@ -234,39 +212,29 @@ static int policy_load(const char *path)
 	return 0;
 }
 
-static int cmd_policy(int argc, char **argv)
+static int cmd_policy_show(const struct cli_verb *v, int argc, char **argv)
 {
+	int rc = only_operands(v, argc, argv, 0);
 	json_t *reply;
 
-	if (argc >= 2 && strcmp(argv[1], "explain") == 0)
-		return policy_explain(argc - 1, argv + 1, call_once);
-	if (wants_help(argc, argv)) {
-		fputs(policy_help, stdout);
-		return 0;
-	}
-	if (argc == 3 && strcmp(argv[1], "check") == 0)
-		return policy_check(argv[2]);
-	if (argc == 3 && strcmp(argv[1], "load") == 0)
-		return policy_load(argv[2]);
-	if (argc == 2 && strcmp(argv[1], "show") == 0) {
-		reply = call_once(json_pack("{s:s}", "op", "policy_show"));
-		if (!reply)
-			return 1;
-		fputs(json_string_value(json_object_get(reply, "text")), stdout);
-		json_decref(reply);
-		return 0;
-	}
-	fputs(policy_help, stderr);
-	return 2;
+	if (rc >= 0)
+		return rc;
+	reply = call_once(json_pack("{s:s}", "op", "policy_show"));
+	if (!reply)
+		return 1;
+	fputs(json_string_value(json_object_get(reply, "text")), stdout);
+	json_decref(reply);
+	return 0;
+}
+
+static int cmd_policy_explain(const struct cli_verb *v, int argc, char **argv)
+{
+	return policy_explain(v, argc, argv, call_once);
 }
 
 /* ---- run ---- */
 
-static const char run_help[] =
-	"usage: mcpfence run --identity ID --server NAME [--no-harden | --require-landlock]\n"
-	"                    [--allow-root] [--] CMD [ARGS...]\n"
-	"       mcpfence run --ticket-fd N | --ticket-env VAR [--server NAME] [...] [--] CMD...\n"
-	"\n"
+static const char run_text[] =
 	"Ask the agent to tag this process with ID and NAME, then exec CMD. The tag\n"
 	"passes to every process CMD starts; the kernel judges each of their outbound\n"
 	"connections by the policy for ID on NAME. stdin, stdout and stderr pass\n"
@@ -275,26 +243,8 @@ static const char run_help[] =
 	"Refuses to start CMD when the agent is not reachable or refuses the tag (an\n"
 	"identity you may not assert, an unknown server, or a process that is governed\n"
 	"already). MCPFENCE_IDENTITY and MCPFENCE_SERVER are set for CMD, for\n"
-	"information only: the kernel's tag is the authority.\n"
-	"\n"
-	"  --identity ID   the user the server works for (root and policy launchers may\n"
-	"                  assert anyone; other users only their own user name)\n"
-	"  --server NAME   a server declared in the policy\n"
-	"  --ticket-fd N   read a one-time ticket (from `mcpfence ticket`, issued to a\n"
-	"                  trusted host) from file descriptor N, and close it; the tag is\n"
-	"                  the ticket's identity and server\n"
-	"  --ticket-env VAR\n"
-	"                  the same, from environment variable VAR (removed before exec)\n"
-	"  --require-landlock\n"
-	"                  refuse to start CMD when the kernel lacks Landlock scopes\n"
-	"                  (ABI 6, Linux 6.12) instead of warning\n"
-	"  --allow-root    start CMD even as root (any of uid, euid, suid 0), without\n"
-	"                  any capability: bounding, ambient and inheritable sets are\n"
-	"                  emptied before exec (audited). Without it run refuses root\n"
-	"  --no-harden     for debugging: skip the hardening below, the capability\n"
-	"                  drop of --allow-root included (audited); while such a server\n"
-	"                  runs, the agent refuses its socket families with a syscall\n"
-	"                  tracepoint, which slows every syscall on the host\n"
+	"information only: the kernel's tag is the authority. Root and policy launchers\n"
+	"may assert any identity; other users only their own user name.\n"
 	"\n"
 	"A server the policy isolates (\"isolate\": true) is started by the agent instead:\n"
 	"run passes it CMD, LANG, LANGUAGE, LC_*, TZ, TERM and NO_COLOR, and its stdin,\n"
@@ -312,7 +262,14 @@ static const char run_help[] =
 	"Unix, IPv4, IPv6 and netlink (EAFNOSUPPORT), and io_uring_setup, _enter and\n"
 	"_register (EPERM) unless the policy gives the server \"io_uring\": true; a\n"
 	"Landlock domain that refuses signals to, and abstract Unix socket connections\n"
-	"to, processes outside it. If it cannot be applied, CMD is not started.\n";
+	"to, processes outside it. If it cannot be applied, CMD is not started.\n"
+	"\n"
+	"Without --allow-root, run refuses root (any of uid, euid, suid 0); with it,\n"
+	"CMD runs as root without any capability: bounding, ambient and inheritable\n"
+	"sets are emptied before exec (audited). --no-harden is for debugging: it skips\n"
+	"the hardening, the capability drop included (audited); while such a server\n"
+	"runs, the agent refuses its socket families with a syscall tracepoint, which\n"
+	"slows every syscall on the host.\n";
 
 #define TICKET_MAX 128
 
@@ -633,9 +590,9 @@ static int run_local(const char *identity, const char *server, const char *ticke
 
 /* What cmd_run was given, checked, and the ticket read: -1 to go on, else
  * the exit status. */
-static int run_check_args(const char *identity, const char *server, int ticket_fd,
-			  const char *ticket_env, char ticket[TICKET_MAX], bool harden,
-			  bool require_landlock, bool has_cmd)
+static int run_check_args(const struct cli_verb *v, const char *identity, const char *server,
+			  int ticket_fd, const char *ticket_env, char ticket[TICKET_MAX],
+			  bool harden, bool require_landlock, bool has_cmd)
 {
 	if (ticket_fd >= 0 && ticket_env) {
 		fprintf(stderr, "mcpfence: give one of --ticket-fd and --ticket-env\n");
@@ -645,16 +602,17 @@ static int run_check_args(const char *identity, const char *server, int ticket_f
 		if (read_ticket(ticket_fd, ticket_env, ticket))
 			return 1;
 	} else if (!identity || !server) {
-		fprintf(stderr, "mcpfence: run needs --identity and --server, or a ticket\n%s",
-			run_help);
-		return 2;
+		fprintf(stderr, "mcpfence: run needs --identity and --server, or a ticket\n");
+		return verb_help(v, true);
 	}
 	if (!has_cmd) {
-		fprintf(stderr, "mcpfence: run needs a command\n%s", run_help);
-		return 2;
+		fprintf(stderr, "mcpfence: run needs a command\n");
+		return verb_help(v, true);
 	}
 	if ((identity && !mf_name_valid(identity)) || (server && !mf_name_valid(server))) {
-		fprintf(stderr, "mcpfence: invalid %s '%s': use 1-127 of A-Z a-z 0-9 . _ @ + -\n",
+		fprintf(stderr,
+			"mcpfence: invalid %s '%s': use 1-127 of A-Z a-z 0-9 . _ @ + -, "
+			"not only dots\n",
 			identity && !mf_name_valid(identity) ? "identity" : "server",
 			identity && !mf_name_valid(identity) ? identity : server);
 		return 2;
@@ -666,19 +624,8 @@ static int run_check_args(const char *identity, const char *server, int ticket_f
 	return -1;
 }
 
-static int cmd_run(int argc, char **argv)
+static int cmd_run(const struct cli_verb *v, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "identity", required_argument, NULL, 'i' },
-		{ "server", required_argument, NULL, 's' },
-		{ "no-harden", no_argument, NULL, 'N' },
-		{ "require-landlock", no_argument, NULL, 'L' },
-		{ "allow-root", no_argument, NULL, 'R' },
-		{ "ticket-fd", required_argument, NULL, 'T' },
-		{ "ticket-env", required_argument, NULL, 'E' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
 	const char *identity = NULL, *server = NULL, *ticket_env = NULL;
 	char ticket[TICKET_MAX] = "";
 	int ticket_fd = -1;
@@ -686,7 +633,7 @@ static int cmd_run(int argc, char **argv)
 	int opt, rc;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((opt = cli_getopt(v, argc, argv)) != -1) {
 		switch (opt) {
 		case 'i':
 			identity = optarg;
@@ -717,15 +664,11 @@ static int cmd_run(int argc, char **argv)
 		case 'E':
 			ticket_env = optarg;
 			break;
-		case 'h':
-			fputs(run_help, stdout);
-			return 0;
 		default:
-			fputs(run_help, stderr);
-			return 2;
+			return verb_help(v, opt != 'h');
 		}
 	}
-	rc = run_check_args(identity, server, ticket_fd, ticket_env, ticket, harden,
+	rc = run_check_args(v, identity, server, ticket_fd, ticket_env, ticket, harden,
 			    require_landlock, optind < argc);
 	if (rc >= 0)
 		return rc;
@@ -749,18 +692,24 @@ static int cmd_run(int argc, char **argv)
 
 /* The start of ps, status and whoami: --help, --json, one request. The reply,
  * or NULL with the exit status in *rc (0 after --help). */
-static json_t *simple_call(int argc, char **argv, const char *help, const char *op, bool *json,
-			   int *rc)
+static json_t *simple_call(const struct cli_verb *v, int argc, char **argv, const char *op,
+			   bool *json, int *rc)
 {
 	json_t *reply;
+	int opt;
 
 	*rc = 0;
-	if (wants_help(argc, argv)) {
-		fputs(help, stdout);
-		return NULL;
+	optind = 1;
+	while ((opt = cli_getopt(v, argc, argv)) != -1) {
+		if (opt != 'j') {
+			*rc = verb_help(v, opt != 'h');
+			return NULL;
+		}
+		*json = true;
 	}
-	if (parse_json_flag(argc, argv, help, json)) {
-		*rc = 2;
+	if (optind < argc) {
+		fprintf(stderr, "mcpfence: unexpected argument '%s'\n", argv[optind]);
+		*rc = verb_help(v, true);
 		return NULL;
 	}
 	reply = call_once(json_pack("{s:s}", "op", op));
@@ -769,19 +718,17 @@ static json_t *simple_call(int argc, char **argv, const char *help, const char *
 	return reply;
 }
 
-static const char ps_help[] = "usage: mcpfence ps [--json]\n"
-			      "\n"
-			      "List governed processes: pid, identity, server, how it was tagged,\n"
+static const char ps_text[] = "List governed processes: pid, identity, server, how it was tagged,\n"
 			      "command. Root sees all; other users their own processes.\n";
 
-static int cmd_ps(int argc, char **argv)
+static int cmd_ps(const struct cli_verb *v, int argc, char **argv)
 {
 	bool json = false;
 	int rc;
 	json_t *reply, *p;
 	size_t i;
 
-	reply = simple_call(argc, argv, ps_help, "ps", &json, &rc);
+	reply = simple_call(v, argc, argv, "ps", &json, &rc);
 	if (!reply)
 		return rc;
 	if (json) {
@@ -832,9 +779,7 @@ static void print_dns(json_t *dns)
 	printf("\n");
 }
 
-static const char status_help[] = "usage: mcpfence status [--json]\n"
-				  "\n"
-				  "Is the agent up, which programs are attached and pinned, which\n"
+static const char status_text[] = "Is the agent up, which programs are attached and pinned, which\n"
 				  "policy is active, and the counters (decisions, dropped audit\n"
 				  "records, tags). For administrators, warnings about host\n"
 				  "settings and policy choices that widen what governed processes\n"
@@ -891,7 +836,7 @@ static void print_last_load(const json_t *l)
 	printf("\n");
 }
 
-static int cmd_status(int argc, char **argv)
+static int cmd_status(const struct cli_verb *verb, int argc, char **argv)
 {
 	json_t *reply, *pol, *cnt, *progs, *v, *prog;
 	bool json = false;
@@ -899,7 +844,7 @@ static int cmd_status(int argc, char **argv)
 	const char *key;
 	size_t i;
 
-	reply = simple_call(argc, argv, status_help, "status", &json, &rc);
+	reply = simple_call(verb, argc, argv, "status", &json, &rc);
 	if (!reply)
 		return rc;
 	if (json) {
@@ -956,20 +901,18 @@ static int cmd_status(int argc, char **argv)
 	return 0;
 }
 
-static const char whoami_help[] =
-	"usage: mcpfence whoami [--json]\n"
-	"\n"
+static const char whoami_text[] =
 	"Print the identity and server this process is governed as, from the kernel's\n"
 	"tag (the agent finds the caller by its socket credentials), or 'ungoverned'.\n"
 	"A server can use it to pick per-user credentials without trusting its input.\n";
 
-static int cmd_whoami(int argc, char **argv)
+static int cmd_whoami(const struct cli_verb *v, int argc, char **argv)
 {
 	bool json = false;
 	int rc;
 	json_t *reply;
 
-	reply = simple_call(argc, argv, whoami_help, "whoami", &json, &rc);
+	reply = simple_call(v, argc, argv, "whoami", &json, &rc);
 	if (!reply)
 		return rc;
 	if (json)
@@ -983,28 +926,21 @@ static int cmd_whoami(int argc, char **argv)
 	return 0;
 }
 
-static const char credential_help[] =
-	"usage: mcpfence credential NAME\n"
-	"\n"
+static const char credential_text[] =
 	"Inside an isolated server the agent launched: print its own credential NAME\n"
 	"(the \"env\" name, else the \"as_file\" name of servers.SERVER.credentials) as\n"
 	"the agent reads it now, for servers that re-read a token. The agent finds the\n"
 	"caller by its tag and its uid; it answers nobody else.\n";
 
-static int cmd_credential(int argc, char **argv)
+static int cmd_credential(const struct cli_verb *v, int argc, char **argv)
 {
+	int rc = only_operands(v, argc, argv, 1);
 	const char *value;
 	json_t *reply;
 
-	if (wants_help(argc, argv)) {
-		fputs(credential_help, stdout);
-		return 0;
-	}
-	if (argc != 2) {
-		fputs(credential_help, stderr);
-		return 2;
-	}
-	reply = call_once(json_pack("{s:s, s:s}", "op", "credential", "name", argv[1]));
+	if (rc >= 0)
+		return rc;
+	reply = call_once(json_pack("{s:s, s:s}", "op", "credential", "name", argv[optind]));
 	if (!reply)
 		return 1;
 	value = json_string_value(json_object_get(reply, "value"));
@@ -1013,26 +949,19 @@ static int cmd_credential(int argc, char **argv)
 	return 0;
 }
 
-static const char metrics_help[] =
-	"usage: mcpfence metrics\n"
-	"\n"
+static const char metrics_text[] =
 	"Print the agent's metrics in the Prometheus text exposition format: decisions\n"
 	"(by verdict, and by identity, server and verdict), audit drops, governed\n"
 	"processes, tags and tag failures, the policy's generation and last load, and\n"
 	"the control socket's refusals. Root and the policy's admin_group only.\n";
 
-static int cmd_metrics(int argc, char **argv)
+static int cmd_metrics(const struct cli_verb *v, int argc, char **argv)
 {
+	int rc = only_operands(v, argc, argv, 0);
 	json_t *reply;
 
-	if (wants_help(argc, argv)) {
-		fputs(metrics_help, stdout);
-		return 0;
-	}
-	if (argc != 1) {
-		fputs(metrics_help, stderr);
-		return 2;
-	}
+	if (rc >= 0)
+		return rc;
 	reply = call_once(json_pack("{s:s}", "op", "metrics"));
 	if (!reply)
 		return 1;
@@ -1043,27 +972,15 @@ static int cmd_metrics(int argc, char **argv)
 
 /* ---- audit ---- */
 
-static const char audit_help[] =
-	"usage: mcpfence audit [--follow] [--json] [--identity ID] [--verdict V] [--color WHEN]\n"
-	"       mcpfence audit [--since T] [--until T] [--file FILE] [--json] [--identity ID]\n"
-	"                      [--verdict V]\n"
-	"\n"
+static const char audit_text[] =
 	"Show the agent's recent audit records, one per line: time, verdict, identity,\n"
 	"server, pid/command, destination, rule. With --follow, keep printing new ones.\n"
 	"Root sees every record; other users only those of their own identity.\n"
 	"With --since, --until or --file, read the records back from the audit log\n"
 	"file instead (its whole history, as far as the caller may read the file).\n"
-	"\n"
-	"  --follow         keep the stream open\n"
-	"  --json           one JSON object per record\n"
-	"  --identity ID    only records of ID\n"
-	"  --verdict V      only allow, deny or would-deny (audit mode) records\n"
-	"  --since T        only records at or after T: a duration before now (90s, 15m,\n"
-	"                   2h, 7d), @EPOCH, or a UTC time YYYY-MM-DD[THH:MM[:SS]][Z]\n"
-	"  --until T        only records at or before T\n"
-	"  --file FILE      the log to read (default: the log the agent writes)\n"
-	"  --color WHEN     colour verdicts: never, always or auto (default: on a\n"
-	"                   terminal, unless NO_COLOR is set or TERM is dumb)\n";
+	"A time T is a duration before now (90s, 15m, 2h, 7d), @EPOCH, or a UTC time\n"
+	"YYYY-MM-DD[THH:MM[:SS]][Z]. --color's default: on a terminal, unless NO_COLOR\n"
+	"is set or TERM is dumb.\n";
 
 /* `audit` colours verdicts on a terminal (set_color). */
 static bool use_color;
@@ -1334,27 +1251,15 @@ static int audit_from_agent(const char *identity, const char *verdict, bool foll
 	return 0;
 }
 
-static int cmd_audit(int argc, char **argv)
+static int cmd_audit(const struct cli_verb *v, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "follow", no_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "identity", required_argument, NULL, 'i' },
-		{ "verdict", required_argument, NULL, 'v' },
-		{ "since", required_argument, NULL, 'S' },
-		{ "until", required_argument, NULL, 'U' },
-		{ "file", required_argument, NULL, 'F' },
-		{ "color", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
 	const char *identity = NULL, *verdict = NULL, *since = NULL, *until = NULL, *file = NULL;
 	bool follow = false, json = false;
 	int opt;
 
 	optind = 1;
 	set_color("auto");
-	while ((opt = getopt_long(argc, argv, "fjh", longopts, NULL)) != -1) {
+	while ((opt = cli_getopt(v, argc, argv)) != -1) {
 		switch (opt) {
 		case 'f':
 			follow = true;
@@ -1383,17 +1288,13 @@ static int cmd_audit(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'h':
-			fputs(audit_help, stdout);
-			return 0;
 		default:
-			fputs(audit_help, stderr);
-			return 2;
+			return verb_help(v, opt != 'h');
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "mcpfence: unexpected argument '%s'\n%s", argv[optind], audit_help);
-		return 2;
+		fprintf(stderr, "mcpfence: unexpected argument '%s'\n", argv[optind]);
+		return verb_help(v, true);
 	}
 	if (since || until || file) {
 		if (follow) {
@@ -1413,24 +1314,15 @@ static int cmd_audit(int argc, char **argv)
 
 /* ---- ticket ---- */
 
-static const char ticket_help[] =
-	"usage: mcpfence ticket --identity ID --server NAME [--ttl SECONDS]\n"
-	"\n"
+static const char ticket_text[] =
 	"Ask the agent for a one-time ticket that lets one `mcpfence run --ticket-fd N`\n"
 	"(or --ticket-env VAR) be tagged as ID on NAME, whoever runs it. Only root and\n"
 	"the policy's launchers (within their may_assert patterns) obtain tickets for\n"
 	"other identities. The ticket is printed on stdout; it expires after --ttl\n"
 	"seconds (default 30, at most 60) and is accepted once.\n";
 
-static int cmd_ticket(int argc, char **argv)
+static int cmd_ticket(const struct cli_verb *v, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "identity", required_argument, NULL, 'i' },
-		{ "server", required_argument, NULL, 's' },
-		{ "ttl", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
 	const char *identity = NULL, *server = NULL;
 	long ttl = 30;
 	json_t *reply;
@@ -1438,7 +1330,7 @@ static int cmd_ticket(int argc, char **argv)
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = cli_getopt(v, argc, argv)) != -1) {
 		switch (opt) {
 		case 'i':
 			identity = optarg;
@@ -1453,18 +1345,12 @@ static int cmd_ticket(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'h':
-			fputs(ticket_help, stdout);
-			return 0;
 		default:
-			fputs(ticket_help, stderr);
-			return 2;
+			return verb_help(v, opt != 'h');
 		}
 	}
-	if (!identity || !server || optind < argc) {
-		fputs(ticket_help, stderr);
-		return 2;
-	}
+	if (!identity || !server || optind < argc)
+		return verb_help(v, true);
 	reply = call_once(json_pack("{s:s, s:s, s:s, s:I}", "op", "ticket", "identity", identity,
 				    "server", server, "ttl", (json_int_t)ttl));
 	if (!reply)
@@ -1476,30 +1362,26 @@ static int cmd_ticket(int argc, char **argv)
 
 /* ---- uninstall ---- */
 
-static const char uninstall_help[] =
-	"usage: mcpfence uninstall [--pin-dir DIR]\n"
-	"\n"
+static const char uninstall_text[] =
 	"Stop enforcing: the agent detaches its programs, removes its pins and exits.\n"
 	"When no agent answers, the pins under DIR (default /sys/fs/bpf/mcpfence) are\n"
 	"removed directly. Governed processes are no longer restricted afterwards.\n";
 
-static int cmd_uninstall(int argc, char **argv)
+static int cmd_uninstall(const struct cli_verb *v, int argc, char **argv)
 {
 	const char *pin_dir = "/sys/fs/bpf/mcpfence";
 	const char *path = mf_socket_path(socket_opt);
 	json_t *reply;
-	int fd, err;
+	int fd, err, opt;
 
-	if (wants_help(argc, argv)) {
-		fputs(uninstall_help, stdout);
-		return 0;
+	optind = 1;
+	while ((opt = cli_getopt(v, argc, argv)) != -1) {
+		if (opt != 'p')
+			return verb_help(v, opt != 'h');
+		pin_dir = optarg;
 	}
-	if (argc == 3 && strcmp(argv[1], "--pin-dir") == 0) {
-		pin_dir = argv[2];
-	} else if (argc != 1) {
-		fputs(uninstall_help, stderr);
-		return 2;
-	}
+	if (optind < argc)
+		return verb_help(v, true);
 	fd = mf_client_connect(path);
 	if (fd >= 0) {
 		close(fd);
@@ -1519,56 +1401,258 @@ static int cmd_uninstall(int argc, char **argv)
 	return 0;
 }
 
-static const struct verb {
-	const char *name;
-	int (*run)(int argc, char **argv);
-} verbs[] = {
-	{ "run", cmd_run },
-	{ "policy", cmd_policy },
-	{ "ps", cmd_ps },
-	{ "audit", cmd_audit },
-	{ "status", cmd_status },
-	{ "whoami", cmd_whoami },
-	{ "ticket", cmd_ticket },
-	{ "uninstall", cmd_uninstall },
-	{ "credential", cmd_credential },
-	{ "metrics", cmd_metrics },
+/* ---- the table: verbs, subverbs and options (cmdline.h) ---- */
+
+static const struct cli_opt json_opts[] = {
+	CLI_FLAG("json", 'j', "one JSON object per line"),
+	{},
 };
+
+static const struct cli_opt run_opts[] = {
+	CLI_VALUE("identity", 'i', "ID", "the user the server works for"),
+	CLI_VALUE("server", 's', "NAME", "a server declared in the policy"),
+	CLI_VALUE("ticket-fd", 'T', "N",
+		  "read a one-time ticket (from `mcpfence ticket`) from descriptor N and close "
+		  "it; the tag is the ticket's identity and server"),
+	CLI_VALUE("ticket-env", 'E', "VAR", "the same, from variable VAR (removed before exec)"),
+	CLI_FLAG("require-landlock", 'L',
+		 "refuse to start CMD when the kernel lacks Landlock scopes (ABI 6, Linux 6.12) "
+		 "instead of warning"),
+	CLI_FLAG("allow-root", 'R', "start CMD even as root, without any capability"),
+	CLI_FLAG("no-harden", 'N', "for debugging: skip the hardening (audited)"),
+	{},
+};
+
+static const struct cli_opt explain_opts[] = {
+	CLI_VALUE("identity", 'i', "ID", "the identity asking"),
+	CLI_VALUE("server", 's', "NAME", "the server it runs"),
+	CLI_VALUE("to", 't', "DEST", "HOST_OR_IP[:PORT[/PROTO]]; IPv6 with a port: [::1]:443/tcp"),
+	CLI_VALUE("policy", 'p', "FILE", "explain FILE instead of the active policy",
+		  .complete = CLI_POLICY_FILE),
+	{},
+};
+
+static const struct cli_verb policy_subs[] = {
+	{
+		.name = "check",
+		.args = "FILE",
+		.summary = "validate a policy file (no root needed)",
+		.text = "Validate FILE; report errors as FILE:LINE:COL: message (exit 1). The\n"
+			"format: policy/README.md.\n",
+		.operands = CLI_POLICY_FILE,
+		.run = cmd_policy_check,
+	},
+	{
+		.name = "load",
+		.args = "FILE",
+		.summary = "replace the active policy, atomically (root)",
+		.text = "Replace the agent's policy with FILE in one step: a policy that does not\n"
+			"check changes nothing.\n",
+		.operands = CLI_POLICY_FILE,
+		.run = cmd_policy_load,
+	},
+	{
+		.name = "show",
+		.summary = "print the active policy (root)",
+		.run = cmd_policy_show,
+	},
+	{
+		.name = "explain",
+		.args = "--identity ID --server NAME --to DEST [--policy FILE]",
+		.summary = "the verdict for a destination, and the rule that gives it",
+		.text = "Print the verdict for a destination and the rule that gives it, from FILE\n"
+			"or the active policy (root). For a host name: the rules that grant it, and\n"
+			"the addresses learned for it now (active policy).\n",
+		.opts = explain_opts,
+		.run = cmd_policy_explain,
+	},
+	{},
+};
+
+static const struct cli_opt audit_opts[] = {
+	CLI_FLAG("follow", 'f', "keep the stream open"),
+	CLI_FLAG("json", 'j', "one JSON object per record"),
+	CLI_VALUE("identity", 'i', "ID", "only records of ID"),
+	CLI_VALUE("verdict", 'v', "V", "only allow, deny or would-deny (audit mode) records",
+		  .complete = CLI_WORDS, .words = "allow deny would-deny"),
+	CLI_VALUE("since", 'S', "T", "only records at or after T"),
+	CLI_VALUE("until", 'U', "T", "only records at or before T"),
+	CLI_VALUE("file", 'F', "FILE", "the log to read (default: the log the agent writes)",
+		  .complete = CLI_FILE),
+	CLI_VALUE("color", 'C', "WHEN", "colour verdicts: never, always or auto",
+		  .complete = CLI_WORDS, .words = "never always auto"),
+	{},
+};
+
+static const struct cli_opt ticket_opts[] = {
+	CLI_VALUE("identity", 'i', "ID", "the identity the ticket tags"),
+	CLI_VALUE("server", 's', "NAME", "the server it tags"),
+	CLI_VALUE("ttl", 't', "SECONDS", "seconds before it expires (default 30, at most 60)"),
+	{},
+};
+
+static const struct cli_opt uninstall_opts[] = {
+	CLI_VALUE("pin-dir", 'p', "DIR", "the pins to remove when no agent answers",
+		  .complete = CLI_DIR),
+	{},
+};
+
+static const struct cli_verb verbs[] = {
+	{
+		.name = "run",
+		.args = "--identity ID --server NAME [--no-harden | --require-landlock]\n"
+			" [--allow-root] [--] CMD [ARGS...]\n"
+			"--ticket-fd N | --ticket-env VAR [--server NAME] [...] [--] CMD...",
+		.summary = "run CMD governed as ID for server NAME",
+		.text = run_text,
+		.opts = run_opts,
+		.operands = CLI_COMMAND,
+		.stop_at_operand = true,
+		.run = cmd_run,
+	},
+	{
+		.name = "policy",
+		.text = "check needs neither the agent nor root; load, show and explain (without\n"
+			"--policy) ask the agent. `mcpfence policy SUBCOMMAND --help` for each.\n",
+		.subs = policy_subs,
+	},
+	{
+		.name = "ps",
+		.args = "[--json]",
+		.summary = "list governed processes",
+		.text = ps_text,
+		.opts = json_opts,
+		.run = cmd_ps,
+	},
+	{
+		.name = "audit",
+		.args = "[--follow] [--json] [--identity ID] [--verdict V] [--color WHEN]\n"
+			"[--since T] [--until T] [--file FILE] [--json] [--identity ID] [--verdict V]",
+		.summary = "show audit records (recent ones, then new ones with --follow)",
+		.text = audit_text,
+		.opts = audit_opts,
+		.run = cmd_audit,
+	},
+	{
+		.name = "status",
+		.args = "[--json]",
+		.summary = "agent, programs, policy and counters",
+		.text = status_text,
+		.opts = json_opts,
+		.run = cmd_status,
+	},
+	{
+		.name = "metrics",
+		.summary = "the agent's metrics, as Prometheus text (admins)",
+		.text = metrics_text,
+		.run = cmd_metrics,
+	},
+	{
+		.name = "whoami",
+		.args = "[--json]",
+		.summary = "the identity and server of this process, if governed",
+		.text = whoami_text,
+		.opts = json_opts,
+		.run = cmd_whoami,
+	},
+	{
+		.name = "credential",
+		.args = "NAME",
+		.summary = "an isolated server's own credential (inside it)",
+		.text = credential_text,
+		.run = cmd_credential,
+	},
+	{
+		.name = "ticket",
+		.args = "--identity ID --server NAME [--ttl SECONDS]",
+		.summary = "a one-time ticket for `run --ticket-fd` (trusted hosts)",
+		.text = ticket_text,
+		.opts = ticket_opts,
+		.run = cmd_ticket,
+	},
+	{
+		.name = "uninstall",
+		.args = "[--pin-dir DIR]",
+		.summary = "stop enforcing: detach programs and remove pins (root)",
+		.text = uninstall_text,
+		.opts = uninstall_opts,
+		.run = cmd_uninstall,
+	},
+	{},
+};
+
+static const struct cli_opt global_opts[] = {
+	CLI_VALUE("socket", 's', "PATH",
+		  "agent control socket (default: $MCPFENCE_SOCKET, else " MF_DEFAULT_SOCKET ")",
+		  .complete = CLI_FILE),
+	CLI_FLAG("version", 'V', "print the version, the commit and libbpf's version"),
+	/* The build runs it to write the installed completion scripts. */
+	CLI_VALUE("completion", 'c', "SHELL", "print the completion script for bash or zsh",
+		  .complete = CLI_WORDS, .words = "bash zsh", .hidden = true),
+	{},
+};
+
+static const struct cli_verb global = {
+	.name = "mcpfence",
+	.args = "[--socket PATH] COMMAND [ARGS]",
+	.text = "Per-identity, kernel-enforced egress control for MCP servers.\n"
+		"`mcpfence COMMAND --help` for a command.\n",
+	.opts = global_opts,
+	.stop_at_operand = true,
+};
+
+/* argv[0], a verb of table (the subverbs of parent, if any): the exit status. */
+static int dispatch(const struct cli_verb *parent, const struct cli_verb *table, int argc,
+		    char **argv)
+{
+	for (const struct cli_verb *v = table; v->name; v++) {
+		if (strcmp(argv[0], v->name))
+			continue;
+		if (v->run)
+			return v->run(v, argc, argv);
+		if (argc >= 2 && argv[1][0] != '-')
+			return dispatch(v, v->subs, argc - 1, argv + 1);
+		optind = 1;
+		return verb_help(v, argc < 2 || cli_getopt(v, argc, argv) != 'h');
+	}
+	if (!parent) {
+		fprintf(stderr, "mcpfence: unknown command '%s'\n", argv[0]);
+		cli_print_usage(stderr, &global, verbs);
+		return 2;
+	}
+	fprintf(stderr, "mcpfence: unknown %s subcommand '%s'\n", parent->name, argv[0]);
+	return verb_help(parent, true);
+}
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{},
-	};
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((opt = cli_getopt(&global, argc, argv)) != -1) {
 		switch (opt) {
 		case 's':
 			socket_opt = optarg;
 			break;
 		case 'h':
-			fputs(usage, stdout);
+			cli_print_usage(stdout, &global, verbs);
 			return 0;
 		case 'V':
 			mf_print_version(stdout, "mcpfence");
 			return 0;
+		case 'c':
+			if (cli_print_completion(stdout, optarg, &global, verbs)) {
+				fprintf(stderr, "mcpfence: --completion takes bash or zsh\n");
+				return 2;
+			}
+			return 0;
 		default:
-			fputs(usage, stderr);
+			cli_print_usage(stderr, &global, verbs);
 			return 2;
 		}
 	}
 	if (optind >= argc) {
-		fputs(usage, stderr);
+		cli_print_usage(stderr, &global, verbs);
 		return 2;
 	}
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-		if (strcmp(argv[optind], verbs[i].name) == 0)
-			return verbs[i].run(argc - optind, argv + optind);
-	}
-	fprintf(stderr, "mcpfence: unknown command '%s'\n%s", argv[optind], usage);
-	return 2;
+	return dispatch(NULL, verbs, argc - optind, argv + optind);
 }

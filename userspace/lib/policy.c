@@ -20,7 +20,9 @@
 
 #define PATH_DEPTH 8
 #define NOT_FOUND ((size_t)-1)
-#define NAME_RULES "names are 1..127 characters of A-Z a-z 0-9 . _ @ + -, not starting with '-'"
+#define NAME_RULES                                                                               \
+	"names are 1..127 characters of A-Z a-z 0-9 . _ @ + -, not starting with '-', not only " \
+	"dots"
 
 struct path_elem {
 	const char *key; /* NULL: an array element */
@@ -1529,7 +1531,9 @@ bool mf_name_valid(const char *name)
 		      strchr("._@+-", c)))
 			return false;
 	}
-	return true;
+	/* Names are path components ({identity} in a credential's file, a
+	 * server's per-user files): ".", ".." and the like never are one. */
+	return strspn(name, ".") != i;
 }
 
 /* ---- addresses ---- */

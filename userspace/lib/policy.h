@@ -181,7 +181,8 @@ int mf_policy_parse(const char *text, size_t len, const char *filename, struct m
 		    char *err, size_t errlen);
 void mf_policy_free(struct mf_policy *policy);
 
-/* Identity and server names: 1..127 bytes of [A-Za-z0-9._@+-], no leading '-'. */
+/* Identity and server names: 1..127 bytes of [A-Za-z0-9._@+-], no leading
+ * '-', not only dots (".", "..": they are used as path components). */
 bool mf_name_valid(const char *name);
 
 /* Does name match pattern, where '*' matches any run of characters? */
