@@ -20,6 +20,7 @@
 #include "cmdline.h"
 #include "explain.h"
 #include "harden.h"
+#include "ocsf.h"
 #include "pins.h"
 #include "file.h"
 #include "policy.h"
@@ -980,7 +981,10 @@ static const char audit_text[] =
 	"file instead (its whole history, as far as the caller may read the file).\n"
 	"A time T is a duration before now (90s, 15m, 2h, 7d), @EPOCH, or a UTC time\n"
 	"YYYY-MM-DD[THH:MM[:SS]][Z]. --color's default: on a terminal, unless NO_COLOR\n"
-	"is set or TERM is dumb.\n";
+	"is set or TERM is dumb. --ocsf prints each record as an OCSF 1.3.0 event:\n"
+	"Network Activity (4001) for connections, datagrams, binds and listens, DNS\n"
+	"Activity (4003) for the resolver, Base Event (0) for the rest; the record\n"
+	"whole under \"unmapped\".\n";
 
 /* `audit` colours verdicts on a terminal (set_color). */
 static bool use_color;
@@ -1108,13 +1112,45 @@ static int next_line(struct session *s, char **line, size_t *len)
 	}
 }
 
+/* How `audit` prints a record: a line for people, the record's JSON, or its
+ * OCSF event (ocsf.c). */
+enum audit_form {
+	AUDIT_HUMAN,
+	AUDIT_JSON,
+	AUDIT_OCSF
+};
+
+static void show_record(const json_t *rec, enum audit_form form)
+{
+	json_t *ev;
+
+	switch (form) {
+	case AUDIT_HUMAN:
+		render_record(rec);
+		break;
+	case AUDIT_JSON:
+		print_json(rec);
+		break;
+	case AUDIT_OCSF:
+		ev = mf_ocsf_event(rec);
+		if (ev)
+			print_json(ev);
+		else
+			fprintf(stderr, "mcpfence: out of memory for an OCSF event\n");
+		json_decref(ev);
+		break;
+	}
+}
+
 static void show_file_record(const json_t *rec, const char *line, size_t len, void *ctx)
 {
-	if (*(bool *)ctx) {
+	enum audit_form form = *(enum audit_form *)ctx;
+
+	if (form == AUDIT_JSON) {
 		fwrite(line, 1, len, stdout);
 		putchar('\n');
 	} else {
-		render_record(rec);
+		show_record(rec, form);
 	}
 }
 
@@ -1134,7 +1170,7 @@ static char *agent_audit_log(void)
 
 /* audit --since/--until/--file: from the log file, not the agent's memory. */
 static int audit_from_file(const char *file, const char *since, const char *until,
-			   const char *identity, const char *verdict, bool json)
+			   const char *identity, const char *verdict, enum audit_form form)
 {
 	struct audit_file_filter f = { .identity = identity, .verdict = verdict };
 	char from[32], to[32], err[256];
@@ -1152,7 +1188,7 @@ static int audit_from_file(const char *file, const char *since, const char *unti
 	f.since = since ? from : NULL;
 	f.until = until ? to : NULL;
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
-	r = audit_file_read(path, &f, show_file_record, &json, &bad);
+	r = audit_file_read(path, &f, show_file_record, &form, &bad);
 	fflush(stdout);
 	if (r)
 		fprintf(stderr, "mcpfence: cannot read %s: %s\n", path, strerror(-r));
@@ -1168,7 +1204,8 @@ usage:
 
 /* audit without --since/--until/--file: the agent's history, then with
  * --follow its live stream. */
-static int audit_from_agent(const char *identity, const char *verdict, bool follow, bool json)
+static int audit_from_agent(const char *identity, const char *verdict, bool follow,
+			    enum audit_form form)
 {
 	char err[256], *line;
 	struct session s;
@@ -1198,7 +1235,7 @@ static int audit_from_agent(const char *identity, const char *verdict, bool foll
 	while ((r = next_line(&s, &line, &len)) > 0) {
 		/* Records pass through as the agent wrote them; only protocol
 		 * messages ("type": reply, dropped, end) are parsed. */
-		if (json && !mf_is_message_line(line, len)) {
+		if (form == AUDIT_JSON && !mf_is_message_line(line, len)) {
 			fwrite(line, 1, len, stdout);
 			putchar('\n');
 			continue;
@@ -1229,10 +1266,8 @@ static int audit_from_agent(const char *identity, const char *verdict, bool foll
 				(long long)json_integer_value(json_object_get(rec, "dropped")));
 		} else if (type) {
 			/* Another message (a late reply): not a record. */
-		} else if (json) {
-			print_json(rec);
 		} else {
-			render_record(rec);
+			show_record(rec, form);
 		}
 		json_decref(rec);
 	}
@@ -1254,7 +1289,8 @@ static int audit_from_agent(const char *identity, const char *verdict, bool foll
 static int cmd_audit(const struct cli_verb *v, int argc, char **argv)
 {
 	const char *identity = NULL, *verdict = NULL, *since = NULL, *until = NULL, *file = NULL;
-	bool follow = false, json = false;
+	enum audit_form form = AUDIT_HUMAN;
+	bool follow = false;
 	int opt;
 
 	optind = 1;
@@ -1265,7 +1301,13 @@ static int cmd_audit(const struct cli_verb *v, int argc, char **argv)
 			follow = true;
 			break;
 		case 'j':
-			json = true;
+		case 'o':
+			if (form != AUDIT_HUMAN) {
+				fprintf(stderr,
+					"mcpfence: --json and --ocsf: one form at a time\n");
+				return 2;
+			}
+			form = opt == 'j' ? AUDIT_JSON : AUDIT_OCSF;
 			break;
 		case 'i':
 			identity = optarg;
@@ -1307,9 +1349,9 @@ static int cmd_audit(const struct cli_verb *v, int argc, char **argv)
 			fprintf(stderr, "mcpfence: --verdict takes allow, deny or would-deny\n");
 			return 2;
 		}
-		return audit_from_file(file, since, until, identity, verdict, json);
+		return audit_from_file(file, since, until, identity, verdict, form);
 	}
-	return audit_from_agent(identity, verdict, follow, json);
+	return audit_from_agent(identity, verdict, follow, form);
 }
 
 /* ---- ticket ---- */
@@ -1472,6 +1514,7 @@ static const struct cli_verb policy_subs[] = {
 static const struct cli_opt audit_opts[] = {
 	CLI_FLAG("follow", 'f', "keep the stream open"),
 	CLI_FLAG("json", 'j', "one JSON object per record"),
+	CLI_FLAG("ocsf", 'o', "one OCSF 1.3.0 event per record (for SIEMs)"),
 	CLI_VALUE("identity", 'i', "ID", "only records of ID"),
 	CLI_VALUE("verdict", 'v', "V", "only allow, deny or would-deny (audit mode) records",
 		  .complete = CLI_WORDS, .words = "allow deny would-deny"),
@@ -1526,8 +1569,8 @@ static const struct cli_verb verbs[] = {
 	},
 	{
 		.name = "audit",
-		.args = "[--follow] [--json] [--identity ID] [--verdict V] [--color WHEN]\n"
-			"[--since T] [--until T] [--file FILE] [--json] [--identity ID] [--verdict V]",
+		.args = "[--follow] [--json | --ocsf] [--identity ID] [--verdict V] [--color WHEN]\n"
+			"[--since T] [--until T] [--file FILE] [--json | --ocsf] [--identity ID] [--verdict V]",
 		.summary = "show audit records (recent ones, then new ones with --follow)",
 		.text = audit_text,
 		.opts = audit_opts,
