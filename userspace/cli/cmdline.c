@@ -476,3 +476,41 @@ int cli_print_completion(FILE *f, const char *shell, const struct cli_verb *glob
 		return -1;
 	return 0;
 }
+
+/* The verb table cli_verb_help names subverbs from (cli_set_verbs). */
+static const struct cli_verb *cli_verbs;
+
+void cli_set_verbs(const struct cli_verb *verbs)
+{
+	cli_verbs = verbs;
+}
+
+/* v's help: asked for (stdout, exit 0) or after a usage error (stderr, 2). */
+int cli_verb_help(const struct cli_verb *v, bool error)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "%s", v->name);
+	for (const struct cli_verb *p = cli_verbs; p && p->name; p++) {
+		for (const struct cli_verb *s = p->subs; s && s->name; s++) {
+			if (s == v)
+				snprintf(path, sizeof(path), "%s %s", p->name, s->name);
+		}
+	}
+	cli_print_help(error ? stderr : stdout, path, v);
+	return error ? 2 : 0;
+}
+
+/* The options of a verb that has only --help and nargs operands: -1 to go
+ * on (the operands at argv[optind]), else the exit status. */
+int cli_only_operands(const struct cli_verb *v, int argc, char **argv, int nargs)
+{
+	int opt;
+
+	optind = 1;
+	while ((opt = cli_getopt(v, argc, argv)) != -1)
+		return cli_verb_help(v, opt != 'h');
+	if (argc - optind != nargs)
+		return cli_verb_help(v, true);
+	return -1;
+}

@@ -68,4 +68,14 @@ int cli_getopt(const struct cli_verb *v, int argc, char **argv);
 int cli_print_completion(FILE *f, const char *shell, const struct cli_verb *global,
 			 const struct cli_verb *verbs);
 
+/* The verbs (ended by { NULL }) whose subverbs cli_verb_help names in full. */
+void cli_set_verbs(const struct cli_verb *verbs);
+
+/* v's help: asked for (stdout, exit 0) or after a usage error (stderr, 2). */
+int cli_verb_help(const struct cli_verb *v, bool error);
+
+/* The options of a verb that has only --help and nargs operands: -1 to go
+ * on (the operands at argv[optind]), else the exit status. */
+int cli_only_operands(const struct cli_verb *v, int argc, char **argv, int nargs);
+
 #endif /* MCPFENCE_CMDLINE_H */
