@@ -38,6 +38,7 @@
 #define TCP_IDLE_MS 10000
 #define ADDRS_MAX 64	      /* addresses of one answer installed; more: SERVFAIL */
 #define LEARNED_BUCKETS 16384 /* the agent's copy of dns_learned: names, for audit and loads */
+#define ASKER_BUCKETS 1024    /* its (identity, server) pairs, each with its quota */
 #define RESOLV_CONF "/etc/resolv.conf"
 #define HOSTS_FILE "/etc/hosts"
 #define HOSTS_CHECK_MS 5000 /* /etc/hosts looked at again (changed, or half max_ttl gone) */
@@ -109,12 +110,25 @@ struct dns_tcp {
 /* What the agent installed into dns_learned, with the name it came from:
  * audit records show it, and a policy load checks it again. */
 struct learned {
-	struct learned *next; /* in its bucket */
+	struct learned *next;	       /* in its bucket */
+	struct learned *older, *newer; /* of its (identity, server) */
 	struct mf_learned_key key;
 	uint64_t expires_ns;
 	bool drop; /* not granted by the policy being loaded */
 	char name[];
 };
+
+/* The entries of one (identity, server), oldest first: at most
+ * MF_LEARNED_PER_ASKER; the next evicts the oldest. */
+struct asker {
+	struct asker *next; /* in its bucket */
+	uint32_t identity_id, server_id;
+	size_t n;
+	struct learned *oldest, *newest;
+};
+
+_Static_assert(MF_LEARNED_PER_ASKER >= ADDRS_MAX,
+	       "the addresses of one answer do not evict one another before it is released");
 
 enum dns_count {
 	DC_QUERIES,
@@ -128,6 +142,7 @@ enum dns_count {
 	DC_PRIVATE_SKIPPED,
 	DC_BUSY,
 	DC_PASSTHROUGH,
+	DC_EVICTED,
 	DC_MAX
 };
 
@@ -143,6 +158,7 @@ static const char *const count_names[DC_MAX] = {
 	"private_not_installed",
 	"busy",
 	"resolver_allowed",
+	"learned_evicted",
 };
 
 struct dns_proxy {
@@ -156,6 +172,7 @@ struct dns_proxy {
 	int64_t resolv_read_ms;
 	struct learned *learned[LEARNED_BUCKETS];
 	size_t nlearned;
+	struct asker *askers[ASKER_BUCKETS];
 	/* /etc/hosts as last installed */
 	struct timespec hosts_mtime;
 	ino_t hosts_ino;
@@ -431,56 +448,148 @@ static struct learned *learned_find(struct dns_proxy *d, const struct mf_learned
 	return NULL;
 }
 
+static struct asker **asker_bucket(struct dns_proxy *d, uint32_t identity_id, uint32_t server_id)
+{
+	return &d->askers[(identity_id * 2654435761u ^ server_id) % ASKER_BUCKETS];
+}
+
+static struct asker *asker_find(struct dns_proxy *d, uint32_t identity_id, uint32_t server_id)
+{
+	for (struct asker *s = *asker_bucket(d, identity_id, server_id); s; s = s->next)
+		if (s->identity_id == identity_id && s->server_id == server_id)
+			return s;
+	return NULL;
+}
+
+static void chain_in(struct asker *s, struct learned *l)
+{
+	l->older = s->newest;
+	l->newer = NULL;
+	if (s->newest)
+		s->newest->newer = l;
+	else
+		s->oldest = l;
+	s->newest = l;
+	s->n++;
+}
+
+static void chain_out(struct asker *s, struct learned *l)
+{
+	if (l->older)
+		l->older->newer = l->newer;
+	else
+		s->oldest = l->newer;
+	if (l->newer)
+		l->newer->older = l->older;
+	else
+		s->newest = l->older;
+	l->older = l->newer = NULL;
+	s->n--;
+}
+
+/* Append l, the newest, to its (identity, server)'s list. */
+static int asker_append(struct dns_proxy *d, struct learned *l)
+{
+	struct asker *s = asker_find(d, l->key.identity_id, l->key.server_id), **b;
+
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		s->identity_id = l->key.identity_id;
+		s->server_id = l->key.server_id;
+		b = asker_bucket(d, s->identity_id, s->server_id);
+		s->next = *b;
+		*b = s;
+	}
+	chain_in(s, l);
+	return 0;
+}
+
+static void asker_unlink(struct dns_proxy *d, struct learned *l)
+{
+	struct asker *s = asker_find(d, l->key.identity_id, l->key.server_id);
+
+	if (!s)
+		return;
+	chain_out(s, l);
+	if (s->n)
+		return;
+	for (struct asker **ps = asker_bucket(d, s->identity_id, s->server_id); *ps;
+	     ps = &(*ps)->next)
+		if (*ps == s) {
+			*ps = s->next;
+			break;
+		}
+	free(s);
+}
+
+/* Forget l; from dns_learned too unless it is about to be written again. */
+static void learned_remove(struct agent *a, struct learned *l, bool from_kernel)
+{
+	struct dns_proxy *d = a->dns;
+
+	if (from_kernel)
+		bpf_map_delete_elem(bpf_map__fd(a->skel->maps.dns_learned), &l->key);
+	for (struct learned **pl = bucket(d, &l->key); *pl; pl = &(*pl)->next)
+		if (*pl == l) {
+			*pl = l->next;
+			break;
+		}
+	asker_unlink(d, l);
+	free(l);
+	d->nlearned--;
+}
+
 /* Forget what expired (the kernel ignores it already) and, with all, what
  * is marked drop: from the table and from dns_learned. */
 static void learned_prune(struct agent *a, bool drop_marked)
 {
 	struct dns_proxy *d = a->dns;
-	int fd = bpf_map__fd(a->skel->maps.dns_learned);
 	uint64_t now = boot_ns();
 
-	for (size_t i = 0; i < LEARNED_BUCKETS; i++) {
-		for (struct learned **pl = &d->learned[i], *l; (l = *pl);) {
-			if (l->expires_ns > now && !(drop_marked && l->drop)) {
-				pl = &l->next;
-				continue;
-			}
-			bpf_map_delete_elem(fd, &l->key);
-			*pl = l->next;
-			free(l);
-			d->nlearned--;
+	for (size_t i = 0; i < LEARNED_BUCKETS; i++)
+		for (struct learned *l = d->learned[i], *next; l; l = next) {
+			next = l->next;
+			if (l->expires_ns <= now || (drop_marked && l->drop))
+				learned_remove(a, l, true);
 		}
-	}
 }
 
-/* Remember that k was installed from name until expires_ns. */
+/*
+ * Remember that k was installed from name until expires_ns. An (identity,
+ * server) at its quota makes room by evicting its own oldest entry, from
+ * the table and from dns_learned: a flood of names fills only its own share.
+ */
 static int learned_note(struct agent *a, const struct mf_learned_key *k, const char *name,
 			uint64_t expires_ns)
 {
 	struct dns_proxy *d = a->dns;
 	struct learned *l = learned_find(d, k), **b;
+	struct asker *s = asker_find(d, k->identity_id, k->server_id);
 	size_t n = strlen(name) + 1;
 
 	if (l && !strcmp(l->name, name)) {
+		/* Learned again: now its pair's newest. */
 		if (expires_ns > l->expires_ns)
 			l->expires_ns = expires_ns;
+		chain_out(s, l);
+		chain_in(s, l);
 		return 0;
 	}
-	if (!l && d->nlearned >= MF_LEARNED_MAX)
-		learned_prune(a, false);
-	if (!l && d->nlearned >= MF_LEARNED_MAX)
-		return -ENOSPC;
 	if (l) {
 		/* Another name for the address: the last one names it. */
-		b = bucket(d, k);
-		for (struct learned **pl = b; *pl; pl = &(*pl)->next)
-			if (*pl == l) {
-				*pl = l->next;
-				break;
-			}
-		free(l);
-		d->nlearned--;
+		learned_remove(a, l, false);
+		s = asker_find(d, k->identity_id, k->server_id);
 	}
+	if (s && s->n >= MF_LEARNED_PER_ASKER) {
+		learned_remove(a, s->oldest, true);
+		d->counts[DC_EVICTED]++;
+	}
+	if (d->nlearned >= MF_LEARNED_MAX)
+		learned_prune(a, false);
+	if (d->nlearned >= MF_LEARNED_MAX)
+		return -ENOSPC;
 	l = malloc(sizeof(*l) + n);
 	if (!l)
 		return -ENOMEM;
@@ -488,6 +597,10 @@ static int learned_note(struct agent *a, const struct mf_learned_key *k, const c
 	l->expires_ns = expires_ns;
 	l->drop = false;
 	memcpy(l->name, name, n);
+	if (asker_append(d, l)) {
+		free(l);
+		return -ENOMEM;
+	}
 	b = bucket(d, k);
 	l->next = *b;
 	*b = l;
@@ -1245,11 +1358,12 @@ json_t *dns_status(struct agent *a)
 	cnt = json_object();
 	for (int i = 0; i < DC_MAX; i++)
 		json_object_set_new(cnt, count_names[i], json_integer((json_int_t)d->counts[i]));
-	st = json_pack("{s:b, s:{s:i, s:i, s:i, s:i}, s:I, s:o}", "serving",
+	st = json_pack("{s:b, s:{s:i, s:i, s:i, s:i}, s:I, s:I, s:o}", "serving",
 		       d->listeners[0].port || d->listeners[1].port, "ports", "udp4",
 		       d->listeners[0].port, "udp6", d->listeners[1].port, "tcp4",
 		       d->listeners[2].port, "tcp6", d->listeners[3].port, "pending",
-		       (json_int_t)d->npending, "counters", cnt);
+		       (json_int_t)d->npending, "learned", (json_int_t)d->nlearned, "counters",
+		       cnt);
 	if (st && d->last_error)
 		json_object_set_new(st, "error", json_string(strerror(d->last_error)));
 	return st;
@@ -1282,6 +1396,11 @@ void dns_teardown(struct agent *a)
 		for (struct learned *l = d->learned[i], *next; l; l = next) {
 			next = l->next;
 			free(l);
+		}
+	for (size_t i = 0; i < ASKER_BUCKETS; i++)
+		for (struct asker *s = d->askers[i], *next; s; s = next) {
+			next = s->next;
+			free(s);
 		}
 	free(d);
 	a->dns = NULL;
