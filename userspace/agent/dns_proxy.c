@@ -20,6 +20,7 @@
 #include <sys/epoll.h>
 #include <pwd.h>
 #include <sys/socket.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,8 +31,10 @@
 #include "dns_wire.h"
 #include "mcpfence.skel.h"
 
-#define UDP_MAX 4096	/* bytes of a datagram read or forwarded (larger: dropped) */
-#define PENDING_MAX 512 /* queries upstream (a socket each); more: SERVFAIL */
+#define UDP_MAX 4096	  /* bytes of a datagram read or forwarded (larger: dropped) */
+#define PENDING_MAX 512	  /* queries upstream; more: SERVFAIL */
+#define UPSTREAM_SOCKS 8  /* kept open, each connected to an upstream from a random port */
+#define UPSTREAM_USES 128 /* queries sent on one before it is replaced (a new port) */
 #define TCP_CLIENTS_MAX 64
 #define TCP_CLIENTS_PER_ASKER 8	 /* of one (identity, server): nobody holds them all */
 #define UPSTREAM_TIMEOUT_MS 2000 /* per upstream tried, then the next; none left: SERVFAIL */
@@ -64,12 +67,28 @@ struct dns_listener {
 	uint16_t port;
 };
 
+/*
+ * A socket to an upstream, connected (only its datagrams are read) from a
+ * port the kernel picked at random. Kept open for UPSTREAM_USES queries, then
+ * retired: it still reads the answers of its queries in flight, and is
+ * closed when none is left. Queries are told apart on it by an id the agent
+ * picks at random (none twice in flight) and their question.
+ */
+struct dns_usock {
+	struct dns_watch w;
+	struct dns_usock *next;
+	int fd;
+	struct mf_dns_upstream to;
+	unsigned int uses, inflight;
+	bool retired;
+};
+
 struct dns_tcp;
 
 struct dns_query {
-	struct dns_watch w;
 	struct dns_query *next;
-	int fd; /* upstream socket; -1 between tries */
+	struct dns_usock *up; /* where it waits for its answer; NULL if nowhere */
+	uint16_t up_id;	      /* its id there */
 	bool done;
 	/* where the answer goes: a UDP listener and peer, or a TCP client */
 	struct dns_listener *listener;
@@ -165,6 +184,11 @@ struct dns_proxy {
 	struct dns_listener listeners[4]; /* udp4, udp6, tcp4, tcp6 */
 	struct dns_query *queries;
 	size_t npending;
+	struct dns_usock *usocks;		/* open, in the pool or retired */
+	struct dns_usock *pool[UPSTREAM_SOCKS]; /* those queries are sent on, in turn */
+	unsigned int pool_next;
+	uint16_t ids[2048]; /* random ids, used from the end */
+	size_t nids;
 	struct dns_tcp *tcps;
 	size_t ntcp;
 	struct mf_dns_upstream resolv[MF_DNS_MAX_UPSTREAM]; /* from /etc/resolv.conf */
@@ -360,11 +384,17 @@ static void tcp_rearm(struct agent *a, struct dns_tcp *t)
 	epoll_ctl(a->epoll_fd, EPOLL_CTL_DEL, t->fd, NULL);
 }
 
+/* q waits for no answer any more (a late one is dropped). */
+static void query_detach(struct dns_query *q)
+{
+	if (q->up)
+		q->up->inflight--;
+	q->up = NULL;
+}
+
 static void query_finish(struct agent *a, struct dns_query *q)
 {
-	if (q->fd >= 0)
-		close(q->fd);
-	q->fd = -1;
+	query_detach(q);
 	q->done = true;
 	if (q->tcp) {
 		q->tcp->busy = false;
@@ -801,15 +831,17 @@ static void audit_query(struct agent *a, struct dns_query *q, const char *verdic
 }
 
 /* The answer came: install its addresses (granted names), then release it. */
-static void on_answer(struct agent *a, struct dns_query *q, const uint8_t *msg, size_t len)
+static void on_answer(struct agent *a, struct dns_query *q, uint8_t *msg, size_t len)
 {
+	struct dns_question sent = q->q;
 	struct dns_addr addrs[ADDRS_MAX];
 	size_t n = 0, installed = 0;
 	enum dns_wire_error err;
 	uint8_t rcode;
 	bool more;
 
-	err = dns_parse_answer(msg, len, &q->q, &rcode, addrs, ADDRS_MAX, &n, &more);
+	sent.id = q->up_id;
+	err = dns_parse_answer(msg, len, &sent, &rcode, addrs, ADDRS_MAX, &n, &more);
 	if (err == DNS_EMISMATCH)
 		return; /* not the reply (late or forged): wait on */
 	if (err || more) {
@@ -841,6 +873,8 @@ static void on_answer(struct agent *a, struct dns_query *q, const uint8_t *msg, 
 		audit_query(a, q, "allow",
 			    installed < n ? "answers in private ranges not installed" : "granted",
 			    installed);
+	msg[0] = q->q.id >> 8; /* the client's id */
+	msg[1] = q->q.id & 0xff;
 	send_reply(a, q, msg, len);
 	query_finish(a, q);
 }
@@ -984,65 +1018,166 @@ static void hosts_refresh(struct agent *a, bool force)
 
 /* ---- forwarding ---- */
 
-/* Send q to upstream q->upstream, or the next that takes it; none: SERVFAIL. */
+static bool same_upstream(const struct mf_dns_upstream *x, const struct mf_dns_upstream *y)
+{
+	return x->family == y->family && x->port == y->port &&
+	       !memcmp(x->addr, y->addr, x->family == MF_FAMILY_V4 ? 4 : 16);
+}
+
+/* A new socket to u, connected: the kernel binds it to a random port. */
+static struct dns_usock *usock_open(struct agent *a, const struct mf_dns_upstream *u)
+{
+	struct sockaddr_storage ss = {};
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	struct dns_usock *s;
+	socklen_t len;
+
+	if (u->family == MF_FAMILY_V4) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(u->port);
+		memcpy(&sin->sin_addr, u->addr, 4);
+		len = sizeof(*sin);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(u->port);
+		memcpy(&sin6->sin6_addr, u->addr, 16);
+		len = sizeof(*sin6);
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->w = (struct dns_watch){ WATCH_DNS, OBJ_UPSTREAM };
+	s->to = *u;
+	s->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0 || connect(s->fd, (struct sockaddr *)&ss, len) ||
+	    watch(a, s->fd, &s->w, EPOLLIN, EPOLL_CTL_ADD)) {
+		if (s->fd >= 0)
+			close(s->fd);
+		free(s);
+		return NULL;
+	}
+	s->next = a->dns->usocks;
+	a->dns->usocks = s;
+	return s;
+}
+
+/* No new query on s; closed by dns_tick when none waits on it. */
+static void usock_retire(struct dns_proxy *d, struct dns_usock *s)
+{
+	for (int i = 0; i < UPSTREAM_SOCKS; i++)
+		if (d->pool[i] == s)
+			d->pool[i] = NULL;
+	s->retired = true;
+}
+
+/* The next socket of the pool, for u: replaced when it is missing, used up
+ * or connected elsewhere. */
+static struct dns_usock *usock_get(struct agent *a, const struct mf_dns_upstream *u)
+{
+	struct dns_proxy *d = a->dns;
+	unsigned int i = d->pool_next++ % UPSTREAM_SOCKS;
+	struct dns_usock *s = d->pool[i];
+
+	if (s && s->uses < UPSTREAM_USES && same_upstream(&s->to, u))
+		return s;
+	if (s)
+		usock_retire(d, s);
+	d->pool[i] = usock_open(a, u);
+	return d->pool[i];
+}
+
+/* A random id that no query in flight on s has. */
+static uint16_t usock_id(struct dns_proxy *d, const struct dns_usock *s)
+{
+	for (;;) {
+		bool taken = false;
+		uint16_t id;
+
+		if (!d->nids) {
+			ssize_t n = getrandom(d->ids, sizeof(d->ids), 0);
+
+			d->nids = n > 0 ? (size_t)n / sizeof(d->ids[0]) : 0;
+			if (!d->nids) /* not seen: getrandom only waits at early boot */
+				d->ids[d->nids++] = (uint16_t)random();
+		}
+		id = d->ids[--d->nids];
+		for (struct dns_query *q = d->queries; q && !taken; q = q->next)
+			taken = q->up == s && q->up_id == id;
+		if (!taken)
+			return id;
+	}
+}
+
+/* Send q to upstream q->upstream, or the next that takes it; none: SERVFAIL.
+ * It goes with an id of the agent's: the client's is put back in the reply. */
 static void forward(struct agent *a, struct dns_query *q)
 {
 	const struct mf_dns_upstream *u;
 
-	if (q->fd >= 0)
-		close(q->fd);
-	q->fd = -1;
+	query_detach(q);
 	for (; (u = upstream(a, q->upstream)); q->upstream++) {
-		struct sockaddr_storage ss = {};
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-		socklen_t len;
+		struct dns_usock *s = usock_get(a, u);
+		ssize_t n;
 
-		if (u->family == MF_FAMILY_V4) {
-			sin->sin_family = AF_INET;
-			sin->sin_port = htons(u->port);
-			memcpy(&sin->sin_addr, u->addr, 4);
-			len = sizeof(*sin);
-		} else {
-			sin6->sin6_family = AF_INET6;
-			sin6->sin6_port = htons(u->port);
-			memcpy(&sin6->sin6_addr, u->addr, 16);
-			len = sizeof(*sin6);
-		}
-		q->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (q->fd >= 0 && !connect(q->fd, (struct sockaddr *)&ss, len) &&
-		    send(q->fd, q->msg, q->len, 0) == (ssize_t)q->len &&
-		    !watch(a, q->fd, &q->w, EPOLLIN, EPOLL_CTL_ADD)) {
+		if (!s)
+			continue;
+		q->up_id = usock_id(a->dns, s);
+		q->msg[0] = q->up_id >> 8;
+		q->msg[1] = q->up_id & 0xff;
+		n = send(s->fd, q->msg, q->len, 0);
+		q->msg[0] = q->q.id >> 8;
+		q->msg[1] = q->q.id & 0xff;
+		if (n == (ssize_t)q->len) {
+			s->uses++;
+			s->inflight++;
+			q->up = s;
 			q->deadline_ms = now_ms(CLOCK_MONOTONIC) + UPSTREAM_TIMEOUT_MS;
 			return;
 		}
-		if (q->fd >= 0)
-			close(q->fd);
-		q->fd = -1;
+		usock_retire(a->dns, s);
 	}
 	reply_error(a, q, DNS_RCODE_SERVFAIL);
 	query_finish(a, q);
 }
 
-static void on_upstream(struct agent *a, struct dns_query *q)
+/* Answers on an upstream socket: each to the query in flight there with its
+ * id (and, checked by on_answer, its question). */
+static void on_upstream(struct agent *a, struct dns_usock *s)
 {
 	uint8_t buf[UDP_MAX];
 
-	for (int i = 0; i < 8 && !q->done; i++) {
-		ssize_t n = recv(q->fd, buf, sizeof(buf), MSG_TRUNC);
+	/* A bounded batch per turn, as for the listeners; late answers are read
+	 * too (and dropped), or the socket would stay readable. */
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = recv(s->fd, buf, sizeof(buf), MSG_TRUNC);
+		struct dns_query *q = NULL;
+		uint16_t id;
 
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR) {
-				q->upstream++; /* refused (ICMP): the next one */
-				forward(a, q);
-			}
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			/* Refused (ICMP): what waits here tries the next upstream. */
+			usock_retire(a->dns, s);
+			for (q = a->dns->queries; q; q = q->next)
+				if (q->up == s && !q->done) {
+					q->upstream++;
+					forward(a, q);
+				}
 			return;
 		}
 		if ((size_t)n > sizeof(buf)) {
 			a->dns->counts[DC_MALFORMED]++;
 			continue;
 		}
-		on_answer(a, q, buf, n);
+		if (n < DNS_HEADER)
+			continue;
+		id = (uint16_t)(buf[0] << 8 | buf[1]);
+		for (q = a->dns->queries; q; q = q->next)
+			if (q->up == s && q->up_id == id && !q->done)
+				break;
+		if (q)
+			on_answer(a, q, buf, n);
 	}
 }
 
@@ -1125,8 +1260,6 @@ static void on_query(struct agent *a, const uint8_t *msg, size_t len, struct dns
 		free(q);
 		return; /* no memory: dropped; the client asks again */
 	}
-	q->w = (struct dns_watch){ WATCH_DNS, OBJ_UPSTREAM };
-	q->fd = -1;
 	memcpy(q->msg, msg, len);
 	q->len = len;
 	q->listener = l;
@@ -1288,13 +1421,9 @@ void dns_event(struct agent *a, enum watch_kind *kind, uint32_t events)
 			on_udp(a, l);
 		break;
 	}
-	case OBJ_UPSTREAM: {
-		struct dns_query *q = (struct dns_query *)w;
-
-		if (!q->done)
-			on_upstream(a, q);
+	case OBJ_UPSTREAM:
+		on_upstream(a, (struct dns_usock *)w);
 		break;
-	}
 	case OBJ_TCP: {
 		struct dns_tcp *t = (struct dns_tcp *)w;
 
@@ -1317,7 +1446,7 @@ void dns_tick(struct agent *a)
 	hosts_refresh(a, false);
 	now = now_ms(CLOCK_MONOTONIC);
 	for (struct dns_query **pq = &d->queries, *q; (q = *pq);) {
-		if (!q->done && q->fd >= 0 && now >= q->deadline_ms) {
+		if (!q->done && q->up && now >= q->deadline_ms) {
 			d->counts[DC_TIMEOUTS]++;
 			q->upstream++;
 			forward(a, q);
@@ -1330,6 +1459,15 @@ void dns_tick(struct agent *a)
 		d->npending--;
 		free(q->msg);
 		free(q);
+	}
+	for (struct dns_usock **ps = &d->usocks, *s; (s = *ps);) {
+		if (!s->retired || s->inflight) {
+			ps = &s->next;
+			continue;
+		}
+		*ps = s->next;
+		close(s->fd);
+		free(s);
 	}
 	for (struct dns_tcp **pt = &d->tcps, *t; (t = *pt);) {
 		if (!t->busy && !t->done && now >= t->deadline_ms) {
@@ -1386,6 +1524,8 @@ void dns_teardown(struct agent *a)
 		t->busy = false;
 		t->done = true;
 	}
+	for (struct dns_usock *s = d->usocks; s; s = s->next)
+		usock_retire(d, s);
 	dns_tick(a);
 	for (int i = 0; i < 4; i++)
 		if (d->listeners[i].fd >= 0)
