@@ -4,10 +4,10 @@
  * traffic here (bpf/mcpfence.bpf.c, dns_redirect) and records who asked by
  * source port (dns_clients). A query is answered here, at once, unless a
  * rule of the asker's (identity, server) grants its name: then it is
- * forwarded upstream from the agent's own socket (the agent is not
- * governed: nothing redirects it), and the answer's A/AAAA addresses are
- * installed into dns_learned for that (identity, server) only, before the
- * answer is released. Nothing blocks: listeners, upstream sockets and TCP
+ * forwarded upstream from the agent's own sockets (a small pool; the agent
+ * is not governed: nothing redirects it), and the answer's A/AAAA addresses
+ * are installed into dns_learned for that (identity, server) only, at most
+ * MF_LEARNED_PER_ASKER of them, before the answer is released. Nothing blocks: listeners, upstream sockets and TCP
  * clients are all in the agent's epoll loop; timeouts are checked every
  * turn of it (dns_tick), at least every MF_AUDIT_POLL_MS.
  */
