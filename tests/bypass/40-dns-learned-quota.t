@@ -32,6 +32,7 @@ cat >"$MF_TMP/policy.json" <<JSON
              { "name": "bob-names", "server": "web", "who": ["bob"],
                "allow": [ { "host": "api.bob.test", "ports": [443] } ] } ] }
 JSON
+MF_KEEP_PINS=1 # the restart below needs dns_learned to outlive the agent
 agent_start "$MF_TMP/policy.json" || exit 1
 gov() { mf run --allow-root --no-harden --identity "$1" --server web -- "${@:2}" 2>/dev/null; }
 # A connect from a namespace without routes: ENETUNREACH when allowed.
@@ -88,5 +89,32 @@ is "$(gov bob dig +short +tries=1 +time=3 @192.0.2.53 api.bob.test)" 203.0.113.5
 is "$(reach bob 203.0.113.5)" ENETUNREACH "and bob connects to it"
 is "$(reach alice 10.1.17.111)" ENETUNREACH "alice's newest learned address is open"
 is "$(reach alice 10.0.0.1)" EPERM "her oldest was evicted: closed"
+
+# dns_learned is pinned: an agent that starts on the pins finds what the
+# last one installed. What the kernel still honours counts toward its
+# pair's quota again; what it no longer honours must go, or restarts fill
+# the map for good.
+learned() { bpftool map dump pinned "$MF_PIN_DIR/dns_learned" -j | jq length; }
+total=$(learned)
+diag "dns_learned holds $total entries before the restart"
+agent_stop
+# Restarted without the saved policy text, the agent keeps the active
+# policy (it grants no name until a load): the entries stay honoured.
+mv "$MCPFENCE_STATE_DIR" "$MF_TMP/state.away"
+"$MF_BUILD/mcpfenced" --socket "$MF_SOCK" --pin-dir "$MF_PIN_DIR" --audit-log "$MF_AUDIT_LOG" \
+	>>"$MF_TMP/agent.out" 2>&1 &
+MF_AGENT_PID=$!
+wait_for mf status
+is "$(mf status --json | jq .dns.learned)" "$total" \
+	"an agent that keeps the policy takes them over (each pair's quota counts them)"
+is "$(learned)" "$total" "and keeps them in the map"
+agent_stop
+# Started with a policy, the agent runs a new generation: none is honoured.
+MF_KEEP_PINS=0
+agent_start "$MF_TMP/policy.json" || exit 1
+is "$(learned)" 0 "a restarted agent deletes the entries the kernel no longer honours"
+is "$(gov bob dig +short +tries=1 +time=3 @192.0.2.53 api.bob.test)" 203.0.113.5 \
+	"bob's name resolves after the restart"
+is "$(learned)" 1 "and is installed again"
 
 done_testing

@@ -262,6 +262,8 @@ static int publish(struct agent *a, const struct mf_dns_cfg *cfg)
 		       0;
 }
 
+static void learned_adopt(struct agent *a);
+
 int dns_setup(struct agent *a)
 {
 	static const struct {
@@ -300,6 +302,7 @@ int dns_setup(struct agent *a)
 			d->last_error = -e;
 		}
 	}
+	learned_adopt(a);
 	cfg.udp4 = d->listeners[0].port;
 	cfg.udp6 = d->listeners[1].port;
 	cfg.tcp4 = d->listeners[2].port;
@@ -650,7 +653,35 @@ const char *dns_learned_name(struct agent *a, uint32_t identity_id, uint32_t ser
 		return NULL;
 	memcpy(k.addr, addr, sizeof(k.addr));
 	l = learned_find(a->dns, &k);
-	return l ? l->name : NULL;
+	return l && l->name[0] ? l->name : NULL;
+}
+
+/*
+ * dns_learned is pinned: what an agent before this one installed is still
+ * there. What the kernel would still honour (the policy kept across the
+ * restart, not yet expired) goes into the table, without its name (only that
+ * agent knew it), so that it counts toward its pair's quota and goes when it
+ * expires or at the next policy load; the rest is deleted now, or it would
+ * take room in the map for good.
+ */
+static void learned_adopt(struct agent *a)
+{
+	int fd = bpf_map__fd(a->skel->maps.dns_learned);
+	uint32_t gen = a->current.generation;
+	struct mf_learned_key k, next;
+	struct mf_learned_val v;
+	uint64_t now = boot_ns();
+	bool more = !bpf_map_get_next_key(fd, NULL, &k);
+
+	while (more) {
+		/* The next key first: k may be deleted. */
+		more = !bpf_map_get_next_key(fd, &k, &next);
+		if (bpf_map_lookup_elem(fd, &k, &v) || v.expires_ns <= now || !gen ||
+		    (v.generation != gen && v.generation_next != gen) ||
+		    learned_note(a, &k, "", v.expires_ns))
+			bpf_map_delete_elem(fd, &k);
+		k = next;
+	}
 }
 
 /* An installed entry as `policy explain` shows it, or NULL when it is gone. */
