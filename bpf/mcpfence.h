@@ -382,8 +382,7 @@ struct mf_dns_client {
  * under (or, across a policy load, the next one, which the agent checked
  * grants it too) and before expires_ns (CLOCK_BOOTTIME): checked by the
  * kernel. */
-#define MF_LEARNED_SEGS 8
-#define MF_LEARNED_MAX 65536
+#define MF_LEARNED_SEGS 8 /* its size: MF_LEARNED_MAX, in mcpfence_limits.h */
 
 struct mf_learned_key {
 	__u32 identity_id;

@@ -53,6 +53,13 @@
 /* Half for the policy's identities over a load and a reload, half for those
  * that root and launchers assert without the policy naming them. */
 #define MF_MAP_IDENTITY_NAMES (4 * MF_MAX_IDENTITIES)
+/* dns_learned: addresses learned from names, for every (identity, server). */
+#define MF_LEARNED_MAX 65536
+/* Of those, at most this many per (identity, server): a pair at its quota
+ * that learns another address evicts its own oldest entry (the agent's
+ * resolver, userspace/agent/dns_proxy.c), so one flooding server cannot fill
+ * the map for the others. 32 pairs at their quota fill the map. */
+#define MF_LEARNED_PER_ASKER 2048
 
 /* ---- how the limits bound one another ---- */
 _Static_assert(MF_EXEC_ARGS_MAX *(MF_EXEC_ARG_MAX + 1) <= MF_EXEC_ARGS_BYTES,
@@ -65,6 +72,8 @@ _Static_assert(MF_MAP_RULES >= 2 * MF_MAX_FLAT_ENTRIES, "rules holds two policie
 _Static_assert(MF_MAP_SERVER_NAMES > 2 * MF_MAX_SERVERS, "server ids of a load and a reload");
 _Static_assert(MF_MAP_IDENTITY_NAMES > 2 * MF_MAX_IDENTITIES,
 	       "identity ids of a load and a reload");
+_Static_assert(MF_LEARNED_MAX >= 16 * MF_LEARNED_PER_ASKER,
+	       "dns_learned holds 16 (identity, server) pairs at their quota");
 _Static_assert(MF_MAX_IDENTITIES <= MF_MAX_BINDINGS, "every bound identity has a binding");
 
 #endif /* MCPFENCE_LIMITS_H */

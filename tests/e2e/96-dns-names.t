@@ -5,7 +5,8 @@
 # answer's addresses for that (identity, server) before releasing it.
 # A real dnsmasq on 127.0.0.1 is the upstream. Connects to the public test
 # addresses learned here run in a network namespace without routes: allowed
-# is ENETUNREACH, denied EPERM; nothing leaves the host.
+# is ENETUNREACH, denied EPERM; nothing leaves the host. The IPv6 answer is
+# 2600::5, a public address: IPv6 documentation space counts as private.
 . "$(dirname "$0")/../lib.sh"
 
 command -v dnsmasq >/dev/null || skip_all "dnsmasq is not installed (scripts/deps.sh)"
@@ -14,7 +15,7 @@ command -v dig >/dev/null || skip_all "dig is not installed (scripts/deps.sh)"
 UP=$((5300 + $$ % 100)) # dnsmasq's port (by pid: test runs may overlap)
 dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
 	--listen-address=127.0.0.1 --port=$UP --pid-file= --conf-file=/dev/null --user=root \
-	--host-record=api.test,203.0.113.5,2001:db8::5 \
+	--host-record=api.test,203.0.113.5,2600::5 \
 	--host-record=multi.test,203.0.113.6 --host-record=multi.test,203.0.113.7 \
 	--cname=alias.test,api.test \
 	--host-record=short.test,203.0.113.8,2 \
@@ -110,8 +111,8 @@ is "$(reach alice web 203.0.113.6 443)$(reach alice web 203.0.113.7 443)" ENETUN
 	"every address of the answer is installed"
 is "$(gov alice web dig +short +tries=1 +time=2 @127.0.0.1 alias.test | tail -1)" 203.0.113.5 \
 	"a CNAME is followed"
-is "$(gov alice web dig +short +tries=1 +time=2 @127.0.0.1 AAAA api.test)" 2001:db8::5 "AAAA"
-is "$(reach alice web 2001:db8::5 443)" ENETUNREACH "the IPv6 address is installed"
+is "$(gov alice web dig +short +tries=1 +time=2 @127.0.0.1 AAAA api.test)" 2600::5 "AAAA"
+is "$(reach alice web 2600::5 443)" ENETUNREACH "the IPv6 address is installed"
 
 wait_for grep -q '"event":"connect".*"addr":"203.0.113.5".*"via":"name"' "$MF_AUDIT_LOG"
 like "$(grep '"addr":"203.0.113.5"' "$MF_AUDIT_LOG" | grep '"verdict":"allow"' | head -1)" \
@@ -130,7 +131,7 @@ is "$(dnsq alice web connected ::ffff:192.0.2.1 53 api.test)" "203.0.113.5 FROM 
 	"connected, v4-mapped"
 is "$(dnsq alice web udp 192.0.2.1 53 api.test)" "203.0.113.5 FROM 192.0.2.1#53" \
 	"unconnected sendto: the reply's source is the server asked"
-is "$(dnsq alice web connected 2001:db8::53 53 api.test aaaa)" "2001:db8::5 FROM 2001:db8::53#53" \
+is "$(dnsq alice web connected 2001:db8::53 53 api.test aaaa)" "2600::5 FROM 2001:db8::53#53" \
 	"connected, IPv6"
 is "$(gov alice web dig +short +tries=1 +time=2 @192.0.2.53 api.test)" 203.0.113.5 \
 	"resolver at any address (never reached)"

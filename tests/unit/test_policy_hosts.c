@@ -162,6 +162,46 @@ static void test_private(void)
 		{ "64:ff9b::7f00:1", true },
 		{ "2606:4700::1111", false },
 		{ "ff02::1", true },
+		/* IPv6 forms that embed an IPv4 address: judged by it */
+		{ "::ffff:0:a00:1", true }, /* IPv4-translated 10.0.0.1 */
+		{ "::ffff:0:808:808", false },
+		{ "::10.0.0.1", true }, /* IPv4-compatible (deprecated) */
+		{ "::127.0.0.1", true },
+		{ "::8.8.8.8", false },
+		{ "64:ff9b::a9fe:a9fe", true }, /* NAT64 169.254.169.254 */
+		{ "64:ff9b::808:808", false },
+		{ "2002:a00:1::1", true }, /* 6to4 10.0.0.1 */
+		{ "2002:7f00:1::", true },
+		{ "2002:c0a8:101:1::1", true },
+		{ "2002:808:808::1", false },
+		/* special-purpose IPv6 ranges */
+		{ "64:ff9b:1::8.8.8.8", true }, /* NAT64 local-use */
+		{ "64:ff9b:1:ffff::1", true },
+		{ "64:ff9b:2::1", false },
+		{ "2001::1", true }, /* Teredo */
+		{ "2001:0:ffff:ffff::1", true },
+		{ "2001:1::1", false }, /* PCP anycast: public */
+		{ "100::1", true },	/* discard-only */
+		{ "100::ffff:ffff:ffff:ffff", true },
+		{ "100:0:0:1::1", true }, /* dummy prefix */
+		{ "100:0:0:2::1", false },
+		{ "2001:db8::1", true }, /* documentation */
+		{ "2001:db8:ffff::1", true },
+		{ "2001:db9::1", false },
+		{ "3fff::1", true }, /* documentation */
+		{ "3fff:fff::1", true },
+		{ "3fff:1000::1", false },
+		{ "2001:20::1", true }, /* ORCHIDv2 */
+		{ "2001:2f:ffff::1", true },
+		{ "2001:30::1", false }, /* drone remote ID: public */
+		{ "2001:10::1", true },	 /* ORCHID (deprecated) */
+		{ "2001:2::1", true },	 /* benchmarking */
+		{ "2001:2:0:ffff::1", true },
+		{ "2001:2:1::1", false },
+		{ "5f00::1", true }, /* SRv6 segment identifiers */
+		{ "fec0::1", true }, /* site-local (deprecated) */
+		{ "fe7f::1", false },
+		{ "fbff::1", false },
 	};
 
 	subtest_start("ranges never installed from a name without \"private\"");

@@ -4,10 +4,10 @@
  * traffic here (bpf/mcpfence.bpf.c, dns_redirect) and records who asked by
  * source port (dns_clients). A query is answered here, at once, unless a
  * rule of the asker's (identity, server) grants its name: then it is
- * forwarded upstream from the agent's own socket (the agent is not
- * governed: nothing redirects it), and the answer's A/AAAA addresses are
- * installed into dns_learned for that (identity, server) only, before the
- * answer is released. Nothing blocks: listeners, upstream sockets and TCP
+ * forwarded upstream from the agent's own sockets (a small pool; the agent
+ * is not governed: nothing redirects it), and the answer's A/AAAA addresses
+ * are installed into dns_learned for that (identity, server) only, at most
+ * MF_LEARNED_PER_ASKER of them, before the answer is released. Nothing blocks: listeners, upstream sockets and TCP
  * clients are all in the agent's epoll loop; timeouts are checked every
  * turn of it (dns_tick), at least every MF_AUDIT_POLL_MS.
  */
@@ -20,6 +20,7 @@
 #include <sys/epoll.h>
 #include <pwd.h>
 #include <sys/socket.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,14 +31,17 @@
 #include "dns_wire.h"
 #include "mcpfence.skel.h"
 
-#define UDP_MAX 4096	/* bytes of a datagram read or forwarded (larger: dropped) */
-#define PENDING_MAX 512 /* queries upstream (a socket each); more: SERVFAIL */
+#define UDP_MAX 4096	  /* bytes of a datagram read or forwarded (larger: dropped) */
+#define PENDING_MAX 512	  /* queries upstream; more: SERVFAIL */
+#define UPSTREAM_SOCKS 8  /* kept open, each connected to an upstream from a random port */
+#define UPSTREAM_USES 128 /* queries sent on one before it is replaced (a new port) */
 #define TCP_CLIENTS_MAX 64
 #define TCP_CLIENTS_PER_ASKER 8	 /* of one (identity, server): nobody holds them all */
 #define UPSTREAM_TIMEOUT_MS 2000 /* per upstream tried, then the next; none left: SERVFAIL */
 #define TCP_IDLE_MS 10000
 #define ADDRS_MAX 64	      /* addresses of one answer installed; more: SERVFAIL */
 #define LEARNED_BUCKETS 16384 /* the agent's copy of dns_learned: names, for audit and loads */
+#define ASKER_BUCKETS 1024    /* its (identity, server) pairs, each with its quota */
 #define RESOLV_CONF "/etc/resolv.conf"
 #define HOSTS_FILE "/etc/hosts"
 #define HOSTS_CHECK_MS 5000 /* /etc/hosts looked at again (changed, or half max_ttl gone) */
@@ -63,12 +67,28 @@ struct dns_listener {
 	uint16_t port;
 };
 
+/*
+ * A socket to an upstream, connected (only its datagrams are read) from a
+ * port the kernel picked at random. Kept open for UPSTREAM_USES queries, then
+ * retired: it still reads the answers of its queries in flight, and is
+ * closed when none is left. Queries are told apart on it by an id the agent
+ * picks at random (none twice in flight) and their question.
+ */
+struct dns_usock {
+	struct dns_watch w;
+	struct dns_usock *next;
+	int fd;
+	struct mf_dns_upstream to;
+	unsigned int uses, inflight;
+	bool retired;
+};
+
 struct dns_tcp;
 
 struct dns_query {
-	struct dns_watch w;
 	struct dns_query *next;
-	int fd; /* upstream socket; -1 between tries */
+	struct dns_usock *up; /* where it waits for its answer; NULL if nowhere */
+	uint16_t up_id;	      /* its id there */
 	bool done;
 	/* where the answer goes: a UDP listener and peer, or a TCP client */
 	struct dns_listener *listener;
@@ -109,12 +129,25 @@ struct dns_tcp {
 /* What the agent installed into dns_learned, with the name it came from:
  * audit records show it, and a policy load checks it again. */
 struct learned {
-	struct learned *next; /* in its bucket */
+	struct learned *next;	       /* in its bucket */
+	struct learned *older, *newer; /* of its (identity, server) */
 	struct mf_learned_key key;
 	uint64_t expires_ns;
 	bool drop; /* not granted by the policy being loaded */
 	char name[];
 };
+
+/* The entries of one (identity, server), oldest first: at most
+ * MF_LEARNED_PER_ASKER; the next evicts the oldest. */
+struct asker {
+	struct asker *next; /* in its bucket */
+	uint32_t identity_id, server_id;
+	size_t n;
+	struct learned *oldest, *newest;
+};
+
+_Static_assert(MF_LEARNED_PER_ASKER >= ADDRS_MAX,
+	       "the addresses of one answer do not evict one another before it is released");
 
 enum dns_count {
 	DC_QUERIES,
@@ -128,6 +161,7 @@ enum dns_count {
 	DC_PRIVATE_SKIPPED,
 	DC_BUSY,
 	DC_PASSTHROUGH,
+	DC_EVICTED,
 	DC_MAX
 };
 
@@ -143,12 +177,18 @@ static const char *const count_names[DC_MAX] = {
 	"private_not_installed",
 	"busy",
 	"resolver_allowed",
+	"learned_evicted",
 };
 
 struct dns_proxy {
 	struct dns_listener listeners[4]; /* udp4, udp6, tcp4, tcp6 */
 	struct dns_query *queries;
 	size_t npending;
+	struct dns_usock *usocks;		/* open, in the pool or retired */
+	struct dns_usock *pool[UPSTREAM_SOCKS]; /* those queries are sent on, in turn */
+	unsigned int pool_next;
+	uint16_t ids[2048]; /* random ids, used from the end */
+	size_t nids;
 	struct dns_tcp *tcps;
 	size_t ntcp;
 	struct mf_dns_upstream resolv[MF_DNS_MAX_UPSTREAM]; /* from /etc/resolv.conf */
@@ -156,6 +196,7 @@ struct dns_proxy {
 	int64_t resolv_read_ms;
 	struct learned *learned[LEARNED_BUCKETS];
 	size_t nlearned;
+	struct asker *askers[ASKER_BUCKETS];
 	/* /etc/hosts as last installed */
 	struct timespec hosts_mtime;
 	ino_t hosts_ino;
@@ -221,6 +262,8 @@ static int publish(struct agent *a, const struct mf_dns_cfg *cfg)
 		       0;
 }
 
+static void learned_adopt(struct agent *a);
+
 int dns_setup(struct agent *a)
 {
 	static const struct {
@@ -259,6 +302,7 @@ int dns_setup(struct agent *a)
 			d->last_error = -e;
 		}
 	}
+	learned_adopt(a);
 	cfg.udp4 = d->listeners[0].port;
 	cfg.udp6 = d->listeners[1].port;
 	cfg.tcp4 = d->listeners[2].port;
@@ -343,11 +387,17 @@ static void tcp_rearm(struct agent *a, struct dns_tcp *t)
 	epoll_ctl(a->epoll_fd, EPOLL_CTL_DEL, t->fd, NULL);
 }
 
+/* q waits for no answer any more (a late one is dropped). */
+static void query_detach(struct dns_query *q)
+{
+	if (q->up)
+		q->up->inflight--;
+	q->up = NULL;
+}
+
 static void query_finish(struct agent *a, struct dns_query *q)
 {
-	if (q->fd >= 0)
-		close(q->fd);
-	q->fd = -1;
+	query_detach(q);
 	q->done = true;
 	if (q->tcp) {
 		q->tcp->busy = false;
@@ -431,56 +481,148 @@ static struct learned *learned_find(struct dns_proxy *d, const struct mf_learned
 	return NULL;
 }
 
+static struct asker **asker_bucket(struct dns_proxy *d, uint32_t identity_id, uint32_t server_id)
+{
+	return &d->askers[(identity_id * 2654435761u ^ server_id) % ASKER_BUCKETS];
+}
+
+static struct asker *asker_find(struct dns_proxy *d, uint32_t identity_id, uint32_t server_id)
+{
+	for (struct asker *s = *asker_bucket(d, identity_id, server_id); s; s = s->next)
+		if (s->identity_id == identity_id && s->server_id == server_id)
+			return s;
+	return NULL;
+}
+
+static void chain_in(struct asker *s, struct learned *l)
+{
+	l->older = s->newest;
+	l->newer = NULL;
+	if (s->newest)
+		s->newest->newer = l;
+	else
+		s->oldest = l;
+	s->newest = l;
+	s->n++;
+}
+
+static void chain_out(struct asker *s, struct learned *l)
+{
+	if (l->older)
+		l->older->newer = l->newer;
+	else
+		s->oldest = l->newer;
+	if (l->newer)
+		l->newer->older = l->older;
+	else
+		s->newest = l->older;
+	l->older = l->newer = NULL;
+	s->n--;
+}
+
+/* Append l, the newest, to its (identity, server)'s list. */
+static int asker_append(struct dns_proxy *d, struct learned *l)
+{
+	struct asker *s = asker_find(d, l->key.identity_id, l->key.server_id), **b;
+
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		s->identity_id = l->key.identity_id;
+		s->server_id = l->key.server_id;
+		b = asker_bucket(d, s->identity_id, s->server_id);
+		s->next = *b;
+		*b = s;
+	}
+	chain_in(s, l);
+	return 0;
+}
+
+static void asker_unlink(struct dns_proxy *d, struct learned *l)
+{
+	struct asker *s = asker_find(d, l->key.identity_id, l->key.server_id);
+
+	if (!s)
+		return;
+	chain_out(s, l);
+	if (s->n)
+		return;
+	for (struct asker **ps = asker_bucket(d, s->identity_id, s->server_id); *ps;
+	     ps = &(*ps)->next)
+		if (*ps == s) {
+			*ps = s->next;
+			break;
+		}
+	free(s);
+}
+
+/* Forget l; from dns_learned too unless it is about to be written again. */
+static void learned_remove(struct agent *a, struct learned *l, bool from_kernel)
+{
+	struct dns_proxy *d = a->dns;
+
+	if (from_kernel)
+		bpf_map_delete_elem(bpf_map__fd(a->skel->maps.dns_learned), &l->key);
+	for (struct learned **pl = bucket(d, &l->key); *pl; pl = &(*pl)->next)
+		if (*pl == l) {
+			*pl = l->next;
+			break;
+		}
+	asker_unlink(d, l);
+	free(l);
+	d->nlearned--;
+}
+
 /* Forget what expired (the kernel ignores it already) and, with all, what
  * is marked drop: from the table and from dns_learned. */
 static void learned_prune(struct agent *a, bool drop_marked)
 {
 	struct dns_proxy *d = a->dns;
-	int fd = bpf_map__fd(a->skel->maps.dns_learned);
 	uint64_t now = boot_ns();
 
-	for (size_t i = 0; i < LEARNED_BUCKETS; i++) {
-		for (struct learned **pl = &d->learned[i], *l; (l = *pl);) {
-			if (l->expires_ns > now && !(drop_marked && l->drop)) {
-				pl = &l->next;
-				continue;
-			}
-			bpf_map_delete_elem(fd, &l->key);
-			*pl = l->next;
-			free(l);
-			d->nlearned--;
+	for (size_t i = 0; i < LEARNED_BUCKETS; i++)
+		for (struct learned *l = d->learned[i], *next; l; l = next) {
+			next = l->next;
+			if (l->expires_ns <= now || (drop_marked && l->drop))
+				learned_remove(a, l, true);
 		}
-	}
 }
 
-/* Remember that k was installed from name until expires_ns. */
+/*
+ * Remember that k was installed from name until expires_ns. An (identity,
+ * server) at its quota makes room by evicting its own oldest entry, from
+ * the table and from dns_learned: a flood of names fills only its own share.
+ */
 static int learned_note(struct agent *a, const struct mf_learned_key *k, const char *name,
 			uint64_t expires_ns)
 {
 	struct dns_proxy *d = a->dns;
 	struct learned *l = learned_find(d, k), **b;
+	struct asker *s = asker_find(d, k->identity_id, k->server_id);
 	size_t n = strlen(name) + 1;
 
 	if (l && !strcmp(l->name, name)) {
+		/* Learned again: now its pair's newest. */
 		if (expires_ns > l->expires_ns)
 			l->expires_ns = expires_ns;
+		chain_out(s, l);
+		chain_in(s, l);
 		return 0;
 	}
-	if (!l && d->nlearned >= MF_LEARNED_MAX)
-		learned_prune(a, false);
-	if (!l && d->nlearned >= MF_LEARNED_MAX)
-		return -ENOSPC;
 	if (l) {
 		/* Another name for the address: the last one names it. */
-		b = bucket(d, k);
-		for (struct learned **pl = b; *pl; pl = &(*pl)->next)
-			if (*pl == l) {
-				*pl = l->next;
-				break;
-			}
-		free(l);
-		d->nlearned--;
+		learned_remove(a, l, false);
+		s = asker_find(d, k->identity_id, k->server_id);
 	}
+	if (s && s->n >= MF_LEARNED_PER_ASKER) {
+		learned_remove(a, s->oldest, true);
+		d->counts[DC_EVICTED]++;
+	}
+	if (d->nlearned >= MF_LEARNED_MAX)
+		learned_prune(a, false);
+	if (d->nlearned >= MF_LEARNED_MAX)
+		return -ENOSPC;
 	l = malloc(sizeof(*l) + n);
 	if (!l)
 		return -ENOMEM;
@@ -488,6 +630,10 @@ static int learned_note(struct agent *a, const struct mf_learned_key *k, const c
 	l->expires_ns = expires_ns;
 	l->drop = false;
 	memcpy(l->name, name, n);
+	if (asker_append(d, l)) {
+		free(l);
+		return -ENOMEM;
+	}
 	b = bucket(d, k);
 	l->next = *b;
 	*b = l;
@@ -507,7 +653,35 @@ const char *dns_learned_name(struct agent *a, uint32_t identity_id, uint32_t ser
 		return NULL;
 	memcpy(k.addr, addr, sizeof(k.addr));
 	l = learned_find(a->dns, &k);
-	return l ? l->name : NULL;
+	return l && l->name[0] ? l->name : NULL;
+}
+
+/*
+ * dns_learned is pinned: what an agent before this one installed is still
+ * there. What the kernel would still honour (the policy kept across the
+ * restart, not yet expired) goes into the table, without its name (only that
+ * agent knew it), so that it counts toward its pair's quota and goes when it
+ * expires or at the next policy load; the rest is deleted now, or it would
+ * take room in the map for good.
+ */
+static void learned_adopt(struct agent *a)
+{
+	int fd = bpf_map__fd(a->skel->maps.dns_learned);
+	uint32_t gen = a->current.generation;
+	struct mf_learned_key k, next;
+	struct mf_learned_val v;
+	uint64_t now = boot_ns();
+	bool more = !bpf_map_get_next_key(fd, NULL, &k);
+
+	while (more) {
+		/* The next key first: k may be deleted. */
+		more = !bpf_map_get_next_key(fd, &k, &next);
+		if (bpf_map_lookup_elem(fd, &k, &v) || v.expires_ns <= now || !gen ||
+		    (v.generation != gen && v.generation_next != gen) ||
+		    learned_note(a, &k, "", v.expires_ns))
+			bpf_map_delete_elem(fd, &k);
+		k = next;
+	}
 }
 
 /* An installed entry as `policy explain` shows it, or NULL when it is gone. */
@@ -688,15 +862,17 @@ static void audit_query(struct agent *a, struct dns_query *q, const char *verdic
 }
 
 /* The answer came: install its addresses (granted names), then release it. */
-static void on_answer(struct agent *a, struct dns_query *q, const uint8_t *msg, size_t len)
+static void on_answer(struct agent *a, struct dns_query *q, uint8_t *msg, size_t len)
 {
+	struct dns_question sent = q->q;
 	struct dns_addr addrs[ADDRS_MAX];
 	size_t n = 0, installed = 0;
 	enum dns_wire_error err;
 	uint8_t rcode;
 	bool more;
 
-	err = dns_parse_answer(msg, len, &q->q, &rcode, addrs, ADDRS_MAX, &n, &more);
+	sent.id = q->up_id;
+	err = dns_parse_answer(msg, len, &sent, &rcode, addrs, ADDRS_MAX, &n, &more);
 	if (err == DNS_EMISMATCH)
 		return; /* not the reply (late or forged): wait on */
 	if (err || more) {
@@ -728,6 +904,8 @@ static void on_answer(struct agent *a, struct dns_query *q, const uint8_t *msg, 
 		audit_query(a, q, "allow",
 			    installed < n ? "answers in private ranges not installed" : "granted",
 			    installed);
+	msg[0] = q->q.id >> 8; /* the client's id */
+	msg[1] = q->q.id & 0xff;
 	send_reply(a, q, msg, len);
 	query_finish(a, q);
 }
@@ -871,65 +1049,166 @@ static void hosts_refresh(struct agent *a, bool force)
 
 /* ---- forwarding ---- */
 
-/* Send q to upstream q->upstream, or the next that takes it; none: SERVFAIL. */
+static bool same_upstream(const struct mf_dns_upstream *x, const struct mf_dns_upstream *y)
+{
+	return x->family == y->family && x->port == y->port &&
+	       !memcmp(x->addr, y->addr, x->family == MF_FAMILY_V4 ? 4 : 16);
+}
+
+/* A new socket to u, connected: the kernel binds it to a random port. */
+static struct dns_usock *usock_open(struct agent *a, const struct mf_dns_upstream *u)
+{
+	struct sockaddr_storage ss = {};
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	struct dns_usock *s;
+	socklen_t len;
+
+	if (u->family == MF_FAMILY_V4) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(u->port);
+		memcpy(&sin->sin_addr, u->addr, 4);
+		len = sizeof(*sin);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(u->port);
+		memcpy(&sin6->sin6_addr, u->addr, 16);
+		len = sizeof(*sin6);
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->w = (struct dns_watch){ WATCH_DNS, OBJ_UPSTREAM };
+	s->to = *u;
+	s->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0 || connect(s->fd, (struct sockaddr *)&ss, len) ||
+	    watch(a, s->fd, &s->w, EPOLLIN, EPOLL_CTL_ADD)) {
+		if (s->fd >= 0)
+			close(s->fd);
+		free(s);
+		return NULL;
+	}
+	s->next = a->dns->usocks;
+	a->dns->usocks = s;
+	return s;
+}
+
+/* No new query on s; closed by dns_tick when none waits on it. */
+static void usock_retire(struct dns_proxy *d, struct dns_usock *s)
+{
+	for (int i = 0; i < UPSTREAM_SOCKS; i++)
+		if (d->pool[i] == s)
+			d->pool[i] = NULL;
+	s->retired = true;
+}
+
+/* The next socket of the pool, for u: replaced when it is missing, used up
+ * or connected elsewhere. */
+static struct dns_usock *usock_get(struct agent *a, const struct mf_dns_upstream *u)
+{
+	struct dns_proxy *d = a->dns;
+	unsigned int i = d->pool_next++ % UPSTREAM_SOCKS;
+	struct dns_usock *s = d->pool[i];
+
+	if (s && s->uses < UPSTREAM_USES && same_upstream(&s->to, u))
+		return s;
+	if (s)
+		usock_retire(d, s);
+	d->pool[i] = usock_open(a, u);
+	return d->pool[i];
+}
+
+/* A random id that no query in flight on s has. */
+static uint16_t usock_id(struct dns_proxy *d, const struct dns_usock *s)
+{
+	for (;;) {
+		bool taken = false;
+		uint16_t id;
+
+		if (!d->nids) {
+			ssize_t n = getrandom(d->ids, sizeof(d->ids), 0);
+
+			d->nids = n > 0 ? (size_t)n / sizeof(d->ids[0]) : 0;
+			if (!d->nids) /* not seen: getrandom only waits at early boot */
+				d->ids[d->nids++] = (uint16_t)random();
+		}
+		id = d->ids[--d->nids];
+		for (struct dns_query *q = d->queries; q && !taken; q = q->next)
+			taken = q->up == s && q->up_id == id;
+		if (!taken)
+			return id;
+	}
+}
+
+/* Send q to upstream q->upstream, or the next that takes it; none: SERVFAIL.
+ * It goes with an id of the agent's: the client's is put back in the reply. */
 static void forward(struct agent *a, struct dns_query *q)
 {
 	const struct mf_dns_upstream *u;
 
-	if (q->fd >= 0)
-		close(q->fd);
-	q->fd = -1;
+	query_detach(q);
 	for (; (u = upstream(a, q->upstream)); q->upstream++) {
-		struct sockaddr_storage ss = {};
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-		socklen_t len;
+		struct dns_usock *s = usock_get(a, u);
+		ssize_t n;
 
-		if (u->family == MF_FAMILY_V4) {
-			sin->sin_family = AF_INET;
-			sin->sin_port = htons(u->port);
-			memcpy(&sin->sin_addr, u->addr, 4);
-			len = sizeof(*sin);
-		} else {
-			sin6->sin6_family = AF_INET6;
-			sin6->sin6_port = htons(u->port);
-			memcpy(&sin6->sin6_addr, u->addr, 16);
-			len = sizeof(*sin6);
-		}
-		q->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (q->fd >= 0 && !connect(q->fd, (struct sockaddr *)&ss, len) &&
-		    send(q->fd, q->msg, q->len, 0) == (ssize_t)q->len &&
-		    !watch(a, q->fd, &q->w, EPOLLIN, EPOLL_CTL_ADD)) {
+		if (!s)
+			continue;
+		q->up_id = usock_id(a->dns, s);
+		q->msg[0] = q->up_id >> 8;
+		q->msg[1] = q->up_id & 0xff;
+		n = send(s->fd, q->msg, q->len, 0);
+		q->msg[0] = q->q.id >> 8;
+		q->msg[1] = q->q.id & 0xff;
+		if (n == (ssize_t)q->len) {
+			s->uses++;
+			s->inflight++;
+			q->up = s;
 			q->deadline_ms = now_ms(CLOCK_MONOTONIC) + UPSTREAM_TIMEOUT_MS;
 			return;
 		}
-		if (q->fd >= 0)
-			close(q->fd);
-		q->fd = -1;
+		usock_retire(a->dns, s);
 	}
 	reply_error(a, q, DNS_RCODE_SERVFAIL);
 	query_finish(a, q);
 }
 
-static void on_upstream(struct agent *a, struct dns_query *q)
+/* Answers on an upstream socket: each to the query in flight there with its
+ * id (and, checked by on_answer, its question). */
+static void on_upstream(struct agent *a, struct dns_usock *s)
 {
 	uint8_t buf[UDP_MAX];
 
-	for (int i = 0; i < 8 && !q->done; i++) {
-		ssize_t n = recv(q->fd, buf, sizeof(buf), MSG_TRUNC);
+	/* A bounded batch per turn, as for the listeners; late answers are read
+	 * too (and dropped), or the socket would stay readable. */
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = recv(s->fd, buf, sizeof(buf), MSG_TRUNC);
+		struct dns_query *q = NULL;
+		uint16_t id;
 
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR) {
-				q->upstream++; /* refused (ICMP): the next one */
-				forward(a, q);
-			}
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			/* Refused (ICMP): what waits here tries the next upstream. */
+			usock_retire(a->dns, s);
+			for (q = a->dns->queries; q; q = q->next)
+				if (q->up == s && !q->done) {
+					q->upstream++;
+					forward(a, q);
+				}
 			return;
 		}
 		if ((size_t)n > sizeof(buf)) {
 			a->dns->counts[DC_MALFORMED]++;
 			continue;
 		}
-		on_answer(a, q, buf, n);
+		if (n < DNS_HEADER)
+			continue;
+		id = (uint16_t)(buf[0] << 8 | buf[1]);
+		for (q = a->dns->queries; q; q = q->next)
+			if (q->up == s && q->up_id == id && !q->done)
+				break;
+		if (q)
+			on_answer(a, q, buf, n);
 	}
 }
 
@@ -1012,8 +1291,6 @@ static void on_query(struct agent *a, const uint8_t *msg, size_t len, struct dns
 		free(q);
 		return; /* no memory: dropped; the client asks again */
 	}
-	q->w = (struct dns_watch){ WATCH_DNS, OBJ_UPSTREAM };
-	q->fd = -1;
 	memcpy(q->msg, msg, len);
 	q->len = len;
 	q->listener = l;
@@ -1175,13 +1452,9 @@ void dns_event(struct agent *a, enum watch_kind *kind, uint32_t events)
 			on_udp(a, l);
 		break;
 	}
-	case OBJ_UPSTREAM: {
-		struct dns_query *q = (struct dns_query *)w;
-
-		if (!q->done)
-			on_upstream(a, q);
+	case OBJ_UPSTREAM:
+		on_upstream(a, (struct dns_usock *)w);
 		break;
-	}
 	case OBJ_TCP: {
 		struct dns_tcp *t = (struct dns_tcp *)w;
 
@@ -1204,7 +1477,7 @@ void dns_tick(struct agent *a)
 	hosts_refresh(a, false);
 	now = now_ms(CLOCK_MONOTONIC);
 	for (struct dns_query **pq = &d->queries, *q; (q = *pq);) {
-		if (!q->done && q->fd >= 0 && now >= q->deadline_ms) {
+		if (!q->done && q->up && now >= q->deadline_ms) {
 			d->counts[DC_TIMEOUTS]++;
 			q->upstream++;
 			forward(a, q);
@@ -1217,6 +1490,15 @@ void dns_tick(struct agent *a)
 		d->npending--;
 		free(q->msg);
 		free(q);
+	}
+	for (struct dns_usock **ps = &d->usocks, *s; (s = *ps);) {
+		if (!s->retired || s->inflight) {
+			ps = &s->next;
+			continue;
+		}
+		*ps = s->next;
+		close(s->fd);
+		free(s);
 	}
 	for (struct dns_tcp **pt = &d->tcps, *t; (t = *pt);) {
 		if (!t->busy && !t->done && now >= t->deadline_ms) {
@@ -1245,11 +1527,12 @@ json_t *dns_status(struct agent *a)
 	cnt = json_object();
 	for (int i = 0; i < DC_MAX; i++)
 		json_object_set_new(cnt, count_names[i], json_integer((json_int_t)d->counts[i]));
-	st = json_pack("{s:b, s:{s:i, s:i, s:i, s:i}, s:I, s:o}", "serving",
+	st = json_pack("{s:b, s:{s:i, s:i, s:i, s:i}, s:I, s:I, s:o}", "serving",
 		       d->listeners[0].port || d->listeners[1].port, "ports", "udp4",
 		       d->listeners[0].port, "udp6", d->listeners[1].port, "tcp4",
 		       d->listeners[2].port, "tcp6", d->listeners[3].port, "pending",
-		       (json_int_t)d->npending, "counters", cnt);
+		       (json_int_t)d->npending, "learned", (json_int_t)d->nlearned, "counters",
+		       cnt);
 	if (st && d->last_error)
 		json_object_set_new(st, "error", json_string(strerror(d->last_error)));
 	return st;
@@ -1272,6 +1555,8 @@ void dns_teardown(struct agent *a)
 		t->busy = false;
 		t->done = true;
 	}
+	for (struct dns_usock *s = d->usocks; s; s = s->next)
+		usock_retire(d, s);
 	dns_tick(a);
 	for (int i = 0; i < 4; i++)
 		if (d->listeners[i].fd >= 0)
@@ -1282,6 +1567,11 @@ void dns_teardown(struct agent *a)
 		for (struct learned *l = d->learned[i], *next; l; l = next) {
 			next = l->next;
 			free(l);
+		}
+	for (size_t i = 0; i < ASKER_BUCKETS; i++)
+		for (struct asker *s = d->askers[i], *next; s; s = next) {
+			next = s->next;
+			free(s);
 		}
 	free(d);
 	a->dns = NULL;

@@ -264,6 +264,24 @@ static bool in_v4(const uint8_t *a, uint32_t net, unsigned int plen)
 	return plen == 0 || (x >> (32 - plen)) == (net >> (32 - plen));
 }
 
+static bool in_v6(const uint8_t *a, const uint16_t *net, unsigned int plen)
+{
+	for (unsigned int bit = 0; bit < plen; bit += 16) {
+		uint16_t x = (uint16_t)(a[bit / 8] << 8 | a[bit / 8 + 1]);
+		unsigned int n = plen - bit < 16 ? plen - bit : 16;
+
+		if ((x ^ net[bit / 16]) >> (16 - n))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The ranges of the IANA special-purpose registries that no public name
+ * should answer with, and the IPv6 forms that embed an IPv4 address (judged
+ * as that address: ::ffff:10.0.0.1 reaches 10.0.0.1). IPv4's documentation
+ * ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) are left public.
+ */
 bool mf_addr_private(uint8_t family, const uint8_t *a)
 {
 	static const struct {
@@ -281,8 +299,33 @@ bool mf_addr_private(uint8_t family, const uint8_t *a)
 		{ 0xc6120000, 15 }, /* benchmarking */
 		{ 0xe0000000, 3 },  /* multicast, reserved, broadcast */
 	};
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-	static const uint8_t nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
+	static const struct {
+		uint16_t net[8];
+		unsigned int plen;
+		unsigned int v4_at; /* 0: private; else the byte where its IPv4 address is */
+	} v6[] = {
+		{ { 0 }, 128, 0 },			/* :: unspecified */
+		{ { 0, 0, 0, 0, 0, 0, 0, 1 }, 128, 0 }, /* ::1 loopback */
+		{ { 0, 0, 0, 0, 0, 0xffff }, 96, 12 },	/* ::ffff:a.b.c.d IPv4-mapped */
+		{ { 0, 0, 0, 0, 0xffff, 0 }, 96, 12 },	/* ::ffff:0:a.b.c.d IPv4-translated */
+		{ { 0 }, 96, 12 },			/* ::a.b.c.d IPv4-compatible (deprecated) */
+		{ { 0x64, 0xff9b }, 96, 12 },		/* NAT64 well-known prefix */
+		{ { 0x64, 0xff9b, 1 }, 48, 0 },		/* NAT64 local-use */
+		{ { 0x100 }, 64, 0 },			/* discard-only */
+		{ { 0x100, 0, 0, 1 }, 64, 0 },		/* dummy prefix (RFC 9780) */
+		{ { 0x2001 }, 32, 0 },			/* Teredo: tunnels to anything */
+		{ { 0x2001, 0x2 }, 48, 0 },		/* benchmarking */
+		{ { 0x2001, 0x10 }, 28, 0 },		/* ORCHID (deprecated) */
+		{ { 0x2001, 0x20 }, 28, 0 },		/* ORCHIDv2 */
+		{ { 0x2001, 0xdb8 }, 32, 0 },		/* documentation */
+		{ { 0x2002 }, 16, 2 },			/* 6to4: 2002:AABB:CCDD:: */
+		{ { 0x3fff }, 20, 0 },			/* documentation */
+		{ { 0x5f00 }, 16, 0 },			/* SRv6 segment identifiers */
+		{ { 0xfc00 }, 7, 0 },			/* unique local */
+		{ { 0xfe80 }, 10, 0 },			/* link-local */
+		{ { 0xfec0 }, 10, 0 },			/* site-local (deprecated) */
+		{ { 0xff00 }, 8, 0 },			/* multicast */
+	};
 
 	if (family == MF_FAMILY_V4) {
 		for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++)
@@ -290,20 +333,11 @@ bool mf_addr_private(uint8_t family, const uint8_t *a)
 				return true;
 		return false;
 	}
-	/* An embedded IPv4 address is judged as that address. */
-	if (!memcmp(a, mapped, 12) || !memcmp(a, nat64, 12))
-		return mf_addr_private(MF_FAMILY_V4, a + 12);
-	for (int i = 0; i < 15; i++)
-		if (a[i])
-			goto not_low;
-	return true; /* :: and ::1 */
-not_low:
-	return (a[0] & 0xfe) == 0xfc ||			  /* unique local fc00::/7 */
-	       (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || /* link-local fe80::/10 */
-	       (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0) || /* site-local fec0::/10 */
-	       a[0] == 0xff ||				  /* multicast */
-	       (a[0] == 0x01 && a[1] == 0 && !a[2] && !a[3] && !a[4] && !a[5] && !a[6] &&
-		!a[7]); /* discard 100::/64 */
+	/* The first range that holds it decides. */
+	for (size_t i = 0; i < sizeof(v6) / sizeof(v6[0]); i++)
+		if (in_v6(a, v6[i].net, v6[i].plen))
+			return !v6[i].v4_at || mf_addr_private(MF_FAMILY_V4, a + v6[i].v4_at);
+	return false;
 }
 
 void mf_hosts_free(struct mf_host *hosts, size_t n)
