@@ -8,11 +8,27 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/types.h>
+#include <time.h>
 #include <jansson.h>
 
 #include "policy.h"
 #include "proto.h"
 #include "strmap.h"
+
+/* The time on clk (CLOCK_MONOTONIC for timeouts, CLOCK_BOOTTIME as the
+ * kernel side's bpf_ktime_get_boot_ns, CLOCK_REALTIME for records). */
+static inline int64_t clock_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline int64_t clock_ms(clockid_t clk)
+{
+	return clock_ns(clk) / 1000000;
+}
 
 #define MF_DEFAULT_PIN_DIR "/sys/fs/bpf/mcpfence"
 #define MF_DEFAULT_STATE_DIR "/var/lib/mcpfence"

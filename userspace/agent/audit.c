@@ -29,14 +29,6 @@
 #include "jline.h"
 #include "mcpfence.skel.h"
 
-static int64_t clock_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void format_ts(int64_t real_ns, char *buf, size_t len)
 {
 	/* The date part changes once a second: format it once a second. */

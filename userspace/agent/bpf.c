@@ -321,13 +321,11 @@ void bpf_syscall_tps_sync(struct agent *a)
 
 void bpf_syscall_tps_tick(struct agent *a)
 {
-	struct timespec ts;
 	int64_t now;
 
 	if (!a->syscall_tps)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	now = clock_ms(CLOCK_MONOTONIC);
 	if (now - a->syscall_tps_checked_ms < MF_SYSCALL_TPS_CHECK_MS)
 		return;
 	a->syscall_tps_checked_ms = now;
@@ -558,7 +556,6 @@ void bpf_flows_sweep(struct agent *a, bool all)
 	uint64_t window_ns, now;
 	struct mf_flow_key *keys, *prev = NULL, next;
 	struct mf_flow val;
-	struct timespec ts;
 	size_t n = 0;
 	int err;
 
@@ -568,8 +565,7 @@ void bpf_flows_sweep(struct agent *a, bool all)
 	keys = calloc(MF_FLOWS_MAX, sizeof(*keys));
 	if (!keys)
 		return; /* the next tick tries again */
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	now = clock_ns(CLOCK_BOOTTIME);
 	while (n < MF_FLOWS_MAX && bpf_map_get_next_key(fd, prev, &next) == 0) {
 		keys[n] = next;
 		prev = &keys[n];
@@ -590,11 +586,8 @@ void bpf_flows_sweep(struct agent *a, bool all)
 
 void bpf_flows_tick(struct agent *a)
 {
-	struct timespec ts;
-	int64_t now;
+	int64_t now = clock_ms(CLOCK_MONOTONIC);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	if (now - a->flows_swept_ms < MF_FLOW_SWEEP_MS)
 		return;
 	a->flows_swept_ms = now;

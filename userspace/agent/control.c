@@ -48,14 +48,6 @@ static const char *const closing_names[CLOSED_MAX] = {
 	[CLOSED_QUEUE] = "queue_cap",
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void control_sink_record(void *ctx, const struct audit_record *rec);
 static void control_sink_flush(void *ctx);
 
@@ -299,7 +291,7 @@ int control_accept(struct agent *a)
 	c->fd = fd;
 	c->cred = cred;
 	c->events = ev.events;
-	c->active_ms = now_ms();
+	c->active_ms = clock_ms(CLOCK_MONOTONIC);
 	mf_linebuf_init(&c->in, c->cred.uid == 0 ? MF_LINE_MAX_ROOT : MF_LINE_MAX_USER);
 	ev.data.ptr = c;
 	if (epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
@@ -556,7 +548,7 @@ static bool client_read(struct client *c)
 
 int control_client_event(struct agent *a, struct client *c, uint32_t events)
 {
-	int64_t now = now_ms();
+	int64_t now = clock_ms(CLOCK_MONOTONIC);
 
 	if (events & (EPOLLHUP | EPOLLERR) && !(events & EPOLLIN))
 		goto close;
@@ -617,7 +609,7 @@ void control_reap(struct agent *a)
 {
 	static int64_t last_tick;
 	struct client *c = a->clients, *next;
-	int64_t now = now_ms();
+	int64_t now = clock_ms(CLOCK_MONOTONIC);
 
 	for (; c; c = next) {
 		next = c->next;

@@ -207,14 +207,6 @@ struct dns_proxy {
 	uint16_t hosts_rule; /* the rule being installed from /etc/hosts */
 };
 
-static int64_t now_ms(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int watch(struct agent *a, int fd, struct dns_watch *w, uint32_t events, int op)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = w };
@@ -321,9 +313,9 @@ static void read_resolv_conf(struct dns_proxy *d)
 	char line[256], *p;
 	FILE *f;
 
-	if (d->resolv_read_ms && now_ms(CLOCK_MONOTONIC) - d->resolv_read_ms < 5000)
+	if (d->resolv_read_ms && clock_ms(CLOCK_MONOTONIC) - d->resolv_read_ms < 5000)
 		return;
-	d->resolv_read_ms = now_ms(CLOCK_MONOTONIC);
+	d->resolv_read_ms = clock_ms(CLOCK_MONOTONIC);
 	d->nresolv = 0;
 	f = fopen(RESOLV_CONF, "re");
 	if (!f)
@@ -455,14 +447,6 @@ static void send_reply(struct agent *a, struct dns_query *q, const uint8_t *msg,
 
 /* ---- installing what an answer says ---- */
 
-static uint64_t boot_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static struct learned **bucket(struct dns_proxy *d, const struct mf_learned_key *k)
 {
 	uint32_t h = 2166136261u;
@@ -579,7 +563,7 @@ static void learned_remove(struct agent *a, struct learned *l, bool from_kernel)
 static void learned_prune(struct agent *a, bool drop_marked)
 {
 	struct dns_proxy *d = a->dns;
-	uint64_t now = boot_ns();
+	uint64_t now = clock_ns(CLOCK_BOOTTIME);
 
 	for (size_t i = 0; i < LEARNED_BUCKETS; i++)
 		for (struct learned *l = d->learned[i], *next; l; l = next) {
@@ -670,7 +654,7 @@ static void learned_adopt(struct agent *a)
 	uint32_t gen = a->current.generation;
 	struct mf_learned_key k, next;
 	struct mf_learned_val v;
-	uint64_t now = boot_ns();
+	uint64_t now = clock_ns(CLOCK_BOOTTIME);
 	bool more = !bpf_map_get_next_key(fd, NULL, &k);
 
 	while (more) {
@@ -714,7 +698,7 @@ json_t *dns_learned_list(struct agent *a, const char *identity, const char *serv
 			 const char *name)
 {
 	json_t *list = json_array(), *e;
-	uint64_t now = boot_ns();
+	uint64_t now = clock_ns(CLOCK_BOOTTIME);
 
 	if (!a->dns || !list)
 		return list;
@@ -882,7 +866,7 @@ static void on_answer(struct agent *a, struct dns_query *q, uint8_t *msg, size_t
 		return;
 	}
 	for (size_t i = 0; q->granted && i < n; i++) {
-		int r = install_one(a, q, &addrs[i], boot_ns());
+		int r = install_one(a, q, &addrs[i], clock_ns(CLOCK_BOOTTIME));
 
 		if (r < 0) {
 			/* Not installed: not released either (the first connect would fail). */
@@ -1022,7 +1006,7 @@ static void hosts_line(struct agent *a, char *line)
 static void hosts_refresh(struct agent *a, bool force)
 {
 	struct dns_proxy *d = a->dns;
-	int64_t now = now_ms(CLOCK_MONOTONIC);
+	int64_t now = clock_ms(CLOCK_MONOTONIC);
 	char line[1024];
 	struct stat st;
 	FILE *f;
@@ -1034,14 +1018,16 @@ static void hosts_refresh(struct agent *a, bool force)
 		return;
 	if (!force && st.st_ino == d->hosts_ino && st.st_mtim.tv_sec == d->hosts_mtime.tv_sec &&
 	    st.st_mtim.tv_nsec == d->hosts_mtime.tv_nsec &&
-	    boot_ns() + a->current.policy->dns.max_ttl * 500000000ull < d->hosts_until_ns)
+	    clock_ns(CLOCK_BOOTTIME) + a->current.policy->dns.max_ttl * 500000000ull <
+		    d->hosts_until_ns)
 		return;
 	f = fopen(HOSTS_FILE, "re");
 	if (!f)
 		return;
 	d->hosts_ino = st.st_ino;
 	d->hosts_mtime = st.st_mtim;
-	d->hosts_until_ns = boot_ns() + a->current.policy->dns.max_ttl * 1000000000ull;
+	d->hosts_until_ns =
+		clock_ns(CLOCK_BOOTTIME) + a->current.policy->dns.max_ttl * 1000000000ull;
 	for (int n = 0; n < HOSTS_LINES_MAX && fgets(line, sizeof(line), f); n++)
 		hosts_line(a, line);
 	fclose(f);
@@ -1163,7 +1149,7 @@ static void forward(struct agent *a, struct dns_query *q)
 			s->uses++;
 			s->inflight++;
 			q->up = s;
-			q->deadline_ms = now_ms(CLOCK_MONOTONIC) + UPSTREAM_TIMEOUT_MS;
+			q->deadline_ms = clock_ms(CLOCK_MONOTONIC) + UPSTREAM_TIMEOUT_MS;
 			return;
 		}
 		usock_retire(a->dns, s);
@@ -1396,7 +1382,7 @@ static void on_accept(struct agent *a, struct dns_listener *l)
 		t->port = port;
 		t->identity_id = who.identity_id;
 		t->server_id = who.server_id;
-		t->deadline_ms = now_ms(CLOCK_MONOTONIC) + TCP_IDLE_MS;
+		t->deadline_ms = clock_ms(CLOCK_MONOTONIC) + TCP_IDLE_MS;
 		t->next = a->dns->tcps;
 		a->dns->tcps = t;
 		a->dns->ntcp++;
@@ -1431,7 +1417,7 @@ static void on_tcp(struct agent *a, struct dns_tcp *t, uint32_t events)
 	t->inlen += n;
 	if (t->inlen < 2 || t->inlen < 2 + ((size_t)t->in[0] << 8 | t->in[1]))
 		return;
-	t->deadline_ms = now_ms(CLOCK_MONOTONIC) + TCP_IDLE_MS;
+	t->deadline_ms = clock_ms(CLOCK_MONOTONIC) + TCP_IDLE_MS;
 	on_query(a, t->in + 2, t->inlen - 2, NULL, t, NULL, 0);
 	t->inlen = 0;
 }
@@ -1475,7 +1461,7 @@ void dns_tick(struct agent *a)
 	if (!d)
 		return;
 	hosts_refresh(a, false);
-	now = now_ms(CLOCK_MONOTONIC);
+	now = clock_ms(CLOCK_MONOTONIC);
 	for (struct dns_query **pq = &d->queries, *q; (q = *pq);) {
 		if (!q->done && q->up && now >= q->deadline_ms) {
 			d->counts[DC_TIMEOUTS]++;

@@ -121,18 +121,10 @@ struct ticket {
 
 static struct ticket tickets[MF_TICKETS_MAX];
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int ticket_issue(const struct ucred *cred, const char *identity, const char *server,
 		 unsigned int ttl_s, char id[MF_TICKET_LEN + 1])
 {
-	uint64_t now = now_ms();
+	uint64_t now = clock_ms(CLOCK_MONOTONIC);
 	unsigned char raw[MF_TICKET_LEN / 2];
 	struct ticket *slot = NULL;
 
@@ -171,7 +163,7 @@ static bool equal_secret(const char *a, const char *b, size_t n)
 int ticket_take(const char *id, char identity[MF_NAME_MAX], char server[MF_NAME_MAX], char *why,
 		size_t len)
 {
-	uint64_t now = now_ms();
+	uint64_t now = clock_ms(CLOCK_MONOTONIC);
 
 	if (!id || strlen(id) != MF_TICKET_LEN) {
 		snprintf(why, len, "malformed ticket");
@@ -200,7 +192,7 @@ int ticket_take(const char *id, char identity[MF_NAME_MAX], char server[MF_NAME_
 
 bool ticket_peek_server(const char *id, char server[MF_NAME_MAX])
 {
-	uint64_t now = now_ms();
+	uint64_t now = clock_ms(CLOCK_MONOTONIC);
 
 	if (!id || strlen(id) != MF_TICKET_LEN)
 		return false;
