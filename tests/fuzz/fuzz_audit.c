@@ -101,8 +101,8 @@ const char *identity_name(struct agent *a, uint32_t id, char *buf, size_t len)
 	snprintf(buf, len, "alice+%u@example.com", id);
 	return buf;
 }
-const char *dns_learned_name(struct agent *a, uint32_t identity_id, uint32_t server_id,
-			     uint8_t family, const uint8_t *addr)
+const char *learned_name(struct agent *a, uint32_t identity_id, uint32_t server_id, uint8_t family,
+			 const uint8_t *addr)
 {
 	(void)a;
 	(void)identity_id;

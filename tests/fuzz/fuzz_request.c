@@ -224,8 +224,7 @@ json_t *dns_status(struct agent *a)
 	return json_object();
 }
 
-json_t *dns_learned_list(struct agent *a, const char *identity, const char *server,
-			 const char *name)
+json_t *learned_list(struct agent *a, const char *identity, const char *server, const char *name)
 {
 	return json_array();
 }

@@ -36,6 +36,7 @@ static inline int64_t clock_ms(clockid_t clk)
 
 struct mcpfence_bpf;
 struct dns_proxy;
+struct learned_table;
 struct ring_buffer;
 struct bpf_link;
 #define MF_SYSCALL_TPS_MAX 4 /* tp_btf/sys_enter programs in the object */
@@ -236,7 +237,8 @@ struct agent {
 	struct metric_series series[MF_METRIC_SLOTS];
 	size_t nseries;
 	uint64_t series_other[MF_WOULD_DENY + 1]; /* past MF_METRIC_SERIES_MAX, by verdict */
-	struct dns_proxy *dns; /* the resolver of governed processes (dns_proxy.c) */
+	struct dns_proxy *dns;	       /* the resolver of governed processes (dns_proxy.c) */
+	struct learned_table *learned; /* what it installed into dns_learned (learned.c) */
 };
 
 /* caps.c: the capabilities the agent needs, named when missing */
@@ -454,17 +456,35 @@ void dns_event(struct agent *a, enum watch_kind *kind, uint32_t events);
 void dns_tick(struct agent *a);
 void dns_teardown(struct agent *a);
 json_t *dns_status(struct agent *a);
+/* The new policy is in force (policy_apply.c): what it no longer grants of
+ * what was learned goes; what it grants of /etc/hosts is installed. */
+void dns_policy_loaded(struct agent *a);
+
+/* learned.c: the agent's copy of dns_learned, a quota per (identity, server) */
+int learned_setup(struct agent *a); /* and adopts what a previous agent installed */
+void learned_teardown(struct agent *a);
+/* Remember that k was installed from name until expires_ns (CLOCK_BOOTTIME);
+ * a pair at its quota evicts its own oldest. 0 or -errno. */
+int learned_note(struct agent *a, const struct mf_learned_key *k, const char *name,
+		 uint64_t expires_ns);
+/* Forget what expired and, with drop_marked, what the policy being loaded
+ * does not grant: from the table and from dns_learned. */
+void learned_prune(struct agent *a, bool drop_marked);
+/* The segments of segs (priv: granted to private destinations) that apply to
+ * the address of k, into out: their number. */
+uint32_t learned_segs_for(const struct mf_learned_key *k, const struct mf_seg *segs,
+			  const bool *priv, size_t n, struct mf_seg *out);
 /* Around a policy load (policy_apply.c): before the flip, what was learned
  * and the new policy grants too is made valid under next_gen as well; after
- * it, the rest is dropped. */
-void dns_policy_loading(struct agent *a, const struct mf_policy *next, uint32_t next_gen);
-void dns_policy_loaded(struct agent *a);
+ * it (dns_policy_loaded), the rest is dropped. */
+void learned_policy_loading(struct agent *a, const struct mf_policy *next, uint32_t next_gen);
 /* The addresses identity's server learned from name, and their ports and
  * time left: [{ "addr", "expires_in_s", "ports": [{ lo, hi, proto }] }]. */
-json_t *dns_learned_list(struct agent *a, const char *identity, const char *server,
-			 const char *name);
+json_t *learned_list(struct agent *a, const char *identity, const char *server, const char *name);
 /* The name an address was learned from, for audit records; NULL: unknown. */
-const char *dns_learned_name(struct agent *a, uint32_t identity_id, uint32_t server_id,
-			     uint8_t family, const uint8_t *addr);
+const char *learned_name(struct agent *a, uint32_t identity_id, uint32_t server_id, uint8_t family,
+			 const uint8_t *addr);
+size_t learned_count(struct agent *a);
+uint64_t learned_evicted(struct agent *a);
 
 #endif /* MCPFENCE_AGENT_H */

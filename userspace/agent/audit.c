@@ -215,8 +215,8 @@ static bool event_line(struct agent *a, const struct mf_event *e, size_t size,
 		}
 		if (e->aux & MF_AUX_VIA_NAME) {
 			/* allowed by an address learned from a name (dns_proxy.c) */
-			const char *host = dns_learned_name(a, e->identity_id, e->server_id,
-							    e->family, e->addr);
+			const char *host =
+				learned_name(a, e->identity_id, e->server_id, e->family, e->addr);
 
 			jl_str(&j, "via", "name");
 			if (host)

@@ -584,7 +584,7 @@ static void op_dns_learned(struct agent *a, struct client *c, const struct peer 
 	}
 	client_send_json(c,
 			 json_pack("{s:b, s:o}", "ok", 1, "learned",
-				   dns_learned_list(a, identity, server, name)),
+				   learned_list(a, identity, server, name)),
 			 false);
 }
 

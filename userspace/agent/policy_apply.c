@@ -355,7 +355,7 @@ static int slot_activate(struct agent *a, uint32_t slot, const struct mf_policy 
 	}
 
 	/* Addresses learned from names the new policy grants too stay open. */
-	dns_policy_loading(a, policy, generation);
+	learned_policy_loading(a, policy, generation);
 	/* The flip. */
 	config.active_slot = slot;
 	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.mf_config), &zero, &config, BPF_ANY)) {
