@@ -253,8 +253,9 @@ void audit_syslog_tick(struct agent *a);
 void audit_syslog_record(struct agent *a, const struct audit_record *rec);
 json_t *audit_syslog_status(struct agent *a);
 
-/* metrics.c: Prometheus text exposition for `mcpfence metrics` */
+/* series.c: a judged decision of a governed process, counted for metrics.c */
 void metrics_count(struct agent *a, uint32_t identity, uint32_t server, uint8_t verdict);
+/* metrics.c: Prometheus text exposition for `mcpfence metrics` */
 char *metrics_text(struct agent *a, size_t *len);
 
 /* notify.c: sd_notify(3) protocol over $NOTIFY_SOCKET (no-op without it) */

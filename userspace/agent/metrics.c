@@ -7,9 +7,10 @@
  * server and verdict.
  *
  * Cardinality is bounded: the per-identity series are counted from the
- * audit records the agent receives, in a table of MF_METRIC_SERIES_MAX
- * (identity, server, verdict) series; records of further combinations are
- * counted in one series labelled identity="_other", server="_other".
+ * audit records the agent receives (series.c), in a table of
+ * MF_METRIC_SERIES_MAX (identity, server, verdict) series; records of further
+ * combinations are counted in one series labelled identity="_other",
+ * server="_other".
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -74,45 +75,6 @@ static const struct kernel_metric {
 	[MF_CNT_LEARNED_ALLOWED] = { "mcpfence_allowed_by_name_total", "",
 				     "Decisions allowed by an address learned from a name." },
 };
-
-static uint32_t series_hash(uint32_t identity, uint32_t server, uint8_t verdict)
-{
-	uint32_t h = identity * 2654435761u ^ server * 40503u ^ verdict;
-
-	return (h ^ h >> 15) % MF_METRIC_SLOTS;
-}
-
-/* A judged decision of a governed process reached the agent. */
-void metrics_count(struct agent *a, uint32_t identity, uint32_t server, uint8_t verdict)
-{
-	struct metric_series *s;
-	uint32_t i;
-
-	if (verdict > MF_WOULD_DENY) /* not a verdict the kernel writes: counted as deny */
-		verdict = MF_DENY;
-	i = series_hash(identity, server, verdict);
-	for (;; i = (i + 1) % MF_METRIC_SLOTS) {
-		s = &a->series[i];
-		if (s->used && s->identity_id == identity && s->server_id == server &&
-		    s->verdict == verdict) {
-			s->n++;
-			return;
-		}
-		if (!s->used)
-			break;
-	}
-	/* Half the slots at most: probes stay short, and the count is bounded. */
-	if (a->nseries >= MF_METRIC_SERIES_MAX) {
-		a->series_other[verdict]++;
-		return;
-	}
-	*s = (struct metric_series){ .used = true,
-				     .identity_id = identity,
-				     .server_id = server,
-				     .verdict = verdict,
-				     .n = 1 };
-	a->nseries++;
-}
 
 static const char *verdict_label(uint8_t verdict)
 {
