@@ -196,6 +196,7 @@ struct agent {
 	struct kernel_ruleset *rulesets;
 	size_t nrulesets, rulesets_cap;
 	uint32_t next_ruleset_id;
+	uint32_t next_segtab_id; /* the last segtabs id written */
 
 	/* isolated servers: uids given out, servers running (tenants.c, launch.c) */
 	struct tenant *tenants;

@@ -188,16 +188,19 @@ static int policy_check(const char *path)
 	struct mf_compiled *compiled;
 	struct mf_policy *policy;
 	char err[MF_ERR_MAX];
-	size_t entries = 0;
+	size_t entries = 0, tables = 0;
 
 	if (mf_policy_check_file(path, &policy, &compiled, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	for (size_t i = 0; i < compiled->nrulesets; i++)
+	for (size_t i = 0; i < compiled->nrulesets; i++) {
 		entries += compiled->rulesets[i].nentries;
-	printf("%s: ok: %zu servers, %zu rules, %zu rulesets, %zu kernel entries\n", path,
-	       policy->nservers, policy->nrules, compiled->nrulesets, entries);
+		tables += compiled->rulesets[i].ntables;
+	}
+	printf("%s: ok: %zu servers, %zu rules, %zu rulesets, %zu kernel entries, %zu segment "
+	       "tables\n",
+	       path, policy->nservers, policy->nrules, compiled->nrulesets, entries, tables);
 	mf_compiled_free(compiled);
 	mf_policy_free(policy);
 	return 0;

@@ -203,6 +203,10 @@ struct mf_flat_entry {
 struct mf_ruleset {
 	size_t nentries;
 	struct mf_flat_entry *entries;
+	/* Segment tables, shared by content: entry i's segments are those of
+	 * entries[table_of[i]], the first entry with the same; ntables such. */
+	uint32_t *table_of;
+	size_t ntables;
 };
 
 struct mf_compiled_binding {
