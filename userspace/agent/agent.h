@@ -285,6 +285,8 @@ void rulesets_abort(struct agent *a, uint32_t slot);
 /* Delete up to budget keys of unused rulesets; true while garbage remains. */
 #define MF_COLLECT_BATCH 2048 /* per main-loop turn: the agent stays responsive */
 bool rulesets_collect(struct agent *a, size_t budget);
+/* Copy the rulesets of an older agent's rules map (old_fd) into the maps. */
+int rulesets_migrate(struct agent *a, int old_fd);
 void rulesets_free(struct agent *a);
 
 /* policy_apply.c */

@@ -135,30 +135,18 @@ static int segtab_write(struct agent *a, const struct mf_rule_val *val, uint32_t
 	return 0;
 }
 
-/* Write one ruleset under a fresh id, each table before the prefixes naming
- * it; on failure the collector deletes what was written. */
-static int ruleset_write(struct agent *a, const struct mf_ruleset *rs, uint64_t digest,
-			 struct kernel_ruleset **out)
+/* Write rs under id, each table before the prefixes naming it. keys and tabs
+ * (nentries and ntables long) get what was written, *nkeys and *ntabs how
+ * much, also on failure: the collector deletes that. */
+static int write_entries(struct agent *a, const struct mf_ruleset *rs, uint32_t id,
+			 struct mf_rule_key *keys, size_t *nkeys, uint32_t *tabs, size_t *ntabs)
 {
 	int fd = bpf_map__fd(a->skel->maps.rules);
-	struct kernel_ruleset *k;
-	uint32_t id = fresh_id(a), *tab_id;
-	size_t n = rs->nentries ? rs->nentries : 1;
+	uint32_t *tab_id = calloc(rs->nentries ? rs->nentries : 1, sizeof(*tab_id));
 	int err = 0;
 
-	k = ruleset_add(a, id);
-	if (!k)
+	if (!tab_id)
 		return -ENOMEM;
-	k->keys = calloc(n, sizeof(*k->keys));
-	k->tabs = calloc(rs->ntables ? rs->ntables : 1, sizeof(*k->tabs));
-	tab_id = calloc(n, sizeof(*tab_id));
-	if (!k->keys || !k->tabs || !tab_id) {
-		free(k->keys);
-		free(k->tabs);
-		free(tab_id);
-		a->nrulesets--;
-		return -ENOMEM;
-	}
 	for (size_t i = 0; i < rs->nentries; i++) {
 		uint32_t t = rs->table_of[i]; /* <= i: a table is its first entry's */
 
@@ -166,18 +154,42 @@ static int ruleset_write(struct agent *a, const struct mf_ruleset *rs, uint64_t 
 			err = segtab_write(a, &rs->entries[i].val, &tab_id[i]);
 			if (err)
 				break;
-			k->tabs[k->ntabs++] = tab_id[i];
+			tabs[(*ntabs)++] = tab_id[i];
 		}
-		key_of(&rs->entries[i], id, &k->keys[i]);
-		if (bpf_map_update_elem(fd, &k->keys[i], &tab_id[t], BPF_ANY)) {
+		key_of(&rs->entries[i], id, &keys[i]);
+		if (bpf_map_update_elem(fd, &keys[i], &tab_id[t], BPF_ANY)) {
 			err = -errno;
 			break;
 		}
-		k->nkeys = i + 1;
+		*nkeys = i + 1;
 	}
 	free(tab_id);
+	return err;
+}
+
+/* Write one ruleset under a fresh id; on failure the collector deletes what
+ * was written. */
+static int ruleset_write(struct agent *a, const struct mf_ruleset *rs, uint64_t digest,
+			 struct kernel_ruleset **out)
+{
+	struct kernel_ruleset *k;
+	uint32_t id = fresh_id(a);
+	int err;
+
+	k = ruleset_add(a, id);
+	if (!k)
+		return -ENOMEM;
+	k->keys = calloc(rs->nentries ? rs->nentries : 1, sizeof(*k->keys));
+	k->tabs = calloc(rs->ntables ? rs->ntables : 1, sizeof(*k->tabs));
+	if (!k->keys || !k->tabs) {
+		free(k->keys);
+		free(k->tabs);
+		a->nrulesets--;
+		return -ENOMEM;
+	}
+	err = write_entries(a, rs, id, k->keys, &k->nkeys, k->tabs, &k->ntabs);
 	if (err)
-		return err; /* slots 0: garbage, what exists is in keys and tabs */
+		return err; /* slots 0: garbage */
 	k->digest = digest;
 	k->reusable = true;
 	*out = k;
@@ -400,4 +412,60 @@ void rulesets_free(struct agent *a)
 	free(a->rulesets);
 	a->rulesets = NULL;
 	a->nrulesets = a->rulesets_cap = 0;
+}
+
+/*
+ * The rules map of an agent before segment tables held the segments in each
+ * prefix's value. Copy its rulesets, under their ids (the bindings name them),
+ * into the rules and segtabs maps, before the programs that read those run.
+ */
+int rulesets_migrate(struct agent *a, int old_fd)
+{
+	struct mf_rule_key *all, *keys = NULL;
+	uint32_t *tabs = NULL;
+	struct mf_ruleset rs = { 0 };
+	size_t n;
+	int err = map_collect(old_fd, sizeof(*all), NULL, NULL, (void **)&all, &n);
+
+	if (err)
+		return err;
+	if (n)
+		qsort(all, n, sizeof(*all), cmp_key_by_id);
+	for (size_t i = 0, j; i < n && !err; i = j) {
+		size_t nkeys = 0, ntabs = 0;
+
+		for (j = i; j < n && all[j].ruleset_id == all[i].ruleset_id; j++)
+			;
+		free(rs.entries);
+		free(keys);
+		free(tabs);
+		rs.nentries = j - i;
+		rs.entries = calloc(rs.nentries, sizeof(*rs.entries));
+		keys = calloc(rs.nentries, sizeof(*keys));
+		tabs = calloc(rs.nentries, sizeof(*tabs));
+		if (!rs.entries || !keys || !tabs) {
+			err = -ENOMEM;
+			break;
+		}
+		for (size_t e = 0; e < rs.nentries && !err; e++) {
+			struct mf_flat_entry *fe = &rs.entries[e];
+			const struct mf_rule_key *key = &all[i + e];
+
+			fe->family = key->family;
+			fe->plen = key->prefixlen - MF_RULE_KEY_FIXED_BITS;
+			memcpy(fe->addr, key->addr, sizeof(fe->addr));
+			if (bpf_map_lookup_elem(old_fd, key, &fe->val))
+				err = -errno;
+		}
+		if (!err)
+			err = mf_ruleset_share_tables(&rs);
+		if (!err)
+			err = write_entries(a, &rs, all[i].ruleset_id, keys, &nkeys, tabs, &ntabs);
+	}
+	free(rs.entries);
+	free(rs.table_of);
+	free(keys);
+	free(tabs);
+	free(all);
+	return err;
 }

@@ -396,9 +396,7 @@ static uint64_t segs_digest(const struct mf_rule_val *val)
 			n * sizeof(val->segs[0]));
 }
 
-/* Share one segment table among the entries of rs with the same segments
- * (flatten() zeroes what follows them, so whole values compare). */
-static int share_tables(struct compiler *c, struct mf_ruleset *rs)
+int mf_ruleset_share_tables(struct mf_ruleset *rs)
 {
 	size_t cap = 16, mask, i;
 	uint32_t *slots; /* entry index + 1 of each table, 0: free */
@@ -406,12 +404,15 @@ static int share_tables(struct compiler *c, struct mf_ruleset *rs)
 	while (cap < 2 * rs->nentries)
 		cap *= 2;
 	mask = cap - 1;
+	free(rs->table_of);
+	rs->ntables = 0;
 	slots = calloc(cap, sizeof(*slots));
 	rs->table_of = calloc(rs->nentries ? rs->nentries : 1, sizeof(*rs->table_of));
 	if (!slots || !rs->table_of) {
 		free(slots);
-		return fail_nomem(c);
+		return -ENOMEM;
 	}
+	/* flatten() zeroes what follows the segments: whole values compare */
 	for (i = 0; i < rs->nentries; i++) {
 		const struct mf_rule_val *val = &rs->entries[i].val;
 		size_t h = segs_digest(val) & mask;
@@ -425,6 +426,13 @@ static int share_tables(struct compiler *c, struct mf_ruleset *rs)
 		rs->table_of[i] = slots[h] - 1;
 	}
 	free(slots);
+	return 0;
+}
+
+static int share_tables(struct compiler *c, struct mf_ruleset *rs)
+{
+	if (mf_ruleset_share_tables(rs))
+		return fail_nomem(c);
 	c->ntables += rs->ntables;
 	if (c->ntables > MF_MAX_SEGTABS)
 		return fail_here(

@@ -236,6 +236,10 @@ int mf_policy_compile(const struct mf_policy *policy, struct mf_compiled **out, 
 		      size_t errlen);
 void mf_compiled_free(struct mf_compiled *compiled);
 
+/* Set rs->table_of and rs->ntables from the entries' segments (compiling
+ * does; the agent too, for rulesets of an older layout): 0 or -ENOMEM. */
+int mf_ruleset_share_tables(struct mf_ruleset *rs);
+
 /*
  * Decide as the kernel does: longest-prefix lookup of (family, addr) in the
  * ruleset, then the first segment holding (proto bit, port). Returns MF_ALLOW
