@@ -131,4 +131,12 @@ wait_for mf status
 is "$(mf ps --json | jq -r "select(.pid == $sleeper) | .identity")" alice \
 	"a process governed before the restart keeps its identity"
 
+# A prefix whose segment table is gone (never so while the agent runs) denies.
+is "$(as_alice connect tcp 127.0.0.1 7001)" ECONNREFUSED "allowed before its tables go"
+bpftool map dump pinned "$MF_PIN_DIR/segtabs" -j | jq -r '.[].key | join(" ")' | while read -r key; do
+	bpftool map delete pinned "$MF_PIN_DIR/segtabs" key $key
+done
+is "$(bpftool map dump pinned "$MF_PIN_DIR/segtabs" -j | jq length)" 0 "segment tables deleted by hand"
+is "$(as_alice connect tcp 127.0.0.1 7001)" EPERM "a prefix without its segment table denies"
+
 done_testing
