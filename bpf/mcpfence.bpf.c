@@ -118,9 +118,19 @@ struct {
 	__uint(max_entries, MF_MAP_RULES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct mf_rule_key);
-	__type(value, struct mf_rule_val);
+	__type(value, __u32); /* segtabs id */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rules SEC(".maps");
+
+/* Segment tables of the rules map's prefixes: written once, never changed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MF_MAP_SEGTABS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct mf_rule_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} segtabs SEC(".maps");
 
 /* Names of ids, for the agent (and the agent after a restart). */
 struct {
@@ -671,6 +681,7 @@ static __always_inline int judge(const struct mf_tag *tag, struct dest *d, __u8 
 	struct mf_binding *binding;
 	struct mf_rule_val *val;
 	struct mf_config *cfg;
+	__u32 *segtab;
 	__u32 zero = 0, slot, flags = 0, generation = 0, window_ms = 0;
 	__u8 verdict = MF_DENY;
 	__u16 rule = MF_RULE_DEFAULT;
@@ -705,9 +716,12 @@ static __always_inline int judge(const struct mf_tag *tag, struct dest *d, __u8 
 	rkey.ruleset_id = binding->ruleset_id;
 	rkey.family = d->family;
 	__builtin_memcpy(rkey.addr, d->addr, sizeof(rkey.addr));
-	val = bpf_map_lookup_elem(&rules, &rkey);
-	if (!val)
+	segtab = bpf_map_lookup_elem(&rules, &rkey);
+	if (!segtab)
 		goto learned; /* no prefix holds the address: closed */
+	val = bpf_map_lookup_elem(&segtabs, segtab);
+	if (!val)
+		goto decided; /* a table the agent has not written: closed */
 
 	for (int i = 0; i < MF_MAX_SEGS; i++) {
 		struct mf_seg *seg;

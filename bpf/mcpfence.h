@@ -124,9 +124,11 @@ struct mf_binding {
 	__u32 reserved;
 };
 
-/* rules map: LPM trie over (ruleset, family, address).
- * prefixlen = 32 (ruleset) + 8 (family) + address prefix length.
- * Ruleset ids are unique across both slots. */
+/* rules map: LPM trie over (ruleset, family, address) -> segment table id
+ * (a __u32 key of the segtabs map). prefixlen = 32 (ruleset) + 8 (family) +
+ * address prefix length. Ruleset ids are unique across both slots; a ruleset
+ * shares one table among its prefixes of the same segments, and tables are
+ * written before the prefixes that name them and deleted after. */
 struct mf_rule_key {
 	__u32 prefixlen;
 	__u32 ruleset_id;
@@ -147,6 +149,7 @@ struct mf_seg {
 	__u16 rule; /* index of the policy rule that decided, or MF_RULE_DEFAULT */
 };
 
+/* segtabs map value: the port segments of a prefix. */
 struct mf_rule_val {
 	__u32 nsegs;
 	__u32 reserved;

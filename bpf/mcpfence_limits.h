@@ -34,6 +34,7 @@
 #define MF_MAX_IDENTITIES 16384 /* distinct identities that rules bind, by name */
 #define MF_MAX_BINDINGS 65536	/* compiled (identity, server) bindings */
 #define MF_MAX_FLAT_ENTRIES 2097152  /* compiled prefix entries, all rulesets together */
+#define MF_MAX_SEGTABS 65536	     /* distinct segment tables of each ruleset, all together */
 #define MF_MAX_COMPILE_WORK 16777216 /* (identity, rule) pairs plus entries flattened */
 
 /* Port segments per compiled prefix (see userspace/lib/compile.c). */
@@ -47,6 +48,8 @@
  * also a Unix user has a twin keyed by its uid (userspace/agent/policy_apply.c). */
 #define MF_MAP_BINDINGS (4 * MF_MAX_BINDINGS)
 #define MF_MAP_RULES (2 * MF_MAX_FLAT_ENTRIES)
+/* A hash, not preallocated: its fixed cost is one bucket per entry. */
+#define MF_MAP_SEGTABS (2 * MF_MAX_SEGTABS)
 /* Ids start at 1 and are never reused (names.c): a load and a reload that
  * name none of the same servers need twice the servers, plus id 0. */
 #define MF_MAP_SERVER_NAMES (2 * MF_MAX_SERVERS + 1)
@@ -69,6 +72,8 @@ _Static_assert(MF_MAP_EXEC_ARGS >= 2 * MF_MAX_EXEC, "exec_args holds two policie
 _Static_assert(MF_MAP_BINDINGS >= 2 * 2 * MF_MAX_BINDINGS,
 	       "bindings holds both slots, each binding with its uid twin");
 _Static_assert(MF_MAP_RULES >= 2 * MF_MAX_FLAT_ENTRIES, "rules holds two policies");
+_Static_assert(MF_MAP_SEGTABS >= 2 * MF_MAX_SEGTABS, "segtabs holds two policies");
+_Static_assert(MF_MAX_SEGTABS <= MF_MAX_FLAT_ENTRIES, "a segment table is some entry's");
 _Static_assert(MF_MAP_SERVER_NAMES > 2 * MF_MAX_SERVERS, "server ids of a load and a reload");
 _Static_assert(MF_MAP_IDENTITY_NAMES > 2 * MF_MAX_IDENTITIES,
 	       "identity ids of a load and a reload");

@@ -77,7 +77,8 @@ is "$(cat "$MF_TMP/window2.out")" "ECONNREFUSED=2000" \
 
 # Rulesets no slot uses any more are deleted after the loads: the rules map
 # holds at most the two slots' entries, however many different policies came.
-entries() { mf policy check "$1" | sed -n 's/.*rulesets, \([0-9]*\) kernel entries/\1/p'; }
+entries() { mf policy check "$1" | sed -n 's/.*rulesets, \([0-9]*\) kernel entries.*/\1/p'; }
+tables() { mf policy check "$1" | sed -n 's/.*entries, \([0-9]*\) segment tables/\1/p'; }
 for port in $(seq 7100 7109); do
 	write_policy "$MF_TMP/c.json" $port
 	mf policy load "$MF_TMP/c.json" >/dev/null
@@ -85,6 +86,9 @@ done
 bound=$((2 * $(entries "$MF_TMP/c.json")))
 wait_for sh -c "[ \$(bpftool map dump pinned '$MF_PIN_DIR/rules' -j | jq length) -le $bound ]"
 ok $? "after 10 different policies the rules map holds at most two slots' entries ($bound)"
+bound=$((2 * $(tables "$MF_TMP/c.json")))
+wait_for sh -c "[ \$(bpftool map dump pinned '$MF_PIN_DIR/segtabs' -j | jq length) -le $bound ]"
+ok $? "and the segtabs map at most two slots' segment tables ($bound)"
 is "$(as_alice connect tcp 127.0.0.1 7109)" ECONNREFUSED "and the last one is in force"
 is "$(as_alice connect tcp 127.0.0.1 7108)" EPERM "the one before is not"
 mf policy load "$MF_TMP/b.json" >/dev/null
@@ -126,5 +130,13 @@ MF_AGENT_PID=$!
 wait_for mf status
 is "$(mf ps --json | jq -r "select(.pid == $sleeper) | .identity")" alice \
 	"a process governed before the restart keeps its identity"
+
+# A prefix whose segment table is gone (never so while the agent runs) denies.
+is "$(as_alice connect tcp 127.0.0.1 7001)" ECONNREFUSED "allowed before its tables go"
+bpftool map dump pinned "$MF_PIN_DIR/segtabs" -j | jq -r '.[].key | join(" ")' | while read -r key; do
+	bpftool map delete pinned "$MF_PIN_DIR/segtabs" key $key
+done
+is "$(bpftool map dump pinned "$MF_PIN_DIR/segtabs" -j | jq length)" 0 "segment tables deleted by hand"
+is "$(as_alice connect tcp 127.0.0.1 7001)" EPERM "a prefix without its segment table denies"
 
 done_testing

@@ -38,11 +38,37 @@ int compiled_decide(const struct mf_compiled *c, const char *identity, const cha
 	return mf_compiled_decide(c, ruleset, family, addr, proto, port, rule);
 }
 
+/* Each entry's table holds its segments; the tables are distinct. */
+static bool tables_well_formed(const struct mf_ruleset *rs)
+{
+	size_t e, f, n = 0;
+
+	for (e = 0; e < rs->nentries; e++) {
+		uint32_t t = rs->table_of[e];
+
+		if (t > e || rs->table_of[t] != t ||
+		    memcmp(&rs->entries[t].val, &rs->entries[e].val, sizeof(rs->entries[e].val)))
+			return false;
+		if (t != e)
+			continue;
+		n++;
+		for (f = 0; f < e && rs->nentries <= 4096; f++) {
+			if (rs->table_of[f] == f &&
+			    !memcmp(&rs->entries[f].val, &rs->entries[e].val,
+				    sizeof(rs->entries[e].val)))
+				return false;
+		}
+	}
+	return n == rs->ntables;
+}
+
 bool segments_well_formed(const struct mf_compiled *comp)
 {
 	size_t r, e, i, j;
 
 	for (r = 0; r < comp->nrulesets; r++) {
+		if (!tables_well_formed(&comp->rulesets[r]))
+			return false;
 		for (e = 0; e < comp->rulesets[r].nentries; e++) {
 			const struct mf_rule_val *v = &comp->rulesets[r].entries[e].val;
 

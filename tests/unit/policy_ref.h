@@ -23,7 +23,8 @@ int compiled_decide(const struct mf_compiled *c, const char *identity, const cha
 		    uint16_t *rule);
 
 /* Segments sorted by lo, within 0..65535 and at most MF_MAX_SEGS, disjoint
- * per protocol, adjacent ones not mergeable. */
+ * per protocol, adjacent ones not mergeable; each entry's segment table
+ * (table_of) holds its segments, and no two tables are the same. */
 bool segments_well_formed(const struct mf_compiled *comp);
 
 #endif /* MCPFENCE_POLICY_REF_H */

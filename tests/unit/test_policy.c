@@ -818,6 +818,8 @@ static void test_flattened_segments(void)
 			ASSERT_EQ(e->val.nsegs, 1, "::/0 segments");
 		}
 	}
+	ASSERT_TRUE(segments_well_formed(comp), "segment tables well formed");
+	ASSERT_EQ(rs->ntables, 3, "the two deny prefixes share one segment table");
 out:
 	mf_compiled_free(comp);
 	mf_policy_free(pol);

@@ -213,6 +213,7 @@ struct agent {
 	struct kernel_ruleset *rulesets;
 	size_t nrulesets, rulesets_cap;
 	uint32_t next_ruleset_id;
+	uint32_t next_segtab_id; /* the last segtabs id written */
 
 	/* isolated servers: uids given out, servers running (tenants.c, launch.c) */
 	struct tenant *tenants;
@@ -305,6 +306,8 @@ void rulesets_abort(struct agent *a, uint32_t slot);
 /* Delete up to budget keys of unused rulesets; true while garbage remains. */
 #define MF_COLLECT_BATCH 2048 /* per main-loop turn: the agent stays responsive */
 bool rulesets_collect(struct agent *a, size_t budget);
+/* Copy the rulesets of an older agent's rules map (old_fd) into the maps. */
+int rulesets_migrate(struct agent *a, int old_fd);
 void rulesets_free(struct agent *a);
 
 /* policy_apply.c */

@@ -394,13 +394,60 @@ int bpf_claim_pin_dir(struct agent *a)
 	return 0;
 }
 
+/*
+ * Before segment tables, the rules map's values were the segments themselves
+ * (264 bytes, not a 4-byte segtabs id): libbpf cannot reuse such a pinned map.
+ * Its pin moves aside to rules_v1 (or is there from an attempt that stopped
+ * early) and *old gets its fd for rulesets_migrate(); the previous agent's
+ * programs keep the map, and enforce with it, until ours replace them.
+ * *old is -1 when there is nothing to migrate.
+ */
+static int old_rules_aside(struct agent *a, int *old)
+{
+	char pin[PATH_MAX], aside[PATH_MAX];
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd;
+
+	snprintf(pin, sizeof(pin), "%s/rules", a->opt.pin_dir);
+	snprintf(aside, sizeof(aside), "%s/rules_v1", a->opt.pin_dir);
+	*old = bpf_obj_get(aside);
+	if (*old >= 0)
+		return 0;
+	fd = bpf_obj_get(pin);
+	if (fd < 0)
+		return 0; /* nothing pinned: a first start */
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
+	    info.value_size != sizeof(struct mf_rule_val)) {
+		close(fd);
+		return 0; /* ours, or unknown: libbpf says what does not fit */
+	}
+	/* bpffs has no rename (nor dots in names): pin again, drop the old name. */
+	if (bpf_obj_pin(fd, aside) || unlink(pin)) {
+		int err = -errno;
+
+		fprintf(stderr,
+			"mcpfenced: cannot move %s (a rules map of the layout before "
+			"segment tables) aside to %s: %s\n",
+			pin, aside, strerror(-err));
+		close(fd);
+		return err;
+	}
+	fprintf(stderr,
+		"mcpfenced: %s has the layout before segment tables: its rulesets "
+		"are copied into the new maps\n",
+		pin);
+	*old = fd;
+	return 0;
+}
+
 int bpf_setup(struct agent *a)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = a->opt.pin_dir);
-	char cgroup[PATH_MAX];
+	char cgroup[PATH_MAX], aside[PATH_MAX];
 	struct bpf_program *prog;
+	int err, old_rules = -1;
 	bool retired;
-	int err;
 
 	libbpf_set_print(libbpf_print);
 	/* Tracepoints of the syscalls category are found through tracefs. */
@@ -421,18 +468,21 @@ int bpf_setup(struct agent *a)
 		return err;
 	}
 
+	err = old_rules_aside(a, &old_rules);
+	if (err)
+		return err;
 	a->skel = mcpfence_bpf__open_opts(&opts);
 	if (!a->skel) {
 		err = -errno;
 		fprintf(stderr, "mcpfenced: cannot open BPF object: %s\n", strerror(-err));
-		return err;
+		goto out;
 	}
 	/* One tag per possible process: the map cannot fill before the pid space. */
 	bpf_map__set_max_entries(a->skel->maps.tags,
 				 a->opt.tag_capacity ? a->opt.tag_capacity : read_pid_max());
 	err = bpf_local_prepare(a);
 	if (err)
-		return err;
+		goto out;
 
 	err = mcpfence_bpf__load(a->skel);
 	if (err) {
@@ -441,7 +491,19 @@ int bpf_setup(struct agent *a)
 			"  (pinned maps of an incompatible version under %s? remove them with "
 			"`mcpfence uninstall`)\n",
 			strerror(-err), a->opt.pin_dir);
-		return err;
+		goto out;
+	}
+	/* The old rulesets in the new maps before our programs read them. */
+	if (old_rules >= 0) {
+		err = rulesets_migrate(a, old_rules);
+		if (err) {
+			fprintf(stderr,
+				"mcpfenced: cannot copy the rulesets of %s/rules_v1 into the new "
+				"maps: %s\n  (the previous programs keep enforcing its policy; "
+				"`mcpfence uninstall` removes it)\n",
+				a->opt.pin_dir, strerror(-err));
+			goto out;
+		}
 	}
 	/* The older agent's syscall tracepoints were attached: so is ours,
 	 * before theirs go. */
@@ -462,11 +524,19 @@ int bpf_setup(struct agent *a)
 			err = attach_prog(a, prog, NULL);
 		}
 		if (err)
-			return err;
+			goto out;
 	}
 	if (retired)
 		retired_links_pinned(a, true);
-	return 0;
+	if (old_rules >= 0) {
+		/* Our programs run: nothing reads the old map any more. */
+		snprintf(aside, sizeof(aside), "%s/rules_v1", a->opt.pin_dir);
+		unlink(aside);
+	}
+out:
+	if (old_rules >= 0)
+		close(old_rules);
+	return err;
 }
 
 void bpf_teardown(struct agent *a)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Rulesets in the kernel's rules map (an LPM trie keyed by ruleset id).
+ * Rulesets in the kernel's rules map (an LPM trie keyed by ruleset id), and
+ * their segment tables in the segtabs map (what a prefix's value names).
  *
  * A ruleset is written once under a fresh id and never changed, so a policy
  * slot that points at it always sees it whole. A load reuses a ruleset the
@@ -9,6 +10,11 @@
  * neither slot uses any more are garbage: the main loop deletes them a batch
  * at a time after the load has answered, so a load waits only for its own
  * writes.
+ *
+ * A ruleset owns its segment tables (its prefixes of the same segments share
+ * one, see share_tables() in compile.c). Tables are written before the
+ * prefixes that name them and deleted after the last of those: a verdict
+ * finds a prefix's table unless the prefix is garbage already.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,6 +38,8 @@ struct kernel_ruleset {
 	size_t nkeys;
 	size_t deleted; /* garbage: keys deleted so far */
 	struct mf_rule_key *keys;
+	size_t ntabs, tabs_deleted;
+	uint32_t *tabs; /* segtabs ids */
 };
 
 static void key_of(const struct mf_flat_entry *e, uint32_t id, struct mf_rule_key *key)
@@ -110,33 +118,78 @@ static uint32_t fresh_id(struct agent *a)
 	return a->next_ruleset_id;
 }
 
-/* Write one ruleset under a fresh id; on failure delete what was written. */
+/* Write a segment table under an unused id. */
+static int segtab_write(struct agent *a, const struct mf_rule_val *val, uint32_t *id)
+{
+	int fd = bpf_map__fd(a->skel->maps.segtabs);
+
+	for (;;) {
+		if (!++a->next_segtab_id)
+			continue; /* 0 is never one */
+		if (!bpf_map_update_elem(fd, &a->next_segtab_id, val, BPF_NOEXIST))
+			break;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	*id = a->next_segtab_id;
+	return 0;
+}
+
+/* Write rs under id, each table before the prefixes naming it. keys and tabs
+ * (nentries and ntables long) get what was written, *nkeys and *ntabs how
+ * much, also on failure: the collector deletes that. */
+static int write_entries(struct agent *a, const struct mf_ruleset *rs, uint32_t id,
+			 struct mf_rule_key *keys, size_t *nkeys, uint32_t *tabs, size_t *ntabs)
+{
+	int fd = bpf_map__fd(a->skel->maps.rules);
+	uint32_t *tab_id = calloc(rs->nentries ? rs->nentries : 1, sizeof(*tab_id));
+	int err = 0;
+
+	if (!tab_id)
+		return -ENOMEM;
+	for (size_t i = 0; i < rs->nentries; i++) {
+		uint32_t t = rs->table_of[i]; /* <= i: a table is its first entry's */
+
+		if (t == i) {
+			err = segtab_write(a, &rs->entries[i].val, &tab_id[i]);
+			if (err)
+				break;
+			tabs[(*ntabs)++] = tab_id[i];
+		}
+		key_of(&rs->entries[i], id, &keys[i]);
+		if (bpf_map_update_elem(fd, &keys[i], &tab_id[t], BPF_ANY)) {
+			err = -errno;
+			break;
+		}
+		*nkeys = i + 1;
+	}
+	free(tab_id);
+	return err;
+}
+
+/* Write one ruleset under a fresh id; on failure the collector deletes what
+ * was written. */
 static int ruleset_write(struct agent *a, const struct mf_ruleset *rs, uint64_t digest,
 			 struct kernel_ruleset **out)
 {
-	int fd = bpf_map__fd(a->skel->maps.rules);
 	struct kernel_ruleset *k;
 	uint32_t id = fresh_id(a);
-	int err = 0;
+	int err;
 
 	k = ruleset_add(a, id);
 	if (!k)
 		return -ENOMEM;
 	k->keys = calloc(rs->nentries ? rs->nentries : 1, sizeof(*k->keys));
-	if (!k->keys) {
+	k->tabs = calloc(rs->ntables ? rs->ntables : 1, sizeof(*k->tabs));
+	if (!k->keys || !k->tabs) {
+		free(k->keys);
+		free(k->tabs);
 		a->nrulesets--;
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < rs->nentries; i++) {
-		key_of(&rs->entries[i], id, &k->keys[i]);
-		if (bpf_map_update_elem(fd, &k->keys[i], &rs->entries[i].val, BPF_ANY)) {
-			err = -errno;
-			k->nkeys = i; /* what exists, for the collector */
-			k->slots = 0;
-			return err;
-		}
-	}
-	k->nkeys = rs->nentries;
+	err = write_entries(a, rs, id, k->keys, &k->nkeys, k->tabs, &k->ntabs);
+	if (err)
+		return err; /* slots 0: garbage */
 	k->digest = digest;
 	k->reusable = true;
 	*out = k;
@@ -188,6 +241,7 @@ void rulesets_abort(struct agent *a, uint32_t slot)
 bool rulesets_collect(struct agent *a, size_t budget)
 {
 	int fd = bpf_map__fd(a->skel->maps.rules);
+	int tfd = bpf_map__fd(a->skel->maps.segtabs);
 	size_t i = 0;
 
 	while (i < a->nrulesets && budget) {
@@ -199,9 +253,14 @@ bool rulesets_collect(struct agent *a, size_t budget)
 		}
 		for (; k->deleted < k->nkeys && budget; k->deleted++, budget--)
 			bpf_map_delete_elem(fd, &k->keys[k->deleted]);
-		if (k->deleted < k->nkeys)
+		/* No prefix names the tables any more. */
+		for (; k->deleted == k->nkeys && k->tabs_deleted < k->ntabs && budget;
+		     k->tabs_deleted++, budget--)
+			bpf_map_delete_elem(tfd, &k->tabs[k->tabs_deleted]);
+		if (k->deleted < k->nkeys || k->tabs_deleted < k->ntabs)
 			break;
 		free(k->keys);
+		free(k->tabs);
 		a->rulesets[i] = a->rulesets[--a->nrulesets];
 	}
 	for (i = 0; i < a->nrulesets; i++) {
@@ -218,6 +277,74 @@ static int cmp_key_by_id(const void *x, const void *y)
 	const struct mf_rule_key *p = x, *q = y;
 
 	return p->ruleset_id < q->ruleset_id ? -1 : p->ruleset_id > q->ruleset_id;
+}
+
+static int cmp_u32(const void *x, const void *y)
+{
+	uint32_t p = *(const uint32_t *)x, q = *(const uint32_t *)y;
+
+	return p < q ? -1 : p > q;
+}
+
+/* The tables that k's prefixes name, each once. */
+static int restore_tabs(struct agent *a, struct kernel_ruleset *k)
+{
+	int fd = bpf_map__fd(a->skel->maps.rules);
+	size_t n = 0;
+
+	k->tabs = calloc(k->nkeys ? k->nkeys : 1, sizeof(*k->tabs));
+	if (!k->tabs)
+		return -ENOMEM;
+	for (size_t i = 0; i < k->nkeys; i++) {
+		if (!bpf_map_lookup_elem(fd, &k->keys[i], &k->tabs[n]))
+			n++;
+	}
+	if (n)
+		qsort(k->tabs, n, sizeof(*k->tabs), cmp_u32);
+	for (size_t i = 0; i < n; i++) {
+		if (!k->ntabs || k->tabs[k->ntabs - 1] != k->tabs[i])
+			k->tabs[k->ntabs++] = k->tabs[i];
+	}
+	return 0;
+}
+
+/* Tables that no prefix names (an agent stopped between writing a table and
+ * its prefixes) are read by no verdict: delete them. */
+static int restore_segtabs(struct agent *a)
+{
+	int fd = bpf_map__fd(a->skel->maps.segtabs);
+	uint32_t *ids, *known;
+	size_t n, nknown = 0;
+	int err;
+
+	for (size_t i = 0; i < a->nrulesets; i++)
+		nknown += a->rulesets[i].ntabs;
+	known = malloc((nknown ? nknown : 1) * sizeof(*known));
+	if (!known)
+		return -ENOMEM;
+	nknown = 0;
+	for (size_t i = 0; i < a->nrulesets; i++) {
+		if (a->rulesets[i].ntabs)
+			memcpy(known + nknown, a->rulesets[i].tabs,
+			       a->rulesets[i].ntabs * sizeof(*known));
+		nknown += a->rulesets[i].ntabs;
+	}
+	if (nknown)
+		qsort(known, nknown, sizeof(*known), cmp_u32);
+	err = map_collect(fd, sizeof(*ids), NULL, NULL, (void **)&ids, &n);
+	if (err) {
+		free(known);
+		return err;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ids[i] > a->next_segtab_id)
+			a->next_segtab_id = ids[i];
+		if (!bsearch(&ids[i], known, nknown, sizeof(*known), cmp_u32))
+			bpf_map_delete_elem(fd, &ids[i]);
+	}
+	free(ids);
+	free(known);
+	return 0;
 }
 
 /* After a restart: the rulesets in the map, and which slot uses which. */
@@ -249,9 +376,16 @@ int rulesets_restore(struct agent *a)
 		k->nkeys = j - i;
 		if (k->id > a->next_ruleset_id)
 			a->next_ruleset_id = k->id;
+		if (restore_tabs(a, k)) {
+			free(all);
+			return -ENOMEM;
+		}
 		i = j;
 	}
 	free(all);
+	err = restore_segtabs(a);
+	if (err)
+		return err;
 
 	prev = NULL;
 	while (bpf_map_get_next_key(bind_fd, prev, &bnext) == 0) {
@@ -271,9 +405,67 @@ int rulesets_restore(struct agent *a)
 
 void rulesets_free(struct agent *a)
 {
-	for (size_t i = 0; i < a->nrulesets; i++)
+	for (size_t i = 0; i < a->nrulesets; i++) {
 		free(a->rulesets[i].keys);
+		free(a->rulesets[i].tabs);
+	}
 	free(a->rulesets);
 	a->rulesets = NULL;
 	a->nrulesets = a->rulesets_cap = 0;
+}
+
+/*
+ * The rules map of an agent before segment tables held the segments in each
+ * prefix's value. Copy its rulesets, under their ids (the bindings name them),
+ * into the rules and segtabs maps, before the programs that read those run.
+ */
+int rulesets_migrate(struct agent *a, int old_fd)
+{
+	struct mf_rule_key *all, *keys = NULL;
+	uint32_t *tabs = NULL;
+	struct mf_ruleset rs = { 0 };
+	size_t n;
+	int err = map_collect(old_fd, sizeof(*all), NULL, NULL, (void **)&all, &n);
+
+	if (err)
+		return err;
+	if (n)
+		qsort(all, n, sizeof(*all), cmp_key_by_id);
+	for (size_t i = 0, j; i < n && !err; i = j) {
+		size_t nkeys = 0, ntabs = 0;
+
+		for (j = i; j < n && all[j].ruleset_id == all[i].ruleset_id; j++)
+			;
+		free(rs.entries);
+		free(keys);
+		free(tabs);
+		rs.nentries = j - i;
+		rs.entries = calloc(rs.nentries, sizeof(*rs.entries));
+		keys = calloc(rs.nentries, sizeof(*keys));
+		tabs = calloc(rs.nentries, sizeof(*tabs));
+		if (!rs.entries || !keys || !tabs) {
+			err = -ENOMEM;
+			break;
+		}
+		for (size_t e = 0; e < rs.nentries && !err; e++) {
+			struct mf_flat_entry *fe = &rs.entries[e];
+			const struct mf_rule_key *key = &all[i + e];
+
+			fe->family = key->family;
+			fe->plen = key->prefixlen - MF_RULE_KEY_FIXED_BITS;
+			memcpy(fe->addr, key->addr, sizeof(fe->addr));
+			if (bpf_map_lookup_elem(old_fd, key, &fe->val))
+				err = -errno;
+		}
+		if (!err)
+			err = mf_ruleset_share_tables(&rs);
+		if (!err)
+			err = write_entries(a, &rs, all[i].ruleset_id, keys, &nkeys, tabs, &ntabs);
+	}
+	free(rs.entries);
+	free(rs.table_of);
+	free(keys);
+	free(tabs);
+	free(all);
+	return err;
 }

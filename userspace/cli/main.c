@@ -31,7 +31,7 @@ static int cmd_policy_check(const struct cli_verb *v, int argc, char **argv)
 	struct mf_compiled *compiled;
 	struct mf_policy *policy;
 	char err[MF_ERR_MAX];
-	size_t entries = 0;
+	size_t entries = 0, tables = 0;
 
 	if (rc >= 0)
 		return rc;
@@ -40,10 +40,13 @@ static int cmd_policy_check(const struct cli_verb *v, int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	for (size_t i = 0; i < compiled->nrulesets; i++)
+	for (size_t i = 0; i < compiled->nrulesets; i++) {
 		entries += compiled->rulesets[i].nentries;
-	printf("%s: ok: %zu servers, %zu rules, %zu rulesets, %zu kernel entries\n", path,
-	       policy->nservers, policy->nrules, compiled->nrulesets, entries);
+		tables += compiled->rulesets[i].ntables;
+	}
+	printf("%s: ok: %zu servers, %zu rules, %zu rulesets, %zu kernel entries, %zu segment "
+	       "tables\n",
+	       path, policy->nservers, policy->nrules, compiled->nrulesets, entries, tables);
 	mf_compiled_free(compiled);
 	mf_policy_free(policy);
 	return 0;

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "policy.h"
+#include "../../bpf/mcpfence_hash.h"
 
 #define PROTOS (MF_PROTO_TCP | MF_PROTO_UDP)
 #define STACK_DEPTH 130 /* nested prefixes of one family: lengths 0..128 */
@@ -53,7 +54,7 @@ struct compiler {
 	struct mf_compiled *out;
 	char *err;
 	size_t errlen;
-	size_t work, nflat, rulesets_cap, bindings_cap;
+	size_t work, nflat, ntables, rulesets_cap, bindings_cap;
 	uint32_t rule;	    /* the rule being compiled, where a crossed limit is reported */
 	json_t *identities; /* identities bound by name, all servers together */
 	json_t *rulesets;   /* "rule,rule,..." -> ruleset index */
@@ -387,6 +388,61 @@ static int flatten(struct compiler *c, const char *server, const struct item *ow
 	return 0;
 }
 
+static uint64_t segs_digest(const struct mf_rule_val *val)
+{
+	uint32_t n = val->nsegs < MF_MAX_SEGS ? val->nsegs : MF_MAX_SEGS;
+
+	return mf_fnv1a(mf_fnv1a(MF_FNV1A_INIT, &val->nsegs, sizeof(val->nsegs)), val->segs,
+			n * sizeof(val->segs[0]));
+}
+
+int mf_ruleset_share_tables(struct mf_ruleset *rs)
+{
+	size_t cap = 16, mask, i;
+	uint32_t *slots; /* entry index + 1 of each table, 0: free */
+
+	while (cap < 2 * rs->nentries)
+		cap *= 2;
+	mask = cap - 1;
+	free(rs->table_of);
+	rs->ntables = 0;
+	slots = calloc(cap, sizeof(*slots));
+	rs->table_of = calloc(rs->nentries ? rs->nentries : 1, sizeof(*rs->table_of));
+	if (!slots || !rs->table_of) {
+		free(slots);
+		return -ENOMEM;
+	}
+	/* flatten() zeroes what follows the segments: whole values compare */
+	for (i = 0; i < rs->nentries; i++) {
+		const struct mf_rule_val *val = &rs->entries[i].val;
+		size_t h = segs_digest(val) & mask;
+
+		while (slots[h] && memcmp(&rs->entries[slots[h] - 1].val, val, sizeof(*val)))
+			h = (h + 1) & mask;
+		if (!slots[h]) {
+			slots[h] = i + 1;
+			rs->ntables++;
+		}
+		rs->table_of[i] = slots[h] - 1;
+	}
+	free(slots);
+	return 0;
+}
+
+static int share_tables(struct compiler *c, struct mf_ruleset *rs)
+{
+	if (mf_ruleset_share_tables(rs))
+		return fail_nomem(c);
+	c->ntables += rs->ntables;
+	if (c->ntables > MF_MAX_SEGTABS)
+		return fail_here(
+			c,
+			"more than %d distinct port segment tables in all (MF_MAX_SEGTABS: "
+			"the kernel's segtabs map holds two policies of that many)",
+			MF_MAX_SEGTABS);
+	return 0;
+}
+
 /* Build the flattened entries of the ruleset made of rules (increasing). */
 static int compile_ruleset(struct compiler *c, const char *server, const uint32_t *rules,
 			   size_t nrules, struct mf_ruleset *rs)
@@ -459,6 +515,7 @@ static int compile_ruleset(struct compiler *c, const char *server, const uint32_
 			stack[sp++].entry = k;
 		}
 	}
+	err = share_tables(c, rs);
 free_items:
 	free(items);
 	return err;
@@ -727,8 +784,10 @@ void mf_compiled_free(struct mf_compiled *compiled)
 
 	if (!compiled)
 		return;
-	for (i = 0; i < compiled->nrulesets; i++)
+	for (i = 0; i < compiled->nrulesets; i++) {
 		free(compiled->rulesets[i].entries);
+		free(compiled->rulesets[i].table_of);
+	}
 	free(compiled->rulesets);
 	free(compiled->bindings);
 	free(compiled);

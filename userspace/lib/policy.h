@@ -204,6 +204,10 @@ struct mf_flat_entry {
 struct mf_ruleset {
 	size_t nentries;
 	struct mf_flat_entry *entries;
+	/* Segment tables, shared by content: entry i's segments are those of
+	 * entries[table_of[i]], the first entry with the same; ntables such. */
+	uint32_t *table_of;
+	size_t ntables;
 };
 
 struct mf_compiled_binding {
@@ -232,6 +236,10 @@ struct mf_compiled {
 int mf_policy_compile(const struct mf_policy *policy, struct mf_compiled **out, char *err,
 		      size_t errlen);
 void mf_compiled_free(struct mf_compiled *compiled);
+
+/* Set rs->table_of and rs->ntables from the entries' segments (compiling
+ * does; the agent too, for rulesets of an older layout): 0 or -ENOMEM. */
+int mf_ruleset_share_tables(struct mf_ruleset *rs);
 
 /*
  * Decide as the kernel does: longest-prefix lookup of (family, addr) in the
