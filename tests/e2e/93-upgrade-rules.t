@@ -4,10 +4,21 @@
 # that pin, so the agent moves it aside, copies its rulesets into the new maps
 # before its programs replace the old ones, says so, and removes it. What the
 # old agent enforced holds throughout, for processes it governed too.
-# MF_OLD_BUILD: a build of that layout (e.g. main before it); skipped without.
+# MF_OLD_BUILD: a build of that layout; by default the test builds one from
+# OLD_REV, the last commit of main before segment tables (git archive, then
+# make: about a minute).
 . "$(dirname "$0")/../lib.sh"
 
-[ -n "${MF_OLD_BUILD:-}" ] || skip_all "MF_OLD_BUILD (a build before segment tables) not set"
+OLD_REV=7fec127445c561fa907821231c536458456ce858
+if [ -z "${MF_OLD_BUILD:-}" ]; then
+	git -C "$MF_SRC" cat-file -e "$OLD_REV^{commit}" 2>/dev/null ||
+		skip_all "no git history to build the old layout from (set MF_OLD_BUILD)"
+	mkdir "$MF_TMP/old"
+	git -C "$MF_SRC" archive "$OLD_REV" | tar -x -C "$MF_TMP/old" || exit 1
+	make -C "$MF_TMP/old" -s -j2 COMMIT=old build/mcpfenced build/mcpfence >"$MF_TMP/old.log" 2>&1 ||
+		{ diag "cannot build $OLD_REV: $(tail -5 "$MF_TMP/old.log")"; exit 1; }
+	MF_OLD_BUILD=$MF_TMP/old/build
+fi
 case "$MF_OLD_BUILD" in /*) ;; *) MF_OLD_BUILD=$MF_SRC/$MF_OLD_BUILD ;; esac
 [ -x "$MF_OLD_BUILD/mcpfenced" ] || skip_all "no $MF_OLD_BUILD/mcpfenced"
 
