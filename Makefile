@@ -114,9 +114,12 @@ $(OUTPUT)/mcpfenced: $(AGENT_OBJS) $(OUTPUT)/default_policy.o $(OUTPUT)/libmcpfe
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# The CLI's tables (ps): libsmartcols, util-linux's (column widths, truncation
+# on a terminal, --raw), rather than printf widths of our own.
+$(CLI_OBJS): CFLAGS += $(shell pkg-config --cflags smartcols 2>/dev/null || echo -I/usr/include/libsmartcols)
 $(OUTPUT)/mcpfence: $(CLI_OBJS) $(OUTPUT)/libmcpfence.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) $(shell pkg-config --libs smartcols 2>/dev/null || echo -lsmartcols) -o $@
 
 $(OUTPUT)/completion/mcpfence.bash: $(OUTPUT)/mcpfence
 	$(call msg,GEN,$@)

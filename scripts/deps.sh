@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	# build
-	make gcc clang clang-format llvm libbpf-dev bpftool libelf-dev libjansson-dev zlib1g-dev pkg-config
+	make gcc clang clang-format llvm libbpf-dev bpftool libelf-dev libjansson-dev libsmartcols-dev zlib1g-dev pkg-config
 	# fuzzing (make fuzz, tests/fuzz/smoke.t): libFuzzer's runtime, only recommended by clang-14
 	libclang-rt-14-dev
 	# tests and demo

@@ -39,6 +39,18 @@ kill_at_exit $gpid
 wait_for sh -c "'$MF_BUILD/mcpfence' ps --json | grep -q '\"pid\":$gpid,'"
 ok $? "a running governed process is listed by ps"
 like "$(mf ps)" "$gpid +bob +fetch +launcher +sleep 30" "ps shows pid, identity, server, command"
+like "$(mf ps --raw)" "^PID IDENTITY SERVER TAGGED-BY COMMAND
+(.*
+)*$gpid bob fetch launcher sleep.x2030" "ps --raw: one space between columns (within one, \\x20)"
+# On a terminal (a private tmux server, 40 columns) the command is cut to fit.
+tm() { tmux -L "mf-$$" -f /dev/null "$@"; }
+at_exit "tmux -L 'mf-$$' kill-server"
+tm new-session -d -s mf -x 40 -y 10 -c "$PWD"
+tm send-keys -t mf "$MF_BUILD/mcpfence --socket $MF_SOCK ps; tmux -L mf-$$ wait-for -S done" Enter
+timeout 5 tmux -L "mf-$$" wait-for done
+line=$(tm capture-pane -p -t mf | grep "^ *$gpid ")
+ok $((${#line} > 0 && ${#line} <= 40 ? 0 : 1)) "ps on a 40-column terminal fits it (${#line} columns)"
+like "$line" "$gpid +bob +fetch +launcher +sl" "with every column there"
 is "$(count_tags)" 1 "it has a tag"
 kill $gpid
 wait $gpid 2>/dev/null

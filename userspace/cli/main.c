@@ -4,6 +4,7 @@
  * agent over its control socket.
  */
 #include <errno.h>
+#include <libsmartcols.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,35 +142,95 @@ static json_t *simple_call(const struct cli_verb *v, int argc, char **argv, cons
 static const char ps_text[] = "List governed processes: pid, identity, server, how it was tagged,\n"
 			      "command. Root sees all; other users their own processes.\n";
 
+/* One line per process, by libsmartcols: columns sized to the content, the
+ * command truncated to the terminal's width, or (raw) one space between
+ * columns for scripts. */
+static int ps_table(json_t *procs, bool raw)
+{
+	static const struct {
+		const char *name;
+		double width; /* a hint, as a fraction of the terminal's */
+		int flags;
+	} cols[] = {
+		{ "PID", 0.08, SCOLS_FL_RIGHT },
+		{ "IDENTITY", 0.2, 0 },
+		{ "SERVER", 0.12, 0 },
+		{ "TAGGED-BY", 0.08, 0 },
+		{ "COMMAND", 0.5, SCOLS_FL_TRUNC },
+	};
+	struct libscols_table *tb = scols_new_table();
+	json_t *p;
+	size_t i;
+	int err = 0;
+
+	if (!tb)
+		return -ENOMEM;
+	scols_table_enable_raw(tb, raw);
+	for (i = 0; i < sizeof(cols) / sizeof(cols[0]) && !err; i++)
+		if (!scols_table_new_column(tb, cols[i].name, cols[i].width, cols[i].flags))
+			err = -ENOMEM;
+	json_array_foreach(procs, i, p) {
+		struct libscols_line *ln = err ? NULL : scols_table_new_line(tb, NULL);
+		const char *cmd = json_string_value(json_object_get(p, "cmdline"));
+		char pid[24];
+
+		if (!ln) {
+			err = -ENOMEM;
+			break;
+		}
+		snprintf(pid, sizeof(pid), "%lld",
+			 (long long)json_integer_value(json_object_get(p, "pid")));
+		if (scols_line_set_data(ln, 0, pid) ||
+		    scols_line_set_data(ln, 1, json_string_value(json_object_get(p, "identity"))) ||
+		    scols_line_set_data(ln, 2, json_string_value(json_object_get(p, "server"))) ||
+		    scols_line_set_data(ln, 3,
+					json_string_value(json_object_get(p, "tagged_by"))) ||
+		    scols_line_set_data(
+			    ln, 4,
+			    cmd && *cmd ? cmd : json_string_value(json_object_get(p, "comm"))))
+			err = -ENOMEM;
+	}
+	if (!err)
+		err = scols_print_table(tb);
+	scols_unref_table(tb);
+	return err;
+}
+
 static int cmd_ps(const struct cli_verb *v, int argc, char **argv)
 {
-	bool json = false;
-	int rc;
-	json_t *reply, *p;
+	bool json = false, raw = false;
+	json_t *reply, *p, *procs;
+	int opt, err;
 	size_t i;
 
-	reply = simple_call(v, argc, argv, "ps", &json, &rc);
+	optind = 1;
+	while ((opt = cli_getopt(v, argc, argv)) != -1) {
+		if (opt == 'j')
+			json = true;
+		else if (opt == 'r')
+			raw = true;
+		else
+			return cli_verb_help(v, opt != 'h');
+	}
+	if (optind < argc) {
+		fprintf(stderr, "mcpfence: unexpected argument '%s'\n", argv[optind]);
+		return cli_verb_help(v, true);
+	}
+	reply = call_once(json_pack("{s:s}", "op", "ps"));
 	if (!reply)
-		return rc;
+		return 1;
+	procs = json_object_get(reply, "processes");
+	err = 0;
 	if (json) {
-		json_array_foreach(json_object_get(reply, "processes"), i, p)
+		json_array_foreach(procs, i, p)
 			print_json(p);
 	} else {
-		printf("%-8s %-28s %-14s %-9s %s\n", "PID", "IDENTITY", "SERVER", "TAGGED-BY",
-		       "COMMAND");
-		json_array_foreach(json_object_get(reply, "processes"), i, p) {
-			const char *cmd = json_string_value(json_object_get(p, "cmdline"));
-
-			printf("%-8lld %-28s %-14s %-9s %s\n",
-			       (long long)json_integer_value(json_object_get(p, "pid")),
-			       json_string_value(json_object_get(p, "identity")),
-			       json_string_value(json_object_get(p, "server")),
-			       json_string_value(json_object_get(p, "tagged_by")),
-			       cmd && *cmd ? cmd : json_string_value(json_object_get(p, "comm")));
-		}
+		err = ps_table(procs, raw);
+		if (err)
+			fprintf(stderr, "mcpfence: cannot print the table: %s\n", strerror(-err));
 	}
 	json_decref(reply);
-	return 0;
+	return err ? 1 : 0;
 }
 
 /* The resolver of governed processes: serving (its ports) or why not. */
@@ -481,6 +542,12 @@ static int cmd_uninstall(const struct cli_verb *v, int argc, char **argv)
 
 /* ---- the table: verbs, subverbs and options (cmdline.h) ---- */
 
+static const struct cli_opt ps_opts[] = {
+	CLI_FLAG("json", 'j', "one JSON object per line"),
+	CLI_FLAG("raw", 'r', "columns separated by one space, nothing truncated (for scripts)"),
+	{},
+};
+
 static const struct cli_opt json_opts[] = {
 	CLI_FLAG("json", 'j', "one JSON object per line"),
 	{},
@@ -566,10 +633,10 @@ static const struct cli_verb verbs[] = {
 	},
 	{
 		.name = "ps",
-		.args = "[--json]",
+		.args = "[--json | --raw]",
 		.summary = "list governed processes",
 		.text = ps_text,
-		.opts = json_opts,
+		.opts = ps_opts,
 		.run = cmd_ps,
 	},
 	{
