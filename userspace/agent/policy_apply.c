@@ -270,6 +270,8 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	ret = mf_policy_compile(policy, &compiled, err, errlen);
 	if (!ret)
 		ret = tenants_check_policy(policy, source, err, errlen);
+	if (!ret)
+		ret = scope_check_policy(a, policy, source, err, errlen);
 	if (ret) {
 		mf_compiled_free(compiled);
 		mf_policy_free(policy);
