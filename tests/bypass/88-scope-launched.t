@@ -49,7 +49,9 @@ verdicts() {
 cgroup_of() { sed -n 's/^0:://p' "/proc/$1/cgroup"; }
 
 # ---- refused at start: exec matches ----
-out=$("$MF_BUILD/mcpfenced" --scope launched --cgroup "$cg" --policy "$MF_TMP/exec.json" \
+# (Bounded: an agent that wrongly starts is stopped, its pins removed.)
+at_exit "'$MF_BUILD/mcpfenced' --pin-dir /sys/fs/bpf/mcpfence-test-$$-x --uninstall"
+out=$(timeout 10 "$MF_BUILD/mcpfenced" --scope launched --cgroup "$cg" --policy "$MF_TMP/exec.json" \
 	--socket "$MF_TMP/x.sock" --pin-dir "/sys/fs/bpf/mcpfence-test-$$-x" 2>&1)
 is "$?" 1 "a policy with exec matches: the start is refused"
 like "$out" "servers.web.exec: exec matches are refused with --scope launched" "and says why"
