@@ -506,10 +506,11 @@ void op_launch(struct agent *a, struct client *c, const struct peer *p, json_t *
 		}
 		/* Made outside the governed cgroup: no hook of it would run. */
 		if (a->opt.scope_launched && mf_fd_unjudged_socket(c->fds[i], why, sizeof(why))) {
-			client_reply_error(c, MF_E_REFUSED,
-					   "launch: %s, made outside the governed cgroup: its "
-					   "traffic would not be judged (--scope launched)",
-					   why);
+			client_reply_error(
+				c, MF_E_REFUSED,
+				"launch: descriptor %d is %s, made outside the governed "
+				"cgroup: its traffic would not be judged (--scope launched)",
+				i, why);
 			return;
 		}
 	}

@@ -567,9 +567,10 @@ static int run_unjudged_sockets(const char *cmd)
 		if (fd == dirfd(d) || !mf_fd_unjudged_socket(fd, why, sizeof(why)))
 			continue;
 		fprintf(stderr,
-			"mcpfence: %s, made outside the governed cgroup: its traffic would not be "
-			"judged (the agent runs with --scope launched); refusing to start %s\n",
-			why, cmd);
+			"mcpfence: descriptor %d is %s, made outside the governed cgroup: its "
+			"traffic would not be judged (the agent runs with --scope launched); "
+			"refusing to start %s\n",
+			fd, why, cmd);
 		rc = 1;
 	}
 	closedir(d);

@@ -189,23 +189,21 @@ bool mf_fd_unjudged_socket(int fd, char *why, size_t len)
 	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &olen) ||
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) ||
 	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &olen)) {
-		snprintf(why, len, "descriptor %d: cannot tell what socket it is: %s", fd,
-			 strerror(errno));
+		snprintf(why, len, "a socket that cannot be told apart: %s", strerror(errno));
 		return true;
 	}
 	if (domain == AF_INET || domain == AF_INET6) {
-		snprintf(why, len, "descriptor %d is an IPv%d socket", fd,
-			 domain == AF_INET ? 4 : 6);
+		snprintf(why, len, "an IPv%d socket", domain == AF_INET ? 4 : 6);
 		return true;
 	}
 	if (domain != AF_UNIX || listening)
 		return false;
 	if (type == SOCK_DGRAM) {
-		snprintf(why, len, "descriptor %d is a Unix datagram socket", fd);
+		snprintf(why, len, "a Unix datagram socket");
 		return true;
 	}
 	if (getpeername(fd, (struct sockaddr *)&peer, &plen)) {
-		snprintf(why, len, "descriptor %d is an unconnected Unix socket", fd);
+		snprintf(why, len, "an unconnected Unix socket");
 		return true;
 	}
 	return false;

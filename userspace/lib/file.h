@@ -33,7 +33,8 @@ int mf_policy_check_file(const char *path, struct mf_policy **policy, struct mf_
  * programs of that cgroup. True for any IPv4 or IPv6 socket, a Unix datagram
  * socket (it may send to any name) and an unconnected Unix stream socket;
  * false for a connected or listening Unix stream socket (a pipe for stdio)
- * and what is not a socket. True, with why, when it cannot tell.
+ * and what is not a socket. True when it cannot tell. what: "an IPv4
+ * socket", "a socket that cannot be told apart: why".
  */
 bool mf_fd_unjudged_socket(int fd, char *why, size_t len);
 
