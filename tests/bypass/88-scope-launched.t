@@ -149,6 +149,20 @@ ok $? "host scope: the programs are on an ungoverned process's path (the check a
 is "$(verdicts)" "$launched" "a governed server's verdicts are the same in both scopes"
 agent_stop
 
+# ---- a restart in another scope over pinned links: refused ----
+# (Else the pinned links would be updated in place and stay at the governed
+# cgroup, and a host-scope policy's exec-tagged processes would pass no hook.)
+MF_KEEP_PINS=1 agent_start "$MF_TMP/policy.json" --scope launched --cgroup "$cg" || exit 1
+agent_stop
+out=$(timeout 10 "$MF_BUILD/mcpfenced" --policy "$MF_TMP/exec.json" --socket "$MF_SOCK" \
+	--pin-dir "$MF_PIN_DIR" 2>&1)
+is "$?" 1 "a host-scope restart over links pinned at the governed cgroup is refused"
+like "$out" "attached at another cgroup.*the scope or --cgroup changed" "and says why"
+MF_KEEP_PINS=1 agent_start "$MF_TMP/policy.json" --scope launched --cgroup "$cg" || exit 1
+is "$(gov sed -n 's/^0:://p' /proc/self/cgroup)" "${cg#"$root"}" "the same scope restarts on its pins"
+agent_stop
+"$MF_BUILD/mcpfenced" --pin-dir "$MF_PIN_DIR" --uninstall
+
 # ---- the default governed cgroup: made, then removed at exit when empty ----
 if [ -e "$root/mcpfence.governed" ]; then
 	diag "$root/mcpfence.governed exists (another agent in --scope launched): not tried"
