@@ -114,6 +114,16 @@ like "$out" "a root server could leave the governed cgroup" "and says why"
 ! grep -q escaped <<<"$out"
 ok $? "the root server never ran"
 
+# Nor a user with ambient capabilities (CAP_DAC_OVERRIDE passes the
+# permission check of cgroup.procs; they would survive run's exec).
+out=$(cd "$MF_TMP" && setpriv --reuid "$user" --regid "$user" --clear-groups --inh-caps +dac_override \
+	--ambient-caps +dac_override -- "$M" --socket "$MF_SOCK" run --identity "$user" --server web -- \
+	sh -c "echo \$\$ >$root/cgroup.procs && echo escaped" 2>&1)
+like "$out" "a server holding capabilities could leave the governed cgroup" \
+	"a server with an ambient CAP_DAC_OVERRIDE is refused"
+! grep -q escaped <<<"$out"
+ok $? "it never ran"
+
 # A socket made outside the cgroup would pass no hook: run refuses it.
 socat -u UDP4-RECV:7001,bind=127.0.0.1 "OPEN:$MF_TMP/udp.out,creat,append" 2>/dev/null &
 kill_at_exit $!

@@ -203,6 +203,11 @@ int scope_move(struct agent *a, pid_t pid, char *why, size_t len)
 	return 0;
 }
 
+const char *scope_tag_refusal(struct agent *a, const struct client *c, json_t *req)
+{
+	return NULL;
+}
+
 json_t *scope_status(const struct agent *a)
 {
 	return json_object();

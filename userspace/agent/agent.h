@@ -255,6 +255,8 @@ int scope_setup(struct agent *a);
 void scope_teardown(struct agent *a, bool touched, bool detached);
 void scope_uninstall(struct agent *a);
 int scope_move(struct agent *a, pid_t pid, char *why, size_t len);
+/* Why the peer may not be tagged in this scope (root, capabilities), or NULL. */
+const char *scope_tag_refusal(struct agent *a, const struct client *c, json_t *req);
 int scope_check_policy(const struct agent *a, const struct mf_policy *p, const char *source,
 		       char *err, size_t len);
 json_t *scope_status(const struct agent *a);

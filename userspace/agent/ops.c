@@ -282,11 +282,8 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 		return;
 	}
 	refusal = tag_resolve(a, c, req, identity, server, why, sizeof(why));
-	/* Root may write any cgroup.procs: it would leave the governed cgroup. */
-	if (!refusal && a->opt.scope_launched &&
-	    (c->cred.uid == 0 || json_is_true(json_object_get(req, "allow_root"))))
-		refusal = "a root server could leave the governed cgroup: refused with --scope "
-			  "launched (run it as another user, or the agent with --scope host)";
+	if (!refusal)
+		refusal = scope_tag_refusal(a, c, req);
 	if (refusal) {
 		audit_tag_request(a, c, identity, server, refusal, req);
 		client_reply_error(c, MF_E_REFUSED, "%s", refusal);

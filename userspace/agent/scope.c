@@ -19,8 +19,10 @@
  * takes write access to that file and to the cgroup.procs of the common
  * ancestor (cgroup_procs_write_permission; clone3's CLONE_INTO_CGROUP asks
  * the same). So the governed cgroup and every ancestor must be root's and
- * writable by root only, and no governed process may be root: tag requests
- * of root (`run --allow-root`) are refused in this scope.
+ * writable by root only, and no governed process may be root or hold a
+ * capability (CAP_DAC_OVERRIDE passes the file's permission check, and
+ * CAP_FOWNER or CAP_CHOWN would open it up): such tag requests are refused
+ * in this scope (scope_tag_refusal).
  *
  * A socket belongs to the cgroup of the process that made it (taken at
  * creation, cgroup_sk_alloc), and the hooks that run are that cgroup's: a
@@ -36,9 +38,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <stdlib.h>
 #include <bpf/bpf.h>
 
 #include "agent.h"
+#include "control.h"
+#include "proc.h"
 
 #define GOVERNED_NAME "mcpfence.governed"
 
@@ -229,6 +234,41 @@ int scope_move(struct agent *a, pid_t pid, char *why, size_t len)
 		snprintf(why, len, "cannot move process %d into the governed cgroup %s: %s",
 			 (int)pid, a->cgroup_dir, strerror(-err));
 	return err;
+}
+
+/* Any capability in a /proc/PID/status capability line (hex)? True when the
+ * line is missing (closed). */
+static bool has_caps(const char *status, const char *key)
+{
+	const char *v = mf_proc_status_field(status, key);
+
+	if (!v)
+		return true;
+	while (*v == '\t' || *v == ' ' || *v == '0')
+		v++;
+	return *v != '\n' && *v != '\0';
+}
+
+const char *scope_tag_refusal(struct agent *a, const struct client *c, json_t *req)
+{
+	/* Up to NGROUPS_MAX (65536) groups of up to 11 bytes each come first. */
+	size_t cap = 65536 * 11 + 4096;
+	const char *refusal = NULL;
+	char *status;
+
+	if (!a->opt.scope_launched)
+		return NULL;
+	if (c->cred.uid == 0 || json_is_true(json_object_get(req, "allow_root")))
+		return "a root server could leave the governed cgroup: refused with --scope "
+		       "launched (run it as another user, or the agent with --scope host)";
+	/* Ambient capabilities survive exec: what run holds, the server will. */
+	status = malloc(cap);
+	if (!status || mf_proc_read(c->cred.pid, "status", status, cap) < 0 ||
+	    has_caps(status, "CapPrm:") || has_caps(status, "CapAmb:"))
+		refusal = "a server holding capabilities could leave the governed cgroup: refused "
+			  "with --scope launched (drop them: no ambient or permitted capability)";
+	free(status);
+	return refusal;
 }
 
 int scope_check_policy(const struct agent *a, const struct mf_policy *p, const char *source,
