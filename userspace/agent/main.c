@@ -593,7 +593,6 @@ static int uninstall(struct agent *a)
 		state_remove(a);
 	else
 		ret = 1;
-	scope_uninstall(a);
 	if (a->pin_lock_fd >= 0) {
 		err = mf_unpin_dir(a->opt.pin_dir);
 		if (err) {
@@ -603,6 +602,7 @@ static int uninstall(struct agent *a)
 		}
 		close(a->pin_lock_fd);
 	}
+	scope_uninstall(a);
 	state_close(a);
 	return ret;
 }
