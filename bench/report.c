@@ -68,7 +68,9 @@ struct row {
 /* Ratios: numerator case / baseline case of the same round. */
 static const struct row rows[] = {
 	{ "connect", "ungoverned, agent loaded / no agent",
-	  "connect.ungov", "connect.noagent", G_LE, 1.01, NULL, K_AUTO, NULL },
+	  "connect.ungov", "connect.noagent", G_LE, 1.01, NULL, K_AUTO, "scope" },
+	{ "connect", "ungoverned, agent --scope launched / no agent",
+	  "connect.ungov_launched", "connect.noagent", G_LE, 1.01, NULL, K_AUTO, "scope" },
 	{ "connect", "governed allow, 10 rules (audit flows, the default) / no agent",
 	  "connect.allow.10", "connect.noagent", G_LE, 1.03, NULL, K_AUTO, "flows" },
 	{ "connect", "governed allow, 1k rules / no agent",
@@ -90,7 +92,9 @@ static const struct row rows[] = {
 	{ "connect", "deny: 100k rules / 10 rules",
 	  "connect.deny.100k", "connect.deny.10", G_NEAR1, 0.03, NULL, K_AUTO, NULL },
 	{ "sendto", "ungoverned, agent loaded / no agent",
-	  "sendto.ungov", "sendto.noagent", G_LE, 1.01, NULL, K_AUTO, NULL },
+	  "sendto.ungov", "sendto.noagent", G_LE, 1.01, NULL, K_AUTO, "scope" },
+	{ "sendto", "ungoverned, agent --scope launched / no agent",
+	  "sendto.ungov_launched", "sendto.noagent", G_LE, 1.01, NULL, K_AUTO, "scope" },
 	{ "sendto", "governed allow, 10 rules (audit flows, the default) / no agent",
 	  "sendto.allow.10", "sendto.noagent", G_LE, 1.10, NULL, K_AUTO, "flows" },
 	{ "sendto", "governed allow, 1k rules / no agent",

@@ -198,6 +198,21 @@ int bpf_syscall_tps_attach(struct agent *a)
 	return 0;
 }
 
+int scope_move(struct agent *a, pid_t pid, char *why, size_t len)
+{
+	return 0;
+}
+
+const char *scope_tag_refusal(struct agent *a, const struct client *c, json_t *req)
+{
+	return NULL;
+}
+
+json_t *scope_status(const struct agent *a)
+{
+	return json_object();
+}
+
 json_t *audit_syslog_status(struct agent *a)
 {
 	return json_object();

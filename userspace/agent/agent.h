@@ -2,6 +2,7 @@
 #ifndef MCPFENCE_AGENT_H
 #define MCPFENCE_AGENT_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,7 +54,9 @@ struct agent_options {
 	bool audit_syslog;	 /* also to the journal, or syslog */
 	bool watch_policy;	 /* reload policy_path when it changes (policy_watch.c) */
 	const char *state_dir;
-	const char *cgroup_path;   /* NULL: the cgroup v2 root */
+	const char *cgroup_path;   /* NULL: the cgroup v2 root (host), or its
+				    * mcpfence.governed (launched) */
+	bool scope_launched;	   /* --scope launched (scope.c) */
 	unsigned int tag_capacity; /* 0: pid_max */
 	const char *tenants_dir;   /* isolated servers' HOME and TMPDIR (tenants.c) */
 	uid_t uid_min, uid_max;	   /* --uid-range: isolated servers' uids */
@@ -178,7 +181,9 @@ struct audit_record {
 struct agent {
 	struct agent_options opt;
 	struct mcpfence_bpf *skel;
-	int cgroup_fd;
+	int cgroup_fd;		   /* where the cgroup programs are attached */
+	char cgroup_dir[PATH_MAX]; /* its path (scope.c) */
+	bool cgroup_created;	   /* by this start */
 	int epoll_fd;
 	int signal_fd;
 	int watch_fd;	  /* --watch-policy: inotify */
@@ -262,6 +267,21 @@ char *metrics_text(struct agent *a, size_t *len);
 /* notify.c: sd_notify(3) protocol over $NOTIFY_SOCKET (no-op without it) */
 void notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void notify_reloading(void);
+
+/* scope.c: where the cgroup programs are attached, and the governed
+ * cgroup of --scope launched. setup: resolve, make and check it, open
+ * cgroup_fd (before any BPF object is touched); move: put pid there before
+ * its tag is written (0 in host scope); check_policy: exec matches refused
+ * in launched scope. */
+int scope_setup(struct agent *a);
+void scope_teardown(struct agent *a, bool touched, bool detached);
+void scope_uninstall(struct agent *a);
+int scope_move(struct agent *a, pid_t pid, char *why, size_t len);
+/* Why the peer may not be tagged in this scope (root, capabilities), or NULL. */
+const char *scope_tag_refusal(struct agent *a, const struct client *c, json_t *req);
+int scope_check_policy(const struct agent *a, const struct mf_policy *p, const char *source,
+		       char *err, size_t len);
+json_t *scope_status(const struct agent *a);
 
 /* bpf.c: load, attach and pin; or reuse what is pinned. */
 int bpf_claim_pin_dir(struct agent *a);

@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <mntent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,26 +51,6 @@ static int mount_if_missing(const char *dir, const char *type, unsigned long mag
 		return err;
 	}
 	return 0;
-}
-
-/* The cgroup v2 root: /sys/fs/cgroup on pure v2, /sys/fs/cgroup/unified on hybrid. */
-static int find_cgroup2(char *path, size_t len)
-{
-	FILE *f = setmntent("/proc/self/mounts", "r");
-	struct mntent *m;
-	int err = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while ((m = getmntent(f))) {
-		if (strcmp(m->mnt_type, "cgroup2") == 0) {
-			snprintf(path, len, "%s", m->mnt_dir);
-			err = 0;
-			break;
-		}
-	}
-	endmntent(f);
-	return err;
 }
 
 static unsigned int read_pid_max(void)
@@ -444,7 +423,7 @@ static int old_rules_aside(struct agent *a, int *old)
 int bpf_setup(struct agent *a)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = a->opt.pin_dir);
-	char cgroup[PATH_MAX], aside[PATH_MAX];
+	char aside[PATH_MAX];
 	struct bpf_program *prog;
 	int err, old_rules = -1;
 	bool retired;
@@ -454,19 +433,6 @@ int bpf_setup(struct agent *a)
 	err = mount_if_missing(TRACEFS, "tracefs", TRACEFS_MAGIC);
 	if (err)
 		return err;
-
-	if (a->opt.cgroup_path) {
-		snprintf(cgroup, sizeof(cgroup), "%s", a->opt.cgroup_path);
-	} else if ((err = find_cgroup2(cgroup, sizeof(cgroup)))) {
-		fprintf(stderr, "mcpfenced: no cgroup v2 hierarchy is mounted\n");
-		return err;
-	}
-	a->cgroup_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (a->cgroup_fd < 0) {
-		err = -errno;
-		fprintf(stderr, "mcpfenced: cannot open cgroup %s: %s\n", cgroup, strerror(errno));
-		return err;
-	}
 
 	err = old_rules_aside(a, &old_rules);
 	if (err)

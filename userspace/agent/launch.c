@@ -440,10 +440,14 @@ static int launch_start(struct agent *a, struct client *c, struct plan *pl, stru
 	if (pid == 0)
 		launch_child(pl, c->fds);
 	l->pidfd = syscall(__NR_pidfd_open, pid, 0);
-	/* Fails closed: a child that cannot be tagged never runs. */
-	if (l->pidfd < 0 || bpf_map_update_elem(fd, &pid, &tag, BPF_NOEXIST)) {
+	/* Fails closed: a child that cannot be moved (--scope launched) or
+	 * tagged never runs. */
+	if (l->pidfd < 0 || (!(err = scope_move(a, pid, why, len)) &&
+			     bpf_map_update_elem(fd, &pid, &tag, BPF_NOEXIST))) {
 		err = -errno;
 		snprintf(why, len, "cannot tag process %d: %s", pid, strerror(-err));
+	}
+	if (err) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0); /* blocked on the pipe: dies at once */
 		if (l->pidfd >= 0)
@@ -498,6 +502,15 @@ void op_launch(struct agent *a, struct client *c, const struct peer *p, json_t *
 					   "launch: descriptor %d is not a stream (a "
 					   "directory?)",
 					   i);
+			return;
+		}
+		/* Made outside the governed cgroup: no hook of it would run. */
+		if (a->opt.scope_launched && mf_fd_unjudged_socket(c->fds[i], why, sizeof(why))) {
+			client_reply_error(
+				c, MF_E_REFUSED,
+				"launch: descriptor %d is %s, made outside the governed "
+				"cgroup: its traffic would not be judged (--scope launched)",
+				i, why);
 			return;
 		}
 	}

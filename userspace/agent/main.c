@@ -30,8 +30,9 @@ static const char usage[] =
 	"usage: mcpfenced [OPTIONS]\n"
 	"\n"
 	"The mcpfence agent (run as root). Loads the kernel programs, attaches them at the\n"
-	"cgroup v2 root, pins them under the pin directory, loads policy and serves the\n"
-	"control socket that `mcpfence` talks to. Runs in the foreground; stop it with\n"
+	"cgroup v2 root (or at a cgroup of governed processes: --scope launched), pins\n"
+	"them under the pin directory, loads policy and serves the control socket that\n"
+	"`mcpfence` talks to. Runs in the foreground; stop it with\n"
 	"SIGINT or SIGTERM. Enforcement stays pinned after it exits unless told otherwise.\n"
 	"\n"
 	"  --policy FILE      policy to load at start (default: keep the active policy,\n"
@@ -53,7 +54,15 @@ static const char usage[] =
 	"  --audit-log-keep N  rotated files kept (default 5, at most 999)\n"
 	"  --audit-syslog     also send every record to the journal, with MCPFENCE_*\n"
 	"                     fields, or to syslog (/dev/log) where there is no journal\n"
-	"  --cgroup DIR       attach at this cgroup v2 directory instead of the root\n"
+	"  --scope host|launched  where the socket hooks are. host (default): at the cgroup\n"
+	"                     v2 root, on every process's path. launched: at a cgroup of\n"
+	"                     governed processes only (--cgroup DIR, else ROOT/mcpfence.governed),\n"
+	"                     where each server is moved before it is tagged; other\n"
+	"                     processes pay nothing. Refused in this scope: exec matches,\n"
+	"                     servers run as root or with capabilities, servers holding\n"
+	"                     inherited inet sockets\n"
+	"  --cgroup DIR       attach at this cgroup v2 directory instead of the root (with\n"
+	"                     --scope launched: the governed cgroup, made if missing)\n"
 	"  --detach-on-exit   remove programs, pins and saved state when the agent exits\n"
 	"  --tag-capacity N   governed processes the kernel can track (default: pid_max,\n"
 	"                     so it cannot fill; a process that cannot be tagged is killed)\n"
@@ -72,7 +81,7 @@ static const char usage[] =
 	"$NOTIFY_SOCKET once the control socket listens and the policy is in force.\n";
 
 /* Check the policy file before anything touches the kernel. */
-static int check_policy_file(const char *path)
+static int check_policy_file(const struct agent *a, const char *path)
 {
 	struct mf_compiled *compiled;
 	struct mf_policy *policy;
@@ -80,6 +89,8 @@ static int check_policy_file(const char *path)
 	int ret;
 
 	ret = mf_policy_check_file(path, &policy, &compiled, err, sizeof(err));
+	if (!ret)
+		ret = scope_check_policy(a, policy, path, err, sizeof(err));
 	if (ret)
 		fprintf(stderr, "mcpfenced: %s\n", err);
 	mf_compiled_free(compiled);
@@ -373,7 +384,8 @@ enum {
 	OPT_AUDIT_GROUP,
 	OPT_AUDIT_MAX_SIZE,
 	OPT_AUDIT_KEEP,
-	OPT_WATCH_POLICY
+	OPT_WATCH_POLICY,
+	OPT_SCOPE
 };
 static const struct option longopts[] = {
 	{ "policy", required_argument, NULL, OPT_POLICY },
@@ -387,6 +399,7 @@ static const struct option longopts[] = {
 	{ "audit-log-keep", required_argument, NULL, OPT_AUDIT_KEEP },
 	{ "watch-policy", no_argument, NULL, OPT_WATCH_POLICY },
 	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "scope", required_argument, NULL, OPT_SCOPE },
 	{ "detach-on-exit", no_argument, NULL, OPT_DETACH },
 	{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
 	{ "tag-capacity", required_argument, NULL, OPT_TAG_CAPACITY },
@@ -486,6 +499,15 @@ static int parse_options(struct agent *a, int argc, char **argv, bool *uninstall
 		case OPT_CGROUP:
 			a->opt.cgroup_path = optarg;
 			break;
+		case OPT_SCOPE:
+			if (strcmp(optarg, "host") && strcmp(optarg, "launched")) {
+				fprintf(stderr,
+					"mcpfenced: --scope takes host or launched, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			a->opt.scope_launched = !strcmp(optarg, "launched");
+			break;
 		case OPT_DETACH:
 			a->opt.detach_on_exit = true;
 			break;
@@ -580,6 +602,7 @@ static int uninstall(struct agent *a)
 		}
 		close(a->pin_lock_fd);
 	}
+	scope_uninstall(a);
 	state_close(a);
 	return ret;
 }
@@ -591,6 +614,8 @@ static int start(struct agent *a, bool *touched)
 {
 	int err = bpf_claim_pin_dir(a);
 
+	if (!err)
+		err = scope_setup(a);
 	if (!err)
 		err = state_open(a, true);
 	if (!err)
@@ -664,7 +689,7 @@ int main(int argc, char **argv)
 		return uninstall(&a);
 	if (caps_check() || pidns_check())
 		return 1;
-	if (a.opt.policy_path && check_policy_file(a.opt.policy_path))
+	if (a.opt.policy_path && check_policy_file(&a, a.opt.policy_path))
 		return 1;
 
 	err = start(&a, &touched);
@@ -685,6 +710,7 @@ int main(int argc, char **argv)
 	bpf_teardown(&a);
 	if (touched && (a.opt.detach_on_exit || a.uninstall_requested))
 		detach(&a);
+	scope_teardown(&a, touched, a.opt.detach_on_exit || a.uninstall_requested);
 	policy_free_all(&a);
 	names_free(&a);
 	state_close(&a);

@@ -282,6 +282,8 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 		return;
 	}
 	refusal = tag_resolve(a, c, req, identity, server, why, sizeof(why));
+	if (!refusal)
+		refusal = scope_tag_refusal(a, c, req);
 	if (refusal) {
 		audit_tag_request(a, c, identity, server, refusal, req);
 		client_reply_error(c, MF_E_REFUSED, "%s", refusal);
@@ -309,7 +311,8 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 			return;
 		}
 	}
-	if (!tag_write(a, c, pid, &tag, why, sizeof(why))) {
+	/* In the governed cgroup before the tag: no moment tagged outside it. */
+	if (scope_move(a, pid, why, sizeof(why)) || !tag_write(a, c, pid, &tag, why, sizeof(why))) {
 		audit_tag_request(a, c, identity, server, why, req);
 		client_reply_error(c, MF_E_REFUSED, "%s", why);
 		return;
@@ -319,9 +322,10 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 	 * (the server was found above: tag_refusal). */
 	srv = policy_server(a, server);
 	client_send_json(c,
-			 json_pack("{s:b, s:I, s:s, s:s, s:b}", "ok", 1, "pid", (json_int_t)pid,
-				   "identity", identity, "server", server, "io_uring",
-				   srv && srv->io_uring),
+			 json_pack("{s:b, s:I, s:s, s:s, s:b, s:s}", "ok", 1, "pid",
+				   (json_int_t)pid, "identity", identity, "server", server,
+				   "io_uring", srv && srv->io_uring, "scope",
+				   a->opt.scope_launched ? "launched" : "host"),
 			 false);
 }
 
@@ -500,7 +504,7 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 	}
 	client_send_json(c,
 			 json_pack("{s:b, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:s*, "
-				   "s:o, s:o, s:o*, s:o}",
+				   "s:o, s:o, s:o*, s:o, s:o}",
 				   "ok", 1, "agent_pid", (json_int_t)getpid(), "pin_dir",
 				   a->opt.pin_dir, "socket", a->opt.socket_path, "programs",
 				   bpf_attached_programs(a), "policy", pol, "last_load",
@@ -508,7 +512,8 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 				   (json_int_t)governed, "subscribers", (json_int_t)subscribers,
 				   "clients", control_status(a), "audit_log", a->opt.audit_log,
 				   "log", audit_log_status(a), "syslog", audit_syslog_status(a),
-				   "warnings", host_warnings(a), "dns", dns_status(a)),
+				   "warnings", host_warnings(a), "dns", dns_status(a), "scope",
+				   scope_status(a)),
 			 false);
 }
 

@@ -251,7 +251,7 @@ static void loaded_policy_free(struct loaded_policy *lp)
 
 /* Phase 1: parse, compile and check text; on failure nothing is kept and
  * err says why. */
-static int policy_prepare(const char *text, size_t len, const char *source,
+static int policy_prepare(struct agent *a, const char *text, size_t len, const char *source,
 			  struct mf_policy **policy, struct mf_compiled **compiled, char *err,
 			  size_t errlen)
 {
@@ -262,6 +262,8 @@ static int policy_prepare(const char *text, size_t len, const char *source,
 	ret = mf_policy_compile(*policy, compiled, err, errlen);
 	if (!ret)
 		ret = tenants_check_policy(*policy, source, err, errlen);
+	if (!ret)
+		ret = scope_check_policy(a, *policy, source, err, errlen);
 	if (ret) {
 		mf_compiled_free(*compiled);
 		mf_policy_free(*policy);
@@ -412,7 +414,7 @@ int policy_load_text(struct agent *a, const char *text, size_t len, const char *
 	int ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ret = policy_prepare(text, len, source, &policy, &compiled, err, errlen);
+	ret = policy_prepare(a, text, len, source, &policy, &compiled, err, errlen);
 	if (ret)
 		return ret;
 	ret = slot_write(a, slot, policy, compiled, &exec_keys, &args_keys, warnings, source, err,

@@ -319,7 +319,7 @@ static void print_last_load(const json_t *l)
 
 static int cmd_status(const struct cli_verb *verb, int argc, char **argv)
 {
-	json_t *reply, *pol, *cnt, *progs, *v, *prog;
+	json_t *reply, *pol, *cnt, *progs, *v, *prog, *scope;
 	bool json = false;
 	int rc;
 	const char *key;
@@ -348,6 +348,11 @@ static int cmd_status(const struct cli_verb *verb, int argc, char **argv)
 	}
 	printf("socket:    %s\n", json_string_value(json_object_get(reply, "socket")));
 	printf("pins:      %s\n", json_string_value(json_object_get(reply, "pin_dir")));
+	scope = json_object_get(reply, "scope");
+	if (scope)
+		printf("scope:     %s, hooks at %s\n",
+		       json_string_value(json_object_get(scope, "scope")),
+		       json_string_value(json_object_get(scope, "cgroup")));
 	if (json_is_true(json_object_get(pol, "loaded")))
 		printf("policy:    %s, generation %lld, mode %s, %lld rules\n",
 		       json_string_value(json_object_get(pol, "source")),

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* mcpfence run: tag this process (or have the agent launch the server) and
  * exec the server, hardened. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmdline.h"
+#include "file.h"
 #include "harden.h"
 #include "policy.h"
 #include "proto.h"
@@ -282,6 +284,41 @@ static int run_launch(const char *identity, const char *server, const char *tick
 	return rc;
 }
 
+/*
+ * --scope launched: the agent moved this process into the governed cgroup,
+ * where the hooks are; a socket made before (inherited) belongs to the
+ * cgroup it was made in, and none of its connects or sends would be judged.
+ * Such a descriptor refuses the start: 1, said on stderr.
+ */
+static int run_unjudged_sockets(const char *cmd)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char why[256];
+	int rc = 0, fd;
+
+	if (!d) {
+		fprintf(stderr, "mcpfence: cannot list descriptors: %s; refusing to start %s\n",
+			strerror(errno), cmd);
+		return 1;
+	}
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		fd = atoi(e->d_name);
+		if (fd == dirfd(d) || !mf_fd_unjudged_socket(fd, why, sizeof(why)))
+			continue;
+		fprintf(stderr,
+			"mcpfence: descriptor %d is %s, made outside the governed cgroup: its "
+			"traffic would not be judged (the agent runs with --scope launched); "
+			"refusing to start %s\n",
+			fd, why, cmd);
+		rc = 1;
+	}
+	closedir(d);
+	return rc;
+}
+
 /* Ask the agent to tag this process; says what will be applied, learns what
  * the policy allows the server. Frees h on failure. */
 static int run_tag(const char *identity, const char *server, const char *ticket, bool harden,
@@ -289,6 +326,7 @@ static int run_tag(const char *identity, const char *server, const char *ticket,
 {
 	json_t *req, *reply;
 	struct session s;
+	bool launched;
 	int isolate;
 
 	if (session_open(&s)) {
@@ -323,7 +361,12 @@ static int run_tag(const char *identity, const char *server, const char *ticket,
 	setenv("MCPFENCE_IDENTITY", json_string_value(json_object_get(reply, "identity")) ?: "", 1);
 	setenv("MCPFENCE_SERVER", json_string_value(json_object_get(reply, "server")) ?: "", 1);
 	h->io_uring = json_is_true(json_object_get(reply, "io_uring"));
+	launched = !strcmp(json_string_value(json_object_get(reply, "scope")) ?: "", "launched");
 	json_decref(reply);
+	if (launched && run_unjudged_sockets(cmd)) {
+		mf_harden_free(h);
+		return 1;
+	}
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -173,4 +174,37 @@ int mf_policy_check_file(const char *path, struct mf_policy **policy, struct mf_
 		*policy = NULL;
 	}
 	return ret;
+}
+
+bool mf_fd_unjudged_socket(int fd, char *why, size_t len)
+{
+	int domain, type, listening;
+	socklen_t olen = sizeof(int);
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	struct stat st;
+
+	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode))
+		return false;
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &olen) ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &olen)) {
+		snprintf(why, len, "a socket that cannot be told apart: %s", strerror(errno));
+		return true;
+	}
+	if (domain == AF_INET || domain == AF_INET6) {
+		snprintf(why, len, "an IPv%d socket", domain == AF_INET ? 4 : 6);
+		return true;
+	}
+	if (domain != AF_UNIX || listening)
+		return false;
+	if (type == SOCK_DGRAM) {
+		snprintf(why, len, "a Unix datagram socket");
+		return true;
+	}
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen)) {
+		snprintf(why, len, "an unconnected Unix socket");
+		return true;
+	}
+	return false;
 }

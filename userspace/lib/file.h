@@ -2,6 +2,7 @@
 #ifndef MCPFENCE_FILE_H
 #define MCPFENCE_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -24,5 +25,17 @@ int mf_read_regular(const char *path, size_t max, char **text, size_t *len, char
  * *compiled; on failure err says why (FILE:LINE:COL for what the parser saw). */
 int mf_policy_check_file(const char *path, struct mf_policy **policy, struct mf_compiled **compiled,
 			 char *err, size_t errlen);
+
+/*
+ * Is fd a socket whose connects or sends the cgroup hooks would not see once
+ * its holder moves to another cgroup? The kernel ties a socket to the cgroup
+ * of the process that made it, at creation (cgroup_sk_alloc), and runs the
+ * programs of that cgroup. True for any IPv4 or IPv6 socket, a Unix datagram
+ * socket (it may send to any name) and an unconnected Unix stream socket;
+ * false for a connected or listening Unix stream socket (a pipe for stdio)
+ * and what is not a socket. True when it cannot tell. what: "an IPv4
+ * socket", "a socket that cannot be told apart: why".
+ */
+bool mf_fd_unjudged_socket(int fd, char *why, size_t len);
 
 #endif /* MCPFENCE_FILE_H */
