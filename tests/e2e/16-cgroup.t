@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # --cgroup DIR: the agent attaches its socket hooks at DIR instead of the
-# cgroup v2 root. Only processes inside DIR are judged; a governed process
-# elsewhere is not (the tag alone does not enforce: the hooks do).
+# cgroup v2 root. Only processes inside DIR pass the hooks, so the agent
+# refuses to tag a process elsewhere (it would run unjudged: the tag alone
+# does not enforce).
 . "$(dirname "$0")/../lib.sh"
 
 root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
@@ -31,8 +32,13 @@ is "$(in_cgroup "$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --allow-root --no-h
 is "$(in_cgroup "$MF_BUILD/mcpfence" --socket "$MF_SOCK" run --allow-root --no-harden --identity alice \
 	--server web -- "$MF_HELPERS/probe" connect tcp 127.0.0.1 7000)" ECONNREFUSED \
 	"inside the cgroup: an allowed port passes"
-is "$(run_alice connect tcp 127.0.0.1 7001)" ECONNREFUSED \
-	"outside the cgroup: the same governed connect is not judged"
+out=$(run_alice connect tcp 127.0.0.1 7001 2>&1)
+like "$out" "process [0-9]+ is in cgroup .*, outside $cg where the hooks are: its connections would not be judged" \
+	"outside the cgroup: the tag is refused, and says why"
+is "$(grep -cE '^(ECONNREFUSED|EPERM)$' <<<"$out")" 0 "and the server does not run"
+like "$("$MF_BUILD/mcpfenced" --cgroup /tmp --pin-dir "$MF_PIN_DIR-x" --socket "$MF_TMP/x.sock" \
+	--policy "$MF_TMP/policy.json" 2>&1)" "^mcpfenced: --cgroup /tmp is not a cgroup below " \
+	"a --cgroup outside the cgroup v2 hierarchy is refused at start"
 like "$(mf status --json | jq -r '.programs | tostring')" "connect4" "status lists the attached programs"
 
 done_testing

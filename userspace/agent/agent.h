@@ -181,9 +181,10 @@ struct audit_record {
 struct agent {
 	struct agent_options opt;
 	struct mcpfence_bpf *skel;
-	int cgroup_fd;		   /* where the cgroup programs are attached */
-	char cgroup_dir[PATH_MAX]; /* its path (scope.c) */
-	bool cgroup_created;	   /* by this start */
+	int cgroup_fd;		    /* where the cgroup programs are attached */
+	char cgroup_dir[PATH_MAX];  /* its path (scope.c) */
+	char cgroup_root[PATH_MAX]; /* the cgroup v2 mount it is below */
+	bool cgroup_created;	    /* by this start */
 	int epoll_fd;
 	int signal_fd;
 	int watch_fd;	  /* --watch-policy: inotify */

@@ -153,9 +153,24 @@ int scope_setup(struct agent *a)
 		fprintf(stderr, "mcpfenced: no cgroup v2 hierarchy is mounted\n");
 		return err;
 	}
-	if (a->opt.cgroup_path)
-		n = snprintf(a->cgroup_dir, sizeof(a->cgroup_dir), "%s", a->opt.cgroup_path);
-	else if (a->opt.scope_launched)
+	snprintf(a->cgroup_root, sizeof(a->cgroup_root), "%s", root);
+	if (a->opt.cgroup_path) {
+		char real[PATH_MAX];
+		size_t rn = strlen(root);
+
+		/* As a path below the mount: what /proc/PID/cgroup is compared to.
+		 * Launched scope makes it when missing: then as given. */
+		if (!realpath(a->opt.cgroup_path, real))
+			snprintf(real, sizeof(real), "%s",
+				 errno == ENOENT && a->opt.scope_launched ? a->opt.cgroup_path :
+									    "");
+		if (strncmp(real, root, rn) || (real[rn] != '\0' && real[rn] != '/')) {
+			fprintf(stderr, "mcpfenced: --cgroup %s is not a cgroup below %s\n",
+				a->opt.cgroup_path, root);
+			return -EINVAL;
+		}
+		n = snprintf(a->cgroup_dir, sizeof(a->cgroup_dir), "%s", real);
+	} else if (a->opt.scope_launched)
 		n = snprintf(a->cgroup_dir, sizeof(a->cgroup_dir), "%s/" GOVERNED_NAME, root);
 	else
 		n = snprintf(a->cgroup_dir, sizeof(a->cgroup_dir), "%s", root);
@@ -215,13 +230,50 @@ void scope_uninstall(struct agent *a)
 		fprintf(stderr, "mcpfenced: cannot remove cgroup %s: %s\n", dir, strerror(errno));
 }
 
+/*
+ * Host scope at --cgroup DIR: the hooks judge only what runs below DIR, so a
+ * process tagged elsewhere would run unjudged. 0 when pid is inside DIR
+ * (its cgroup v2 path, /proc/PID/cgroup's "0::" line, is DIR's or below).
+ */
+static int host_inside(struct agent *a, pid_t pid, char *why, size_t len)
+{
+	const char *rel = a->cgroup_dir + strlen(a->cgroup_root);
+	char path[64], line[PATH_MAX + 8];
+	size_t n = strlen(rel);
+	int err = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p = line + 3;
+
+		if (strncmp(line, "0::", 3))
+			continue;
+		p[strcspn(p, "\n")] = '\0';
+		/* The root's rel is "": every path is below it. */
+		err = !strncmp(p, rel, n) && (p[n] == '\0' || p[n] == '/') ? 0 : -EPERM;
+		if (err)
+			snprintf(why, len,
+				 "process %d is in cgroup %s, outside %s where the hooks are: its "
+				 "connections would not be judged",
+				 (int)pid, p, a->cgroup_dir);
+		break;
+	}
+	if (f)
+		fclose(f);
+	if (err == -ENOENT)
+		snprintf(why, len, "cannot tell the cgroup of process %d", (int)pid);
+	return err;
+}
+
 int scope_move(struct agent *a, pid_t pid, char *why, size_t len)
 {
 	char buf[32];
 	int fd, n, err = 0;
 
 	if (!a->opt.scope_launched)
-		return 0;
+		return a->opt.cgroup_path ? host_inside(a, pid, why, len) : 0;
 	/* Close-on-exec: the kernel judges a write by the opener's
 	 * credentials, so this descriptor must reach no one. */
 	fd = openat(a->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
