@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Policy parser, validator and reference decision.
+ * Policy parser and validator (the reference decision: policy_decide.c).
  *
  * jansson parses the text. Validation then walks the json_t tree and keeps the
  * JSON path of the value at hand ("rules[2].allow[0].to"), so that an error can
@@ -1580,95 +1580,4 @@ const char *mf_cidr_format(const struct mf_cidr *cidr, char *buf, size_t len)
 		  sizeof(addr));
 	snprintf(buf, len, "%s/%u", addr, cidr->plen);
 	return buf;
-}
-
-/* ---- reference decision ---- */
-
-static bool group_has(const struct mf_policy *policy, const char *group, const char *identity)
-{
-	size_t g, m;
-
-	for (g = 0; g < policy->ngroups; g++) {
-		if (strcmp(policy->groups[g].name, group))
-			continue;
-		for (m = 0; m < policy->groups[g].nmembers; m++)
-			if (!strcmp(policy->groups[g].members[m], identity))
-				return true;
-	}
-	return false;
-}
-
-bool mf_rule_applies(const struct mf_policy *policy, const struct mf_rule *rule,
-		     const char *identity)
-{
-	size_t i;
-
-	for (i = 0; i < rule->nwho; i++) {
-		const char *who = rule->who[i];
-
-		if (!strcmp(who, "*"))
-			return true;
-		if (!identity)
-			continue;
-		if (!strncmp(who, "group:", 6) ? group_has(policy, who + 6, identity) :
-						 !strcmp(who, identity))
-			return true;
-	}
-	return false;
-}
-
-static bool dest_holds(const struct mf_dest *dest, uint8_t family, const uint8_t *addr,
-		       uint8_t proto_bit, uint16_t port)
-{
-	size_t i;
-
-	if (dest->cidr.family != family || !(dest->protos & proto_bit) ||
-	    !mf_cidr_contains(&dest->cidr, addr))
-		return false;
-	for (i = 0; i < dest->nports; i++)
-		if (port >= dest->ports[i].lo && port <= dest->ports[i].hi)
-			return true;
-	return !dest->nports;
-}
-
-int mf_policy_decide(const struct mf_policy *policy, const char *identity, const char *server,
-		     uint8_t family, const uint8_t *addr, uint8_t proto_bit, uint16_t port,
-		     uint16_t *rule)
-{
-	int best_plen = -1, verdict = MF_DENY;
-	uint16_t best_rule = MF_RULE_DEFAULT;
-	uint8_t a[16];
-	size_t r, i;
-
-	family = mf_dest_normalize(family, addr, a);
-	for (r = 0; family && r < policy->nrules; r++) {
-		const struct mf_rule *ru = &policy->rules[r];
-
-		if (strcmp(ru->server, server) || !mf_rule_applies(policy, ru, identity))
-			continue;
-		/* rules come in index order: a later rule wins only when strictly better */
-		for (i = 0; i < ru->ndeny; i++) {
-			const struct mf_dest *d = &ru->deny[i];
-
-			if (dest_holds(d, family, a, proto_bit, port) &&
-			    (d->cidr.plen > best_plen ||
-			     (d->cidr.plen == best_plen && verdict == MF_ALLOW))) {
-				best_plen = d->cidr.plen;
-				best_rule = r;
-				verdict = MF_DENY;
-			}
-		}
-		for (i = 0; i < ru->nallow; i++) {
-			const struct mf_dest *d = &ru->allow[i];
-
-			if (dest_holds(d, family, a, proto_bit, port) && d->cidr.plen > best_plen) {
-				best_plen = d->cidr.plen;
-				best_rule = r;
-				verdict = MF_ALLOW;
-			}
-		}
-	}
-	if (rule)
-		*rule = best_rule;
-	return verdict;
 }
