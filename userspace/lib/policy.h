@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Policy model: parse and validate a policy file (policy.c), then compile it
+ * Policy model: parse and validate a policy file (policy.c, with
+ * policy_servers.c, policy_rules.c and the other policy_*.c), then compile it
  * into flattened rulesets that the kernel looks up in one LPM-trie lookup
  * (compile.c); the reference decision from the policy itself is in
  * policy_decide.c. Nothing here touches the kernel: the agent writes the

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Destinations by name: the "host" entries of allow lists and the top-level
- * "dns" key. The parser (policy.c) calls in here and turns an error into
- * its FILE:LINE:COL message; nothing here calls back into it.
+ * "dns" key. The parser (policy.c, policy_rules.c) calls in here and turns
+ * an error into its FILE:LINE:COL message; nothing here calls back into it.
  *
  * Names are compared as DNS does: case-insensitive, a trailing dot ignored.
  * Internationalized names are written in their ASCII (punycode, "xn--")
