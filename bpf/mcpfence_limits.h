@@ -20,7 +20,7 @@
 #define MF_EXEC_ARG_MAX 255	/* bytes of one such argument, NUL excluded */
 #define MF_EXEC_ARGS_BYTES 1024 /* of the argument area the kernel reads at exec */
 
-/* ---- policy limits (userspace/lib/policy.c, compile.c) ---- */
+/* ---- policy limits (userspace/lib/policy*.c, compile.c) ---- */
 #define MF_MAX_RULES 65535 /* rule indices stay below MF_RULE_DEFAULT */
 #define MF_MAX_SERVERS 4096
 #define MF_MAX_GROUPS 4096

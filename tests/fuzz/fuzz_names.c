@@ -2,8 +2,8 @@
 /*
  * libFuzzer harness: the name rules (mf_name_valid: identities, servers,
  * groups, users) and the glob of a launcher's may_assert patterns
- * (mf_pattern_match, as userspace/agent/trust.c calls it), both in
- * userspace/lib/policy.c.
+ * (mf_pattern_match, as userspace/agent/trust.c calls it), in
+ * userspace/lib/policy_parser.c and policy.c.
  *
  * Input: a pattern and a name, split at the first NUL byte. Each function is
  * compared with a plain reference written from its contract:

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Policy model: parse and validate a policy file (policy.c), then compile it
+ * Policy model: parse and validate a policy file (policy.c, with
+ * policy_servers.c, policy_rules.c and the other policy_*.c), then compile it
  * into flattened rulesets that the kernel looks up in one LPM-trie lookup
- * (compile.c). Nothing here touches the kernel: the agent writes the result
- * into maps.
+ * (compile.c); the reference decision from the policy itself is in
+ * policy_decide.c. Nothing here touches the kernel: the agent writes the
+ * result into maps.
  */
 #ifndef MCPFENCE_POLICY_H
 #define MCPFENCE_POLICY_H
@@ -262,6 +264,10 @@ int mf_policy_decide(const struct mf_policy *policy, const char *identity, const
 		     uint8_t family, const uint8_t *addr, uint8_t proto_bit, uint16_t port,
 		     uint16_t *rule);
 
+/* Does the rule apply to identity (NULL: an identity no rule names)? */
+bool mf_rule_applies(const struct mf_policy *policy, const struct mf_rule *rule,
+		     const char *identity);
+
 /*
  * How the kernel judges a destination before its lookup: an IPv4-mapped IPv6
  * address is IPv4; 0.0.0.0 is 127.0.0.1 and :: is ::1 (where connect() sends
@@ -321,9 +327,6 @@ void mf_isolation_free(struct mf_isolation *iso);
 const char *mf_credential_name(const struct mf_credential *c);
 /* The credential's file for identity, into buf; false if it does not fit. */
 bool mf_credential_path(const struct mf_credential *c, const char *identity, char *buf, size_t len);
-/* Does the rule apply to identity (NULL: an identity no rule names)? */
-bool mf_rule_applies(const struct mf_policy *policy, const struct mf_rule *rule,
-		     const char *identity);
 
 /* ---- destinations by name (policy_hosts.c) ---- */
 
@@ -341,8 +344,9 @@ bool mf_qname_normalize(char *name);
 bool mf_host_matches(const struct mf_host *h, const char *qname);
 
 /*
- * The port segments that the rules of (identity, server) grant qname,
- * into segs (at most max; more are left out, which only allows less).
+ * The port segments that the rules of (identity, server) grant qname, into
+ * segs (at most max; more are left out, which only allows less); in
+ * policy_decide.c, with mf_policy_decide.
  * private_ok[i]: segment i comes from a "private": true destination.
  * Returns the number of segments (0: not granted).
  */

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Destinations by name: the "host" entries of allow lists and the top-level
- * "dns" key. policy.c calls in here and turns an error into its
- * FILE:LINE:COL message.
+ * "dns" key. The parser (policy.c, policy_rules.c) calls in here and turns
+ * an error into its FILE:LINE:COL message; nothing here calls back into it.
  *
  * Names are compared as DNS does: case-insensitive, a trailing dot ignored.
  * Internationalized names are written in their ASCII (punycode, "xn--")
@@ -108,40 +108,6 @@ bool mf_host_matches(const struct mf_host *h, const char *qname)
 	if (!h->wildcard)
 		return !strcmp(qname, h->name);
 	return nq > nh + 1 && qname[nq - nh - 1] == '.' && !strcmp(qname + nq - nh, h->name);
-}
-
-size_t mf_policy_host_segs(const struct mf_policy *policy, const char *identity, const char *server,
-			   const char *qname, struct mf_seg *segs, bool *private_ok, size_t max)
-{
-	size_t n = 0;
-
-	for (size_t r = 0; r < policy->nrules; r++) {
-		const struct mf_rule *ru = &policy->rules[r];
-
-		if (!ru->nhosts || strcmp(ru->server, server) ||
-		    !mf_rule_applies(policy, ru, identity))
-			continue;
-		for (size_t i = 0; i < ru->nhosts; i++) {
-			const struct mf_host *h = &ru->hosts[i];
-			size_t k = 0;
-
-			if (!mf_host_matches(h, qname))
-				continue;
-			do {
-				if (n == max)
-					return n; /* the rest is left out: less is allowed */
-				segs[n] = (struct mf_seg){
-					.lo = h->nports ? h->ports[k].lo : 1,
-					.hi = h->nports ? h->ports[k].hi : 65535,
-					.protos = h->protos,
-					.verdict = MF_ALLOW,
-					.rule = (uint16_t)r,
-				};
-				private_ok[n++] = h->private_ok;
-			} while (++k < h->nports);
-		}
-	}
-	return n;
 }
 
 /* "1.2.3.4", "1.2.3.4:53", "::1", "[::1]:53" */
