@@ -144,21 +144,6 @@ static bool parse_upstream(const char *s, struct mf_dns_upstream *u)
 	return inet_pton(AF_INET6, host, u->addr) == 1;
 }
 
-static int dns_fail(struct mf_local_error *e, const char *key, long index, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int dns_fail(struct mf_local_error *e, const char *key, long index, const char *fmt, ...)
-{
-	va_list ap;
-
-	e->key = key;
-	e->index = index;
-	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 /* At least a second: an address that expired when it was installed would
  * fail the connect that follows the lookup. */
 static int parse_ttl(json_t *dns, const char *key, uint32_t *out, struct mf_local_error *e)
@@ -169,7 +154,7 @@ static int parse_ttl(json_t *dns, const char *key, uint32_t *out, struct mf_loca
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 	    json_integer_value(v) > MF_DNS_TTL_LIMIT)
-		return dns_fail(e, key, -1, "expected seconds, 1..%d", MF_DNS_TTL_LIMIT);
+		return mf_local_fail(e, key, -1, "expected seconds, 1..%d", MF_DNS_TTL_LIMIT);
 	*out = json_integer_value(v);
 	return 0;
 }
@@ -188,22 +173,22 @@ int mf_dns_parse(json_t *root, struct mf_dns *out, struct mf_local_error *e)
 	if (!dns)
 		return 0;
 	if (!json_is_object(dns))
-		return dns_fail(e, "dns", -1, "expected an object");
+		return mf_local_fail(e, "dns", -1, "expected an object");
 	json_object_foreach(dns, key, v) {
 		for (k = 0; keys[k] && strcmp(keys[k], key); k++)
 			;
 		if (!keys[k])
-			return dns_fail(e, "dns", -1, "unknown key '%.60s'", key);
+			return mf_local_fail(e, "dns", -1, "unknown key '%.60s'", key);
 	}
 	v = json_object_get(dns, "upstream");
 	if (v &&
 	    (!json_is_array(v) || !json_array_size(v) || json_array_size(v) > MF_DNS_MAX_UPSTREAM))
-		return dns_fail(e, "upstream", -1, "expected an array of 1..%d addresses",
+		return mf_local_fail(e, "upstream", -1, "expected an array of 1..%d addresses",
 				MF_DNS_MAX_UPSTREAM);
 	json_array_foreach(v, i, elem) {
 		if (!json_is_string(elem) ||
 		    !parse_upstream(json_string_value(elem), &out->upstream[i]))
-			return dns_fail(e, "upstream", i,
+			return mf_local_fail(e, "upstream", i,
 					"expected an address, \"ADDR\", \"ADDR:PORT\" or "
 					"\"[V6ADDR]:PORT\"");
 		out->nupstream = i + 1;
@@ -214,11 +199,11 @@ int mf_dns_parse(json_t *root, struct mf_dns *out, struct mf_local_error *e)
 	if (err)
 		return err;
 	if (out->min_ttl > out->max_ttl)
-		return dns_fail(e, "max_ttl", -1, "max_ttl is below min_ttl (%u)", out->min_ttl);
+		return mf_local_fail(e, "max_ttl", -1, "max_ttl is below min_ttl (%u)", out->min_ttl);
 	v = json_object_get(dns, "refuse");
 	refuse = json_string_value(v);
 	if (v && (!refuse || (strcmp(refuse, "nxdomain") && strcmp(refuse, "refused"))))
-		return dns_fail(e, "refuse", -1, "expected \"nxdomain\" or \"refused\"");
+		return mf_local_fail(e, "refuse", -1, "expected \"nxdomain\" or \"refused\"");
 	out->refuse_refused = refuse && !strcmp(refuse, "refused");
 	return 0;
 }
