@@ -229,7 +229,7 @@ struct agent {
 	size_t nlaunches;
 
 	struct client *clients;
-	void (*control_handle)(struct agent *a, struct client *c, json_t *req); /* ops_handle */
+	const struct control_hooks *control_hooks; /* ops_handle, ops_client_gone */
 	struct client_counts client_counts;
 	/* where audit records go besides the log and the history (control.c) */
 	const struct audit_sink *sink;
@@ -433,10 +433,14 @@ json_t *host_warnings(struct agent *a);
 
 /* control.c */
 int control_check_dir(struct agent *a);
-/* Answers one request (a JSON object) of a client: ops_handle (ops.c). The
- * agent hands it to control_setup, so control.c never calls into ops.c. */
-typedef void (*control_handler)(struct agent *a, struct client *c, json_t *req);
-int control_setup(struct agent *a, control_handler handle);
+/* What control.c calls above it, handed to control_setup so that it never
+ * calls into ops.c or launch.c itself: ops_handle answers one request (a
+ * JSON object) of a client; ops_client_gone is told of a client closed. */
+struct control_hooks {
+	void (*request)(struct agent *a, struct client *c, json_t *req);
+	void (*gone)(struct agent *a, struct client *c);
+};
+int control_setup(struct agent *a, const struct control_hooks *hooks);
 void control_teardown(struct agent *a);
 int control_accept(struct agent *a);
 int control_client_event(struct agent *a, struct client *c, uint32_t events);

@@ -113,7 +113,7 @@ int control_check_dir(struct agent *a)
 	return 0;
 }
 
-int control_setup(struct agent *a, control_handler handle)
+int control_setup(struct agent *a, const struct control_hooks *hooks)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listen_watch };
@@ -151,7 +151,7 @@ int control_setup(struct agent *a, control_handler handle)
 		return err;
 	}
 	a->listen_fd = fd;
-	a->control_handle = handle;
+	a->control_hooks = hooks;
 	audit_set_sink(a, &control_sink, a);
 	return 0;
 }
@@ -181,8 +181,8 @@ static void client_free(struct agent *a, struct client *c)
 	a->client_counts.freed++;
 	queued_total -= c->out_len;
 	client_drop_fds(c);
-	if (c->launch)
-		launch_client_gone(a, c);
+	if (a->control_hooks)
+		a->control_hooks->gone(a, c);
 	epoll_ctl(a->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->pidfd >= 0)
@@ -513,7 +513,7 @@ static void client_handle_lines(struct agent *a, struct client *c, int64_t now)
 			c->closing = true;
 			break;
 		}
-		a->control_handle(a, c, req);
+		a->control_hooks->request(a, c, req);
 		json_decref(req);
 		client_drop_fds(c);
 	}

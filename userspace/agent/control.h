@@ -79,8 +79,10 @@ void client_report_drops(struct client *c);
 /* Does the record pass the client's own and requested filters? */
 bool client_wants_record(const struct client *c, const struct audit_record *rec);
 
-/* ops.c: answer one request (a JSON object) of client c (a control_handler). */
+/* ops.c: answer one request (a JSON object) of client c; a client closed
+ * (the control_hooks of control_setup). */
 void ops_handle(struct agent *a, struct client *c, json_t *req);
+void ops_client_gone(struct agent *a, struct client *c);
 
 /* The peer of one request, as checked before acting on it (ops.c). */
 struct peer {
@@ -89,10 +91,14 @@ struct peer {
 	struct mf_tag tag; /* when governed */
 };
 
-/* ops.c, for launch.c */
+/* tag_request.c: the checks of tag and launch requests (ops.c, launch.c) */
+/* The policy's server of that name, or NULL. */
 const struct mf_server *policy_server(struct agent *a, const char *server);
-bool tag_of(struct agent *a, uint32_t pid, struct mf_tag *tag);
-bool peer_alive(const struct client *c);
+/* name when it is a valid name, else "?": fit for a log. */
+const char *loggable(const char *name);
+/* Why the peer may not have a tag for (identity, server), or NULL. */
+const char *tag_refusal(struct agent *a, const char *identity, const char *server, char *why,
+			size_t len);
 /* What is wrong with the form of a tag or launch request, after its op's
  * name ("tag needs ..."), or NULL. */
 const char *tag_request_problem(json_t *req);
@@ -101,8 +107,6 @@ const char *tag_request_problem(json_t *req);
  * and server get what is known, fit for a log. */
 const char *tag_resolve(struct agent *a, struct client *c, json_t *req, char identity[MF_NAME_MAX],
 			char server[MF_NAME_MAX], char *why, size_t len);
-void audit_tag_request(struct agent *a, const struct client *c, const char *identity,
-		       const char *server, const char *refusal, const json_t *req);
 /* The isolated server the request names ("server", or its ticket's, the
  * ticket not used up), or NULL; buf holds MF_NAME_MAX. */
 const char *isolated_server_in(struct agent *a, json_t *req, char *buf);

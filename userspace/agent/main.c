@@ -610,6 +610,10 @@ static int uninstall(struct agent *a)
 /* Everything that could refuse the start comes before the first BPF object
  * is touched (*touched): a refused start changes nothing and removes nothing,
  * not even with --detach-on-exit. */
+/* What the control socket calls above it (ops.c). */
+static const struct control_hooks control_hooks = { .request = ops_handle,
+						    .gone = ops_client_gone };
+
 static int start(struct agent *a, bool *touched)
 {
 	int err = bpf_claim_pin_dir(a);
@@ -645,7 +649,7 @@ static int start(struct agent *a, bool *touched)
 	if (!err)
 		err = load_initial_policy(a);
 	if (!err)
-		err = control_setup(a, ops_handle);
+		err = control_setup(a, &control_hooks);
 	if (!err)
 		err = dns_setup(a);
 	return err;

@@ -53,7 +53,7 @@ static const char *peer_user(const struct client *c, char *buf, size_t len)
 	return buf;
 }
 
-bool tag_of(struct agent *a, uint32_t pid, struct mf_tag *tag)
+static bool tag_of(struct agent *a, uint32_t pid, struct mf_tag *tag)
 {
 	return bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.tags), &pid, tag) == 0;
 }
@@ -61,7 +61,7 @@ bool tag_of(struct agent *a, uint32_t pid, struct mf_tag *tag)
 /* Does the process that connected still run? A pidfd polls readable once
  * its whole thread group has exited, zombie or reaped; pid reuse cannot
  * fool it. Errors count as gone. */
-bool peer_alive(const struct client *c)
+static bool peer_alive(const struct client *c)
 {
 	struct pollfd pfd = { .fd = c->pidfd, .events = POLLIN };
 
@@ -108,20 +108,8 @@ static bool peer_check(struct agent *a, const struct client *c, struct peer *p, 
 	return true;
 }
 
-/* The policy's server of that name, or NULL. */
-const struct mf_server *policy_server(struct agent *a, const char *server)
-{
-	const struct mf_policy *p = a->current.policy;
-
-	for (size_t i = 0; p && i < p->nservers; i++) {
-		if (strcmp(p->servers[i].name, server) == 0)
-			return &p->servers[i];
-	}
-	return NULL;
-}
-
-void audit_tag_request(struct agent *a, const struct client *c, const char *identity,
-		       const char *server, const char *refusal, const json_t *req)
+static void audit_tag_request(struct agent *a, const struct client *c, const char *identity,
+			      const char *server, const char *refusal, const json_t *req)
 {
 	char user[MF_NAME_MAX];
 	json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I}", "event",
@@ -151,23 +139,6 @@ void audit_tag_request(struct agent *a, const struct client *c, const char *iden
 	audit_emit(a, rec);
 }
 
-/* Why the peer may not have a tag for (identity, server), or NULL. A
- * governed peer never gets here: ops_handle refuses it. */
-static const char *tag_refusal(struct agent *a, const char *identity, const char *server, char *why,
-			       size_t len)
-{
-	if (!mf_name_valid(identity)) {
-		snprintf(why, len, "invalid identity name");
-		return why;
-	}
-	if (!mf_name_valid(server) || !policy_server(a, server)) {
-		snprintf(why, len, "unknown server '%s': the policy does not declare it",
-			 mf_name_valid(server) ? server : "?");
-		return why;
-	}
-	return NULL;
-}
-
 /*
  * Write the peer's tag, by pid: checked alive before (ops_handle) and after.
  * A peer that died in between must not leave its tag on the pid for the
@@ -191,63 +162,6 @@ static bool tag_write(struct agent *a, const struct client *c, uint32_t pid,
 		return false;
 	}
 	return true;
-}
-
-static const char *loggable(const char *name)
-{
-	return name && mf_name_valid(name) ? name : "?";
-}
-
-const char *isolated_server_in(struct agent *a, json_t *req, char *buf)
-{
-	const char *server = json_string_value(json_object_get(req, "server"));
-	const char *ticket = json_string_value(json_object_get(req, "ticket"));
-	const struct mf_server *srv;
-
-	if (!server && ticket && ticket_peek_server(ticket, buf))
-		server = buf;
-	srv = server ? policy_server(a, server) : NULL;
-	return srv && srv->iso.isolate ? srv->name : NULL;
-}
-
-const char *tag_resolve(struct agent *a, struct client *c, json_t *req, char identity[MF_NAME_MAX],
-			char server[MF_NAME_MAX], char *why, size_t len)
-{
-	const char *id = json_string_value(json_object_get(req, "identity"));
-	const char *srv = json_string_value(json_object_get(req, "server"));
-	const char *ticket = json_string_value(json_object_get(req, "ticket"));
-	const char *refusal = NULL;
-
-	snprintf(identity, MF_NAME_MAX, "%s", loggable(id));
-	snprintf(server, MF_NAME_MAX, "%s", loggable(srv));
-	if (ticket) {
-		if (ticket_take(ticket, identity, server, why, len))
-			return why;
-		if ((id && strcmp(id, identity)) || (srv && strcmp(srv, server))) {
-			snprintf(why, len,
-				 "the ticket is for identity %s on server %s, not %s on %s",
-				 identity, server, loggable(id ? id : identity),
-				 loggable(srv ? srv : server));
-			return why;
-		}
-		return tag_refusal(a, identity, server, why, len);
-	}
-	refusal = tag_refusal(a, identity, server, why, len);
-	if (!refusal && !trust_may_assert(a, &c->cred, identity, why, len))
-		refusal = why;
-	return refusal;
-}
-
-const char *tag_request_problem(json_t *req)
-{
-	json_t *ticket = json_object_get(req, "ticket");
-
-	if (ticket && !json_is_string(ticket))
-		return ": \"ticket\" must be a string";
-	if (!ticket && (!json_is_string(json_object_get(req, "identity")) ||
-			!json_is_string(json_object_get(req, "server"))))
-		return " needs \"identity\" and \"server\" strings, or a \"ticket\"";
-	return NULL;
 }
 
 /*
@@ -757,6 +671,13 @@ static const struct op *op_find(const char *name)
 			return &ops[i];
 	}
 	return NULL;
+}
+
+/* A client closed: an isolated server it launched loses its launcher. */
+void ops_client_gone(struct agent *a, struct client *c)
+{
+	if (c->launch)
+		launch_client_gone(a, c);
 }
 
 void ops_handle(struct agent *a, struct client *c, json_t *req)

@@ -184,13 +184,13 @@ int mf_dns_parse(json_t *root, struct mf_dns *out, struct mf_local_error *e)
 	if (v &&
 	    (!json_is_array(v) || !json_array_size(v) || json_array_size(v) > MF_DNS_MAX_UPSTREAM))
 		return mf_local_fail(e, "upstream", -1, "expected an array of 1..%d addresses",
-				MF_DNS_MAX_UPSTREAM);
+				     MF_DNS_MAX_UPSTREAM);
 	json_array_foreach(v, i, elem) {
 		if (!json_is_string(elem) ||
 		    !parse_upstream(json_string_value(elem), &out->upstream[i]))
 			return mf_local_fail(e, "upstream", i,
-					"expected an address, \"ADDR\", \"ADDR:PORT\" or "
-					"\"[V6ADDR]:PORT\"");
+					     "expected an address, \"ADDR\", \"ADDR:PORT\" or "
+					     "\"[V6ADDR]:PORT\"");
 		out->nupstream = i + 1;
 	}
 	err = parse_ttl(dns, "min_ttl", &out->min_ttl, e);
@@ -199,7 +199,8 @@ int mf_dns_parse(json_t *root, struct mf_dns *out, struct mf_local_error *e)
 	if (err)
 		return err;
 	if (out->min_ttl > out->max_ttl)
-		return mf_local_fail(e, "max_ttl", -1, "max_ttl is below min_ttl (%u)", out->min_ttl);
+		return mf_local_fail(e, "max_ttl", -1, "max_ttl is below min_ttl (%u)",
+				     out->min_ttl);
 	v = json_object_get(dns, "refuse");
 	refuse = json_string_value(v);
 	if (v && (!refuse || (strcmp(refuse, "nxdomain") && strcmp(refuse, "refused"))))
