@@ -159,6 +159,17 @@ static json_t *launch_env(void)
 	return env;
 }
 
+/* Who a tag or launch request names: identity and server, or a ticket. */
+static void request_who(json_t *req, const char *identity, const char *server, const char *ticket)
+{
+	if (req && identity)
+		json_object_set_new(req, "identity", json_string(identity));
+	if (req && server)
+		json_object_set_new(req, "server", json_string(server));
+	if (req && ticket[0])
+		json_object_set_new(req, "ticket", json_string(ticket));
+}
+
 /* The launch request: who, what, and the environment that passes. */
 static json_t *launch_request(const char *identity, const char *server, const char *ticket,
 			      char **cmd)
@@ -167,12 +178,7 @@ static json_t *launch_request(const char *identity, const char *server, const ch
 
 	for (char **a = cmd; req && *a; a++)
 		json_array_append_new(json_object_get(req, "argv"), json_string(*a));
-	if (req && identity)
-		json_object_set_new(req, "identity", json_string(identity));
-	if (req && server)
-		json_object_set_new(req, "server", json_string(server));
-	if (req && ticket[0])
-		json_object_set_new(req, "ticket", json_string(ticket));
+	request_who(req, identity, server, ticket);
 	return req;
 }
 
@@ -335,12 +341,7 @@ static int run_tag(const char *identity, const char *server, const char *ticket,
 		return 1;
 	}
 	req = json_pack("{s:s, s:b}", "op", "tag", "harden", harden);
-	if (req && identity)
-		json_object_set_new(req, "identity", json_string(identity));
-	if (req && server)
-		json_object_set_new(req, "server", json_string(server));
-	if (req && ticket[0])
-		json_object_set_new(req, "ticket", json_string(ticket));
+	request_who(req, identity, server, ticket);
 	if (req && harden)
 		json_object_set_new(req, "landlock", json_boolean(mf_harden_has_landlock(h)));
 	if (req && root)

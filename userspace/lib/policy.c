@@ -230,17 +230,14 @@ static int parse_dns(struct parser *p, json_t *root, struct mf_dns *out)
 {
 	struct mf_local_error e = { .index = -1 };
 	int err = mf_dns_parse(root, out, &e);
-	int depth = p->depth;
 
 	if (!err)
 		return 0;
 	pol_path_push_key(p, "dns");
-	if (strcmp(e.key, "dns"))
-		pol_path_push_key(p, e.key);
-	if (e.index >= 0)
-		pol_path_push_index(p, e.index);
-	err = pol_fail(p, NULL, "%s", e.msg);
-	p->depth = depth;
+	if (!strcmp(e.key, "dns"))
+		e.key = NULL;
+	err = pol_fail_local(p, &e);
+	pol_path_pop(p);
 	return err;
 }
 

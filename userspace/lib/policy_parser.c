@@ -310,6 +310,23 @@ int pol_fail_nomem(struct parser *p)
 	return -ENOMEM;
 }
 
+/* A sub-parser's error (policy_local.c, policy_tenants.c, policy_hosts.c)
+ * at its place below the current one: e->key (none when NULL), then
+ * e->index when there is one. */
+int pol_fail_local(struct parser *p, const struct mf_local_error *e)
+{
+	int depth = p->depth;
+	int err;
+
+	if (e->key)
+		pol_path_push_key(p, e->key);
+	if (e->index >= 0)
+		pol_path_push_index(p, e->index);
+	err = pol_fail(p, NULL, "%s", e->msg);
+	p->depth = depth;
+	return err;
+}
+
 /* ---- typed access ---- */
 
 const char *pol_type_name(const json_t *v)

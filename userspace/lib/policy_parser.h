@@ -65,6 +65,7 @@ struct quoted pol_quote(const char *str);
 int pol_fail(struct parser *p, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int pol_fail_nomem(struct parser *p);
+int pol_fail_local(struct parser *p, const struct mf_local_error *e);
 
 /* ---- typed access ---- */
 

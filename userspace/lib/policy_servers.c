@@ -177,12 +177,7 @@ int pol_parse_local(struct parser *p, json_t *obj, bool server, struct mf_local 
 
 	if (err != -EINVAL)
 		return err ? pol_fail_nomem(p) : 0;
-	pol_path_push_key(p, e.key);
-	if (e.index >= 0)
-		pol_path_push_index(p, e.index);
-	err = pol_fail(p, NULL, "%s", e.msg);
-	p->depth -= e.index >= 0 ? 2 : 1;
-	return err;
+	return pol_fail_local(p, &e);
 }
 
 /* "isolate", "filesystem" and "credentials" of a server: policy_tenants.c. */
@@ -193,12 +188,7 @@ static int parse_isolation(struct parser *p, json_t *srv, struct mf_isolation *o
 
 	if (err != -EINVAL)
 		return err ? pol_fail_nomem(p) : 0;
-	pol_path_push_key(p, e.key);
-	if (e.index >= 0)
-		pol_path_push_index(p, e.index);
-	err = pol_fail(p, NULL, "%s", e.msg);
-	p->depth -= e.index >= 0 ? 2 : 1;
-	return err;
+	return pol_fail_local(p, &e);
 }
 
 int pol_parse_servers(struct parser *p, json_t *v, void *out)
