@@ -184,6 +184,7 @@ struct agent {
 	int cgroup_fd;		    /* where the cgroup programs are attached */
 	char cgroup_dir[PATH_MAX];  /* its path (scope.c) */
 	char cgroup_root[PATH_MAX]; /* the cgroup v2 mount it is below */
+	char scope_why[256];	    /* scope_tag_refusal's last refusal */
 	bool cgroup_created;	    /* by this start */
 	int epoll_fd;
 	int signal_fd;

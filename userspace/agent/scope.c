@@ -68,6 +68,20 @@ static int find_cgroup2(char *path, size_t len)
 }
 
 /* The directory and its cgroup.procs: root's, writable by root only. */
+/*
+ * Hooks at a cgroup other than the root (--scope launched, or --cgroup DIR
+ * in host scope): a governed process that leaves it passes no hook, so the
+ * same rules hold in both: the cgroup and its ancestors root's alone, no
+ * root or capable server, no exec matches. The option that asked for it,
+ * for messages.
+ */
+static const char *confining_option(const struct agent *a)
+{
+	if (a->opt.scope_launched)
+		return "--scope launched";
+	return a->opt.cgroup_path ? "--cgroup" : NULL;
+}
+
 static int root_only(const char *dir)
 {
 	char procs[PATH_MAX + sizeof("/cgroup.procs")];
@@ -77,9 +91,9 @@ static int root_only(const char *dir)
 	if (stat(dir, &st) || st.st_uid != 0 || (st.st_mode & 022) || stat(procs, &st) ||
 	    st.st_uid != 0 || (st.st_mode & 022)) {
 		fprintf(stderr,
-			"mcpfenced: --scope launched: %s is not root's alone (owner root, no "
-			"group or other write): a governed process could leave the governed "
-			"cgroup through it\n",
+			"mcpfenced: %s is not root's alone (owner root, no group or other "
+			"write): a governed process could leave the governed cgroup through "
+			"it\n",
 			dir);
 		return -EPERM;
 	}
@@ -178,15 +192,15 @@ int scope_setup(struct agent *a)
 		fprintf(stderr, "mcpfenced: the cgroup path is too long\n");
 		return -ENAMETOOLONG;
 	}
-	if (a->opt.scope_launched) {
-		if (mkdir(a->cgroup_dir, 0755) == 0) {
-			a->cgroup_created = true;
-		} else if (errno != EEXIST) {
-			err = -errno;
-			fprintf(stderr, "mcpfenced: cannot create cgroup %s: %s\n", a->cgroup_dir,
-				strerror(-err));
-			return err;
-		}
+	if (a->opt.scope_launched && mkdir(a->cgroup_dir, 0755) == 0) {
+		a->cgroup_created = true;
+	} else if (a->opt.scope_launched && errno != EEXIST) {
+		err = -errno;
+		fprintf(stderr, "mcpfenced: cannot create cgroup %s: %s\n", a->cgroup_dir,
+			strerror(-err));
+		return err;
+	}
+	if (confining_option(a)) {
 		err = check_ancestors(a->cgroup_dir, root);
 		if (err)
 			return err;
@@ -308,17 +322,27 @@ const char *scope_tag_refusal(struct agent *a, const struct client *c, json_t *r
 	const char *refusal = NULL;
 	char *status;
 
-	if (!a->opt.scope_launched)
+	const char *opt = confining_option(a);
+
+	if (!opt)
 		return NULL;
-	if (c->cred.uid == 0 || json_is_true(json_object_get(req, "allow_root")))
-		return "a root server could leave the governed cgroup: refused with --scope "
-		       "launched (run it as another user, or the agent with --scope host)";
+	if (c->cred.uid == 0 || json_is_true(json_object_get(req, "allow_root"))) {
+		snprintf(a->scope_why, sizeof(a->scope_why),
+			 "a root server could leave the governed cgroup: refused with %s (run it "
+			 "as another user, or the agent with hooks at the root)",
+			 opt);
+		return a->scope_why;
+	}
 	/* Ambient capabilities survive exec: what run holds, the server will. */
 	status = malloc(cap);
 	if (!status || mf_proc_read(c->cred.pid, "status", status, cap) < 0 ||
-	    has_caps(status, "CapPrm:") || has_caps(status, "CapAmb:"))
-		refusal = "a server holding capabilities could leave the governed cgroup: refused "
-			  "with --scope launched (drop them: no ambient or permitted capability)";
+	    has_caps(status, "CapPrm:") || has_caps(status, "CapAmb:")) {
+		snprintf(a->scope_why, sizeof(a->scope_why),
+			 "a server holding capabilities could leave the governed cgroup: refused "
+			 "with %s (drop them: no ambient or permitted capability)",
+			 opt);
+		refusal = a->scope_why;
+	}
 	free(status);
 	return refusal;
 }
@@ -326,17 +350,16 @@ const char *scope_tag_refusal(struct agent *a, const struct client *c, json_t *r
 int scope_check_policy(const struct agent *a, const struct mf_policy *p, const char *source,
 		       char *err, size_t len)
 {
-	if (!a->opt.scope_launched)
-		return 0;
-	for (size_t i = 0; p && i < p->nservers; i++) {
+	const char *opt = confining_option(a);
+
+	for (size_t i = 0; opt && p && i < p->nservers; i++) {
 		if (p->servers[i].nexec || p->servers[i].nexec_args) {
-			snprintf(
-				err, len,
-				"%s: servers.%s.exec: exec matches are refused with --scope "
-				"launched (an exec-tagged process is not in the governed cgroup, "
-				"so no hook would judge it); start the server with `mcpfence run`, "
-				"or run the agent with --scope host",
-				source, p->servers[i].name);
+			snprintf(err, len,
+				 "%s: servers.%s.exec: exec matches are refused with %s (an "
+				 "exec-tagged process may be outside the governed cgroup, where no "
+				 "hook would judge it); start the server with `mcpfence run`, or "
+				 "run the agent with hooks at the root",
+				 source, p->servers[i].name, opt);
 			return -EINVAL;
 		}
 	}
