@@ -31,10 +31,11 @@
 #include "dns_wire.h"
 #include "mcpfence.skel.h"
 
-#define UDP_MAX 4096	  /* bytes of a datagram read or forwarded (larger: dropped) */
-#define PENDING_MAX 512	  /* queries upstream; more: SERVFAIL */
-#define UPSTREAM_SOCKS 8  /* kept open, each connected to an upstream from a random port */
-#define UPSTREAM_USES 128 /* queries sent on one before it is replaced (a new port) */
+#define UDP_MAX 4096	     /* bytes of a datagram read or forwarded (larger: dropped) */
+#define PENDING_MAX 512	     /* queries upstream; more: SERVFAIL */
+#define PENDING_PER_ASKER 32 /* of one (identity, server): 16 flooding pairs fill the rest */
+#define UPSTREAM_SOCKS 8     /* kept open, each connected to an upstream from a random port */
+#define UPSTREAM_USES 128    /* queries sent on one before it is replaced (a new port) */
 #define TCP_CLIENTS_MAX 64
 #define TCP_CLIENTS_PER_ASKER 8	 /* of one (identity, server): nobody holds them all */
 #define UPSTREAM_TIMEOUT_MS 2000 /* per upstream tried, then the next; none left: SERVFAIL */
@@ -780,6 +781,17 @@ static uint16_t usock_id(struct dns_proxy *d, const struct dns_usock *s)
 
 /* Send q to upstream q->upstream, or the next that takes it; none: SERVFAIL.
  * It goes with an id of the agent's: the client's is put back in the reply. */
+/* Queries of who's (identity, server) waiting for an upstream answer. */
+static unsigned int waiting_upstream(const struct dns_proxy *d, const struct mf_dns_client *who)
+{
+	unsigned int n = 0;
+
+	for (const struct dns_query *q = d->queries; q; q = q->next)
+		n += q->up && !q->done && q->who.identity_id == who->identity_id &&
+		     q->who.server_id == who->server_id;
+	return n;
+}
+
 static void forward(struct agent *a, struct dns_query *q)
 {
 	const struct mf_dns_upstream *u;
@@ -910,6 +922,13 @@ static void decide(struct agent *a, struct dns_query *q, uint8_t family, uint8_t
 		return;
 	}
 	a->dns->counts[DC_GRANTED] += q->granted;
+	if (waiting_upstream(a->dns, &q->who) >= PENDING_PER_ASKER) {
+		/* Its own queries wait: only this asker is told to come back. */
+		a->dns->counts[DC_BUSY]++;
+		reply_error(a, q, DNS_RCODE_SERVFAIL);
+		query_finish(a, q);
+		return;
+	}
 	forward(a, q);
 }
 
