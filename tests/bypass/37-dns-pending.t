@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # DNS over UDP: queries waiting for an upstream answer are bounded for the
-# host (512). One (identity, server) may have only 32 of them waiting, so a
+# host (512). One (identity, server) may have only 64 of them waiting, so a
 # governed server that floods names its upstream never answers cannot make
 # the resolver refuse everyone else (found by a review: 700 unanswered
 # queries of mallory's made alice's granted name SERVFAIL).
@@ -54,6 +54,6 @@ gov mallory python3 "$MF_TMP/flood.py"
 is "$(gov alice dig +tries=1 +time=3 @192.0.2.53 ok.test | grep -o 'status: [A-Z]*')" "status: NOERROR" \
 	"during mallory's flood: alice's granted name still resolves"
 busy=$(mf status --json | jq '.dns.counters.busy')
-ok $((busy >= 600 ? 0 : 1)) "mallory's queries past 32 waiting are refused at once, counted ($busy busy)"
+ok $((busy >= 600 ? 0 : 1)) "mallory's queries past 64 waiting are refused at once, counted ($busy busy)"
 
 done_testing

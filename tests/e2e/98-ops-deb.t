@@ -14,7 +14,7 @@ ok $rc "make deb"
 [ $rc -eq 0 ] || sed 's/^/# /' "$MF_TMP/make.out"
 deb=$(ls "$out"/deb/mcpfence_*_amd64.deb 2>/dev/null | head -1)
 is "$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/ *(.*//; s/^ //' | sort | tr '\n' ' ')" \
-	"libbpf1 libc6 libjansson4 " "depends on runtime libraries only"
+	"libbpf1 libc6 libjansson4 libsmartcols1 " "depends on runtime libraries only"
 is "$(dpkg-deb -c "$deb" | awk '$6 == "./etc/mcpfence/policy.json" { print $1 }')" "-rw-------" \
 	"the policy is 0600"
 dpkg-deb -e "$deb" "$MF_TMP/ctl"

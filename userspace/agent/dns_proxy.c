@@ -33,7 +33,7 @@
 
 #define UDP_MAX 4096	     /* bytes of a datagram read or forwarded (larger: dropped) */
 #define PENDING_MAX 512	     /* queries upstream; more: SERVFAIL */
-#define PENDING_PER_ASKER 32 /* of one (identity, server): 16 flooding pairs fill the rest */
+#define PENDING_PER_ASKER 64 /* of one (identity, server): 8 flooding pairs fill the rest */
 #define UPSTREAM_SOCKS 8     /* kept open, each connected to an upstream from a random port */
 #define UPSTREAM_USES 128    /* queries sent on one before it is replaced (a new port) */
 #define TCP_CLIENTS_MAX 64
