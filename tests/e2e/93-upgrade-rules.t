@@ -42,11 +42,13 @@ MF_BUILD=$MF_OLD_BUILD agent_start "$MF_TMP/a.json" || exit 1
 is "$(value_size rules)" 264 "the old agent pins a rules map of 264-byte values"
 is "$(as_alice "$MF_OLD_BUILD" connect tcp 127.0.0.1 7000)" ECONNREFUSED "old agent: 7000 allowed"
 
-# Governed by the old agent, probing while it stops and the new one starts.
-as_alice "$MF_OLD_BUILD" repeat 100000 connect tcp 127.0.0.1 7000 >"$MF_TMP/allow.out" &
+# Governed by the old agent, probing while it stops and the new one starts
+# (a denied connect takes ~13 us, an allowed one ~50 us here: enough of
+# each to outlast the swap, ~2 s, on a fast machine too).
+as_alice "$MF_OLD_BUILD" repeat 200000 connect tcp 127.0.0.1 7000 >"$MF_TMP/allow.out" &
 allow_looper=$!
 kill_at_exit $allow_looper
-as_alice "$MF_OLD_BUILD" repeat 100000 connect tcp 127.0.0.2 7000 >"$MF_TMP/deny.out" &
+as_alice "$MF_OLD_BUILD" repeat 1000000 connect tcp 127.0.0.2 7000 >"$MF_TMP/deny.out" &
 deny_looper=$!
 kill_at_exit $deny_looper
 sleep 0.3
@@ -69,9 +71,9 @@ is "$(as_alice "$MF_BUILD_NEW" connect tcp 127.0.0.3 7002)" ECONNREFUSED "new ag
 is "$(as_alice "$MF_BUILD_NEW" connect tcp 127.0.0.1 7001)" EPERM "new agent: 7001 denied"
 is "$(as_alice "$MF_BUILD_NEW" connect tcp 10.7.0.1 80)" EPERM "new agent: 10.7/16 denied"
 wait $allow_looper
-is "$(cat "$MF_TMP/allow.out")" "ECONNREFUSED=100000" "every allowed connect through the upgrade allowed"
+is "$(cat "$MF_TMP/allow.out")" "ECONNREFUSED=200000" "every allowed connect through the upgrade allowed"
 wait $deny_looper
-is "$(cat "$MF_TMP/deny.out")" "EPERM=100000" "every denied connect through the upgrade denied"
+is "$(cat "$MF_TMP/deny.out")" "EPERM=1000000" "every denied connect through the upgrade denied"
 
 # A reload after the upgrade replaces the migrated rulesets and their tables.
 sed 's/7002/7003/' "$MF_TMP/a.json" >"$MF_TMP/b.json"
