@@ -203,7 +203,8 @@ int scope_move(struct agent *a, pid_t pid, char *why, size_t len)
 	return 0;
 }
 
-const char *scope_tag_refusal(struct agent *a, const struct client *c, json_t *req)
+const char *scope_tag_refusal(struct agent *a, const struct client *c, json_t *req, char *why,
+			      size_t len)
 {
 	return NULL;
 }

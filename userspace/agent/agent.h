@@ -184,7 +184,6 @@ struct agent {
 	int cgroup_fd;		    /* where the cgroup programs are attached */
 	char cgroup_dir[PATH_MAX];  /* its path (scope.c) */
 	char cgroup_root[PATH_MAX]; /* the cgroup v2 mount it is below */
-	char scope_why[256];	    /* scope_tag_refusal's last refusal */
 	bool cgroup_created;	    /* by this start */
 	int epoll_fd;
 	int signal_fd;
@@ -280,7 +279,8 @@ void scope_teardown(struct agent *a, bool touched, bool detached);
 void scope_uninstall(struct agent *a);
 int scope_move(struct agent *a, pid_t pid, char *why, size_t len);
 /* Why the peer may not be tagged in this scope (root, capabilities), or NULL. */
-const char *scope_tag_refusal(struct agent *a, const struct client *c, json_t *req);
+const char *scope_tag_refusal(struct agent *a, const struct client *c, json_t *req, char *why,
+			      size_t len);
 int scope_check_policy(const struct agent *a, const struct mf_policy *p, const char *source,
 		       char *err, size_t len);
 json_t *scope_status(const struct agent *a);

@@ -197,7 +197,7 @@ static void op_tag(struct agent *a, struct client *c, const struct peer *p, json
 	}
 	refusal = tag_resolve(a, c, req, identity, server, why, sizeof(why));
 	if (!refusal)
-		refusal = scope_tag_refusal(a, c, req);
+		refusal = scope_tag_refusal(a, c, req, why, sizeof(why));
 	if (refusal) {
 		audit_tag_request(a, c, identity, server, refusal, req);
 		client_reply_error(c, MF_E_REFUSED, "%s", refusal);

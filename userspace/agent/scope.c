@@ -252,31 +252,26 @@ void scope_uninstall(struct agent *a)
 static int host_inside(struct agent *a, pid_t pid, char *why, size_t len)
 {
 	const char *rel = a->cgroup_dir + strlen(a->cgroup_root);
-	char path[64], line[PATH_MAX + 8];
 	size_t n = strlen(rel);
+	char cgroups[PATH_MAX * 2], *p = NULL;
 	int err = -ENOENT;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		char *p = line + 3;
-
-		if (strncmp(line, "0::", 3))
-			continue;
-		p[strcspn(p, "\n")] = '\0';
-		/* The root's rel is "": every path is below it. */
-		err = !strncmp(p, rel, n) && (p[n] == '\0' || p[n] == '/') ? 0 : -EPERM;
-		if (err)
-			snprintf(why, len,
-				 "process %d is in cgroup %s, outside %s where the hooks are: its "
-				 "connections would not be judged",
-				 (int)pid, p, a->cgroup_dir);
-		break;
+	/* The cgroup v2 line: "0::PATH"; on a hybrid hierarchy after the v1 ones. */
+	if (mf_proc_read(pid, "cgroup", cgroups, sizeof(cgroups)) > 0) {
+		p = !strncmp(cgroups, "0::", 3) ? cgroups : strstr(cgroups, "\n0::");
+		if (p) {
+			p += p == cgroups ? 3 : 4;
+			p[strcspn(p, "\n")] = '\0';
+			/* The root's rel is "": every path is below it. */
+			err = !strncmp(p, rel, n) && (p[n] == '\0' || p[n] == '/') ? 0 : -EPERM;
+		}
 	}
-	if (f)
-		fclose(f);
-	if (err == -ENOENT)
+	if (err == -EPERM)
+		snprintf(why, len,
+			 "process %d is in cgroup %s, outside %s where the hooks are: its "
+			 "connections would not be judged",
+			 (int)pid, p, a->cgroup_dir);
+	else if (err)
 		snprintf(why, len, "cannot tell the cgroup of process %d", (int)pid);
 	return err;
 }
@@ -315,7 +310,8 @@ static bool has_caps(const char *status, const char *key)
 	return *v != '\n' && *v != '\0';
 }
 
-const char *scope_tag_refusal(struct agent *a, const struct client *c, json_t *req)
+const char *scope_tag_refusal(struct agent *a, const struct client *c, json_t *req, char *why,
+			      size_t len)
 {
 	/* Up to NGROUPS_MAX (65536) groups of up to 11 bytes each come first. */
 	size_t cap = 65536 * 11 + 4096;
@@ -327,21 +323,21 @@ const char *scope_tag_refusal(struct agent *a, const struct client *c, json_t *r
 	if (!opt)
 		return NULL;
 	if (c->cred.uid == 0 || json_is_true(json_object_get(req, "allow_root"))) {
-		snprintf(a->scope_why, sizeof(a->scope_why),
+		snprintf(why, len,
 			 "a root server could leave the governed cgroup: refused with %s (run it "
 			 "as another user, or the agent with hooks at the root)",
 			 opt);
-		return a->scope_why;
+		return why;
 	}
 	/* Ambient capabilities survive exec: what run holds, the server will. */
 	status = malloc(cap);
 	if (!status || mf_proc_read(c->cred.pid, "status", status, cap) < 0 ||
 	    has_caps(status, "CapPrm:") || has_caps(status, "CapAmb:")) {
-		snprintf(a->scope_why, sizeof(a->scope_why),
+		snprintf(why, len,
 			 "a server holding capabilities could leave the governed cgroup: refused "
 			 "with %s (drop them: no ambient or permitted capability)",
 			 opt);
-		refusal = a->scope_why;
+		refusal = why;
 	}
 	free(status);
 	return refusal;
