@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "policy.h"
+#include "policy_errors.h"
 #include "tap.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -217,11 +218,7 @@ static void test_private(void)
 	subtest_end();
 }
 
-static const struct error_case {
-	const char *what;
-	const char *text;
-	const char *err;
-} error_cases[] = {
+static const struct policy_error_case error_cases[] = {
 	{ "wildcard in the middle", POLICY(RULE("a", "{ \"host\": \"api.*.com\" }"), ""),
 	  "p.json:5:72: rules[0].allow[0].host: invalid host name 'api.*.com': '*' is allowed "
 	  "only as the whole first label" },
@@ -278,19 +275,7 @@ static const struct error_case {
 
 static void test_errors(void)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(error_cases); i++) {
-		const struct error_case *t = &error_cases[i];
-		struct mf_policy *pol = NULL;
-		char err[MF_ERR_MAX] = "";
-		int ret;
-
-		subtest_start("error: %s", t->what);
-		ret = mf_policy_parse(t->text, strlen(t->text), "p.json", &pol, err, sizeof(err));
-		ASSERT_EQ(ret, -EINVAL, "parse fails");
-		ASSERT_STREQ(err, t->err, "message");
-		ASSERT_TRUE(pol == NULL, "no policy on error");
-		subtest_end();
-	}
+	check_policy_errors(error_cases, ARRAY_SIZE(error_cases));
 }
 
 int main(void)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "policy.h"
+#include "policy_errors.h"
 #include "tap.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -104,11 +105,7 @@ static void test_name_bytes(void)
 
 #define SERVER(body) "{\n  \"version\": 1,\n  \"servers\": { \"s\": { " body " } }\n}"
 
-static const struct error_case {
-	const char *what;
-	const char *text;
-	const char *err;
-} error_cases[] = {
+static const struct policy_error_case error_cases[] = {
 	{ "unix not an array", SERVER("\"unix\": \"/dev/log\""),
 	  "p.json:3:31: servers.s.unix: expected an array of socket names" },
 	{ "unix name not a string", SERVER("\"unix\": [\"/a\", 1]"),
@@ -147,21 +144,7 @@ static const struct error_case {
 
 static void test_errors(void)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(error_cases); i++) {
-		const struct error_case *t = &error_cases[i];
-		struct mf_policy *pol = NULL;
-		char err[MF_ERR_MAX] = "";
-		int ret;
-
-		subtest_start("error: %s", t->what);
-		ret = mf_policy_parse(t->text, strlen(t->text), "p.json", &pol, err, sizeof(err));
-		ASSERT_EQ(ret, -EINVAL, "return value");
-		ASSERT_STREQ(err, t->err, "message");
-		ASSERT_TRUE(pol == NULL, "no policy on error");
-		if (!ret)
-			mf_policy_free(pol);
-		subtest_end();
-	}
+	check_policy_errors(error_cases, ARRAY_SIZE(error_cases));
 }
 
 static void test_limits(void)
