@@ -281,7 +281,7 @@ $(FUZZ_OUT)/fuzz_jline: $(FUZZ_OUT)/userspace/agent/jline.o
 # fuzz_audit links audit.c whole against stand-ins for the rest (see its header).
 $(FUZZ_OUT)/fuzz_audit: $(FUZZ_OUT)/userspace/agent/audit.o $(FUZZ_OUT)/userspace/agent/jline.o
 $(FUZZ_OUT)/userspace/agent/audit.o $(FUZZ_OUT)/tests/fuzz/fuzz_audit.o: $(OUTPUT)/mcpfence.skel.h
-FUZZ_AGENT_OBJS := $(patsubst %,$(FUZZ_OUT)/userspace/agent/%.o,ops control trust tag_request)
+FUZZ_AGENT_OBJS := $(patsubst %,$(FUZZ_OUT)/userspace/agent/%.o,ops control trust tag_request maps)
 $(FUZZ_OUT)/fuzz_request: $(FUZZ_AGENT_OBJS)
 $(FUZZ_AGENT_OBJS) $(FUZZ_OUT)/tests/fuzz/fuzz_request.o: $(OUTPUT)/mcpfence.skel.h
 

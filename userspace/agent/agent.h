@@ -458,6 +458,8 @@ int map_collect(int fd, size_t key_size, bool (*pick)(const void *key, const voi
 /* Delete the keys that doomed() picks; 0 or the first -errno. */
 int map_delete_where(int fd, size_t key_size, bool (*doomed)(const void *key, const void *ctx),
 		     const void *ctx);
+/* The number of keys in a map (of at most MF_MAP_KEY_MAX bytes), now. */
+size_t map_count(int fd);
 
 /* bpf_local.c: local sockets and inbound */
 int bpf_local_prepare(struct agent *a); /* between open and load */

@@ -63,3 +63,17 @@ int map_delete_where(int fd, size_t key_size, bool (*doomed)(const void *key, co
 	free(keys);
 	return err;
 }
+
+size_t map_count(int fd)
+{
+	char key[MF_MAP_KEY_MAX], next[MF_MAP_KEY_MAX];
+	void *prev = NULL;
+	size_t n = 0;
+
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		n++;
+	}
+	return n;
+}

@@ -167,21 +167,6 @@ static void counter(FILE *f, const char *name, const char *help, uint64_t v)
 	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
 }
 
-static size_t governed_processes(struct agent *a)
-{
-	int fd = bpf_map__fd(a->skel->maps.tags);
-	uint32_t key, next;
-	void *prev = NULL;
-	size_t n = 0;
-
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		n++;
-	}
-	return n;
-}
-
 static void policy_metrics(struct agent *a, FILE *f)
 {
 	const struct last_load *l = &a->last_load;
@@ -266,7 +251,8 @@ char *metrics_text(struct agent *a, size_t *len)
 	head(f, "mcpfence_build_info", "gauge", "The agent's version, commit and libbpf.");
 	fprintf(f, "mcpfence_build_info{version=\"%s\",commit=\"%s\",libbpf=\"%u.%u\"} 1\n",
 		MF_VERSION, MF_COMMIT, libbpf_major_version(), libbpf_minor_version());
-	gauge(f, "mcpfence_governed_processes", "Processes tagged now.", governed_processes(a));
+	gauge(f, "mcpfence_governed_processes", "Processes tagged now.",
+	      map_count(bpf_map__fd(a->skel->maps.tags)));
 	kernel_counters(a, f);
 	decision_series(a, f);
 	policy_metrics(a, f);

@@ -372,9 +372,7 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 {
 	uint64_t counters[MF_CNT_MAX] = {};
 	json_t *cnt = json_object(), *pol;
-	size_t subscribers = 0, governed = 0;
-	uint32_t key, next;
-	void *prev = NULL;
+	size_t subscribers = 0;
 
 	audit_poll(a); /* counters and delivered records agree */
 	if (!peer_is_admin(a, c)) {
@@ -398,11 +396,6 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 	json_object_set_new(cnt, "isolated_servers", json_integer((json_int_t)a->nlaunches));
 	for (struct client *s = a->clients; s; s = s->next)
 		subscribers += s->subscribed;
-	while (bpf_map_get_next_key(bpf_map__fd(a->skel->maps.tags), prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		governed++;
-	}
 	if (a->current.policy) {
 		pol = json_pack("{s:b, s:I, s:s, s:s, s:s, s:I, s:I}", "loaded", 1, "generation",
 				(json_int_t)a->current.generation, "source", a->current.source,
@@ -423,9 +416,10 @@ static void op_status(struct agent *a, struct client *c, const struct peer *p, j
 				   a->opt.pin_dir, "socket", a->opt.socket_path, "programs",
 				   bpf_attached_programs(a), "policy", pol, "last_load",
 				   policy_last_load(a), "counters", cnt, "governed_processes",
-				   (json_int_t)governed, "subscribers", (json_int_t)subscribers,
-				   "clients", control_status(a), "audit_log", a->opt.audit_log,
-				   "log", audit_log_status(a), "syslog", audit_syslog_status(a),
+				   (json_int_t)map_count(bpf_map__fd(a->skel->maps.tags)),
+				   "subscribers", (json_int_t)subscribers, "clients",
+				   control_status(a), "audit_log", a->opt.audit_log, "log",
+				   audit_log_status(a), "syslog", audit_syslog_status(a),
 				   "warnings", host_warnings(a), "dns", dns_status(a), "scope",
 				   scope_status(a)),
 			 false);
