@@ -22,17 +22,7 @@
 
 #include "agent.h"
 #include "mcpfence.skel.h"
-
-__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}
+#include "fuzz.h"
 
 /* ---- stand-ins ---- */
 static ring_buffer_sample_fn captured;

@@ -21,19 +21,9 @@
 #include <jansson.h>
 
 #include "jline.h"
+#include "fuzz.h"
 
 #define FIELDS_MAX 24
-
-__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}
 
 struct field {
 	bool is_str;

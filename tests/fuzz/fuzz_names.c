@@ -22,20 +22,9 @@
 #include <string.h>
 
 #include "policy.h"
+#include "fuzz.h"
 
 #define DP_MAX 512 /* longest pattern and name compared with the reference */
-
-__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "fuzz_names: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	abort();
-}
 
 static bool ref_name_valid(const char *s)
 {

@@ -22,6 +22,7 @@
 
 #include "policy.h"
 #include "policy_ref.h"
+#include "fuzz.h"
 
 #define MAX_PROBES 256 /* decisions compared per input: keeps executions fast */
 
@@ -30,18 +31,6 @@ struct probe_ctx {
 	const struct mf_compiled *comp;
 	size_t done, limit; /* decisions compared, and how many may be */
 };
-
-__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "fuzz_policy: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	abort();
-}
 
 /* "FILE:LINE:COL: " with LINE and COL from 1. */
 static bool placed(const char *err)

@@ -24,20 +24,9 @@
 #include <unistd.h>
 
 #include "proto.h"
+#include "fuzz.h"
 
 static int pipe_fd[2] = { -1, -1 };
-
-__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "fuzz_proto: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	abort();
-}
 
 static void check_message(const char *line, size_t len)
 {

@@ -38,6 +38,7 @@
 #include "control.h"
 #include "file.h"
 #include "mcpfence.skel.h"
+#include "fuzz.h"
 
 #define TAGS_FD 1000
 #define TAGS_MAX 16
@@ -65,18 +66,6 @@ static struct {
 static size_t ntags;
 
 static char *identity_names[NAMES_MAX], *server_names[NAMES_MAX];
-
-__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "fuzz_request: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	abort();
-}
 
 /* ---- libbpf, as ops.c uses it: the tags map only ---- */
 
