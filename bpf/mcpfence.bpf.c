@@ -507,6 +507,14 @@ static __always_inline void flow_summary(const struct mf_flow_key *k, const stru
 	event_submit(e);
 }
 
+/* The clock of flow windows (mcpfence.h, opened_ms). On this 2-vCPU VM
+ * bpf_ktime_get_boot_ns costs about 60 ns a call, the coarse clock a few:
+ * a repeat of a flow reads only this one. */
+static __always_inline __u32 window_clock_ms(void)
+{
+	return bpf_ktime_get_coarse_ns() / 1000000;
+}
+
 /* The window's fields a summary names, copied under the flow's lock. */
 static __always_inline void flow_window(struct mf_flow *to, const struct mf_flow *from)
 {
@@ -527,27 +535,32 @@ static __always_inline void audit_decision(const struct mf_tag *tag, struct mf_f
 					   __u16 rule, __u32 generation, __u32 flags,
 					   __u32 window_ms)
 {
-	__u64 now, since, window = (__u64)window_ms * 1000000, id = bpf_get_current_pid_tgid();
+	__u64 now = 0, since, id = bpf_get_current_pid_tgid();
 	struct mf_flow *f, w = {};
-	__u32 repeats;
+	__u32 repeats, now_ms;
 
 	k->tgid = id >> 32;
 	k->identity_id = tag->identity_id;
 	k->server_id = tag->server_id;
-	if (!window || (k->verdict == MF_ALLOW && (flags & MF_POLICY_AUDIT_EACH))) {
+	if (!window_ms || (k->verdict == MF_ALLOW && (flags & MF_POLICY_AUDIT_EACH))) {
 		flow_record(tag, k, rule, generation, 0);
 		return;
 	}
-	now = bpf_ktime_get_boot_ns();
+	now_ms = window_clock_ms();
 	f = bpf_map_lookup_elem(&flows, k);
 	if (f) {
+		/* A window that looks over (read without the lock: opened_ms only
+		 * grows) is reopened with the time of its first record, read now:
+		 * no call may be made under the lock. */
+		if (now_ms - f->opened_ms >= window_ms)
+			now = bpf_ktime_get_boot_ns();
 		bpf_spin_lock(&f->lock);
 		if (f->dead || !same_flow(&f->key, k)) {
 			bpf_spin_unlock(&f->lock);
 			flow_record(tag, k, rule, generation, 0);
 			return;
 		}
-		if (now - f->start_ns < window) {
+		if (!now || now_ms - f->opened_ms < window_ms) {
 			f->count++;
 			bpf_spin_unlock(&f->lock);
 			return;
@@ -559,6 +572,7 @@ static __always_inline void audit_decision(const struct mf_tag *tag, struct mf_f
 		flow_window(&w, f);
 		f->count = 0;
 		f->start_ns = now;
+		f->opened_ms = now_ms;
 		f->pid = (__u32)id;
 		f->generation = generation;
 		f->rule = rule;
@@ -568,7 +582,8 @@ static __always_inline void audit_decision(const struct mf_tag *tag, struct mf_f
 		flow_record(tag, k, rule, generation, MF_FLOW_FIRST);
 		return;
 	}
-	w.start_ns = now;
+	w.start_ns = bpf_ktime_get_boot_ns();
+	w.opened_ms = now_ms;
 	w.pid = (__u32)id;
 	w.generation = generation;
 	w.rule = rule;
@@ -595,18 +610,19 @@ int mf_flow_sweep(struct __sk_buff *skb)
 {
 	struct mf_flow_sweep *arg;
 	struct mf_flow *f, w = {};
-	__u32 zero = 0, repeats;
-	__u64 since, now;
+	__u32 zero = 0, repeats, now_ms, window_ms;
+	__u64 since;
 
 	arg = bpf_map_lookup_elem(&flow_sweep_arg, &zero);
 	if (!arg)
 		return 0; /* cannot happen for an array */
+	window_ms = arg->window_ns / 1000000;
 	f = bpf_map_lookup_elem(&flows, &arg->key);
 	if (!f)
-		return 0;	       /* gone since the agent looked */
-	now = bpf_ktime_get_boot_ns(); /* no call while the lock is held */
+		return 0;		/* gone since the agent looked */
+	now_ms = window_clock_ms(); /* no call while the lock is held */
 	bpf_spin_lock(&f->lock);
-	if (f->dead || now - f->start_ns < arg->window_ns) {
+	if (f->dead || now_ms - f->opened_ms < window_ms) {
 		bpf_spin_unlock(&f->lock);
 		return 0; /* a new window opened since */
 	}

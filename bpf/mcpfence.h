@@ -209,7 +209,10 @@ struct mf_flow {
 	__u16 rule;
 	__u8 dead; /* being deleted: whoever still holds it records alone */
 	__u8 reserved;
-	__u32 reserved2;
+	/* When the window opened, in ms of CLOCK_MONOTONIC_COARSE (32 bits:
+	 * compared by unsigned difference, good across its wrap): the window is
+	 * measured with it, a clock that costs no counter read per decision. */
+	__u32 opened_ms;
 	char comm[16];
 	struct mf_flow_key key; /* an element reused for another flow is told apart */
 };
