@@ -51,7 +51,7 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/%,$(HELPER_SRCS))
 COMPLETIONS := $(OUTPUT)/completion/mcpfence.bash $(OUTPUT)/completion/_mcpfence
 
 all: $(OUTPUT)/mcpfenced $(OUTPUT)/mcpfence $(COMPLETIONS) $(UNIT_BINS) $(HELPER_BINS) \
-	$(OUTPUT)/bench/mfbench
+	$(OUTPUT)/bench/mfbench $(OUTPUT)/bench/floor.bpf.o
 
 deps:
 	$(Q)scripts/deps.sh
@@ -237,7 +237,7 @@ clean:
 
 # C sources in the kernel's style (.clang-format). format-check changes nothing and
 # fails on the first file that format would change; it is not part of `make test`.
-FORMAT_SRCS = $(wildcard bpf/*.c bpf/*.h userspace/*/*.c userspace/*/*.h tests/*/*.c tests/*/*.h)
+FORMAT_SRCS = $(wildcard bench/floor/*.c bpf/*.c bpf/*.h userspace/*/*.c userspace/*/*.h tests/*/*.c tests/*/*.h)
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRCS)
@@ -255,6 +255,12 @@ BENCH_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(BENCH_SRCS))
 $(OUTPUT)/bench/mfbench: $(BENCH_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -lm -o $@
+
+# The kernel's floor: programs that pass everything, on the agent's hooks.
+$(OUTPUT)/bench/floor.bpf.o: bench/floor/floor.bpf.c $(OUTPUT)/vmlinux.h | $(OUTPUT)/bpf
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # ---- fuzzing (tests/fuzz/): `make fuzz` builds build/fuzz/fuzz_* with clang's libFuzzer,
 # ASan and UBSan, then runs each for FUZZ_TIME seconds (tests/fuzz/run); `make test`
