@@ -13,42 +13,23 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define PASS_SOCK_ADDR(hook)                        \
-	SEC("cgroup/" #hook)                        \
-	int floor_##hook(struct bpf_sock_addr *ctx) \
-	{                                           \
-		return 1;                           \
+/* A program named floor_HOOK in SEC(section) that lets everything through. */
+#define PASS(section, hook, ctx_type)   \
+	SEC(section)                    \
+	int floor_##hook(ctx_type *ctx) \
+	{                               \
+		return 1;               \
 	}
 
-PASS_SOCK_ADDR(connect4)
-PASS_SOCK_ADDR(connect6)
-PASS_SOCK_ADDR(sendmsg4)
-PASS_SOCK_ADDR(sendmsg6)
-PASS_SOCK_ADDR(recvmsg4)
-PASS_SOCK_ADDR(recvmsg6)
-PASS_SOCK_ADDR(bind4)
-PASS_SOCK_ADDR(bind6)
-
-SEC("cgroup/sock_create")
-int floor_sock_create(struct bpf_sock *ctx)
-{
-	return 1;
-}
-
-SEC("cgroup/setsockopt")
-int floor_setsockopt(struct bpf_sockopt *ctx)
-{
-	return 1;
-}
-
-SEC("cgroup_skb/egress")
-int floor_egress(struct __sk_buff *skb)
-{
-	return 1;
-}
-
-SEC("cgroup_skb/ingress")
-int floor_ingress(struct __sk_buff *skb)
-{
-	return 1;
-}
+PASS("cgroup/connect4", connect4, struct bpf_sock_addr)
+PASS("cgroup/connect6", connect6, struct bpf_sock_addr)
+PASS("cgroup/sendmsg4", sendmsg4, struct bpf_sock_addr)
+PASS("cgroup/sendmsg6", sendmsg6, struct bpf_sock_addr)
+PASS("cgroup/recvmsg4", recvmsg4, struct bpf_sock_addr)
+PASS("cgroup/recvmsg6", recvmsg6, struct bpf_sock_addr)
+PASS("cgroup/bind4", bind4, struct bpf_sock_addr)
+PASS("cgroup/bind6", bind6, struct bpf_sock_addr)
+PASS("cgroup/sock_create", sock_create, struct bpf_sock)
+PASS("cgroup/setsockopt", setsockopt, struct bpf_sockopt)
+PASS("cgroup_skb/egress", egress, struct __sk_buff)
+PASS("cgroup_skb/ingress", ingress, struct __sk_buff)
