@@ -619,7 +619,7 @@ int mf_flow_sweep(struct __sk_buff *skb)
 	window_ms = arg->window_ns / 1000000;
 	f = bpf_map_lookup_elem(&flows, &arg->key);
 	if (!f)
-		return 0;		/* gone since the agent looked */
+		return 0;	    /* gone since the agent looked */
 	now_ms = window_clock_ms(); /* no call while the lock is held */
 	bpf_spin_lock(&f->lock);
 	if (f->dead || now_ms - f->opened_ms < window_ms) {
