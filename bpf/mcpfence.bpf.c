@@ -63,6 +63,28 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tags SEC(".maps");
 
+/*
+ * One bit per pid, set before a tag is written under it (by the agent, and
+ * at fork and exec here) and cleared at exit after the tag is gone. The
+ * socket hooks run for every process of the host: for an ungoverned one the
+ * clear bit answers in a load where the tag lookup (a hash lookup: ~110 ns
+ * on the 2-vCPU VM, bench/README.md) would find nothing. Not pinned: a new
+ * agent's programs start with tag_bits_ready 0 (every process looked up, as
+ * before), and the agent sets it once its programs replaced any older ones
+ * and the bits of the tags already there are set (tag_bits.c). A set bit
+ * without a tag (a tag the agent took back) only costs the lookup.
+ * Sized by the agent before load: pid_max / 64, rounded up.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, MF_MAP_TAGS / 64);
+	__type(key, __u32);
+	__type(value, __u64);
+} tag_bits SEC(".maps");
+
+volatile __u32 tag_bits_ready; /* written by the agent (.bss) */
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MF_MAP_EXEC_SERVERS);
@@ -213,10 +235,33 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sock_marks SEC(".maps");
 
+/* The word of tag_bits that holds tgid's bit; NULL past the map's end. */
+static __always_inline __u64 *tag_bit_word(__u32 tgid)
+{
+	__u32 word = tgid / 64;
+
+	return bpf_map_lookup_elem(&tag_bits, &word);
+}
+
+/* Before the tag is written: a reader that finds the bit clear finds no tag. */
+static __always_inline void tag_bit_set(__u32 tgid)
+{
+	__u64 *w = tag_bit_word(tgid);
+
+	if (w)
+		__sync_fetch_and_or(w, 1ull << (tgid % 64));
+}
+
 static __always_inline struct mf_tag *current_tag(void)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 *w;
 
+	if (tag_bits_ready) {
+		w = tag_bit_word(tgid);
+		if (w && !(*w & (1ull << (tgid % 64))))
+			return NULL; /* no tag: see tag_bits */
+	}
 	return bpf_map_lookup_elem(&tags, &tgid);
 }
 
@@ -263,6 +308,7 @@ int BPF_PROG(mf_fork, struct task_struct *parent, struct task_struct *child)
 			count(MF_CNT_TAG_STALE);
 		return 0;
 	}
+	tag_bit_set(child_tgid);
 	if (bpf_map_update_elem(&tags, &child_tgid, tag, BPF_ANY)) {
 		/* The child would run ungoverned (the map is sized to pid_max, so
 		 * only a raised pid_max gets here): it is killed before it runs. */
@@ -361,6 +407,7 @@ int BPF_PROG(mf_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		return 0;
 	tag.identity_id = MF_UID_IDENTITY | (__u32)bpf_get_current_uid_gid();
 	tag.flags = MF_TAG_EXEC;
+	tag_bit_set(tgid);
 	if (bpf_map_update_elem(&tags, &tgid, &tag, BPF_NOEXIST)) {
 		count(MF_CNT_TAG_FAILED);
 		e = event_start(&tag, MF_EV_TAG_LOST);
@@ -386,9 +433,16 @@ int BPF_PROG(mf_exit, struct task_struct *task, bool group_dead)
 {
 	__u32 tgid = task->tgid;
 
-	/* The tag lives until the last thread of the process is gone. */
-	if (group_dead)
+	__u64 *w;
+
+	/* The tag lives until the last thread of the process is gone. Its bit
+	 * goes after it: the pid is not handed out again before this returns. */
+	if (group_dead) {
 		bpf_map_delete_elem(&tags, &tgid);
+		w = tag_bit_word(tgid);
+		if (w)
+			__sync_fetch_and_and(w, ~(1ull << (tgid % 64)));
+	}
 	return 0;
 }
 

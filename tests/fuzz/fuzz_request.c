@@ -111,6 +111,14 @@ int bpf_map_update_elem(int fd, const void *key, const void *value, __u64 flags)
 	return 0;
 }
 
+/* tag_bits.c's, without the bits (no kernel map to set them in). */
+int tag_insert(struct agent *a, uint32_t pid, const struct mf_tag *tag)
+{
+	return bpf_map_update_elem(bpf_map__fd(a->skel->maps.tags), &pid, tag, BPF_NOEXIST) ?
+		       -errno :
+		       0;
+}
+
 int bpf_map_delete_elem(int fd, const void *key)
 {
 	long i = tag_index(fd, key);

@@ -202,6 +202,8 @@ struct agent {
 	struct bpf_link *syscall_links[MF_SYSCALL_TPS_MAX]; /* theirs, while attached */
 	int64_t syscall_tps_checked_ms; /* CLOCK_MONOTONIC of the last detach check */
 	int64_t flows_swept_ms;		/* CLOCK_MONOTONIC of the last flow sweep */
+	uint64_t *tag_bits;		/* the kernel's tag bits, mapped (tag_bits.c) */
+	size_t tag_bits_words, tag_bits_len;
 
 	/* id <-> name tables, mirrored in the pinned *_names maps */
 	struct mf_strmap identity_ids;
@@ -460,6 +462,13 @@ int map_delete_where(int fd, size_t key_size, bool (*doomed)(const void *key, co
 		     const void *ctx);
 /* The number of keys in a map (of at most MF_MAP_KEY_MAX bytes), now. */
 size_t map_count(int fd);
+
+/* tag_bits.c: every tag the agent writes goes through tag_insert (BPF_NOEXIST;
+ * 0 or -errno): the pid's bit first, or the socket hooks would not see it. */
+int tag_insert(struct agent *a, uint32_t pid, const struct mf_tag *tag);
+int tag_bits_setup(struct agent *a);  /* after load */
+int tag_bits_enable(struct agent *a); /* once our programs replaced any older ones */
+void tag_bits_teardown(struct agent *a);
 
 /* bpf_local.c: local sockets and inbound */
 int bpf_local_prepare(struct agent *a); /* between open and load */

@@ -426,6 +426,7 @@ int bpf_setup(struct agent *a)
 	char aside[PATH_MAX];
 	struct bpf_program *prog;
 	int err, old_rules = -1;
+	unsigned int pids;
 	bool retired;
 
 	libbpf_set_print(libbpf_print);
@@ -443,9 +444,11 @@ int bpf_setup(struct agent *a)
 		fprintf(stderr, "mcpfenced: cannot open BPF object: %s\n", strerror(-err));
 		goto out;
 	}
-	/* One tag per possible process: the map cannot fill before the pid space. */
-	bpf_map__set_max_entries(a->skel->maps.tags,
-				 a->opt.tag_capacity ? a->opt.tag_capacity : read_pid_max());
+	/* One tag per possible process: the map cannot fill before the pid space;
+	 * a bit for each (tag_bits.c). */
+	pids = a->opt.tag_capacity ? a->opt.tag_capacity : read_pid_max();
+	bpf_map__set_max_entries(a->skel->maps.tags, pids);
+	bpf_map__set_max_entries(a->skel->maps.tag_bits, (pids + 63) / 64);
 	err = bpf_local_prepare(a);
 	if (err)
 		goto out;
@@ -459,6 +462,9 @@ int bpf_setup(struct agent *a)
 			strerror(-err), a->opt.pin_dir);
 		goto out;
 	}
+	err = tag_bits_setup(a);
+	if (err)
+		goto out;
 	/* The old rulesets in the new maps before our programs read them. */
 	if (old_rules >= 0) {
 		err = rulesets_migrate(a, old_rules);
@@ -494,6 +500,9 @@ int bpf_setup(struct agent *a)
 	}
 	if (retired)
 		retired_links_pinned(a, true);
+	err = tag_bits_enable(a);
+	if (err)
+		goto out;
 	if (old_rules >= 0) {
 		/* Our programs run: nothing reads the old map any more. */
 		snprintf(aside, sizeof(aside), "%s/rules_v1", a->opt.pin_dir);
@@ -514,6 +523,7 @@ void bpf_teardown(struct agent *a)
 		bpf_link__destroy(a->syscall_links[i]);
 		a->syscall_links[i] = NULL;
 	}
+	tag_bits_teardown(a);
 	if (a->skel)
 		mcpfence_bpf__destroy(a->skel);
 	a->skel = NULL;

@@ -418,7 +418,7 @@ static int launch_start(struct agent *a, struct client *c, struct plan *pl, stru
 			char *why, size_t len)
 {
 	struct mf_tag tag = { .flags = MF_TAG_LAUNCHER };
-	int fd = bpf_map__fd(a->skel->maps.tags), err;
+	int err;
 	struct launch *l = calloc(1, sizeof(*l));
 	pid_t pid;
 
@@ -442,9 +442,10 @@ static int launch_start(struct agent *a, struct client *c, struct plan *pl, stru
 	l->pidfd = syscall(__NR_pidfd_open, pid, 0);
 	/* Fails closed: a child that cannot be moved (--scope launched) or
 	 * tagged never runs. */
-	if (l->pidfd < 0 || (!(err = scope_move(a, pid, why, len)) &&
-			     bpf_map_update_elem(fd, &pid, &tag, BPF_NOEXIST))) {
+	if (l->pidfd < 0) {
 		err = -errno;
+		snprintf(why, len, "cannot open process %d: %s", pid, strerror(-err));
+	} else if (!(err = scope_move(a, pid, why, len)) && (err = tag_insert(a, pid, &tag))) {
 		snprintf(why, len, "cannot tag process %d: %s", pid, strerror(-err));
 	}
 	if (err) {

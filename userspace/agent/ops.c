@@ -147,12 +147,13 @@ static void audit_tag_request(struct agent *a, const struct client *c, const cha
 static bool tag_write(struct agent *a, const struct client *c, uint32_t pid,
 		      const struct mf_tag *tag, char *why, size_t len)
 {
-	int fd = bpf_map__fd(a->skel->maps.tags);
+	int fd = bpf_map__fd(a->skel->maps.tags), err;
 
 	/* NOEXIST: a tag that appeared since the check (an exec match) is
 	 * never replaced. */
-	if (bpf_map_update_elem(fd, &pid, tag, BPF_NOEXIST)) {
-		snprintf(why, len, "cannot tag process %u: %s", pid, strerror(errno));
+	err = tag_insert(a, pid, tag);
+	if (err) {
+		snprintf(why, len, "cannot tag process %u: %s", pid, strerror(-err));
 		return false;
 	}
 	if (!peer_alive(c)) {

@@ -156,7 +156,7 @@ static size_t scan_pass(struct agent *a)
 			continue;
 		tag.identity_id = MF_UID_IDENTITY | p->uid;
 		tag.flags = MF_TAG_EXEC;
-		if (bpf_map_update_elem(tags_fd, &p->pid, &tag, BPF_NOEXIST) == 0) {
+		if (tag_insert(a, p->pid, &tag) == 0) {
 			tagged++;
 			audit_scan_tag(a, p->pid, &tag, "executable started before the agent");
 		}
@@ -169,7 +169,7 @@ static size_t scan_pass(struct agent *a)
 			if (bpf_map_lookup_elem(tags_fd, &procs[i].pid, &tag) == 0 ||
 			    bpf_map_lookup_elem(tags_fd, &procs[i].ppid, &tag))
 				continue;
-			if (bpf_map_update_elem(tags_fd, &procs[i].pid, &tag, BPF_NOEXIST) == 0) {
+			if (tag_insert(a, procs[i].pid, &tag) == 0) {
 				tagged++;
 				changed = true;
 				audit_scan_tag(
