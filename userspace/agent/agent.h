@@ -469,6 +469,7 @@ int tag_insert(struct agent *a, uint32_t pid, const struct mf_tag *tag);
 int tag_bits_setup(struct agent *a);  /* after load */
 int tag_bits_enable(struct agent *a); /* once our programs replaced any older ones */
 void tag_bits_teardown(struct agent *a);
+size_t tags_drop_stale(struct agent *a); /* at start, before any fork program of ours */
 
 /* bpf_local.c: local sockets and inbound */
 int bpf_local_prepare(struct agent *a); /* between open and load */

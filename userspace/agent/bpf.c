@@ -102,11 +102,12 @@ static bool is_cgroup_prog(const struct bpf_program *prog)
 static int attach_prog(struct agent *a, struct bpf_program *prog, struct bpf_link **keep)
 {
 	const char *name = bpf_program__name(prog);
-	char pin[PATH_MAX];
+	char pin[PATH_MAX], next[PATH_MAX + 8];
 	struct bpf_link *link;
 	int old_fd, err;
 
 	link_pin_path(a, prog, pin, sizeof(pin));
+	snprintf(next, sizeof(next), "%s_next", pin);
 	old_fd = bpf_obj_get(pin);
 	if (old_fd >= 0 && is_cgroup_prog(prog)) {
 		/* Swap the program under the pinned link: no gap. */
@@ -131,17 +132,37 @@ static int attach_prog(struct agent *a, struct bpf_program *prog, struct bpf_lin
 			close(old_fd);
 		return err;
 	}
+	/*
+	 * A tracepoint link cannot be updated in place: the new one runs
+	 * already; it is pinned as PIN_next before the old pin goes (which
+	 * detaches the old link), then as PIN, then PIN_next goes. A start cut
+	 * short at any step leaves a pinned link attached, the old or the new,
+	 * never none (the next start pins a PIN_next left alone as PIN first:
+	 * links_next_adopt()).
+	 */
+	unlink(next);
+	err = bpf_obj_pin(bpf_link__fd(link), next);
+	if (err) {
+		err = -errno;
+		fprintf(stderr, "mcpfenced: cannot pin link %s: %s\n", next, strerror(-err));
+		bpf_link__destroy(link);
+		if (old_fd >= 0)
+			close(old_fd);
+		return err;
+	}
 	if (old_fd >= 0) {
-		/* The new link runs already; dropping the old pin detaches the old one. */
 		unlink(pin);
 		close(old_fd);
 	}
 	err = bpf_link__pin(link, pin);
 	if (err) {
 		fprintf(stderr, "mcpfenced: cannot pin link %s: %s\n", pin, strerror(-err));
+		/* PIN_next holds it: attached, found by the next start. */
+		bpf_link__disconnect(link);
 		bpf_link__destroy(link);
 		return err;
 	}
+	unlink(next);
 	if (keep) {
 		*keep = link;
 		return 0;
@@ -152,10 +173,49 @@ static int attach_prog(struct agent *a, struct bpf_program *prog, struct bpf_lin
 	return 0;
 }
 
+/* A start cut short between attach_prog()'s pins left a program's link
+ * pinned as PIN_next alone: it is the attached one, pinned as PIN now. */
+static void links_next_adopt(struct agent *a)
+{
+	char pin[PATH_MAX], next[PATH_MAX + 8];
+	struct bpf_program *prog;
+	struct stat st;
+	int fd;
+
+	bpf_object__for_each_program(prog, a->skel->obj) {
+		link_pin_path(a, prog, pin, sizeof(pin));
+		snprintf(next, sizeof(next), "%s_next", pin);
+		if (stat(pin, &st) == 0 || (fd = bpf_obj_get(next)) < 0)
+			continue;
+		if (bpf_obj_pin(fd, pin) == 0)
+			unlink(next);
+		else
+			fprintf(stderr, "mcpfenced: cannot pin %s as %s: %s\n", next, pin,
+				strerror(errno));
+		close(fd);
+	}
+}
+
 /* Programs the agent runs itself (BPF_PROG_TEST_RUN): never attached. */
 static bool is_run_by_agent(const struct bpf_program *prog)
 {
 	return bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS;
+}
+
+/*
+ * The programs that write tags (fork, exec, exit). Each agent's programs
+ * have tag bits of their own (tag_bits.c): an older agent's hooks, which
+ * trust theirs, must never run beside our fork or exec program, whose tags
+ * set bits only in ours. So these go in after every program that reads tags:
+ * until then the older writers keep the older hooks' bits, and our hooks
+ * look every process up (tag_bits_ready is 0 until tag_bits_enable()).
+ * A start cut short anywhere leaves a safe mix.
+ */
+static bool writes_tags(const struct bpf_program *prog)
+{
+	const char *name = bpf_program__name(prog);
+
+	return !strcmp(name, "mf_fork") || !strcmp(name, "mf_exec") || !strcmp(name, "mf_exit");
 }
 
 /* Programs on the raw syscall tracepoint: attached on demand (see the top). */
@@ -479,24 +539,34 @@ int bpf_setup(struct agent *a)
 	}
 	/* The older agent's syscall tracepoints were attached: so is ours,
 	 * before theirs go. */
+	links_next_adopt(a);
 	retired = retired_links_pinned(a, false);
-	bpf_object__for_each_program(prog, a->skel->obj) {
-		char pin[PATH_MAX];
-		struct stat st;
+	/* Tags of processes that died while no exit program ran: removed now,
+	 * while no fork program of ours can give one of their pids a fresh tag. */
+	tags_drop_stale(a);
+	/* Pass 0: every program but the tag writers; pass 1: those. */
+	for (int pass = 0; pass < 2; pass++) {
+		bpf_object__for_each_program(prog, a->skel->obj) {
+			char pin[PATH_MAX];
+			struct stat st;
 
-		link_pin_path(a, prog, pin, sizeof(pin));
-		/* A syscall tracepoint only if attached before (restart): the
-		 * policy load that follows says whether it stays. */
-		if ((is_syscall_tp(prog) && stat(pin, &st) && !retired) || is_run_by_agent(prog))
-			continue;
-		if (is_syscall_tp(prog)) {
-			err = syscall_tp_attach(a, prog);
-			a->syscall_tps = true;
-		} else {
-			err = attach_prog(a, prog, NULL);
+			if (writes_tags(prog) != (pass == 1))
+				continue;
+			link_pin_path(a, prog, pin, sizeof(pin));
+			/* A syscall tracepoint only if attached before (restart): the
+			 * policy load that follows says whether it stays. */
+			if ((is_syscall_tp(prog) && stat(pin, &st) && !retired) ||
+			    is_run_by_agent(prog))
+				continue;
+			if (is_syscall_tp(prog)) {
+				err = syscall_tp_attach(a, prog);
+				a->syscall_tps = true;
+			} else {
+				err = attach_prog(a, prog, NULL);
+			}
+			if (err)
+				goto out;
 		}
-		if (err)
-			goto out;
 	}
 	if (retired)
 		retired_links_pinned(a, true);
@@ -523,6 +593,8 @@ void bpf_teardown(struct agent *a)
 		bpf_link__destroy(a->syscall_links[i]);
 		a->syscall_links[i] = NULL;
 	}
+	/* Left attached, our programs go on without an agent: they look every
+	 * process up again, as an older agent's fork program may come next. */
 	tag_bits_teardown(a);
 	if (a->skel)
 		mcpfence_bpf__destroy(a->skel);

@@ -182,30 +182,9 @@ static size_t scan_pass(struct agent *a)
 	return tagged;
 }
 
-/* Tags whose process is gone (the exit hook was not attached when it died). */
-static size_t drop_stale_tags(struct agent *a)
-{
-	int fd = bpf_map__fd(a->skel->maps.tags);
-	uint32_t key, next;
-	void *prev = NULL;
-	size_t dropped = 0;
-
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		if (kill((pid_t)key, 0) && errno == ESRCH) {
-			bpf_map_delete_elem(fd, &key);
-			dropped++;
-			prev = NULL; /* restart: the deleted key has no successor */
-			continue;
-		}
-		prev = &key;
-	}
-	return dropped;
-}
-
 void scan_processes(struct agent *a)
 {
-	size_t dropped = drop_stale_tags(a), tagged = 0, n;
+	size_t tagged = 0, n;
 
 	for (int pass = 0; pass < SCAN_PASSES_MAX; pass++) {
 		n = scan_pass(a);
@@ -213,7 +192,6 @@ void scan_processes(struct agent *a)
 		if (!n)
 			break;
 	}
-	if (tagged || dropped)
-		fprintf(stderr, "mcpfenced: process scan: %zu tagged, %zu stale tags removed\n",
-			tagged, dropped);
+	if (tagged)
+		fprintf(stderr, "mcpfenced: process scan: %zu tagged\n", tagged);
 }
