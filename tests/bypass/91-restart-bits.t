@@ -70,8 +70,9 @@ cut_short=0
 for k in $swaps; do
 	agent_start "$MF_TMP/policy.json" || break
 	crash
-	strace -qq -e trace=bpf -e "inject=bpf:signal=SIGKILL:when=$k" -o /dev/null "${AGENT[@]}" \
-		>>"$MF_TMP/agent.out" 2>&1
+	# (in a subshell: the shell's "Killed" goes nowhere)
+	(strace -qq -e trace=bpf -e "inject=bpf:signal=SIGKILL:when=$k" -o /dev/null "${AGENT[@]}" \
+		>>"$MF_TMP/agent.out" 2>&1) 2>/dev/null
 	cut_short=$((cut_short + 1))
 	sleep 0.2
 done
