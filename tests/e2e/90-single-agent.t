@@ -3,7 +3,8 @@
 # one runs is refused before it touches any BPF object. It names the running
 # agent, and what the kernel enforces, the pins, the socket and the saved
 # state stay as they were, even with --detach-on-exit. A pin directory that
-# another user could write is refused.
+# another user could write is refused. A start that fails over a crashed
+# agent's pins leaves them enforcing.
 . "$(dirname "$0")/../lib.sh"
 
 write_policy() { # FILE PORT
@@ -101,5 +102,28 @@ out=$(timeout 10 "$MF_BUILD/mcpfenced" --policy "$MF_TMP/a.json" --socket "$MF_T
 is "$?" 1 "a pin directory others may write is refused"
 like "$out" "$foreign is writable by users other than root \\(mode 0777\\)" "saying so"
 is "$(ls -A "$foreign")" "" "nothing was pinned there"
+
+# The agent crashes; its supervisor's restart fails after touching the pins
+# (an audit log it cannot open), with --detach-on-exit: the crashed agent's
+# pins stay and go on enforcing (found by a review: they were removed).
+agent_stop
+MF_KEEP_PINS=1 agent_start "$MF_TMP/a.json" || exit 1
+mf run --allow-root --identity alice --server fetch -- sh -c \
+	"sleep 2; '$MF_HELPERS/probe' connect tcp 127.0.0.2 7000" >"$MF_TMP/late.out" 2>/dev/null &
+late=$!
+kill_at_exit $late
+sleep 0.3
+kill -KILL "$MF_AGENT_PID"
+wait "$MF_AGENT_PID" 2>/dev/null
+MF_AGENT_PID=
+out=$(timeout 20 "$MF_BUILD/mcpfenced" --policy "$MF_TMP/a.json" --socket "$MF_SOCK" \
+	--pin-dir "$MF_PIN_DIR" --audit-log "$MF_TMP/no-such-dir/audit.log" --detach-on-exit 2>&1)
+is "$?" 1 "a start that cannot open its audit log fails"
+like "$out" "stays pinned \\(enforcing as it was\\), not detached" "and says the pins stay"
+[ -e "$MF_PIN_DIR/link_mf_connect4" ] && [ -e "$MF_PIN_DIR/tags" ]
+ok $? "the crashed agent's links and tags are still pinned"
+wait $late
+is "$(cat "$MF_TMP/late.out")" EPERM "a governed process is still judged after the failed start"
+agent_start "$MF_TMP/a.json" || exit 1
 
 done_testing

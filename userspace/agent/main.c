@@ -683,7 +683,7 @@ int main(int argc, char **argv)
 		.syslog.fd = -1,
 		.watch_fd = -1,
 	};
-	bool uninstall_only = false, touched = false;
+	bool uninstall_only = false, touched = false, started = false, detaching;
 	int err;
 
 	err = parse_options(&a, argc, argv, &uninstall_only);
@@ -697,6 +697,7 @@ int main(int argc, char **argv)
 		return 1;
 
 	err = start(&a, &touched);
+	started = !err;
 	if (!err) {
 		fprintf(stderr, "mcpfenced: enforcing (policy generation %u), control socket %s\n",
 			a.current.generation, a.opt.socket_path);
@@ -712,9 +713,20 @@ int main(int argc, char **argv)
 	if (a.skel)
 		audit_teardown(&a);
 	bpf_teardown(&a);
-	if (touched && (a.opt.detach_on_exit || a.uninstall_requested))
+	/* A start that failed over pins it did not make (an agent that crashed,
+	 * restarted by its supervisor) leaves them: they enforce the last
+	 * policy until a start succeeds. */
+	detaching = touched && (a.opt.detach_on_exit || a.uninstall_requested);
+	if (detaching && !started && !a.pin_dir_created) {
+		fprintf(stderr,
+			"mcpfenced: the start failed: %s stays pinned (enforcing as it was), not "
+			"detached\n",
+			a.opt.pin_dir);
+		detaching = false;
+	}
+	if (detaching)
 		detach(&a);
-	scope_teardown(&a, touched, a.opt.detach_on_exit || a.uninstall_requested);
+	scope_teardown(&a, touched, detaching);
 	policy_free_all(&a);
 	names_free(&a);
 	state_close(&a);
