@@ -122,4 +122,27 @@ agent_start "$MF_TMP/plain.json" || exit 1
 is "$(tps)" "off" "restart without exec matches: detached"
 is "$(pins)" 0 "and unpinned"
 
+# An agent died with an exec-tagged process alive and no syscall program
+# pinned (what a death between an exec match's key and the attach used to
+# leave, found by a review; the attach now comes first): a start with a
+# policy without exec matches attaches it, for that process.
+agent_stop
+MF_KEEP_PINS=1
+agent_start "$MF_TMP/exec.json" || exit 1
+"$MF_TMP/exec-sleep" 30 &
+held=$!
+kill_at_exit $held
+wait_for test "$(mf ps 2>/dev/null | grep -c exec-sleep)" -ge 1
+kill -KILL "$MF_AGENT_PID"
+wait "$MF_AGENT_PID" 2>/dev/null
+MF_AGENT_PID=
+rm -f "$MF_PIN_DIR/link_mf_sys_enter"
+agent_start "$MF_TMP/plain.json" || exit 1
+is "$(tps)" "on" "a start finds an exec-tagged process alive: attached, whatever its policy"
+is "$(kernel_tps)" 1 "one link in the kernel"
+kill -KILL $held
+wait $held 2>/dev/null
+wait_for tps_off
+ok $? "detached once it is gone"
+
 done_testing

@@ -573,6 +573,14 @@ int bpf_setup(struct agent *a)
 	err = tag_bits_enable(a);
 	if (err)
 		goto out;
+	/* Processes without the launcher's filter left by the last agent (exec
+	 * matches of a policy it died loading, say) get the syscall program
+	 * whatever the policy this start restores. */
+	if (!a->syscall_tps && unhardened_tags(a)) {
+		err = bpf_syscall_tps_attach(a);
+		if (err)
+			goto out;
+	}
 	if (old_rules >= 0) {
 		/* Our programs run: nothing reads the old map any more. */
 		snprintf(aside, sizeof(aside), "%s/rules_v1", a->opt.pin_dir);

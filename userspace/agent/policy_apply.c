@@ -296,6 +296,16 @@ static int slot_write(struct agent *a, uint32_t slot, const struct mf_policy *po
 	uint32_t *ruleset_ids;
 	int ret;
 
+	/* Exec matches tag processes that have no launcher's filter: the
+	 * syscall tracepoint judges their socket families and ABIs. It is
+	 * attached before the first exec key is written (mf_exec tags from that
+	 * moment, in every slot): an agent that dies in between leaves it on,
+	 * never an exec-tagged process without it (found by a review). */
+	if (policy_has_exec(policy) && (ret = bpf_syscall_tps_attach(a))) {
+		snprintf(err, errlen, "%s: cannot attach the socket family check: %s", source,
+			 strerror(-ret));
+		return ret;
+	}
 	ruleset_ids = calloc(compiled->nrulesets ? compiled->nrulesets : 1, sizeof(*ruleset_ids));
 	ret = ruleset_ids ? clear_bindings(a, slot) : -ENOMEM;
 	/* Nothing points at the slot's old rulesets now: let rulesets_place()
@@ -313,14 +323,6 @@ static int slot_write(struct agent *a, uint32_t slot, const struct mf_policy *po
 	free(ruleset_ids);
 	if (ret) {
 		snprintf(err, errlen, "%s: cannot write policy into the kernel: %s", source,
-			 strerror(-ret));
-		slot_discard(a, slot);
-		return ret;
-	}
-	/* Exec matches tag processes that have no launcher's filter: the
-	 * syscall tracepoints judge their socket families from the flip on. */
-	if (policy_has_exec(policy) && (ret = bpf_syscall_tps_attach(a))) {
-		snprintf(err, errlen, "%s: cannot attach the socket family check: %s", source,
 			 strerror(-ret));
 		slot_discard(a, slot);
 		return ret;
