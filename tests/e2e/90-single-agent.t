@@ -126,4 +126,18 @@ wait $late
 is "$(cat "$MF_TMP/late.out")" EPERM "a governed process is still judged after the failed start"
 agent_start "$MF_TMP/a.json" || exit 1
 
+# pid_max (here --tag-capacity) changed between two starts over the same
+# pins: the pinned tags map keeps its size, and the start says so (found by
+# a review: the start was refused).
+agent_stop
+MF_KEEP_PINS=1 agent_start "$MF_TMP/a.json" --tag-capacity 40000 || exit 1
+agent_stop
+MF_KEEP_PINS=1 agent_start "$MF_TMP/a.json" --tag-capacity 50000
+ok $? "a start with another tag capacity over the pins runs"
+like "$(cat "$MF_TMP/agent.out")" "the pinned tags map holds 40000 processes, not 50000" \
+	"and says the pinned size is kept"
+is "$(as_alice connect tcp 127.0.0.2 7000)" EPERM "and enforces"
+agent_stop
+agent_start "$MF_TMP/a.json" || exit 1
+
 done_testing

@@ -203,6 +203,40 @@ static bool is_run_by_agent(const struct bpf_program *prog)
 }
 
 /*
+ * The tags map's size: pid_max (or --tag-capacity), unless a tags map is
+ * pinned already: libbpf reuses a pinned map only of the same size, and
+ * its tags are what governs the running servers. So a changed pid_max (or
+ * option) keeps the pinned size, and says what that means (found by a
+ * review: the agent refused to start, and the advice was to uninstall).
+ */
+static unsigned int tags_capacity(struct agent *a)
+{
+	unsigned int want = a->opt.tag_capacity ? a->opt.tag_capacity : read_pid_max();
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char pin[PATH_MAX];
+	int fd;
+
+	snprintf(pin, sizeof(pin), "%s/tags", a->opt.pin_dir);
+	fd = bpf_obj_get(pin);
+	if (fd < 0)
+		return want;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || !info.max_entries) {
+		close(fd);
+		return want; /* libbpf says what does not fit */
+	}
+	close(fd);
+	if (info.max_entries != want)
+		fprintf(stderr,
+			"mcpfenced: the pinned tags map holds %u processes, not %u (pid_max or "
+			"--tag-capacity changed): kept; pids above it are looked up, and a "
+			"process it cannot hold is killed at fork; `mcpfence uninstall` and a "
+			"start resize it\n",
+			info.max_entries, want);
+	return info.max_entries;
+}
+
+/*
  * The programs that write tags (fork, exec, exit). Each agent's programs
  * have tag bits of their own (tag_bits.c): an older agent's hooks, which
  * trust theirs, must never run beside our fork or exec program, whose tags
@@ -506,7 +540,7 @@ int bpf_setup(struct agent *a)
 	}
 	/* One tag per possible process: the map cannot fill before the pid space;
 	 * a bit for each (tag_bits.c). */
-	pids = a->opt.tag_capacity ? a->opt.tag_capacity : read_pid_max();
+	pids = tags_capacity(a);
 	bpf_map__set_max_entries(a->skel->maps.tags, pids);
 	bpf_map__set_max_entries(a->skel->maps.tag_bits, (pids + 63) / 64);
 	err = bpf_local_prepare(a);
