@@ -457,9 +457,10 @@ json_t *control_status(struct agent *a);
 #define MF_MAP_KEY_MAX 128
 int map_collect(int fd, size_t key_size, bool (*pick)(const void *key, const void *ctx),
 		const void *ctx, void **out, size_t *nout);
-/* Delete the keys that doomed() picks; 0 or the first -errno. */
+/* Delete the keys that doomed() picks; 0 or the first -errno. *deleted (if
+ * not NULL): how many it deleted. */
 int map_delete_where(int fd, size_t key_size, bool (*doomed)(const void *key, const void *ctx),
-		     const void *ctx);
+		     const void *ctx, size_t *deleted);
 /* The number of keys in a map (of at most MF_MAP_KEY_MAX bytes), now. */
 size_t map_count(int fd);
 
@@ -469,7 +470,6 @@ int tag_insert(struct agent *a, uint32_t pid, const struct mf_tag *tag);
 int tag_bits_setup(struct agent *a);  /* after load */
 int tag_bits_enable(struct agent *a); /* once our programs replaced any older ones */
 void tag_bits_teardown(struct agent *a);
-size_t tags_drop_stale(struct agent *a); /* at start, before any fork program of ours */
 
 /* bpf_local.c: local sockets and inbound */
 int bpf_local_prepare(struct agent *a); /* between open and load */

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,12 @@ static void link_pin_path(const struct agent *a, const struct bpf_program *prog,
 	snprintf(path, len, "%s/link_%s", a->opt.pin_dir, bpf_program__name(prog));
 }
 
+/* Where attach_prog() pins a tracepoint's new link before the old pin goes. */
+static void link_next_path(const char *pin, char *path, size_t len)
+{
+	snprintf(path, len, "%s_next", pin);
+}
+
 static bool is_cgroup_prog(const struct bpf_program *prog)
 {
 	switch (bpf_program__type(prog)) {
@@ -107,7 +114,7 @@ static int attach_prog(struct agent *a, struct bpf_program *prog, struct bpf_lin
 	int old_fd, err;
 
 	link_pin_path(a, prog, pin, sizeof(pin));
-	snprintf(next, sizeof(next), "%s_next", pin);
+	link_next_path(pin, next, sizeof(next));
 	old_fd = bpf_obj_get(pin);
 	if (old_fd >= 0 && is_cgroup_prog(prog)) {
 		/* Swap the program under the pinned link: no gap. */
@@ -184,7 +191,7 @@ static void links_next_adopt(struct agent *a)
 
 	bpf_object__for_each_program(prog, a->skel->obj) {
 		link_pin_path(a, prog, pin, sizeof(pin));
-		snprintf(next, sizeof(next), "%s_next", pin);
+		link_next_path(pin, next, sizeof(next));
 		if (stat(pin, &st) == 0 || (fd = bpf_obj_get(next)) < 0)
 			continue;
 		if (bpf_obj_pin(fd, pin) == 0)
@@ -194,6 +201,42 @@ static void links_next_adopt(struct agent *a)
 				strerror(errno));
 		close(fd);
 	}
+}
+
+/* map_delete_where() picker: a tags key (a tgid) no process holds. */
+static bool pid_gone(const void *key, const void *ctx)
+{
+	const uint32_t *tgid = key;
+
+	(void)ctx;
+	return kill((pid_t)*tgid, 0) && errno == ESRCH;
+}
+
+/*
+ * Tags whose process is gone: the exit program was not attached when it
+ * died (no agent's programs ran, or none had been). Only then, and before
+ * any fork program is attached: between the liveness check and the delete,
+ * a fork could give the pid to a governed process's child, whose fresh tag
+ * the delete would take. With an exit program attached all along there is
+ * nothing stale to remove (a stale entry at a reused pid is replaced or
+ * removed at fork anyway).
+ */
+static void tags_drop_stale(struct agent *a)
+{
+	char pin[PATH_MAX];
+	struct stat st;
+	size_t dropped;
+
+	link_pin_path(a, a->skel->progs.mf_exit, pin, sizeof(pin));
+	if (stat(pin, &st) == 0)
+		return; /* an exit program has been attached: none stale */
+	map_delete_where(bpf_map__fd(a->skel->maps.tags), sizeof(uint32_t), pid_gone, NULL,
+			 &dropped);
+	if (dropped)
+		fprintf(stderr,
+			"mcpfenced: %zu stale tags removed (their processes died while no exit "
+			"program ran)\n",
+			dropped);
 }
 
 /* Programs the agent runs itself (BPF_PROG_TEST_RUN): never attached. */

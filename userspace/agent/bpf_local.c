@@ -108,7 +108,7 @@ static bool in_slot(const void *key, const void *slot)
 /* Delete every key of map (key_size bytes, slot first) that belongs to slot. */
 static int clear_slot(int fd, size_t key_size, uint32_t slot)
 {
-	return map_delete_where(fd, key_size, in_slot, &slot);
+	return map_delete_where(fd, key_size, in_slot, &slot, NULL);
 }
 
 int local_clear(struct agent *a, uint32_t slot)

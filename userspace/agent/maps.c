@@ -48,18 +48,24 @@ int map_collect(int fd, size_t key_size, bool (*pick)(const void *key, const voi
 }
 
 int map_delete_where(int fd, size_t key_size, bool (*doomed)(const void *key, const void *ctx),
-		     const void *ctx)
+		     const void *ctx, size_t *deleted)
 {
 	char *keys;
-	size_t n;
+	size_t n, gone = 0;
 	int err = map_collect(fd, key_size, doomed, ctx, (void **)&keys, &n);
 
+	if (deleted)
+		*deleted = 0;
 	if (err)
 		return err;
 	for (size_t i = 0; i < n; i++) {
-		if (bpf_map_delete_elem(fd, keys + i * key_size) && errno != ENOENT && !err)
+		if (bpf_map_delete_elem(fd, keys + i * key_size) == 0)
+			gone++;
+		else if (errno != ENOENT && !err)
 			err = -errno;
 	}
+	if (deleted)
+		*deleted = gone;
 	free(keys);
 	return err;
 }

@@ -12,14 +12,11 @@
  * without a bit and every tag already there has its bit.
  */
 #include <errno.h>
-#include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/membarrier.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -107,44 +104,4 @@ int tag_bits_enable(struct agent *a)
 	}
 	a->skel->bss->tag_bits_ready = 1;
 	return 0;
-}
-
-/*
- * Tags whose process is gone: the exit program was not attached when it
- * died (no agent's programs ran, or none had been). Only then, and before
- * any fork program is attached: between the liveness check and the delete,
- * a fork could give the pid to a governed process's child, whose fresh tag
- * the delete would take. With an exit program attached all along there is
- * nothing stale to remove (a stale entry at a reused pid is replaced or
- * removed at fork anyway). Returns how many were removed.
- */
-size_t tags_drop_stale(struct agent *a)
-{
-	int fd = bpf_map__fd(a->skel->maps.tags);
-	char pin[PATH_MAX];
-	uint32_t key, next;
-	void *prev = NULL;
-	size_t dropped = 0;
-	struct stat st;
-
-	snprintf(pin, sizeof(pin), "%s/link_%s", a->opt.pin_dir,
-		 bpf_program__name(a->skel->progs.mf_exit));
-	if (stat(pin, &st) == 0)
-		return 0; /* an exit program has been attached: none stale */
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		if (kill((pid_t)key, 0) && errno == ESRCH) {
-			bpf_map_delete_elem(fd, &key);
-			dropped++;
-			prev = NULL; /* restart: the deleted key has no successor */
-			continue;
-		}
-		prev = &key;
-	}
-	if (dropped)
-		fprintf(stderr,
-			"mcpfenced: %zu stale tags removed (their processes died while no exit "
-			"program ran)\n",
-			dropped);
-	return dropped;
 }
