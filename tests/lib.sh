@@ -145,6 +145,14 @@ agent_stop() {
 	fi
 }
 
+# agent_crash: SIGKILL, as an OOM kill or a crash: no teardown runs, what
+# the agent pinned stays as it was.
+agent_crash() {
+	kill -KILL "$MF_AGENT_PID"
+	wait "$MF_AGENT_PID" 2>/dev/null
+	MF_AGENT_PID=
+}
+
 # wait_for CMD...: retry CMD for up to 5 s
 wait_for() {
 	local i

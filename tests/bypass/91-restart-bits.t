@@ -37,9 +37,7 @@ sleep 0.3
 # their bits, as after an OOM kill; every third is a clean stop.
 for i in $(seq 6); do
 	if [ $((i % 3)) != 0 ]; then
-		kill -KILL "$MF_AGENT_PID"
-		wait "$MF_AGENT_PID" 2>/dev/null
-		MF_AGENT_PID=
+		agent_crash
 	else
 		agent_stop
 	fi
@@ -53,12 +51,7 @@ done
 # the loopers' children are judged.
 AGENT=("$MF_BUILD/mcpfenced" --policy "$MF_TMP/policy.json" --socket "$MF_SOCK"
 	--pin-dir "$MF_PIN_DIR" --audit-log "$MF_AUDIT_LOG")
-crash() {
-	kill -KILL "$MF_AGENT_PID"
-	wait "$MF_AGENT_PID" 2>/dev/null
-	MF_AGENT_PID=
-}
-crash
+agent_crash
 strace -qq -e trace=bpf -o "$MF_TMP/start.trace" "${AGENT[@]}" >>"$MF_TMP/agent.out" 2>&1 &
 tracer=$!
 wait_for mf status
@@ -69,7 +62,7 @@ swaps=$(grep 'bpf(' "$MF_TMP/start.trace" | grep -n 'BPF_LINK_UPDATE\|BPF_LINK_C
 cut_short=0
 for k in $swaps; do
 	agent_start "$MF_TMP/policy.json" || break
-	crash
+	agent_crash
 	# (in a subshell: the shell's "Killed" goes nowhere)
 	(strace -qq -e trace=bpf -e "inject=bpf:signal=SIGKILL:when=$k" -o /dev/null "${AGENT[@]}" \
 		>>"$MF_TMP/agent.out" 2>&1) 2>/dev/null

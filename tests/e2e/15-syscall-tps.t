@@ -133,9 +133,7 @@ agent_start "$MF_TMP/exec.json" || exit 1
 held=$!
 kill_at_exit $held
 wait_for test "$(mf ps 2>/dev/null | grep -c exec-sleep)" -ge 1
-kill -KILL "$MF_AGENT_PID"
-wait "$MF_AGENT_PID" 2>/dev/null
-MF_AGENT_PID=
+agent_crash
 rm -f "$MF_PIN_DIR/link_mf_sys_enter"
 agent_start "$MF_TMP/plain.json" || exit 1
 is "$(tps)" "on" "a start finds an exec-tagged process alive: attached, whatever its policy"

@@ -113,9 +113,7 @@ mf run --allow-root --identity alice --server fetch -- sh -c \
 late=$!
 kill_at_exit $late
 sleep 0.3
-kill -KILL "$MF_AGENT_PID"
-wait "$MF_AGENT_PID" 2>/dev/null
-MF_AGENT_PID=
+agent_crash
 out=$(timeout 20 "$MF_BUILD/mcpfenced" --policy "$MF_TMP/a.json" --socket "$MF_SOCK" \
 	--pin-dir "$MF_PIN_DIR" --audit-log "$MF_TMP/no-such-dir/audit.log" --detach-on-exit 2>&1)
 is "$?" 1 "a start that cannot open its audit log fails"
